@@ -1,0 +1,36 @@
+# Every install step lives here: a fresh Debian/Ubuntu machine with Python 3.11 needs nothing else.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install models demo test bench lint clean
+
+install: $(STAMP)
+
+# torch first and alone, so no resolver ever pulls a CUDA build of it.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet torch==2.13.0
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+models: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py build_tiny_models
+
+demo: models
+	bin/demo
+
+test: install
+	$(PY) -m pytest
+
+bench: models
+	$(PY) -m livepeer_ai.pipelines.bench --output docs/benchmarks/runners.md
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Operator dashboard and network overview. Not built yet (issue 6)."""

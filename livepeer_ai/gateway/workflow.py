@@ -1,0 +1,160 @@
+"""Running a job's stages in order, each stage's output feeding the next.
+
+Each stage calls a runner through `RunnerClient`. Until orchestrator selection
+exists (issue 3) the runner for a stage comes from settings.RUNNER_URLS.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.progress import publish_job_update
+from livepeer_ai.pipelines.media import parse_data_url
+from livepeer_ai.runner.client import RunnerClient, RunnerError
+
+logger = logging.getLogger(__name__)
+
+GIF_STAGES = ["text-to-image", "image-to-video"]
+
+# What the studio slice asks of each stage unless the job overrides it.
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    "width": 256,
+    "height": 256,
+    "text_to_image_steps": 6,
+    "image_to_video_steps": 12,
+    "fps": 6,
+    "motion_bucket_id": 127,
+    "negative_prompt": "",
+}
+
+
+class JobAbandoned(Exception):
+    """The job was canceled (or finished elsewhere) while a stage ran."""
+
+
+def create_gif_job(prompt: str, *, owner: Any = None, session_key: str = "", seed: int | None = None) -> Job:
+    parameters = dict(DEFAULT_PARAMETERS)
+    if seed is not None:
+        parameters["seed"] = seed
+    return Job.objects.create(
+        prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=list(GIF_STAGES)
+    )
+
+
+def runner_for(stage: str) -> RunnerClient:
+    url = settings.RUNNER_URLS.get(stage)
+    if not url:
+        raise RunnerError(503, f"No runner is configured for {stage}.")
+    return RunnerClient(url, timeout_s=settings.RUNNER_TIMEOUT_S)
+
+
+def run_job(job_id: str) -> None:
+    """Drive a job from wherever its row says it is to the end."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(id=job_id)
+        if job.is_finished:
+            return
+        job.status = JobStatus.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "started_at", "updated_at"])
+    publish_job_update(job)
+    try:
+        for index in range(job.stage_index, len(job.stages)):
+            run_stage(job, index)
+    except JobAbandoned:
+        return
+    except RunnerError as exc:
+        finish(job, JobStatus.FAILED, code=f"runner_{exc.status}", message=exc.message)
+        return
+    finish(job, JobStatus.SUCCEEDED)
+
+
+def finish(job: Job, status: str, code: str = "", message: str = "") -> None:
+    updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+        status=status, error_code=code, error_message=message, finished_at=timezone.now(), updated_at=timezone.now()
+    )
+    if updated:
+        job.refresh_from_db()
+        publish_job_update(job)
+
+
+def run_stage(job: Job, index: int) -> None:
+    stage = job.stages[index]
+    Job.objects.filter(id=job.id).update(stage_index=index, step=0, total_steps=0, updated_at=timezone.now())
+    job.stage_index, job.step, job.total_steps = index, 0, 0
+    publish_job_update(job)
+
+    def on_progress(step: int, total: int) -> None:
+        # The row decides: a job canceled meanwhile stops here, and leaving the
+        # stream makes the runner cancel its work.
+        updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+            step=step, total_steps=total, updated_at=timezone.now()
+        )
+        if not updated:
+            raise JobAbandoned
+        job.step, job.total_steps = step, total
+        publish_job_update(job)
+
+    client = runner_for(stage)
+    if stage == "text-to-image":
+        result = client.run(stage, json_body=text_to_image_body(job), on_progress=on_progress)
+        image = result["images"][0]
+        save_output(job, stage, "image", "image.png", image["url"], seed=image["seed"])
+    elif stage == "image-to-video":
+        source = default_storage.open(job.outputs["text-to-image"]["image"]).read()
+        result = client.run(
+            stage,
+            form=image_to_video_form(job),
+            files={"image": ("image.png", source, "image/png")},
+            on_progress=on_progress,
+        )
+        save_output(job, stage, "gif", "video.gif", result["gif"]["url"])
+        save_output(job, stage, "mp4", "video.mp4", result["mp4"]["url"])
+    else:
+        raise RunnerError(400, f"Stage {stage!r} is not supported yet.")
+
+
+def text_to_image_body(job: Job) -> dict[str, Any]:
+    p = job.parameters
+    body = {
+        "prompt": job.prompt,
+        "negative_prompt": p.get("negative_prompt", ""),
+        "width": p["width"],
+        "height": p["height"],
+        "num_inference_steps": p["text_to_image_steps"],
+        "model_id": settings.DEFAULT_MODELS.get("text-to-image", ""),
+    }
+    if "seed" in p:
+        body["seed"] = p["seed"]
+    return body
+
+
+def image_to_video_form(job: Job) -> dict[str, Any]:
+    p = job.parameters
+    form = {
+        "width": p["width"],
+        "height": p["height"],
+        "fps": p["fps"],
+        "motion_bucket_id": p["motion_bucket_id"],
+        "num_inference_steps": p["image_to_video_steps"],
+        "model_id": settings.DEFAULT_MODELS.get("image-to-video", ""),
+    }
+    seed = job.outputs.get("text-to-image", {}).get("seed")
+    if seed is not None:
+        form["seed"] = seed
+    return form
+
+
+def save_output(job: Job, stage: str, kind: str, filename: str, url: str, **extra: Any) -> None:
+    _mime, raw = parse_data_url(url)
+    path = default_storage.save(f"jobs/{job.id}/{filename}", ContentFile(raw))
+    job.outputs.setdefault(stage, {}).update({kind: path, **extra})
+    Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())

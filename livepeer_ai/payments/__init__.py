@@ -1,0 +1,1 @@
+"""Probabilistic micropayments on an EVM chain. Not built yet (issue 4)."""

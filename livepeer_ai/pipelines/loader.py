@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from livepeer_ai.pipelines.base import ModelSpec
+
+
+def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
+    """Load a registry entry warm, offline, on the chosen device."""
+    import os
+
+    # Nothing may reach a hub at run time: weights come from the local folder only.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if spec.pipeline == "text-to-image":
+        from livepeer_ai.pipelines.text_to_image import TextToImage
+
+        return TextToImage(spec, device)
+    if spec.pipeline == "image-to-image":
+        from livepeer_ai.pipelines.image_to_image import ImageToImage
+
+        return ImageToImage(spec, device)
+    if spec.pipeline == "image-to-video":
+        from livepeer_ai.pipelines.image_to_video import ImageToVideo
+
+        return ImageToVideo(spec, device)
+    if spec.pipeline == "upscale":
+        from livepeer_ai.pipelines.upscale import Upscale
+
+        return Upscale(spec, device)
+    if spec.pipeline == "frame-interpolation":
+        from livepeer_ai.pipelines.frame_interpolation import FrameInterpolation
+
+        return FrameInterpolation(spec, device)
+    raise ValueError(f"Unknown pipeline {spec.pipeline!r}.")

@@ -1,0 +1,1 @@
+"""Curated models: which (pipeline, model) may run, and where its weights are."""

@@ -1,0 +1,253 @@
+"""The runner HTTP service: Livepeer's AI runner API for one warm (pipeline, model).
+
+Served with FastAPI because ai-runner itself is FastAPI: its 422 body, its
+`{"detail":{"msg"}}` errors and its routes come out the same with no translation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from livepeer_ai.pipelines.base import ModelSpec
+from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
+from livepeer_ai.runner import execute
+from livepeer_ai.runner.jobs import JobSlot, RunnerBusy, final_event, start_job, stream_events
+from livepeer_ai.runner.schemas import (
+    FILE_FIELDS,
+    PARAMS_BY_PIPELINE,
+    BadValue,
+    RunnerParams,
+    check_values,
+    missing_field_error,
+    validation_errors,
+)
+
+logger = logging.getLogger(__name__)
+
+RUNNER_VERSION = "0.1.0"
+# ai-runner refuses uploads over 50 MB with 413 (protocol §1.2).
+MAX_BODY_BYTES = 50 * 1024 * 1024
+
+Loader = Callable[[ModelSpec, str | None], Any]
+
+
+def error(status: int, msg: str) -> JSONResponse:
+    return JSONResponse({"detail": {"msg": msg}}, status_code=status)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """413 for bodies over the limit, by Content-Length or by counting a chunked body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except BodyTooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error(413, f"Request body is over the {MAX_BODY_BYTES // (1024 * 1024)} MB limit.")
+        await response(scope, receive, send)
+
+
+class RunnerState:
+    def __init__(self, spec: ModelSpec, device: str | None, loader: Loader) -> None:
+        self.spec = spec
+        self.device = device
+        self.loader = loader
+        self.pipeline: Any = None
+        self.status = "LOADING"
+        self.load_error = ""
+        self.slot = JobSlot()
+
+    def load(self) -> None:
+        try:
+            self.pipeline = self.loader(self.spec, self.device)
+            self.status = "READY"
+            logger.info("runner ready: %s %s", self.spec.pipeline, self.spec.model_id)
+        except Exception as exc:
+            logger.exception("runner failed to load %s", self.spec.model_id)
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            self.status = "ERROR"
+
+    def health(self) -> dict[str, Any]:
+        # LOADING while the model loads; IDLE when ready and free (the supervisor
+        # may hand it a job); OK while a job runs; ERROR when loading failed.
+        if self.status == "READY":
+            return {"status": "OK" if self.slot.busy else "IDLE"}
+        if self.status == "ERROR":
+            return {"status": "ERROR", "detail": {"msg": self.load_error}}
+        return {"status": "LOADING"}
+
+
+async def parse_request(request: Request, pipeline: str) -> tuple[dict[str, Any], UploadFile | None]:
+    """Body fields and the upload, from JSON (text-to-image) or multipart (the rest)."""
+    if pipeline not in FILE_FIELDS:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RequestInvalid([{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]) from None
+        if not isinstance(body, dict):
+            raise RequestInvalid([{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}])
+        return body, None
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise RequestInvalid([{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}])
+    form = await request.form(max_part_size=MAX_BODY_BYTES)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    upload = form.get(FILE_FIELDS[pipeline])
+    if not isinstance(upload, UploadFile):
+        raise RequestInvalid(missing_field_error(FILE_FIELDS[pipeline]))
+    return fields, upload
+
+
+class RequestInvalid(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+
+
+def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None = None) -> FastAPI:
+    from livepeer_ai.pipelines.loader import load_pipeline
+
+    state = RunnerState(spec, device, loader or load_pipeline)
+    auth_token = os.environ.get("AUTH_TOKEN", "")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load warm at start, in a thread, so /health says LOADING meanwhile.
+        threading.Thread(target=state.load, name="model-load", daemon=True).start()
+        yield
+
+    app = FastAPI(title=f"livepeer-ai runner: {spec.pipeline}", version=RUNNER_VERSION, lifespan=lifespan)
+    app.state.runner = state
+
+    @app.middleware("http")
+    async def check_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if auth_token and request.url.path not in {"/health"}:
+            if request.headers.get("authorization", "") != f"Bearer {auth_token}":
+                return error(401, "Invalid bearer token.")
+        return await call_next(request)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return state.health()
+
+    @app.get("/hardware/info")
+    async def hardware_info() -> dict[str, Any]:
+        from livepeer_ai.pipelines.device import gpu_info
+
+        device_name = getattr(state.pipeline, "device", device or "")
+        return {
+            "pipeline": spec.pipeline,
+            "model_id": spec.model_id,
+            "gpu_info": gpu_info(),
+            "device": str(device_name),
+        }
+
+    @app.get("/version")
+    async def version() -> dict[str, Any]:
+        return {"pipeline": spec.pipeline, "model_id": spec.model_id, "version": RUNNER_VERSION}
+
+    @app.post("/cancel")
+    async def cancel() -> dict[str, Any]:
+        return {"canceled": state.slot.cancel_current()}
+
+    async def run(request: Request) -> Response:
+        return await handle_job(request, state)
+
+    app.add_api_route(f"/{spec.pipeline}", run, methods=["POST"], include_in_schema=True)
+    app.add_api_route(f"/{spec.pipeline}/", run, methods=["POST"], include_in_schema=False)
+    return BodySizeLimit(app, MAX_BODY_BYTES)  # type: ignore[return-value]
+
+
+async def handle_job(request: Request, state: RunnerState) -> Response:
+    spec = state.spec
+    try:
+        fields, upload = await parse_request(request, spec.pipeline)
+        params: RunnerParams = PARAMS_BY_PIPELINE[spec.pipeline].model_validate(fields)
+        check_values(params, spec.model_id, spec.max_side)
+        media = await decode_upload(upload, spec) if upload is not None else None
+    except RequestInvalid as exc:
+        return JSONResponse({"detail": exc.errors}, status_code=422)
+    except ValidationError as exc:
+        return JSONResponse({"detail": validation_errors(exc)}, status_code=422)
+    except BadValue as exc:
+        return error(400, str(exc))
+    except MediaTooLarge as exc:
+        return error(413, str(exc))
+    except UnsupportedMedia as exc:
+        return error(415, str(exc))
+    if state.status == "ERROR":
+        return error(500, f"Runner failed to load its model: {state.load_error}")
+    if state.status != "READY":
+        return error(503, "Runner is still loading its model.")
+    try:
+        cancel = state.slot.acquire()
+    except RunnerBusy:
+        return error(503, "Runner is busy with another job.")
+    job = execute.job_for(state.pipeline, spec, params, media)
+    events = start_job(state.slot, cancel, job, spec.pipeline)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            sse_body(events, cancel),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    outcome = await final_event(events)
+    return JSONResponse(outcome.body, status_code=outcome.status)
+
+
+async def decode_upload(upload: UploadFile, spec: ModelSpec) -> Any:
+    raw = await upload.read()
+    if spec.pipeline == "frame-interpolation":
+        return await asyncio.to_thread(decode_video_frames, raw)
+    image = await asyncio.to_thread(decode_image, raw)
+    # Upscale keeps the input size, so the model's side limit applies to it.
+    if spec.pipeline == "upscale" and max(image.size) > spec.max_side:
+        raise BadValue(f"Image is {image.width}x{image.height}; this model takes up to {spec.max_side} px a side.")
+    return image
+
+
+async def sse_body(events: asyncio.Queue[Any], cancel: Any) -> AsyncIterator[bytes]:
+    async for event in stream_events(events, cancel):
+        payload = dict(event.body)
+        if event.kind == "error":
+            payload["status"] = event.status
+        yield f"event: {event.kind}\ndata: {json.dumps(payload)}\n\n".encode()

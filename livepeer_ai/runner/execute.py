@@ -1,0 +1,101 @@
+"""From validated request parameters to a pipeline call and the runner API's response body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
+from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
+from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
+from livepeer_ai.runner.jobs import JobFunction
+from livepeer_ai.runner.schemas import RunnerParams
+
+
+def image_response(images: list[GeneratedImage]) -> dict[str, Any]:
+    """ImageResponse (protocol §1.3): PNG data URLs, one per seed."""
+    return {
+        "images": [
+            {"url": png_data_url(item.image), "seed": item.seed, "nsfw": item.nsfw, "nsfw_checked": item.nsfw_checked}
+            for item in images
+        ]
+    }
+
+
+def video_response(video: GeneratedVideo) -> dict[str, Any]:
+    """VideoResponse (frames) plus the GIF and MP4 the orchestrator would transcode to."""
+    frames = [
+        {"url": png_data_url(frame), "seed": video.seed, "nsfw": video.nsfw, "nsfw_checked": video.nsfw_checked}
+        for frame in video.frames
+    ]
+    return {
+        "frames": [frames],
+        "fps": video.fps,
+        "gif": {"url": data_url(encode_gif(video.frames, video.fps), "image/gif")},
+        "mp4": {"url": data_url(encode_mp4(video.frames, video.fps), "video/mp4")},
+    }
+
+
+def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) -> JobFunction:
+    values = params.model_dump()
+    name = spec.pipeline
+
+    def run(on_progress: ProgressCallback, cancel: CancelToken) -> dict[str, Any]:
+        common = {"on_progress": on_progress, "cancel": cancel}
+        if name == "text-to-image":
+            return image_response(
+                pipeline(
+                    prompt=values["prompt"],
+                    negative_prompt=values["negative_prompt"],
+                    width=values["width"],
+                    height=values["height"],
+                    guidance_scale=values["guidance_scale"],
+                    num_inference_steps=values["num_inference_steps"],
+                    num_images_per_prompt=values["num_images_per_prompt"],
+                    seed=resolve_seed(values["seed"]),
+                    **common,
+                )
+            )
+        if name == "image-to-image":
+            return image_response(
+                pipeline(
+                    prompt=values["prompt"],
+                    image=media,
+                    negative_prompt=values["negative_prompt"],
+                    strength=values["strength"],
+                    guidance_scale=values["guidance_scale"],
+                    num_inference_steps=values["num_inference_steps"],
+                    num_images_per_prompt=values["num_images_per_prompt"],
+                    seed=resolve_seed(values["seed"]),
+                    **common,
+                )
+            )
+        if name == "image-to-video":
+            return video_response(
+                pipeline(
+                    image=media,
+                    width=values["width"],
+                    height=values["height"],
+                    fps=values["fps"],
+                    motion_bucket_id=values["motion_bucket_id"],
+                    noise_aug_strength=values["noise_aug_strength"],
+                    num_inference_steps=values["num_inference_steps"],
+                    seed=resolve_seed(values["seed"]),
+                    **common,
+                )
+            )
+        if name == "upscale":
+            return image_response(
+                pipeline(
+                    prompt=values["prompt"],
+                    image=media,
+                    negative_prompt=values["negative_prompt"],
+                    num_inference_steps=values["num_inference_steps"],
+                    seed=resolve_seed(values["seed"]),
+                    **common,
+                )
+            )
+        if name == "frame-interpolation":
+            return video_response(pipeline(frames=media, multiplier=values["multiplier"], fps=values["fps"], **common))
+        raise ValueError(f"Unknown pipeline {name!r}.")
+
+    return run

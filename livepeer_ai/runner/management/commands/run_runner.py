@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from livepeer_ai.pipelines.base import ModelSpec
+from livepeer_ai.registry.models import ModelEntry, Pipeline
+
+
+class Command(BaseCommand):
+    help = "Serve the AI runner API for one (pipeline, model) from the registry, loaded warm."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--pipeline", required=True, choices=Pipeline.values)
+        parser.add_argument("--model", required=True, help="model_id of a registry entry")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if present)")
+
+    def handle(
+        self, *args: Any, pipeline: str, model: str, port: int, host: str, device: str | None, **options: Any
+    ) -> None:
+        import uvicorn
+
+        from livepeer_ai.runner.app import create_app
+
+        try:
+            entry = ModelEntry.objects.get(pipeline=pipeline, model_id=model)
+        except ModelEntry.DoesNotExist:
+            known = ", ".join(ModelEntry.objects.filter(pipeline=pipeline).values_list("model_id", flat=True))
+            raise CommandError(f"No registry entry for {pipeline} {model!r}. Known: {known or 'none'}.") from None
+        app = create_app(ModelSpec.from_dict(entry.spec()), device=device)
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)

@@ -1,0 +1,151 @@
+"""Request fields, defaults and value checks of the AI runner API (protocol §1.2).
+
+Type errors are 422 in FastAPI's shape; values a model cannot take are 400
+`{"detail":{"msg":...}}`, as ai-runner answers them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+MAX_STEPS = 150
+MAX_IMAGES_PER_PROMPT = 4
+MAX_SEED = 2**32 - 1
+
+
+class BadValue(ValueError):
+    """A well-typed value this runner cannot serve (HTTP 400)."""
+
+
+class RunnerParams(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model_id: str = ""
+
+
+class TextToImageParams(RunnerParams):
+    prompt: str
+    loras: str = ""
+    height: int = 576
+    width: int = 1024
+    guidance_scale: float = 7.5
+    negative_prompt: str = ""
+    safety_check: bool = True
+    seed: int | None = None
+    num_inference_steps: int = 50
+    num_images_per_prompt: int = 1
+
+
+class ImageToImageParams(RunnerParams):
+    prompt: str
+    loras: str = ""
+    strength: float = 0.8
+    guidance_scale: float = 7.5
+    image_guidance_scale: float = 1.5
+    negative_prompt: str = ""
+    safety_check: bool = True
+    seed: int | None = None
+    num_inference_steps: int = 100
+    num_images_per_prompt: int = 1
+
+
+class ImageToVideoParams(RunnerParams):
+    height: int = 576
+    width: int = 1024
+    fps: int = 6
+    motion_bucket_id: int = 127
+    noise_aug_strength: float = 0.02
+    safety_check: bool = True
+    seed: int | None = None
+    num_inference_steps: int = 25
+
+
+class UpscaleParams(RunnerParams):
+    prompt: str
+    negative_prompt: str = ""
+    safety_check: bool = True
+    seed: int | None = None
+    num_inference_steps: int = 75
+
+
+class FrameInterpolationParams(RunnerParams):
+    """Our addition on the same pattern: `video` in, (n-1)·multiplier+1 frames out."""
+
+    multiplier: int = 2
+    fps: int = 12
+
+
+PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
+    "text-to-image": TextToImageParams,
+    "image-to-image": ImageToImageParams,
+    "image-to-video": ImageToVideoParams,
+    "upscale": UpscaleParams,
+    "frame-interpolation": FrameInterpolationParams,
+}
+
+# Multipart file fields each pipeline requires (protocol §1.1: all but t2i are forms).
+FILE_FIELDS: dict[str, str] = {
+    "image-to-image": "image",
+    "image-to-video": "image",
+    "upscale": "image",
+    "frame-interpolation": "video",
+}
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """FastAPI's 422 item shape: loc, msg, type."""
+    return [
+        {"loc": ["body", *[str(p) for p in err["loc"]]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def missing_field_error(name: str) -> list[dict[str, Any]]:
+    return [{"loc": ["body", name], "msg": "Field required", "type": "missing"}]
+
+
+def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> None:
+    """Raise BadValue with a message a person can act on."""
+    if params.model_id and params.model_id != served_model_id:
+        raise BadValue(f"This runner serves {served_model_id!r}, not {params.model_id!r}.")
+    if getattr(params, "loras", ""):
+        raise BadValue("LoRAs are not supported by this runner.")
+    prompt = getattr(params, "prompt", None)
+    if prompt is not None and not prompt.strip():
+        raise BadValue("prompt must not be empty.")
+    for side in ("width", "height"):
+        value = getattr(params, side, None)
+        if value is None:
+            continue
+        if value <= 0 or value % 8:
+            raise BadValue(f"{side} must be a positive multiple of 8, got {value}.")
+        if value > max_side:
+            raise BadValue(f"{side} {value} is over this model's limit of {max_side}.")
+    steps = getattr(params, "num_inference_steps", None)
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise BadValue(f"num_inference_steps must be between 1 and {MAX_STEPS}, got {steps}.")
+    count = getattr(params, "num_images_per_prompt", None)
+    if count is not None and not 1 <= count <= MAX_IMAGES_PER_PROMPT:
+        raise BadValue(f"num_images_per_prompt must be between 1 and {MAX_IMAGES_PER_PROMPT}, got {count}.")
+    seed = getattr(params, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise BadValue(f"seed must be between 0 and {MAX_SEED}, got {seed}.")
+    _check_range(params, "guidance_scale", 0.0, 50.0)
+    _check_range(params, "image_guidance_scale", 0.0, 50.0)
+    _check_range(params, "strength", 0.0, 1.0, low_open=True)
+    _check_range(params, "noise_aug_strength", 0.0, 1.0)
+    _check_range(params, "motion_bucket_id", 0, 255)
+    _check_range(params, "fps", 1, 60)
+    _check_range(params, "multiplier", 2, 8)
+
+
+def _check_range(params: RunnerParams, name: str, low: float, high: float, low_open: bool = False) -> None:
+    value = getattr(params, name, None)
+    if value is None:
+        return
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bound = f"greater than {low}" if low_open else f"at least {low}"
+        raise BadValue(f"{name} must be {bound} and at most {high}, got {value}.")

@@ -1,0 +1,198 @@
+"""One settings module, configured from the environment.
+
+Every default works for `make demo`; production sets DATABASE_URL, REDIS_URL,
+SECRET_KEY and friends. The small helpers below fail loudly on bad values.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envstr(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def envint(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+
+
+def envmap(name: str, default: dict[str, str]) -> dict[str, str]:
+    """`key=value,key=value` → dict, e.g. RUNNER_URLS=text-to-image=http://...:8101."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return dict(default)
+    result: dict[str, str] = {}
+    for item in raw.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep or not key or not value:
+            raise ImproperlyConfigured(f"{name} must look like key=value,key=value; got {raw!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = envstr("SECRET_KEY", "livepeer-ai-demo-secret-key-change-me-in-production")
+ALLOWED_HOSTS = envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    o for o in envstr("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",") if o
+]
+
+# Everything the demo writes (SQLite, media, tiny models, pid files) lives here.
+VAR_DIR = Path(envstr("LIVEPEER_VAR_DIR", str(BASE_DIR / "var")))
+MODELS_DIR = Path(envstr("LIVEPEER_MODELS_DIR", str(VAR_DIR / "models")))
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "livepeer_ai.registry",
+    "livepeer_ai.pipelines",
+    "livepeer_ai.runner",
+    "livepeer_ai.gateway",
+    "studio",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "livepeer_ai.urls"
+ASGI_APPLICATION = "livepeer_ai.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=0)
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+# The demo serves generated media itself; production puts a storage backend or a
+# web server in front and turns this off.
+SERVE_MEDIA = envbool("SERVE_MEDIA", True)
+WHITENOISE_USE_FINDERS = True
+
+# Redis carries the Celery broker and the Channels layer. Without REDIS_URL
+# everything runs in one process (in-memory layer, eager Celery): fine for
+# `manage.py runserver`, not for the multi-process demo, which always sets it.
+REDIS_URL = envstr("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # redis-py 8 defaults socket_timeout to 5 s, the same as channels_redis'
+            # blocking-pop timeout, so idle consumers die with 1011 unless it is None
+            # (django/channels_redis#422, stack-notes §4).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", True)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Local runners the studio slice calls directly until the gateway selects
+# orchestrators (issue 3). Ports follow Livepeer's per-pipeline port blocks,
+# shifted by +100 so they clear the web server on 8000.
+RUNNER_URLS = envmap(
+    "RUNNER_URLS",
+    {
+        "text-to-image": "http://127.0.0.1:8100",
+        "image-to-video": "http://127.0.0.1:8300",
+    },
+)
+RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
+# Model used by each stage of the studio workflow when the request names none.
+DEFAULT_MODELS = envmap(
+    "DEFAULT_MODELS",
+    {
+        "text-to-image": "livepeer-ai/tiny-sdxl-turbo",
+        "image-to-image": "livepeer-ai/tiny-sdxl-turbo",
+        "image-to-video": "livepeer-ai/tiny-svd-xt",
+        "upscale": "livepeer-ai/tiny-sd-x4-upscaler",
+        "frame-interpolation": "opencv/dis-flow",
+    },
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from livepeer_ai.gateway.models import Job
+from livepeer_ai.gateway.progress import job_group
+
+
+@database_sync_to_async
+def render_progress(job_id: str) -> str | None:
+    job = Job.objects.filter(id=job_id).first()
+    if job is None:
+        return None
+    return render_to_string("studio/job.html#job-progress", {"job": job, "oob": True})
+
+
+class JobProgressConsumer(AsyncWebsocketConsumer):
+    """Pushes the job's progress fragment (hx-swap-oob) on connect and on every change."""
+
+    async def connect(self) -> None:
+        self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
+        self.group = job_group(self.job_id)
+        html = await render_progress(self.job_id)
+        if html is None:
+            await self.close(code=4404)
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        # A reload or a second tab starts from the row, not from the next event.
+        await self.send(text_data=html)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def job_updated(self, event: dict[str, Any]) -> None:
+        html = await render_progress(self.job_id)
+        if html is not None:
+            await self.send(text_data=html)

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from studio.consumers import JobProgressConsumer
+
+websocket_urlpatterns = [
+    path("ws/jobs/<uuid:job_id>/", JobProgressConsumer.as_asgi()),
+]

