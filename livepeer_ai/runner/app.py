@@ -160,9 +160,9 @@ def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None
 
     @app.middleware("http")
     async def check_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if auth_token and request.url.path not in {"/health"}:
-            if request.headers.get("authorization", "") != f"Bearer {auth_token}":
-                return error(401, "Invalid bearer token.")
+        authorized = request.headers.get("authorization", "") == f"Bearer {auth_token}"
+        if auth_token and request.url.path != "/health" and not authorized:
+            return error(401, "Invalid bearer token.")
         return await call_next(request)
 
     @app.get("/health")
