@@ -18,6 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 models: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py build_tiny_models
 
 demo: models

@@ -118,6 +118,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=0)
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo's web and worker processes share one SQLite file: WAL lets readers
+    # run beside the writer, and the timeout waits out short write locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -45,8 +45,14 @@ def sse_events(url: str, **request: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_text_to_image_returns_png_data_urls_with_consecutive_seeds(runners):
-    body = {"prompt": "a cat in a hat", "width": 64, "height": 48, "num_inference_steps": 2,
-            "num_images_per_prompt": 3, "seed": 41}
+    body = {
+        "prompt": "a cat in a hat",
+        "width": 64,
+        "height": 48,
+        "num_inference_steps": 2,
+        "num_images_per_prompt": 3,
+        "seed": 41,
+    }
     response = httpx.post(f"{runners.url('text-to-image')}/text-to-image", json=body, timeout=60)
     assert response.status_code == 200, response.text
     images = response.json()["images"]
@@ -60,8 +66,11 @@ def test_text_to_image_returns_png_data_urls_with_consecutive_seeds(runners):
 
 
 def test_text_to_image_uses_protocol_defaults(runners):
-    response = httpx.post(f"{runners.url('text-to-image')}/text-to-image",
-                          json={"prompt": "defaults", "num_inference_steps": 1}, timeout=120)
+    response = httpx.post(
+        f"{runners.url('text-to-image')}/text-to-image",
+        json={"prompt": "defaults", "num_inference_steps": 1},
+        timeout=120,
+    )
     assert response.status_code == 200, response.text
     image = response.json()["images"][0]
     # Protocol §1.2: width 1024, height 576, and a random seed in [0, 2^32-1].
@@ -91,20 +100,45 @@ def test_image_k_is_the_same_whatever_the_batch_size(runners):
 @pytest.mark.parametrize(
     ("runner", "pipeline", "request_kwargs", "expected_steps"),
     [
-        ("text-to-image", "text-to-image",
-         {"json": {"prompt": "p", "width": 64, "height": 64, "num_inference_steps": 5, "num_images_per_prompt": 2}},
-         10),
-        ("text-to-image-sd15", "text-to-image",
-         {"json": {"prompt": "p", "width": 64, "height": 64, "num_inference_steps": 4}}, 4),
-        ("image-to-image", "image-to-image",
-         {"data": {"prompt": "p", "num_inference_steps": "10", "strength": "0.5"},
-          "files": {"image": ("in.png", png(), "image/png")}}, 5),
-        ("image-to-video", "image-to-video",
-         {"data": {"width": "64", "height": "64", "num_inference_steps": "4"},
-          "files": {"image": ("in.png", png(), "image/png")}}, 4),
-        ("upscale", "upscale",
-         {"data": {"prompt": "p", "num_inference_steps": "3"}, "files": {"image": ("in.png", png(32, 32), "image/png")}},
-         3),
+        (
+            "text-to-image",
+            "text-to-image",
+            {"json": {"prompt": "p", "width": 64, "height": 64, "num_inference_steps": 5, "num_images_per_prompt": 2}},
+            10,
+        ),
+        (
+            "text-to-image-sd15",
+            "text-to-image",
+            {"json": {"prompt": "p", "width": 64, "height": 64, "num_inference_steps": 4}},
+            4,
+        ),
+        (
+            "image-to-image",
+            "image-to-image",
+            {
+                "data": {"prompt": "p", "num_inference_steps": "10", "strength": "0.5"},
+                "files": {"image": ("in.png", png(), "image/png")},
+            },
+            5,
+        ),
+        (
+            "image-to-video",
+            "image-to-video",
+            {
+                "data": {"width": "64", "height": "64", "num_inference_steps": "4"},
+                "files": {"image": ("in.png", png(), "image/png")},
+            },
+            4,
+        ),
+        (
+            "upscale",
+            "upscale",
+            {
+                "data": {"prompt": "p", "num_inference_steps": "3"},
+                "files": {"image": ("in.png", png(32, 32), "image/png")},
+            },
+            3,
+        ),
     ],
     ids=["t2i-turbo-2-images", "t2i-sd15", "i2i", "i2v", "upscale"],
 )
@@ -160,8 +194,10 @@ def test_image_to_video_returns_frames_gif_and_mp4(runners):
 
 def test_image_to_video_same_seed_same_frames(runners):
     url = f"{runners.url('image-to-video')}/image-to-video"
-    request = {"data": {"width": "64", "height": "64", "num_inference_steps": "2", "seed": "9"},
-               "files": {"image": ("in.png", png(), "image/png")}}
+    request = {
+        "data": {"width": "64", "height": "64", "num_inference_steps": "2", "seed": "9"},
+        "files": {"image": ("in.png", png(), "image/png")},
+    }
     first = httpx.post(url, timeout=120, **request).json()["frames"][0]
     second = httpx.post(url, timeout=120, **request).json()["frames"][0]
     assert [f["url"] for f in first] == [f["url"] for f in second]

@@ -1,0 +1,147 @@
+"""The GIF workflow driven against real runner processes (tiny models)."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from livepeer_ai.gateway import workflow
+from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.progress import job_group
+from tests.conftest import free_port, health, wait_for
+
+SMALL = {"width": 64, "height": 64, "text_to_image_steps": 2, "image_to_video_steps": 3}
+
+
+@pytest.fixture
+def stage_runners(runners: Any, settings: Any, tmp_path: Any) -> dict[str, str]:
+    settings.RUNNER_URLS = {
+        "text-to-image": runners.url("text-to-image"),
+        "image-to-video": runners.url("image-to-video"),
+    }
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return dict(settings.RUNNER_URLS)
+
+
+@pytest.fixture
+def job_messages() -> Iterator[Any]:
+    """Collects what the job's Channels group receives."""
+    layer = get_channel_layer()
+    listeners: dict[str, str] = {}
+
+    def listen(job: Job) -> None:
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(job_group(job.id), channel)
+        listeners[str(job.id)] = channel
+
+    def drain(job: Job) -> list[dict[str, Any]]:
+        channel = listeners[str(job.id)]
+        received = []
+
+        async def receive_all() -> None:
+            import asyncio
+
+            while True:
+                try:
+                    received.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+                except TimeoutError:
+                    return
+
+        async_to_sync(receive_all)()
+        return received
+
+    listen.drain = drain  # type: ignore[attr-defined]
+    yield listen
+
+
+def make_job(prompt: str = "a robot", seed: int | None = 5, **overrides: Any) -> Job:
+    job = workflow.create_gif_job(prompt, seed=seed)
+    job.parameters.update({**SMALL, **overrides})
+    job.save()
+    return job
+
+
+@pytest.mark.django_db
+def test_gif_job_runs_both_stages_and_stores_the_outputs(stage_runners):
+    job = make_job()
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.finished_at is not None
+    assert job.outputs["text-to-image"]["seed"] == 5
+    first_frame = Image.open(default_storage.open(job.outputs["text-to-image"]["image"]))
+    assert first_frame.size == (64, 64)
+    gif = Image.open(io.BytesIO(default_storage.open(job.outputs["image-to-video"]["gif"]).read()))
+    assert gif.format == "GIF"
+    assert gif.n_frames == 8
+    assert default_storage.open(job.outputs["image-to-video"]["mp4"]).read()[4:8] == b"ftyp"
+    assert job.percent == 100
+
+
+@pytest.mark.django_db
+def test_every_step_of_every_stage_is_published(stage_runners, job_messages):
+    job = make_job()
+    job_messages(job)
+    workflow.run_job(str(job.id))
+    messages = job_messages.drain(job)
+    assert all(m == {"type": "job.updated", "job_id": str(job.id)} for m in messages)
+    # running + (stage start + its steps) per stage + finished
+    assert len(messages) == 1 + (1 + 2) + (1 + 3) + 1
+
+
+@pytest.mark.django_db
+def test_runner_rejection_fails_the_job_with_its_message(stage_runners):
+    job = make_job(width=60)
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "runner_400"
+    assert "multiple of 8" in job.error_message
+
+
+@pytest.mark.django_db
+def test_unreachable_runner_fails_the_job_clearly(stage_runners, settings):
+    settings.RUNNER_URLS = {**settings.RUNNER_URLS, "text-to-image": f"http://127.0.0.1:{free_port()}"}
+    job = make_job()
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "runner_502"
+    assert "unreachable" in job.error_message
+
+
+@pytest.mark.django_db
+def test_finished_job_is_not_run_again(stage_runners):
+    job = make_job()
+    Job.objects.filter(id=job.id).update(status=JobStatus.CANCELED)
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert job.outputs == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_canceling_the_job_stops_the_running_stage(stage_runners):
+    # Enough video steps that the stage is still running when we cancel.
+    job = make_job(image_to_video_steps=60, width=128, height=128)
+    driver = threading.Thread(target=workflow.run_job, args=[str(job.id)])
+    driver.start()
+    wait_for(lambda: Job.objects.filter(id=job.id, stage_index=1, step__gte=1).exists(), 60, "video stage to start")
+    Job.objects.filter(id=job.id).update(status=JobStatus.CANCELED)
+    driver.join(timeout=60)
+    assert not driver.is_alive()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert job.step < 60
+    assert "gif" not in job.outputs.get("image-to-video", {})
+    # Leaving the stream made the runner stop its work and free its slot.
+    wait_for(lambda: health(stage_runners["image-to-video"]) == "IDLE", 20, "runner to stop the canceled job")

@@ -1,0 +1,222 @@
+"""The runner's health state machine and lifecycle: LOADING → IDLE, ERROR, auth, info."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from PIL import Image
+
+from livepeer_ai.pipelines.base import ModelSpec
+from livepeer_ai.pipelines.outputs import GeneratedImage
+from livepeer_ai.runner.app import RUNNER_VERSION, create_app
+from tests.conftest import PYTHON, ROOT, RunnerFleet, free_port, wait_for
+
+SPEC = ModelSpec(pipeline="text-to-image", model_id="x", family="sd15", local_path="")
+JOB = {"prompt": "a red cube", "width": 64, "height": 64, "num_inference_steps": 1, "seed": 5}
+
+
+class TinyPipeline:
+    """Stands in for a loaded model: one flat 64x64 image per call."""
+
+    device = "cpu"
+
+    def __call__(self, *, seed: int, on_progress: Any, **kwargs: Any) -> list[GeneratedImage]:
+        on_progress(1, 1)
+        return [GeneratedImage(image=Image.new("RGB", (kwargs["width"], kwargs["height"])), seed=seed)]
+
+
+def tiny_loader(spec: ModelSpec, device: str | None) -> TinyPipeline:
+    return TinyPipeline()
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve an app with uvicorn in a background thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
+    thread = threading.Thread(target=server.run, name="runner-under-test", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 20, "in-process runner to start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "in-process runner did not stop"
+
+
+def get_health(url: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{url}/health", timeout=5).json())
+
+
+def test_health_is_loading_until_the_model_loads_then_idle() -> None:
+    entered, release = threading.Event(), threading.Event()
+    calls: list[tuple[ModelSpec, str | None]] = []
+
+    def blocking_loader(spec: ModelSpec, device: str | None) -> TinyPipeline:
+        calls.append((spec, device))
+        entered.set()
+        assert release.wait(timeout=60), "test never released the loader"
+        return TinyPipeline()
+
+    try:
+        with serve(create_app(SPEC, loader=blocking_loader)) as url:
+            wait_for(entered.is_set, 10, "the loader to be called")
+            assert get_health(url) == {"status": "LOADING"}
+
+            during_load = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+            assert during_load.status_code == 503, during_load.text
+            assert "loading" in during_load.json()["detail"]["msg"]
+            # Input is still checked while loading: a bad request is a 400, not a 503.
+            bad = httpx.post(f"{url}/text-to-image", json={**JOB, "width": 63}, timeout=10)
+            assert bad.status_code == 400
+            assert get_health(url) == {"status": "LOADING"}
+
+            release.set()
+            wait_for(lambda: get_health(url) == {"status": "IDLE"}, 10, "health IDLE once loaded")
+            served = httpx.post(f"{url}/text-to-image", json=JOB, timeout=30)
+            assert served.status_code == 200, served.text
+            assert [image["seed"] for image in served.json()["images"]] == [5]
+            assert get_health(url) == {"status": "IDLE"}
+    finally:
+        release.set()
+    assert calls == [(SPEC, None)]
+
+
+def test_health_is_error_with_the_reason_when_loading_fails() -> None:
+    def failing_loader(spec: ModelSpec, device: str | None) -> Any:
+        raise RuntimeError("weights missing")
+
+    with serve(create_app(SPEC, loader=failing_loader)) as url:
+        body = wait_for(lambda: (h := get_health(url))["status"] == "ERROR" and h, 10, "health ERROR")
+        assert set(body) == {"status", "detail"}
+        assert "weights missing" in body["detail"]["msg"]
+
+        job = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+        assert job.status_code == 500, job.text
+        msg = job.json()["detail"]["msg"]
+        assert "failed to load" in msg
+        assert "weights missing" in msg
+        # It stays in ERROR rather than retrying or recovering silently.
+        assert get_health(url)["status"] == "ERROR"
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+CREATE_MISSING_ENTRY = """
+from livepeer_ai.registry.models import ModelEntry
+ModelEntry.objects.update_or_create(
+    pipeline="text-to-image",
+    model_id="test/missing",
+    defaults={"family": "sd15", "local_path": "/nonexistent/folder"},
+)
+"""
+
+
+def test_runner_process_with_missing_weights_reports_error_and_stays_up(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A registry of its own, so the shared one keeps only the tiny models.
+    env = {**stack_env, "DATABASE_URL": f"sqlite:///{tmp_path}/registry.sqlite3"}
+    for args in (["migrate", "--noinput", "-v0"], ["shell", "-c", CREATE_MISSING_ENTRY]):
+        result = manage(env, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "runner.log"
+    args = ["run_runner", "--pipeline", "text-to-image", "--model", "test/missing", "--port", str(port)]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        body = wait_for(
+            lambda: proc.poll() is None and (h := get_health(url))["status"] == "ERROR" and h,
+            120,
+            f"runner health ERROR\n{log_path.read_text(errors='replace')[-3000:]}",
+            interval=0.25,
+        )
+        assert "/nonexistent/folder" in body["detail"]["msg"]
+
+        job = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+        assert job.status_code == 500
+        assert "failed to load" in job.json()["detail"]["msg"]
+        assert proc.poll() is None, "the runner exited instead of reporting ERROR"
+        assert get_health(url)["status"] == "ERROR"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_run_runner_with_unknown_model_exits_listing_known_models(stack_env: dict[str, str]) -> None:
+    result = manage(stack_env, "run_runner", "--pipeline", "text-to-image", "--model", "nobody/nothing")
+
+    assert result.returncode != 0
+    assert "No registry entry for text-to-image 'nobody/nothing'" in result.stderr
+    assert "livepeer-ai/tiny-sd15" in result.stderr
+    assert "livepeer-ai/tiny-sdxl-turbo" in result.stderr
+
+
+def test_auth_token_guards_everything_but_health(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_TOKEN", "s3cret-token")
+    app = create_app(SPEC, loader=tiny_loader)
+    good = {"Authorization": "Bearer s3cret-token"}
+
+    with serve(app) as url:
+        assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+        wait_for(lambda: get_health(url) == {"status": "IDLE"}, 10, "health IDLE")
+
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"}):
+            refused = httpx.get(f"{url}/hardware/info", headers=headers, timeout=30)
+            assert refused.status_code == 401, (headers, refused.text)
+            assert refused.json() == {"detail": {"msg": "Invalid bearer token."}}
+        job = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+        assert job.status_code == 401
+        assert httpx.post(f"{url}/cancel", timeout=10).status_code == 401
+
+        info = httpx.get(f"{url}/hardware/info", headers=good, timeout=60)
+        assert info.status_code == 200, info.text
+        assert info.json()["model_id"] == "x"
+        assert httpx.get(f"{url}/version", headers=good, timeout=10).status_code == 200
+        served = httpx.post(f"{url}/text-to-image", json=JOB, headers=good, timeout=30)
+        assert served.status_code == 200, served.text
+
+
+def test_no_auth_token_means_no_token_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTH_TOKEN", raising=False)
+    with serve(create_app(SPEC, loader=tiny_loader)) as url:
+        assert httpx.get(f"{url}/version", timeout=10).status_code == 200
+
+
+def test_real_runner_reports_hardware_and_version(runners: RunnerFleet) -> None:
+    import torch
+
+    url = runners.url("text-to-image")
+
+    info = httpx.get(f"{url}/hardware/info", timeout=30).json()
+    assert info["pipeline"] == "text-to-image"
+    assert info["model_id"] == "livepeer-ai/tiny-sdxl-turbo"
+    assert isinstance(info["gpu_info"], dict)
+    if not torch.cuda.is_available():
+        assert info["gpu_info"] == {}
+        assert info["device"] == "cpu"
+
+    version = httpx.get(f"{url}/version", timeout=10).json()
+    assert version == {
+        "pipeline": "text-to-image",
+        "model_id": "livepeer-ai/tiny-sdxl-turbo",
+        "version": RUNNER_VERSION,
+    }

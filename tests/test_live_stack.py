@@ -1,0 +1,124 @@
+"""The demo's processes for real: Redis, daphne, a Celery worker, runners, a WebSocket client.
+
+The socket is opened before any worker exists and left idle for more than 5 s:
+with redis-py 8 and channels_redis a socket_timeout of 5 s would kill the
+consumer right there (stack-notes §4); it must still receive every step after.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from tests.conftest import PYTHON, ManagedProcess, free_port, spawn, wait_for
+
+pytestmark = pytest.mark.integration
+
+STEP = re.compile(r'<span class="step">(\d+)</span> / <span class="total">(\d+)</span>')
+STATUS = re.compile(r'data-status="(\w+)"')
+STAGE = re.compile(r"<strong>([a-z-]+)</strong>")
+
+
+@pytest.fixture
+def live_env(stack_env: dict[str, str], redis_url: str, runners: Any) -> dict[str, str]:
+    return {
+        **stack_env,
+        "REDIS_URL": redis_url,
+        "RUNNER_URLS": f"text-to-image={runners.url('text-to-image')},image-to-video={runners.url('image-to-video')}",
+    }
+
+
+@pytest.fixture
+def web(live_env: dict[str, str], tmp_path: Any) -> Iterator[str]:
+    port = free_port()
+    env = {**live_env, "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}"}
+    process = spawn(
+        "daphne",
+        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "livepeer_ai.asgi:application"],
+        env,
+        tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(base + "/", timeout=2).status_code == 200, 30, f"daphne\n{process.log_tail()}")
+        yield base
+    finally:
+        process.stop()
+
+
+def start_worker(env: dict[str, str], log_dir: Any) -> ManagedProcess:
+    args = [
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "livepeer_ai",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    return spawn("worker", args, env, log_dir)
+
+
+def submit_prompt(base: str, prompt: str) -> str:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        client.get("/")
+        token = client.cookies["csrftoken"]
+        response = client.post(
+            "/jobs/",
+            data={"prompt": prompt, "seed": "3", "csrfmiddlewaretoken": token},
+            headers={"Referer": base + "/"},
+        )
+    assert response.status_code == 302, response.text
+    return response.headers["location"].strip("/").split("/")[-1]
+
+
+def test_a_prompt_becomes_a_gif_with_live_progress_over_a_socket_idle_past_5s(web, live_env, tmp_path):
+    job_id = submit_prompt(web, "a pixel art robot")
+    ws_url = web.replace("http://", "ws://") + f"/ws/jobs/{job_id}/"
+    worker = None
+    with connect(ws_url, origin=web, open_timeout=10) as socket:
+        assert STATUS.search(socket.recv(timeout=10)).group(1) == "queued"
+        # No worker yet: nothing happens for 6 s, and the socket must survive it.
+        idle_started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=6)
+        assert time.monotonic() - idle_started >= 6
+        worker = start_worker(live_env, tmp_path)
+        try:
+            seen: list[tuple[str, int, int]] = []
+            status = "queued"
+            deadline = time.monotonic() + 120
+            while status not in {"succeeded", "failed", "canceled"}:
+                assert time.monotonic() < deadline, f"job did not finish\n{worker.log_tail()}"
+                html = socket.recv(timeout=60)
+                status = STATUS.search(html).group(1)
+                step, stage = STEP.search(html), STAGE.search(html)
+                if step and stage:
+                    seen.append((stage.group(1), int(step.group(1)), int(step.group(2))))
+            final = html
+        finally:
+            worker.stop()
+    assert status == "succeeded", final
+    # The default studio job runs 6 text-to-image steps then 12 image-to-video steps.
+    assert [s for stage, s, _ in seen if stage == "text-to-image"] == list(range(1, 7))
+    assert [s for stage, s, _ in seen if stage == "image-to-video"] == list(range(1, 13))
+    gif_url = re.search(r'<img src="([^"]+\.gif)"', final).group(1)
+    gif = httpx.get(web + gif_url, timeout=10)
+    assert gif.status_code == 200
+    assert gif.content[:6] in {b"GIF87a", b"GIF89a"}
+    # A reload renders the finished job from the database.
+    page = httpx.get(f"{web}/jobs/{job_id}/", timeout=10).text
+    assert 'data-status="succeeded"' in page
