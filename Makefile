@@ -17,6 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 models: install
+	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py build_tiny_models
@@ -28,7 +29,7 @@ test: install
 	$(PY) -m pytest
 
 bench: models
-	$(PY) -m livepeer_ai.pipelines.bench --output docs/benchmarks/runners.md
+	$(PY) -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -12,6 +12,13 @@ def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
     # Nothing may reach a hub at run time: weights come from the local folder only.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Loading bars are noise in a long-running service's log.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
     if spec.pipeline == "text-to-image":
         from livepeer_ai.pipelines.text_to_image import TextToImage
 

@@ -37,7 +37,7 @@ class TextToImage:
         self.device, self.dtype = pick_device(device)
         self.torch = torch
         self.pipe = AutoPipelineForText2Image.from_pretrained(
-            spec.local_path, local_files_only=True, torch_dtype=self.dtype
+            spec.local_path, local_files_only=True, dtype=self.dtype
         ).to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
 

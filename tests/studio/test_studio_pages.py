@@ -80,7 +80,7 @@ def test_job_page_renders_state_and_connects_its_socket(client):
     assert f'ws-connect="/ws/jobs/{job.id}/"' in html
     assert "image-to-video" in html
     assert '<span class="step">3</span>' in html
-    assert 'value="62"' in html  # (1 + 3/12) / 2 stages = 62.5 %
+    assert 'value="61"' in html  # (1 + 0.9 * 3/12) / 2 stages = 61.25 %
 
 
 @pytest.mark.django_db

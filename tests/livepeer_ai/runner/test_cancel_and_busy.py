@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from httpx_sse import ServerSentEvent, connect_sse
+from httpx_sse import EventSource, ServerSentEvent, connect_sse
 from PIL import Image
 
 from tests.conftest import RUNNERS, RunnerFleet, health, wait_for
@@ -66,6 +68,16 @@ def assert_ends_canceled(rest: list[ServerSentEvent], after_step: int, total: in
     assert steps[-1] < total
 
 
+@contextmanager
+def long_job_stream(url: str, name: str) -> Iterator[EventSource]:
+    """A long job's SSE stream; leaving the block closes the connection."""
+    with (
+        httpx.Client(base_url=url, timeout=STREAM_TIMEOUT) as client,
+        connect_sse(client, "POST", pipeline_path(name), **LONG_JOBS[name]) as source,
+    ):
+        yield source
+
+
 def assert_small_job_succeeds(url: str, name: str) -> None:
     response = httpx.post(f"{url}{pipeline_path(name)}", timeout=180, **SMALL_JOBS[name])
     assert response.status_code == 200, response.text
@@ -83,17 +95,16 @@ def assert_small_job_succeeds(url: str, name: str) -> None:
 )
 def test_cancel_stops_a_running_job_with_409(runners: RunnerFleet, name: str) -> None:
     url = runners.url(name)
-    with httpx.Client(base_url=url, timeout=STREAM_TIMEOUT) as client:
-        with connect_sse(client, "POST", pipeline_path(name), **LONG_JOBS[name]) as source:
-            assert source.response.status_code == 200
-            assert source.response.headers["content-type"].startswith("text/event-stream")
-            events = source.iter_sse()
-            first = next_progress(events)
-            assert first == {"step": 1, "total": LONG_STEPS[name]}
-            assert health(url) == "OK"
+    with long_job_stream(url, name) as source:
+        assert source.response.status_code == 200
+        assert source.response.headers["content-type"].startswith("text/event-stream")
+        events = source.iter_sse()
+        first = next_progress(events)
+        assert first == {"step": 1, "total": LONG_STEPS[name]}
+        assert health(url) == "OK"
 
-            assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
-            rest = list(events)
+        assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
+        rest = list(events)
 
     assert_ends_canceled(rest, after_step=1, total=first["total"])
     wait_for(lambda: health(url) == "IDLE", 60, f"{name} idle after cancel")
@@ -103,15 +114,14 @@ def test_cancel_stops_a_running_job_with_409(runners: RunnerFleet, name: str) ->
 def test_client_disconnect_cancels_its_job(runners: RunnerFleet) -> None:
     name = "text-to-image-sd15"
     url = runners.url(name)
-    with httpx.Client(base_url=url, timeout=STREAM_TIMEOUT) as client:
-        with connect_sse(client, "POST", pipeline_path(name), **LONG_JOBS[name]) as source:
-            events = source.iter_sse()
-            assert next_progress(events)["step"] == 1
-            first_at = time.monotonic()
-            assert next_progress(events)["step"] == 2
-            step_s = time.monotonic() - first_at
-            assert health(url) == "OK"
-        # Leaving the block closes the connection with the stream half read.
+    started_at = time.monotonic()
+    with long_job_stream(url, name) as source:
+        events = source.iter_sse()
+        assert next_progress(events)["step"] == 1
+        assert next_progress(events)["step"] == 2
+        step_s = (time.monotonic() - started_at) / 2
+        assert health(url) == "OK"
+    # Leaving the block closes the connection with the stream half read.
     closed_at = time.monotonic()
 
     wait_for(lambda: health(url) == "IDLE", 30, "runner idle after the client went away")
@@ -123,29 +133,28 @@ def test_client_disconnect_cancels_its_job(runners: RunnerFleet) -> None:
 def test_second_job_while_busy_gets_503(runners: RunnerFleet) -> None:
     name = "text-to-image-sd15"
     url = runners.url(name)
-    with httpx.Client(base_url=url, timeout=STREAM_TIMEOUT) as client:
-        with connect_sse(client, "POST", pipeline_path(name), **LONG_JOBS[name]) as source:
-            events = source.iter_sse()
-            assert next_progress(events)["step"] == 1
-            assert httpx.get(f"{url}/health", timeout=5).json() == {"status": "OK"}
+    with long_job_stream(url, name) as source:
+        events = source.iter_sse()
+        assert next_progress(events)["step"] == 1
+        assert httpx.get(f"{url}/health", timeout=5).json() == {"status": "OK"}
 
-            busy = httpx.post(f"{url}{pipeline_path(name)}", timeout=10, **SMALL_JOBS[name])
-            assert busy.status_code == 503, busy.text
-            assert "busy" in busy.json()["detail"]["msg"]
-            busy_stream = httpx.post(
-                f"{url}{pipeline_path(name)}",
-                timeout=10,
-                headers={"Accept": "text/event-stream"},
-                **SMALL_JOBS[name],
-            )
-            assert busy_stream.status_code == 503
-            assert "busy" in busy_stream.json()["detail"]["msg"]
+        busy = httpx.post(f"{url}{pipeline_path(name)}", timeout=10, **SMALL_JOBS[name])
+        assert busy.status_code == 503, busy.text
+        assert "busy" in busy.json()["detail"]["msg"]
+        busy_stream = httpx.post(
+            f"{url}{pipeline_path(name)}",
+            timeout=10,
+            headers={"Accept": "text/event-stream"},
+            **SMALL_JOBS[name],
+        )
+        assert busy_stream.status_code == 503
+        assert "busy" in busy_stream.json()["detail"]["msg"]
 
-            # The refused requests left the running job alone.
-            assert next_progress(events)["step"] == 2
-            assert health(url) == "OK"
-            assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
-            rest = list(events)
+        # The refused requests left the running job alone.
+        assert next_progress(events)["step"] == 2
+        assert health(url) == "OK"
+        assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
+        rest = list(events)
 
     assert_ends_canceled(rest, after_step=2, total=LONG_STEPS[name])
     wait_for(lambda: health(url) == "IDLE", 60, "runner idle after cancel")

@@ -33,6 +33,12 @@ class TinyPipeline:
         return [GeneratedImage(image=Image.new("RGB", (kwargs["width"], kwargs["height"])), seed=seed)]
 
 
+@pytest.fixture(autouse=True)
+def no_auth_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps built here run without a token unless a test sets one."""
+    monkeypatch.delenv("AUTH_TOKEN", raising=False)
+
+
 def tiny_loader(spec: ModelSpec, device: str | None) -> TinyPipeline:
     return TinyPipeline()
 
@@ -123,6 +129,7 @@ ModelEntry.objects.update_or_create(
 """
 
 
+@pytest.mark.integration
 def test_runner_process_with_missing_weights_reports_error_and_stays_up(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -161,6 +168,7 @@ def test_runner_process_with_missing_weights_reports_error_and_stays_up(
             proc.wait(timeout=10)
 
 
+@pytest.mark.integration
 def test_run_runner_with_unknown_model_exits_listing_known_models(stack_env: dict[str, str]) -> None:
     result = manage(stack_env, "run_runner", "--pipeline", "text-to-image", "--model", "nobody/nothing")
 
@@ -195,12 +203,12 @@ def test_auth_token_guards_everything_but_health(monkeypatch: pytest.MonkeyPatch
         assert served.status_code == 200, served.text
 
 
-def test_no_auth_token_means_no_token_needed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTH_TOKEN", raising=False)
+def test_no_auth_token_means_no_token_needed() -> None:
     with serve(create_app(SPEC, loader=tiny_loader)) as url:
         assert httpx.get(f"{url}/version", timeout=10).status_code == 200
 
 
+@pytest.mark.integration
 def test_real_runner_reports_hardware_and_version(runners: RunnerFleet) -> None:
     import torch
 

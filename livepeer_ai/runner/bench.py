@@ -1,0 +1,248 @@
+"""Runner benchmark: p50/p95 latency and peak memory per pipeline, written as Markdown.
+
+    .venv/bin/python -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
+
+Each case starts a real runner process (`manage.py run_runner`) on a registry entry,
+sends one warm-up request and then N timed ones over HTTP, and reads the
+process's peak resident memory (VmHWM) from /proc at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _png(width: int, height: int) -> bytes:
+    image = Image.new("RGB", (width, height), (180, 60, 40))
+    image.paste((30, 160, 220), (width // 4, height // 4, width // 2, height // 2))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _gif(width: int, height: int, frames: int) -> bytes:
+    images = []
+    for index in range(frames):
+        image = Image.new("RGB", (width, height), (20, 20, 20))
+        x = index * width // (2 * frames)
+        image.paste((240, 240, 240), (x, height // 3, x + width // 4, height // 3 + height // 4))
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=166, loop=0)
+    return buffer.getvalue()
+
+
+@dataclass
+class Case:
+    label: str
+    pipeline: str
+    model_id: str
+    shape: str
+    request: dict[str, Any]
+
+
+def cases() -> list[Case]:
+    return [
+        Case(
+            "text-to-image",
+            "text-to-image",
+            "livepeer-ai/tiny-sdxl-turbo",
+            "512×512, 4 steps",
+            {"json": {"prompt": "bench", "width": 512, "height": 512, "num_inference_steps": 4, "seed": 1}},
+        ),
+        Case(
+            "text-to-image",
+            "text-to-image",
+            "livepeer-ai/tiny-sdxl-turbo",
+            "1024×576 (API default), 4 steps",
+            {"json": {"prompt": "bench", "num_inference_steps": 4, "seed": 1}},
+        ),
+        Case(
+            "text-to-image",
+            "text-to-image",
+            "livepeer-ai/tiny-sd15",
+            "512×512, 25 steps, CFG",
+            {"json": {"prompt": "bench", "width": 512, "height": 512, "num_inference_steps": 25, "seed": 1}},
+        ),
+        Case(
+            "image-to-image",
+            "image-to-image",
+            "livepeer-ai/tiny-sd15",
+            "512×512, 25 steps × 0.8",
+            {
+                "data": {"prompt": "bench", "num_inference_steps": "25", "seed": "1"},
+                "files": {"image": ("in.png", _png(512, 512), "image/png")},
+            },
+        ),
+        Case(
+            "image-to-video",
+            "image-to-video",
+            "livepeer-ai/tiny-svd-xt",
+            "256×256, 8 frames, 12 steps",
+            {
+                "data": {"width": "256", "height": "256", "num_inference_steps": "12", "seed": "1"},
+                "files": {"image": ("in.png", _png(256, 256), "image/png")},
+            },
+        ),
+        Case(
+            "upscale",
+            "upscale",
+            "livepeer-ai/tiny-sd-x4-upscaler",
+            "128×128 → 512×512, 20 steps",
+            {
+                "data": {"prompt": "bench", "num_inference_steps": "20", "seed": "1"},
+                "files": {"image": ("in.png", _png(128, 128), "image/png")},
+            },
+        ),
+        Case(
+            "frame-interpolation",
+            "frame-interpolation",
+            "opencv/dis-flow",
+            "8 frames 256×256, ×2 (DIS flow)",
+            {"data": {"multiplier": "2", "fps": "12"}, "files": {"video": ("in.gif", _gif(256, 256, 8), "image/gif")}},
+        ),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run_case(case: Case, requests: int) -> dict[str, Any]:
+    port = _free_port()
+    args = [
+        sys.executable,
+        "manage.py",
+        "run_runner",
+        "--pipeline",
+        case.pipeline,
+        "--model",
+        case.model_id,
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"runner for {case.model_id} exited with {proc.returncode}")
+            try:
+                if httpx.get(base + "/health", timeout=2).json()["status"] == "IDLE":
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() - started > 180:
+                raise RuntimeError(f"runner for {case.model_id} did not load in 180 s")
+            time.sleep(0.2)
+        load_s = time.monotonic() - started
+        url = f"{base}/{case.pipeline}"
+        latencies = []
+        for index in range(requests + 1):
+            t0 = time.perf_counter()
+            response = httpx.post(url, timeout=600, **case.request)
+            elapsed = time.perf_counter() - t0
+            if response.status_code != 200:
+                raise RuntimeError(f"{case.label}: {response.status_code} {response.text[:200]}")
+            if index:  # the first request is the warm-up
+                latencies.append(elapsed)
+        return {
+            "case": case,
+            "p50": statistics.median(latencies),
+            "p95": _percentile(latencies, 0.95),
+            "peak_rss": _peak_rss_mib(proc.pid),
+            "load_s": load_s,
+            "n": len(latencies),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def render(results: list[dict[str, Any]], command: str) -> str:
+    lines = [
+        "# Runner benchmarks",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"Python {platform.python_version()}, no GPU (CPU, fp32), tiny random-weight models.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Each row: one runner process, one warm-up request, then the timed requests one after another over HTTP "
+        "(latency includes PNG/GIF/MP4 encoding and the data-URL response). Peak memory is the runner process's "
+        "peak resident set (VmHWM), model load included. Tiny models have real latent shapes (VAE factor 8) but "
+        "~1 M-parameter UNets, so these numbers measure the serving path and pipeline overhead, not a real model.",
+        "",
+        "| pipeline | model | request | n | p50 (s) | p95 (s) | peak RSS (MiB) | load (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        c = r["case"]
+        lines.append(
+            f"| {c.label} | `{c.model_id}` | {c.shape} | {r['n']} | {r['p50']:.3f} | {r['p95']:.3f} | "
+            f"{r['peak_rss']:.0f} | {r['load_s']:.1f} |"
+        )
+    lines += [
+        "",
+        "## Full-size architectures on a GPU",
+        "",
+        "Not measured yet: no GPU machine was lent to the issue that produced this file. With one, the same "
+        "command on registry entries built at full size (SDXL-Turbo 512×512 1 step, SVD-XT 14 frames 576×1024, "
+        "random weights at real shapes) gives real timings.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--output", default="docs/benchmarks/runners.md")
+    parser.add_argument("--requests", type=int, default=10)
+    args = parser.parse_args()
+    results = []
+    for case in cases():
+        print(f"bench {case.label} {case.model_id} {case.shape} …", flush=True)
+        result = run_case(case, args.requests)
+        print(f"  p50 {result['p50']:.3f}s p95 {result['p95']:.3f}s peak {result['peak_rss']:.0f} MiB", flush=True)
+        results.append(result)
+    command = f"make bench  (python -m livepeer_ai.runner.bench --requests {args.requests})"
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(render(results, command))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from livepeer_ai.registry.models import ModelEntry
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.django_db
+def test_build_is_deterministic_and_registers_every_pipeline(tmp_path, stack_env):
+    call_command("build_tiny_models", output=str(tmp_path))
+    # The session's models were built by another process: same configs, same bytes.
+    session_models = Path(stack_env["LIVEPEER_VAR_DIR"]) / "models"
+    ours, theirs = digests(tmp_path), digests(session_models)
+    assert any(name.endswith(".safetensors") for name in ours)
+    assert ours == theirs
+    registered = set(ModelEntry.objects.values_list("pipeline", "model_id"))
+    assert registered == {
+        ("text-to-image", "livepeer-ai/tiny-sdxl-turbo"),
+        ("text-to-image", "livepeer-ai/tiny-sd15"),
+        ("image-to-image", "livepeer-ai/tiny-sdxl-turbo"),
+        ("image-to-image", "livepeer-ai/tiny-sd15"),
+        ("image-to-video", "livepeer-ai/tiny-svd-xt"),
+        ("upscale", "livepeer-ai/tiny-sd-x4-upscaler"),
+        ("frame-interpolation", "opencv/dis-flow"),
+    }
+    entry = ModelEntry.objects.get(pipeline="image-to-video")
+    assert entry.local_path == str(tmp_path / "tiny-svd-xt")
+    assert (Path(entry.local_path) / "model_index.json").exists()
+
+
+@pytest.mark.django_db
+def test_rebuilding_keeps_existing_folders_and_updates_entries(tmp_path):
+    call_command("build_tiny_models", output=str(tmp_path))
+    weights = next(tmp_path.glob("tiny-sd15/unet/*.safetensors"))
+    before = weights.stat().st_mtime_ns
+    call_command("build_tiny_models", output=str(tmp_path))
+    assert weights.stat().st_mtime_ns == before
+    assert ModelEntry.objects.count() == 7
