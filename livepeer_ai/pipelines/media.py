@@ -51,15 +51,17 @@ def decode_image(raw: bytes, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
 def decode_video_frames(raw: bytes, max_pixels: int = MAX_INPUT_PIXELS, max_frames: int = 500) -> list[Image.Image]:
     """Frames of an animated GIF/WebP/PNG or an MP4/WebM upload."""
     try:
-        image = Image.open(io.BytesIO(raw))
-        frame_count = getattr(image, "n_frames", 1)
-        if frame_count > 1:
-            return _pil_frames(image, max_pixels, max_frames)
-    except Image.UnidentifiedImageError:
-        pass
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaTooLarge(f"Video is too large to decode safely: {exc}") from None
-    return _ffmpeg_frames(raw, max_pixels, max_frames)
+    except Exception:
+        # Not a picture format Pillow knows: let ffmpeg try it as a video.
+        return _ffmpeg_frames(raw, max_pixels, max_frames)
+    if getattr(image, "n_frames", 1) < 2:
+        raise UnsupportedMedia("A video needs at least two frames; this is a still image.")
+    return _pil_frames(image, max_pixels, max_frames)
 
 
 def _pil_frames(image: Image.Image, max_pixels: int, max_frames: int) -> list[Image.Image]:
@@ -78,7 +80,9 @@ def _pil_frames(image: Image.Image, max_pixels: int, max_frames: int) -> list[Im
 def _ffmpeg_frames(raw: bytes, max_pixels: int, max_frames: int) -> list[Image.Image]:
     import imageio.v3 as iio
 
-    with tempfile.NamedTemporaryFile(suffix=".video") as handle:
+    # imageio picks its plugin by file extension; ffmpeg itself probes the content.
+    suffix = ".webm" if raw[:4] == b"\x1a\x45\xdf\xa3" else ".mp4"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
         handle.write(raw)
         handle.flush()
         try:

@@ -48,12 +48,13 @@ def error(status: int, msg: str) -> JSONResponse:
     return JSONResponse({"detail": {"msg": msg}}, status_code=status)
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """413 for bodies over the limit, by Content-Length or by counting a chunked body."""
+    """413 for bodies over the limit, by Content-Length or by counting a chunked body.
+
+    A chunked body is only known to be too large while the app is reading it, so
+    the 413 is sent from here, the app is told the client went away, and whatever
+    the app does about that (an error response, an exception) is swallowed.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -68,22 +69,37 @@ class BodySizeLimit:
                 await self._reject(scope, receive, send)
                 return
         received = 0
+        rejected = False
+        response_started = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise BodyTooLarge
+            if received > self.max_bytes and not response_started:
+                rejected = True
+                await self._reject(scope, receive, send)
+                return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if rejected:
+                return
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
         try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await self._reject(scope, receive, send)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error(413, f"Request body is over the {MAX_BODY_BYTES // (1024 * 1024)} MB limit.")
+        response = error(413, f"Request body is over the {self.max_bytes // (1024 * 1024)} MB limit.")
         await response(scope, receive, send)
 
 

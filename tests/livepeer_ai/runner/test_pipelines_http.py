@@ -241,6 +241,22 @@ def test_frame_interpolation_doubles_the_frame_rate_of_a_gif(runners):
     assert Image.open(io.BytesIO(parse_data_url(body["gif"]["url"])[1])).n_frames == 5
 
 
+def test_frame_interpolation_reads_an_mp4_upload(runners):
+    from livepeer_ai.pipelines.media import encode_mp4
+
+    frames = [Image.new("RGB", (64, 48), (10 * i, 40, 90)) for i in range(4)]
+    response = httpx.post(
+        f"{runners.url('frame-interpolation')}/frame-interpolation",
+        data={"multiplier": "3"},
+        files={"video": ("in.mp4", encode_mp4(frames, 8), "video/mp4")},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    out = response.json()["frames"][0]
+    assert len(out) == (4 - 1) * 3 + 1
+    assert decode(out[0]["url"]).size == (64, 48)
+
+
 def test_client_streams_progress_and_returns_result(runners):
     """The HTTP client the gateway uses, against a real runner."""
     steps: list[tuple[int, int]] = []
