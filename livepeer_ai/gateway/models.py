@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -87,15 +86,3 @@ class Job(models.Model):
     def output_url(self, stage: str, kind: str) -> str:
         path = self.outputs.get(stage, {}).get(kind)
         return f"{settings.MEDIA_URL}{path}" if path else ""
-
-    def progress_state(self) -> dict[str, Any]:
-        return {
-            "job_id": str(self.id),
-            "status": self.status,
-            "stage": self.current_stage,
-            "stage_index": self.stage_index,
-            "stages": list(self.stages),
-            "step": self.step,
-            "total_steps": self.total_steps,
-            "percent": self.percent,
-        }

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -22,4 +22,3 @@ class GeneratedVideo:
     seed: int
     nsfw: bool = False
     nsfw_checked: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
