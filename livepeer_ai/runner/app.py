@@ -7,6 +7,7 @@ Served with FastAPI because ai-runner itself is FastAPI: its 422 body, its
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -159,7 +160,7 @@ class RequestInvalid(Exception):
         self.errors = errors
 
 
-def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None = None) -> FastAPI:
+def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None = None) -> ASGIApp:
     from livepeer_ai.pipelines.loader import load_pipeline
 
     state = RunnerState(spec, device, loader or load_pipeline)
@@ -176,7 +177,7 @@ def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None
 
     @app.middleware("http")
     async def check_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        authorized = request.headers.get("authorization", "") == f"Bearer {auth_token}"
+        authorized = hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {auth_token}")
         if auth_token and request.url.path != "/health" and not authorized:
             return error(401, "Invalid bearer token.")
         return await call_next(request)
@@ -210,7 +211,7 @@ def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None
 
     app.add_api_route(f"/{spec.pipeline}", run, methods=["POST"], include_in_schema=True)
     app.add_api_route(f"/{spec.pipeline}/", run, methods=["POST"], include_in_schema=False)
-    return BodySizeLimit(app, MAX_BODY_BYTES)  # type: ignore[return-value]
+    return BodySizeLimit(app, MAX_BODY_BYTES)
 
 
 async def handle_job(request: Request, state: RunnerState) -> Response:
