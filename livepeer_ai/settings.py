@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "livepeer_ai.registry",
     "livepeer_ai.pipelines",
     "livepeer_ai.runner",
+    "livepeer_ai.orchestrator",
     "livepeer_ai.gateway",
     "studio",
     "dashboard",

@@ -43,6 +43,9 @@ class ModelEntry(models.Model):
     # Largest width or height (pixels) a request may ask of this model, and the
     # largest input image side it accepts.
     max_side = models.PositiveIntegerField(default=1024)
+    # Device memory one runner of this model needs, in MiB; an orchestrator places
+    # no more runners on a device than its memory budget holds (0 = not counted).
+    memory_mb = models.PositiveIntegerField(default=0)
     default_parameters = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -65,5 +68,6 @@ class ModelEntry(models.Model):
             "family": self.family,
             "local_path": str(Path(self.local_path)) if self.local_path else "",
             "max_side": self.max_side,
+            "memory_mb": self.memory_mb,
             "default_parameters": dict(self.default_parameters),
         }

@@ -1,0 +1,168 @@
+"""An orchestrator node's TOML configuration (the role of go-livepeer's aiModels.json).
+
+[node]
+service_uri = "http://127.0.0.1:8935"
+port = 8935
+private_key_env = "ORCH_KEY"          # or: keystore = "keys/o1.json" + keystore_password_env
+runner_start_timeout_s = 180
+health_interval_s = 5
+
+[devices]                             # memory budget per device in MiB (0 = no limit)
+cpu = 0
+
+[[capabilities]]
+pipeline = "text-to-image"
+model_id = "livepeer-ai/tiny-sdxl-turbo"
+warm = true
+price_per_unit = 4768371              # wei
+pixels_per_unit = 1
+runners = [{ device = "cpu", count = 2 }, { url = "http://10.0.0.5:8000", token = "" }]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PIPELINES = {"text-to-image", "image-to-image", "image-to-video", "upscale", "frame-interpolation"}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LocalRunners:
+    device: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ExternalRunner:
+    url: str
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class Capability:
+    pipeline: str
+    model_id: str
+    warm: bool
+    price_per_unit: int
+    pixels_per_unit: int
+    local: tuple[LocalRunners, ...] = ()
+    external: tuple[ExternalRunner, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.pipeline, self.model_id)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    service_uri: str
+    host: str
+    port: int
+    capabilities: tuple[Capability, ...]
+    private_key_env: str = ""
+    keystore: str = ""
+    keystore_password_env: str = ""
+    devices: dict[str, int] = field(default_factory=dict)
+    runner_start_timeout_s: float = 180.0
+    health_interval_s: float = 5.0
+    # Health checks that may fail in a row before a runner is restarted
+    # (go-livepeer destroys a container after 2, protocol §1.5).
+    max_health_failures: int = 2
+    name: str = ""
+
+
+def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in table:
+        raise ConfigError(f"{where}: missing {key!r}")
+    value = table[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _capability(raw: dict[str, Any], index: int) -> Capability:
+    where = f"capabilities[{index}]"
+    pipeline = _require(raw, "pipeline", str, where)
+    if pipeline not in PIPELINES:
+        raise ConfigError(f"{where}: unknown pipeline {pipeline!r}; known: {', '.join(sorted(PIPELINES))}")
+    price = raw.get("price_per_unit", 0)
+    pixels = raw.get("pixels_per_unit", 1)
+    if not isinstance(price, int) or isinstance(price, bool) or price < 0:
+        raise ConfigError(f"{where}: price_per_unit must be a non-negative integer (wei), got {price!r}")
+    if not isinstance(pixels, int) or isinstance(pixels, bool) or pixels < 1:
+        raise ConfigError(f"{where}: pixels_per_unit must be a positive integer, got {pixels!r}")
+    local, external = [], []
+    for r_index, runner in enumerate(raw.get("runners", [])):
+        r_where = f"{where}.runners[{r_index}]"
+        if "url" in runner:
+            external.append(
+                ExternalRunner(
+                    url=_require(runner, "url", str, r_where).rstrip("/"), token=str(runner.get("token", ""))
+                )
+            )
+        else:
+            count = runner.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise ConfigError(f"{r_where}: count must be a positive integer, got {count!r}")
+            local.append(LocalRunners(device=str(runner.get("device", "cpu")), count=count))
+    if not local and not external:
+        raise ConfigError(f"{where}: needs at least one runner (local device/count or external url)")
+    return Capability(
+        pipeline=pipeline,
+        model_id=_require(raw, "model_id", str, where),
+        warm=bool(raw.get("warm", True)),
+        price_per_unit=price,
+        pixels_per_unit=pixels,
+        local=tuple(local),
+        external=tuple(external),
+    )
+
+
+def parse_config(raw: dict[str, Any]) -> NodeConfig:
+    node = raw.get("node", {})
+    port = node.get("port", 8935)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"node: port must be 1-65535, got {port!r}")
+    capabilities = tuple(_capability(c, i) for i, c in enumerate(raw.get("capabilities", [])))
+    if not capabilities:
+        raise ConfigError("at least one [[capabilities]] entry is required")
+    seen: set[tuple[str, str]] = set()
+    for capability in capabilities:
+        if capability.key in seen:
+            raise ConfigError(f"capability {capability.key} is listed twice")
+        seen.add(capability.key)
+    if not node.get("private_key_env") and not node.get("keystore"):
+        raise ConfigError("node: set private_key_env or keystore (the node's Ethereum identity)")
+    devices = raw.get("devices", {"cpu": 0})
+    host = str(node.get("host", "127.0.0.1"))
+    return NodeConfig(
+        name=str(node.get("name", "")),
+        service_uri=str(node.get("service_uri", f"http://{host}:{port}")).rstrip("/"),
+        host=host,
+        port=port,
+        capabilities=capabilities,
+        private_key_env=str(node.get("private_key_env", "")),
+        keystore=str(node.get("keystore", "")),
+        keystore_password_env=str(node.get("keystore_password_env", "")),
+        devices={str(k): int(v) for k, v in devices.items()},
+        runner_start_timeout_s=float(node.get("runner_start_timeout_s", 180)),
+        health_interval_s=float(node.get("health_interval_s", 5)),
+        max_health_failures=int(node.get("max_health_failures", 2)),
+    )
+
+
+def load_config(path: Path) -> NodeConfig:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw)

@@ -1,0 +1,314 @@
+"""The orchestrator node's HTTP service: /info, and the runner API routes it sells.
+
+A job goes through the steps of protocol §2.3 in order: credentials → units →
+reserve capacity (503 `insufficient capacity`, before any payment) → payment →
+run on a warm runner, SSE progress passed through → debit completed work → release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.datastructures import UploadFile
+
+from livepeer_ai.orchestrator.config import Capability, NodeConfig
+from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender
+from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
+from livepeer_ai.orchestrator.units import fee_wei, units_for
+from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
+
+logger = logging.getLogger(__name__)
+
+NODE_VERSION = "0.1.0"
+RUNNER_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+FILE_FIELDS = {"image-to-image": "image", "image-to-video": "image", "upscale": "image", "frame-interpolation": "video"}
+
+
+def error(status: int, msg: str) -> JSONResponse:
+    return JSONResponse({"detail": {"msg": msg}}, status_code=status)
+
+
+@dataclass
+class CapabilityStats:
+    served: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    insufficient_capacity: int = 0
+    units: int = 0
+    fees_wei: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "served": self.served,
+            "failed": dict(self.failed),
+            "insufficient_capacity": self.insufficient_capacity,
+            "units": self.units,
+            "fees_wei": self.fees_wei,
+        }
+
+
+class RequestRejected(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@dataclass
+class ParsedJob:
+    capability: Capability
+    fields: dict[str, Any]
+    units: int
+    body: bytes
+    content_type: str
+
+
+class Node:
+    def __init__(self, config: NodeConfig, address: str, supervisor: Supervisor, payments: PaymentProcessor) -> None:
+        self.config = config
+        self.address = address
+        self.supervisor = supervisor
+        self.payments = payments
+        self.stats = {c.key: CapabilityStats() for c in config.capabilities}
+
+    def capability_for(self, pipeline: str, model_id: str) -> Capability | None:
+        offered = [c for c in self.config.capabilities if c.pipeline == pipeline]
+        if not model_id:
+            return offered[0] if offered else None
+        return next((c for c in offered if c.model_id == model_id), None)
+
+    def info(self) -> dict[str, Any]:
+        capabilities = []
+        for capability in self.config.capabilities:
+            ready, in_use = self.supervisor.capacity(capability.key)
+            capabilities.append(
+                {
+                    "pipeline": capability.pipeline,
+                    "model_id": capability.model_id,
+                    "warm": capability.warm,
+                    "capacity": ready,
+                    "in_use": in_use,
+                    "price_per_unit": capability.price_per_unit,
+                    "pixels_per_unit": capability.pixels_per_unit,
+                    "runners": [r.describe() for r in self.supervisor.runners_for(capability.key)],
+                    "stats": self.stats[capability.key].as_dict(),
+                }
+            )
+        return {
+            "address": self.address,
+            "service_uri": self.config.service_uri,
+            "version": NODE_VERSION,
+            "capabilities": capabilities,
+            "hardware": {"devices": self.config.devices},
+        }
+
+    async def parse(self, request: Request, pipeline: str) -> ParsedJob:
+        body = await request.body()
+        content_type = request.headers.get("content-type", "")
+        input_size, frames = None, 0
+        if pipeline in FILE_FIELDS:
+            if not content_type.startswith("multipart/form-data"):
+                raise RequestRejected(
+                    JSONResponse(
+                        {"detail": [{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}]},
+                        status_code=422,
+                    )
+                )
+            form = await request.form(max_part_size=50 * 1024 * 1024)
+            fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+            upload = form.get(FILE_FIELDS[pipeline])
+            if not isinstance(upload, UploadFile):
+                raise RequestRejected(
+                    JSONResponse(
+                        {
+                            "detail": [
+                                {"loc": ["body", FILE_FIELDS[pipeline]], "msg": "Field required", "type": "missing"}
+                            ]
+                        },
+                        status_code=422,
+                    )
+                )
+            raw = await upload.read()
+            try:
+                if pipeline == "frame-interpolation":
+                    decoded = await asyncio.to_thread(decode_video_frames, raw)
+                    input_size, frames = decoded[0].size, len(decoded)
+                else:
+                    input_size = (await asyncio.to_thread(decode_image, raw)).size
+            except MediaTooLarge as exc:
+                raise RequestRejected(error(413, str(exc))) from None
+            except UnsupportedMedia as exc:
+                raise RequestRejected(error(415, str(exc))) from None
+        else:
+            try:
+                fields = json.loads(body)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise RequestRejected(
+                    JSONResponse(
+                        {"detail": [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]},
+                        status_code=422,
+                    )
+                ) from None
+            if not isinstance(fields, dict):
+                raise RequestRejected(
+                    JSONResponse(
+                        {"detail": [{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}]},
+                        status_code=422,
+                    )
+                )
+        capability = self.capability_for(pipeline, str(fields.get("model_id") or ""))
+        if capability is None:
+            raise RequestRejected(error(400, f"This node does not serve {pipeline} {fields.get('model_id')!r}."))
+        units = units_for(pipeline, fields, input_size, frames)
+        return ParsedJob(capability, fields, units, body, content_type)
+
+    async def handle(self, request: Request, pipeline: str) -> Response:
+        try:
+            sender = self.payments.check_credentials(request)
+            job = await self.parse(request, pipeline)
+        except PaymentError as exc:
+            return error(exc.status, exc.message)
+        except RequestRejected as rejected:
+            return rejected.response
+        stats = self.stats[job.capability.key]
+        runner = self.supervisor.reserve(job.capability.key)
+        if runner is None:
+            stats.insufficient_capacity += 1
+            return error(503, "insufficient capacity")
+        fee = fee_wei(job.units, job.capability.price_per_unit, job.capability.pixels_per_unit)
+        try:
+            self.payments.process_payment(request, sender, fee)
+        except PaymentError as exc:
+            self.supervisor.release(runner)
+            return error(exc.status, exc.message)
+        streaming = "text/event-stream" in request.headers.get("accept", "")
+        return await self.run_on(runner, job, sender, fee, streaming)
+
+    def finish(self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, outcome: str) -> None:
+        self.supervisor.release(runner)
+        stats = self.stats[job.capability.key]
+        if outcome == "ok":
+            stats.served += 1
+            stats.units += job.units
+            stats.fees_wei += fee
+            self.payments.debit(sender, fee)
+        else:
+            stats.failed[outcome] += 1
+
+    async def run_on(
+        self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, streaming: bool
+    ) -> Response:
+        headers = {"content-type": job.content_type}
+        if runner.token:
+            headers["authorization"] = f"Bearer {runner.token}"
+        if streaming:
+            headers["accept"] = "text/event-stream"
+        client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
+        try:
+            upstream_request = client.build_request(
+                "POST", f"{runner.url}/{job.capability.pipeline}", content=job.body, headers=headers
+            )
+            upstream = await client.send(upstream_request, stream=True)
+        except httpx.HTTPError as exc:
+            await client.aclose()
+            self.finish(runner, job, sender, fee, "runner_unreachable")
+            asyncio.create_task(self.supervisor.check(runner))
+            return error(502, f"Runner failed: {exc}")
+        if not streaming or upstream.status_code != 200:
+            try:
+                content = await upstream.aread()
+            except httpx.HTTPError as exc:
+                self.finish(runner, job, sender, fee, "runner_unreachable")
+                return error(502, f"Runner failed: {exc}")
+            finally:
+                await upstream.aclose()
+                await client.aclose()
+            self.finish(runner, job, sender, fee, "ok" if upstream.status_code == 200 else str(upstream.status_code))
+            return Response(
+                content,
+                status_code=upstream.status_code,
+                media_type=upstream.headers.get("content-type", "application/json"),
+            )
+        return StreamingResponse(
+            self._relay(runner, job, sender, fee, client, upstream),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    async def _relay(
+        self,
+        runner: SupervisedRunner,
+        job: ParsedJob,
+        sender: Sender,
+        fee: int,
+        client: httpx.AsyncClient,
+        upstream: httpx.Response,
+    ) -> AsyncIterator[bytes]:
+        """Pass the runner's SSE bytes through; closing early (client gone) cancels the runner's job."""
+        outcome = "canceled"
+        tail = b""
+        try:
+            async for chunk in upstream.aiter_raw():
+                window = tail + chunk
+                if b"event: result\n" in window:
+                    outcome = "ok"
+                elif b"event: error\n" in window and outcome != "ok":
+                    outcome = "runner_error"
+                tail = window[-32:]
+                yield chunk
+        except httpx.HTTPError:
+            outcome = "runner_unreachable"
+        finally:
+            await upstream.aclose()
+            await client.aclose()
+            self.finish(runner, job, sender, fee, outcome)
+
+
+def create_node_app(node: Node) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Serve /info at once; runners come up in the background and show as starting.
+        startup = asyncio.create_task(node.supervisor.start())
+        yield
+        startup.cancel()
+        await node.supervisor.stop()
+
+    app = FastAPI(title="livepeer-ai orchestrator", version=NODE_VERSION, lifespan=lifespan)
+    app.state.node = node
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "OK"}
+
+    @app.get("/info")
+    async def info() -> dict[str, Any]:
+        return node.info()
+
+    @app.get("/runners", response_model=None)
+    async def runners(request: Request) -> dict[str, Any] | JSONResponse:
+        """Every runner with its state, restarts and log tail: what the operator needs to debug."""
+        token = os.environ.get("ORCHESTRATOR_ADMIN_TOKEN", "")
+        if token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
+            return error(401, "Invalid bearer token.")
+        return {"runners": [r.describe(with_log=True) for r in node.supervisor.runners]}
+
+    for pipeline in sorted({c.pipeline for c in node.config.capabilities}):
+        app.add_api_route(f"/{pipeline}", job_route(node, pipeline), methods=["POST"])
+        app.add_api_route(f"/{pipeline}/", job_route(node, pipeline), methods=["POST"], include_in_schema=False)
+    return app
+
+
+def job_route(node: Node, pipeline: str) -> Any:
+    async def run(request: Request) -> Response:
+        return await node.handle(request, pipeline)
+
+    return run

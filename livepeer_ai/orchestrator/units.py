@@ -1,0 +1,41 @@
+"""Units billed per job, the same rule on both sides (protocol §2.4), and the fee."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# image-to-video bills h × w × 25 whatever the frame count (protocol §2.4).
+I2V_BILLED_FRAMES = 25
+
+
+def _int(fields: dict[str, Any], name: str, default: int) -> int:
+    try:
+        return int(fields.get(name, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def units_for(
+    pipeline: str, fields: dict[str, Any], input_size: tuple[int, int] | None = None, input_frames: int = 0
+) -> int:
+    """Pixels billed. `input_size` is (width, height) of the uploaded image or video frame."""
+    if pipeline == "text-to-image":
+        # The runner's own defaults (1024 × 576): what is billed is what is generated.
+        return _int(fields, "width", 1024) * _int(fields, "height", 576) * _int(fields, "num_images_per_prompt", 1)
+    if pipeline == "image-to-video":
+        return _int(fields, "width", 1024) * _int(fields, "height", 576) * I2V_BILLED_FRAMES
+    width, height = input_size or (0, 0)
+    if pipeline == "image-to-image":
+        return width * height * _int(fields, "num_images_per_prompt", 1)
+    if pipeline == "upscale":
+        return width * height
+    if pipeline == "frame-interpolation":
+        # Our addition: every output frame at the input size.
+        multiplier = _int(fields, "multiplier", 2)
+        return width * height * max(0, (input_frames - 1) * multiplier + 1)
+    raise ValueError(f"unknown pipeline {pipeline!r}")
+
+
+def fee_wei(units: int, price_per_unit: int, pixels_per_unit: int) -> int:
+    """fee = units × pricePerUnit / pixelsPerUnit, in integer wei, rounded up."""
+    return -(-units * price_per_unit // pixels_per_unit)
