@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from PIL import Image
 
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.outputs import GeneratedImage
 from livepeer_ai.runner.app import RUNNER_VERSION, create_app
-from tests.conftest import PYTHON, ROOT, RunnerFleet, free_port, wait_for
+from tests.conftest import PYTHON, ROOT, RunnerFleet, free_port, serve, wait_for
 
 SPEC = ModelSpec(pipeline="text-to-image", model_id="x", family="sd15", local_path="")
 JOB = {"prompt": "a red cube", "width": 64, "height": 64, "num_inference_steps": 1, "seed": 5}
@@ -41,22 +38,6 @@ def no_auth_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def tiny_loader(spec: ModelSpec, device: str | None) -> TinyPipeline:
     return TinyPipeline()
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve an app with uvicorn in a background thread; yield its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, name="runner-under-test", daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, 20, "in-process runner to start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        assert not thread.is_alive(), "in-process runner did not stop"
 
 
 def get_health(url: str) -> dict[str, Any]:

@@ -1,0 +1,218 @@
+"""Jobs through an orchestrator node, in protocol order, on real runners.
+
+The node runs in-process (uvicorn in a thread) so the payment seam can be a
+recording processor; its runners are the session's real runner processes,
+attached as external runners.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from livepeer_ai.orchestrator.config import Capability, ExternalRunner, NodeConfig
+from livepeer_ai.orchestrator.node import Node, create_node_app
+from livepeer_ai.orchestrator.payment import PaymentError, Sender
+from livepeer_ai.orchestrator.supervisor import Supervisor
+from tests.conftest import health, serve, wait_for
+
+ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+T2I = "livepeer-ai/tiny-sdxl-turbo"
+I2V = "livepeer-ai/tiny-svd-xt"
+
+
+@dataclass
+class RecordingPayments:
+    """The payment seam, recording what the node asked of it."""
+
+    reject_credentials: bool = False
+    reject_payments: int = 0
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def check_credentials(self, request: Any) -> Sender:
+        self.calls.append(("credentials", None))
+        if self.reject_credentials:
+            raise PaymentError(402, "Could not decode payment")
+        return Sender(address="0xgateway")
+
+    def process_payment(self, request: Any, sender: Sender, fee_wei: int) -> None:
+        self.calls.append(("process", fee_wei))
+        if self.reject_payments:
+            self.reject_payments -= 1
+            raise PaymentError(400, "ticket invalid")
+
+    def debit(self, sender: Sender, fee_wei: int) -> None:
+        self.calls.append(("debit", fee_wei))
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.calls if k == kind)
+
+
+@pytest.fixture
+def payments() -> RecordingPayments:
+    return RecordingPayments()
+
+
+@pytest.fixture
+def node_url(runners: Any, payments: RecordingPayments, tmp_path: Any) -> Iterator[str]:
+    config = NodeConfig(
+        service_uri="http://node.test",
+        host="127.0.0.1",
+        port=1,
+        private_key_env="UNUSED",
+        health_interval_s=0.5,
+        capabilities=(
+            Capability(
+                "text-to-image",
+                T2I,
+                warm=True,
+                price_per_unit=3,
+                pixels_per_unit=2,
+                external=(ExternalRunner(runners.url("text-to-image")),),
+            ),
+            Capability(
+                "image-to-video",
+                I2V,
+                warm=True,
+                price_per_unit=1,
+                pixels_per_unit=1,
+                external=(ExternalRunner(runners.url("image-to-video")),),
+            ),
+        ),
+    )
+    node = Node(config, ADDRESS, Supervisor(config, {}, tmp_path / "logs"), payments)
+    with serve(create_node_app(node)) as url:
+        wait_for(lambda: all(c["capacity"] == 1 for c in info(url)["capabilities"]), 30, "node runners ready")
+        yield url
+
+
+def info(url: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{url}/info", timeout=5).json())
+
+
+def capability(url: str, pipeline: str) -> dict[str, Any]:
+    return next(c for c in info(url)["capabilities"] if c["pipeline"] == pipeline)
+
+
+def small_t2i(**overrides: Any) -> dict[str, Any]:
+    return {"prompt": "node", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 1, **overrides}
+
+
+def test_info_advertises_capabilities_prices_and_capacity(node_url):
+    described = info(node_url)
+    assert described["address"] == ADDRESS
+    assert described["service_uri"] == "http://node.test"
+    t2i = capability(node_url, "text-to-image")
+    assert (t2i["model_id"], t2i["warm"], t2i["capacity"], t2i["in_use"]) == (T2I, True, 1, 0)
+    assert (t2i["price_per_unit"], t2i["pixels_per_unit"]) == (3, 2)
+    assert t2i["runners"][0]["external"] is True
+
+
+def test_completed_job_is_paid_then_debited_its_fee(node_url, payments):
+    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json()["images"][0]["seed"] == 1
+    fee = 64 * 64 * 3 // 2
+    assert [k for k, _ in payments.calls] == ["credentials", "process", "debit"]
+    assert payments.calls[1] == ("process", fee) and payments.calls[2] == ("debit", fee)
+    stats = capability(node_url, "text-to-image")["stats"]
+    assert (stats["served"], stats["units"], stats["fees_wei"]) == (1, 4096, fee)
+
+
+def test_busy_node_answers_503_before_any_payment(node_url, payments, runners):
+    long_job = small_t2i(width=512, height=512, num_inference_steps=150)
+    with httpx.stream(
+        "POST", f"{node_url}/text-to-image", json=long_job, headers={"Accept": "text/event-stream"}, timeout=120
+    ) as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("event: ")) == "event: progress"
+        assert capability(node_url, "text-to-image")["in_use"] == 1
+        refused = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
+        assert refused.status_code == 503
+        assert refused.json() == {"detail": {"msg": "insufficient capacity"}}
+        # Only the running job reached payment; the refused one never did.
+        assert payments.count("process") == 1
+        assert payments.count("credentials") == 2
+    # Leaving the stream canceled the runner's job: no debit, slot free again.
+    wait_for(lambda: health(runners.processes["text-to-image"].url) == "IDLE", 30, "runner to stop")
+    wait_for(lambda: capability(node_url, "text-to-image")["in_use"] == 0, 10, "slot released")
+    stats = capability(node_url, "text-to-image")["stats"]
+    assert stats["insufficient_capacity"] == 1
+    assert stats["failed"] == {"canceled": 1}
+    assert payments.count("debit") == 0
+
+
+def test_streamed_job_passes_every_step_through(node_url, payments):
+    events = []
+    with httpx.stream(
+        "POST",
+        f"{node_url}/text-to-image",
+        json=small_t2i(num_inference_steps=4),
+        headers={"Accept": "text/event-stream"},
+        timeout=60,
+    ) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        kind = ""
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[6:])))
+    assert [body["step"] for kind, body in events if kind == "progress"] == [1, 2, 3, 4]
+    assert events[-1][0] == "result"
+    assert payments.count("debit") == 1
+
+
+def test_runner_rejection_passes_through_and_costs_nothing(node_url, payments):
+    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(width=60), timeout=30)
+    assert response.status_code == 400
+    assert "multiple of 8" in response.json()["detail"]["msg"]
+    assert payments.count("debit") == 0
+    t2i = capability(node_url, "text-to-image")
+    assert t2i["stats"]["failed"] == {"400": 1}
+    assert t2i["in_use"] == 0
+
+
+def test_refused_payment_frees_the_slot(node_url, payments):
+    payments.reject_payments = 1
+    refused = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["detail"]["msg"] == "ticket invalid"
+    assert capability(node_url, "text-to-image")["in_use"] == 0
+    assert httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60).status_code == 200
+
+
+def test_bad_credentials_are_402_and_reserve_nothing(node_url, payments):
+    payments.reject_credentials = True
+    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
+    assert response.status_code == 402
+    assert payments.count("process") == 0
+    assert capability(node_url, "text-to-image")["stats"]["insufficient_capacity"] == 0
+
+
+def test_model_the_node_does_not_serve_is_refused(node_url, payments):
+    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(model_id="someone/else"), timeout=30)
+    assert response.status_code == 400
+    assert "does not serve" in response.json()["detail"]["msg"]
+    assert payments.count("process") == 0
+
+
+def test_multipart_job_bills_image_to_video_as_25_frames(node_url, payments):
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 20, 200)).save(buffer, format="PNG")
+    response = httpx.post(
+        f"{node_url}/image-to-video",
+        data={"width": "64", "height": "64", "num_inference_steps": "2", "seed": "3"},
+        files={"image": ("in.png", buffer.getvalue(), "image/png")},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["frames"][0]) == 8
+    assert payments.calls[-1] == ("debit", 64 * 64 * 25)
