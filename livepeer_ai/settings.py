@@ -172,16 +172,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Local runners the studio slice calls directly until the gateway selects
-# orchestrators (issue 3). Ports follow Livepeer's per-pipeline port blocks,
-# shifted by +100 so they clear the web server on 8000.
-RUNNER_URLS = envmap(
-    "RUNNER_URLS",
-    {
-        "text-to-image": "http://127.0.0.1:8100",
-        "image-to-video": "http://127.0.0.1:8300",
-    },
-)
+# The network: orchestrator service URIs (off-chain discovery; on-chain comes
+# with payments), how stale their /info may be, and the gateway's limits.
+ORCHESTRATOR_URLS = [
+    u for u in envstr("ORCHESTRATOR_URLS", "http://127.0.0.1:8935,http://127.0.0.1:8936").split(",") if u
+]
+ORCHESTRATOR_INFO_TTL_S = envint("ORCHESTRATOR_INFO_TTL_S", 5)
+# Max price in wei per MAX_PRICE_PIXELS_PER_UNIT pixels (0 = no cap), like -maxPricePerUnit.
+MAX_PRICE_PER_UNIT = envint("MAX_PRICE_PER_UNIT", 0)
+MAX_PRICE_PIXELS_PER_UNIT = envint("MAX_PRICE_PIXELS_PER_UNIT", 1)
+# A job waits in the gateway queue at most this long before the fallback provider
+# (any server speaking the runner API) takes it, or it fails with the reason.
+QUEUE_MAX_WAIT_S = envint("QUEUE_MAX_WAIT_S", 600)
+QUEUE_POLL_S = float(envint("QUEUE_POLL_MS", 500)) / 1000
+FALLBACK_PROVIDER_URL = envstr("FALLBACK_PROVIDER_URL", "")
+# Retries of a failing stage on other nodes: bounded in count and in total time.
+STAGE_MAX_ATTEMPTS = envint("STAGE_MAX_ATTEMPTS", 5)
+STAGE_RETRY_WINDOW_S = envint("STAGE_RETRY_WINDOW_S", 900)
 RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
 # Model used by each stage of the studio workflow when the request names none.
 DEFAULT_MODELS = envmap(

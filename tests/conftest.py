@@ -30,9 +30,11 @@ PYTHON = sys.executable
 # name → (pipeline, model_id) of every runner the suite starts.
 RUNNERS: dict[str, tuple[str, str]] = {
     "text-to-image": ("text-to-image", "livepeer-ai/tiny-sdxl-turbo"),
+    "text-to-image-b": ("text-to-image", "livepeer-ai/tiny-sdxl-turbo"),
     "text-to-image-sd15": ("text-to-image", "livepeer-ai/tiny-sd15"),
     "image-to-image": ("image-to-image", "livepeer-ai/tiny-sd15"),
     "image-to-video": ("image-to-video", "livepeer-ai/tiny-svd-xt"),
+    "image-to-video-b": ("image-to-video", "livepeer-ai/tiny-svd-xt"),
     "upscale": ("upscale", "livepeer-ai/tiny-sd-x4-upscaler"),
     "frame-interpolation": ("frame-interpolation", "opencv/dis-flow"),
 }
@@ -207,3 +209,43 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         process.stop()
+
+
+@contextmanager
+def orchestrator_node(
+    runner_urls: dict[str, str], log_dir: Path, price_per_unit: int = 1, warm: bool = True, payments: Any = None
+) -> Iterator[str]:
+    """An in-process orchestrator node selling the given runners ({pipeline: url}) as external runners."""
+    from livepeer_ai.orchestrator.config import Capability, ExternalRunner, NodeConfig
+    from livepeer_ai.orchestrator.node import Node, create_node_app
+    from livepeer_ai.orchestrator.payment import OffchainPayments
+    from livepeer_ai.orchestrator.supervisor import Supervisor
+
+    models = {"text-to-image": "livepeer-ai/tiny-sdxl-turbo", "image-to-video": "livepeer-ai/tiny-svd-xt"}
+    capabilities = tuple(
+        Capability(
+            pipeline,
+            models[pipeline],
+            warm=warm,
+            price_per_unit=price_per_unit,
+            pixels_per_unit=1,
+            external=(ExternalRunner(url),),
+        )
+        for pipeline, url in runner_urls.items()
+    )
+    config = NodeConfig(
+        service_uri="",
+        host="127.0.0.1",
+        port=1,
+        private_key_env="UNUSED",
+        health_interval_s=0.5,
+        capabilities=capabilities,
+    )
+    node = Node(config, "0x" + "11" * 20, Supervisor(config, {}, log_dir), payments or OffchainPayments())
+    with serve(create_node_app(node)) as url:
+        wait_for(
+            lambda: all(c["capacity"] == 1 for c in httpx.get(f"{url}/info", timeout=5).json()["capabilities"]),
+            30,
+            "node runners ready",
+        )
+        yield url

@@ -25,13 +25,49 @@ STATUS = re.compile(r'data-status="(\w+)"')
 STAGE = re.compile(r"<strong>([a-z-]+)</strong>")
 
 
+NODE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+
+
 @pytest.fixture
-def live_env(stack_env: dict[str, str], redis_url: str, runners: Any) -> dict[str, str]:
-    return {
-        **stack_env,
-        "REDIS_URL": redis_url,
-        "RUNNER_URLS": f"text-to-image={runners.url('text-to-image')},image-to-video={runners.url('image-to-video')}",
-    }
+def orchestrator(stack_env: dict[str, str], runners: Any, tmp_path: Any) -> Iterator[str]:
+    """A real orchestrator process selling the session's runners."""
+    port = free_port()
+    config = tmp_path / "node.toml"
+    config.write_text(f"""
+[node]
+port = {port}
+private_key_env = "LIVE_NODE_KEY"
+health_interval_s = 1
+[[capabilities]]
+pipeline = "text-to-image"
+model_id = "livepeer-ai/tiny-sdxl-turbo"
+runners = [{{ url = "{runners.url("text-to-image")}" }}]
+[[capabilities]]
+pipeline = "image-to-video"
+model_id = "livepeer-ai/tiny-svd-xt"
+runners = [{{ url = "{runners.url("image-to-video")}" }}]
+""")
+    process = spawn(
+        "orchestrator",
+        [PYTHON, "manage.py", "run_orchestrator", "--config", str(config)],
+        {**stack_env, "LIVE_NODE_KEY": NODE_KEY},
+        tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: all(c["capacity"] == 1 for c in httpx.get(f"{url}/info", timeout=2).json()["capabilities"]),
+            60,
+            f"orchestrator ready\n{process.log_tail()}",
+        )
+        yield url
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def live_env(stack_env: dict[str, str], redis_url: str, orchestrator: str) -> dict[str, str]:
+    return {**stack_env, "REDIS_URL": redis_url, "ORCHESTRATOR_URLS": orchestrator}
 
 
 @pytest.fixture

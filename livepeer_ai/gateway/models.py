@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -38,6 +39,12 @@ class Job(models.Model):
     total_steps = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
+    # While waiting in the gateway queue: for which (pipeline model), since when,
+    # at what position, and the expected wait.
+    waiting_for = models.CharField(max_length=240, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    queue_position = models.PositiveIntegerField(null=True, blank=True)
+    eta_s = models.FloatField(null=True, blank=True)
     # Stage outputs: {"text-to-image": {"image": "jobs/<id>/image.png", "seed": 1}, …}
     outputs = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -86,3 +93,64 @@ class Job(models.Model):
     def output_url(self, stage: str, kind: str) -> str:
         path = self.outputs.get(stage, {}).get(kind)
         return f"{settings.MEDIA_URL}{path}" if path else ""
+
+
+class Orchestrator(models.Model):
+    """A node the gateway may send work to, and what it last said about itself."""
+
+    service_uri = models.URLField(unique=True)
+    address = models.CharField(max_length=42, blank=True)
+    info = models.JSONField(default=dict, blank=True)
+    info_fetched_at = models.DateTimeField(null=True, blank=True)
+    reachable = models.BooleanField(default=True)
+    # Suspension after failures grows with each one in a row (capacity refusals
+    # don't count: a busy node is not a broken one).
+    suspended_until = models.DateTimeField(null=True, blank=True)
+    failures_in_row = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["service_uri"]
+
+    def __str__(self) -> str:
+        return self.service_uri
+
+    def is_suspended(self, now: Any = None) -> bool:
+        return self.suspended_until is not None and self.suspended_until > (now or timezone.now())
+
+    def capability(self, pipeline: str, model_id: str) -> dict[str, Any] | None:
+        for offered in self.info.get("capabilities", []):
+            if offered.get("pipeline") == pipeline and offered.get("model_id") == model_id:
+                return dict(offered)
+        return None
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded"
+    NO_CAPACITY = "no_capacity"
+    FAILED = "failed"
+    REJECTED = "rejected"  # the request itself was wrong (4xx): not the node's fault
+    CANCELED = "canceled"
+
+
+class StageAttempt(models.Model):
+    """One try of one stage on one orchestrator: what selection learns latency and reliability from."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempts")
+    stage = models.CharField(max_length=32)
+    orchestrator = models.ForeignKey(
+        Orchestrator, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts"
+    )
+    pipeline = models.CharField(max_length=32)
+    model_id = models.CharField(max_length=200)
+    units = models.PositiveBigIntegerField(default=0)
+    steps = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    took_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["pipeline", "model_id", "started_at"])]

@@ -1,7 +1,7 @@
 """Running a job's stages in order, each stage's output feeding the next.
 
-Each stage calls a runner through `RunnerClient`. Until orchestrator selection
-exists (issue 3) the runner for a stage comes from settings.RUNNER_URLS.
+Each stage may run on a different orchestrator: `dispatch.dispatch_stage` picks
+one, queues, retries and falls back.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from livepeer_ai.gateway.dispatch import JobAbandoned, StageRequest, dispatch_stage
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import publish_job_update
+from livepeer_ai.orchestrator.units import units_for
 from livepeer_ai.pipelines.media import parse_data_url
-from livepeer_ai.runner.client import RunnerClient, RunnerError
+from livepeer_ai.runner.client import RunnerError
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +38,6 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 }
 
 
-class JobAbandoned(Exception):
-    """The job was canceled (or finished elsewhere) while a stage ran."""
-
-
 def create_gif_job(prompt: str, *, owner: Any = None, session_key: str = "", seed: int | None = None) -> Job:
     parameters = dict(DEFAULT_PARAMETERS)
     if seed is not None:
@@ -47,13 +45,6 @@ def create_gif_job(prompt: str, *, owner: Any = None, session_key: str = "", see
     return Job.objects.create(
         prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=list(GIF_STAGES)
     )
-
-
-def runner_for(stage: str) -> RunnerClient:
-    url = settings.RUNNER_URLS.get(stage)
-    if not url:
-        raise RunnerError(503, f"No runner is configured for {stage}.")
-    return RunnerClient(url, timeout_s=settings.RUNNER_TIMEOUT_S)
 
 
 def run_job(job_id: str) -> None:
@@ -103,19 +94,26 @@ def run_stage(job: Job, index: int) -> None:
         job.step, job.total_steps = step, total
         publish_job_update(job)
 
-    client = runner_for(stage)
     if stage == "text-to-image":
-        result = client.run(stage, json_body=text_to_image_body(job), on_progress=on_progress)
+        body = text_to_image_body(job)
+        request = StageRequest(
+            stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body
+        )
+        result = dispatch_stage(job, stage, request, on_progress)
         image = result["images"][0]
         save_output(job, stage, "image", "image.png", image["url"], seed=image["seed"])
     elif stage == "image-to-video":
         source = default_storage.open(job.outputs["text-to-image"]["image"]).read()
-        result = client.run(
+        form = image_to_video_form(job)
+        request = StageRequest(
             stage,
-            form=image_to_video_form(job),
+            form["model_id"],
+            units_for(stage, form),
+            form["num_inference_steps"],
+            form=form,
             files={"image": ("image.png", source, "image/png")},
-            on_progress=on_progress,
         )
+        result = dispatch_stage(job, stage, request, on_progress)
         save_output(job, stage, "gif", "video.gif", result["gif"]["url"])
         save_output(job, stage, "mp4", "video.mp4", result["mp4"]["url"])
     else:

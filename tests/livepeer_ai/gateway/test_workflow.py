@@ -16,20 +16,22 @@ from PIL import Image
 from livepeer_ai.gateway import workflow
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import job_group
-from tests.conftest import free_port, health, wait_for
+from tests.conftest import free_port, health, orchestrator_node, wait_for
 
 SMALL = {"width": 64, "height": 64, "text_to_image_steps": 2, "image_to_video_steps": 3}
 
 
 @pytest.fixture
-def stage_runners(runners: Any, settings: Any, tmp_path: Any) -> dict[str, str]:
-    settings.RUNNER_URLS = {
-        "text-to-image": runners.url("text-to-image"),
-        "image-to-video": runners.url("image-to-video"),
-    }
+def stage_runners(runners: Any, settings: Any, tmp_path: Any) -> Iterator[dict[str, str]]:
+    """One orchestrator node selling the session's text-to-image and image-to-video runners."""
+    urls = {"text-to-image": runners.url("text-to-image"), "image-to-video": runners.url("image-to-video")}
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    return dict(settings.RUNNER_URLS)
+    settings.ORCHESTRATOR_INFO_TTL_S = 0
+    settings.QUEUE_POLL_S = 0.1
+    with orchestrator_node(urls, tmp_path / "logs") as node_url:
+        settings.ORCHESTRATOR_URLS = [node_url]
+        yield urls
 
 
 @pytest.fixture
@@ -109,14 +111,15 @@ def test_runner_rejection_fails_the_job_with_its_message(stage_runners):
 
 
 @pytest.mark.django_db
-def test_unreachable_runner_fails_the_job_clearly(stage_runners, settings):
-    settings.RUNNER_URLS = {**settings.RUNNER_URLS, "text-to-image": f"http://127.0.0.1:{free_port()}"}
+def test_unreachable_network_fails_the_job_with_the_reason(stage_runners, settings):
+    settings.ORCHESTRATOR_URLS = [f"http://127.0.0.1:{free_port()}"]
+    settings.QUEUE_MAX_WAIT_S = 1
     job = make_job()
     workflow.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    assert job.error_code == "runner_502"
-    assert "unreachable" in job.error_message
+    assert job.error_code == "runner_503"
+    assert "No orchestrator could take text-to-image livepeer-ai/tiny-sdxl-turbo" in job.error_message
 
 
 @pytest.mark.django_db

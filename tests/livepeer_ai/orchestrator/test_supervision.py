@@ -317,7 +317,9 @@ def test_shutdown_stops_every_runner(start_node: Callable[..., OrchestratorNode]
     node.process.proc.send_signal(signal.SIGTERM)
 
     returncode = node.process.proc.wait(timeout=60)
-    assert returncode == 0, node.process.log_tail()
+    # Uvicorn re-raises the signal once its graceful shutdown is done.
+    assert returncode in {0, -signal.SIGTERM}, node.process.log_tail()
+    assert "Application shutdown complete" in node.process.log_tail()
     wait_for(lambda: all(gone(pid) for pid in children), 30, f"runner processes {children} to exit")
 
 

@@ -1,0 +1,115 @@
+"""What the gateway knows about orchestrators: their /info, latency, reliability, suspensions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from livepeer_ai.gateway.models import AttemptOutcome, Orchestrator, StageAttempt
+from livepeer_ai.gateway.selection import Candidate, suspension_seconds
+
+logger = logging.getLogger(__name__)
+
+INFO_TIMEOUT = httpx.Timeout(8.0, connect=3.0)  # go-livepeer: connect 3 s, call 8 s (protocol §2.3)
+RECENT_ATTEMPTS = 20
+
+
+def known_orchestrators() -> list[Orchestrator]:
+    """The configured service URIs, each with its row (created on first sight)."""
+    rows = []
+    for uri in settings.ORCHESTRATOR_URLS:
+        row, _ = Orchestrator.objects.get_or_create(service_uri=uri.rstrip("/"))
+        rows.append(row)
+    return rows
+
+
+def refresh_info(orchestrator: Orchestrator, force: bool = False) -> Orchestrator:
+    """Fetch /info when the copy is older than ORCHESTRATOR_INFO_TTL_S (or when forced, after an error)."""
+    fresh_until = (orchestrator.info_fetched_at or timezone.now() - timedelta(days=1)) + timedelta(
+        seconds=settings.ORCHESTRATOR_INFO_TTL_S
+    )
+    if not force and orchestrator.reachable and fresh_until > timezone.now():
+        return orchestrator
+    try:
+        response = httpx.get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
+        response.raise_for_status()
+        orchestrator.info = response.json()
+        orchestrator.address = str(orchestrator.info.get("address", ""))[:42]
+        orchestrator.reachable = True
+    except (httpx.HTTPError, ValueError) as exc:
+        orchestrator.reachable = False
+        orchestrator.last_error = f"/info failed: {exc}"
+    orchestrator.info_fetched_at = timezone.now()
+    orchestrator.save(update_fields=["info", "address", "reachable", "last_error", "info_fetched_at"])
+    return orchestrator
+
+
+def measured(orchestrator: Orchestrator, pipeline: str, model_id: str) -> tuple[float | None, float]:
+    """(latency per unit·step over recent successes, smoothed recent success rate)."""
+    recent = list(
+        StageAttempt.objects.filter(
+            orchestrator=orchestrator,
+            pipeline=pipeline,
+            model_id=model_id,
+            outcome__in=[AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED],
+        )
+        .order_by("-started_at")
+        .values_list("outcome", "took_s", "units", "steps")[:RECENT_ATTEMPTS]
+    )
+    scores = [
+        took / (units * max(steps, 1))
+        for outcome, took, units, steps in recent
+        if outcome == AttemptOutcome.SUCCEEDED and took and units
+    ]
+    successes = sum(1 for outcome, *_ in recent if outcome == AttemptOutcome.SUCCEEDED)
+    # Laplace smoothing: a node with no history starts at 0.5·(n+1)/(n+2)-ish, not at 0 or 1.
+    success_rate = (successes + 1) / (len(recent) + 2)
+    latency = sum(scores) / len(scores) if scores else None
+    return latency, success_rate
+
+
+def candidates(pipeline: str, model_id: str) -> tuple[list[Candidate], dict[str, Orchestrator]]:
+    """Every known node offering (pipeline, model), as selection sees it."""
+    found: list[Candidate] = []
+    by_key: dict[str, Orchestrator] = {}
+    now = timezone.now()
+    for orchestrator in known_orchestrators():
+        orchestrator = refresh_info(orchestrator)
+        offered = orchestrator.capability(pipeline, model_id) if orchestrator.reachable else None
+        if offered is None:
+            continue
+        latency, success_rate = measured(orchestrator, pipeline, model_id)
+        found.append(
+            Candidate(
+                key=orchestrator.service_uri,
+                warm=bool(offered.get("warm", False)),
+                capacity=int(offered.get("capacity", 0)),
+                in_use=int(offered.get("in_use", 0)),
+                price_per_unit=int(offered.get("price_per_unit", 0)),
+                pixels_per_unit=int(offered.get("pixels_per_unit", 1)) or 1,
+                latency_score=latency,
+                success_rate=success_rate,
+                suspended=orchestrator.is_suspended(now),
+            )
+        )
+        by_key[orchestrator.service_uri] = orchestrator
+    return found, by_key
+
+
+def record_failure(orchestrator: Orchestrator, message: str) -> None:
+    """Suspend with a back-off that grows with each failure in a row."""
+    Orchestrator.objects.filter(pk=orchestrator.pk).update(failures_in_row=F("failures_in_row") + 1)
+    orchestrator.refresh_from_db(fields=["failures_in_row"])
+    orchestrator.suspended_until = timezone.now() + timedelta(seconds=suspension_seconds(orchestrator.failures_in_row))
+    orchestrator.last_error = message[:2000]
+    orchestrator.save(update_fields=["suspended_until", "last_error"])
+    logger.warning("suspended %s until %s: %s", orchestrator, orchestrator.suspended_until, message)
+
+
+def record_success(orchestrator: Orchestrator) -> None:
+    Orchestrator.objects.filter(pk=orchestrator.pk).update(failures_in_row=0, suspended_until=None)
