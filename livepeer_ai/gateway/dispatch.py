@@ -165,7 +165,9 @@ def dispatch_stage(
             network.refresh_info(node, force=True)
             failures += 1
             if failures >= settings.STAGE_MAX_ATTEMPTS or time.monotonic() - started > settings.STAGE_RETRY_WINDOW_S:
-                raise RunnerError(exc.status, f"{stage} failed on {failures} orchestrator(s); last: {last_error}")
+                raise RunnerError(
+                    exc.status, f"{stage} failed on {failures} orchestrator(s); last: {last_error}"
+                ) from exc
             continue
         finish_attempt(attempt, AttemptOutcome.SUCCEEDED, t0)
         network.record_success(node)
