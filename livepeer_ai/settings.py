@@ -122,7 +122,14 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web and worker processes share one SQLite file: WAL lets readers
     # run beside the writer, and the timeout waits out short write locks.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20})
+    # IMMEDIATE: a transaction takes the write lock when it begins, so one that reads
+    # and then writes waits its turn instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
+    # Tests drive jobs from several threads at once; SQLite's default in-memory
+    # test database locks whole tables instead of waiting, a file does not.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

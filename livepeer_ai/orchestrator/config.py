@@ -101,6 +101,8 @@ def _capability(raw: dict[str, Any], index: int) -> Capability:
     local, external = [], []
     for r_index, runner in enumerate(raw.get("runners", [])):
         r_where = f"{where}.runners[{r_index}]"
+        if not isinstance(runner, dict):
+            raise ConfigError(f'{r_where}: must be a table like {{ device = "cpu", count = 1 }} or {{ url = ... }}')
         if "url" in runner:
             external.append(
                 ExternalRunner(
@@ -128,7 +130,7 @@ def _capability(raw: dict[str, Any], index: int) -> Capability:
 def parse_config(raw: dict[str, Any]) -> NodeConfig:
     node = raw.get("node", {})
     port = node.get("port", 8935)
-    if not isinstance(port, int) or not 0 < port < 65536:
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ConfigError(f"node: port must be 1-65535, got {port!r}")
     capabilities = tuple(_capability(c, i) for i, c in enumerate(raw.get("capabilities", [])))
     if not capabilities:
@@ -142,6 +144,15 @@ def parse_config(raw: dict[str, Any]) -> NodeConfig:
         raise ConfigError("node: set private_key_env or keystore (the node's Ethereum identity)")
     devices = raw.get("devices", {"cpu": 0})
     host = str(node.get("host", "127.0.0.1"))
+    try:
+        budgets = {str(k): int(v) for k, v in devices.items()}
+        start_timeout = float(node.get("runner_start_timeout_s", 180))
+        health_interval = float(node.get("health_interval_s", 5))
+        max_failures = int(node.get("max_health_failures", 2))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"[node]/[devices]: expected numbers: {exc}") from None
+    if start_timeout <= 0 or health_interval <= 0 or max_failures < 1:
+        raise ConfigError("node: runner_start_timeout_s and health_interval_s must be > 0, max_health_failures >= 1")
     return NodeConfig(
         name=str(node.get("name", "")),
         service_uri=str(node.get("service_uri", f"http://{host}:{port}")).rstrip("/"),
@@ -151,10 +162,10 @@ def parse_config(raw: dict[str, Any]) -> NodeConfig:
         private_key_env=str(node.get("private_key_env", "")),
         keystore=str(node.get("keystore", "")),
         keystore_password_env=str(node.get("keystore_password_env", "")),
-        devices={str(k): int(v) for k, v in devices.items()},
-        runner_start_timeout_s=float(node.get("runner_start_timeout_s", 180)),
-        health_interval_s=float(node.get("health_interval_s", 5)),
-        max_health_failures=int(node.get("max_health_failures", 2)),
+        devices=budgets,
+        runner_start_timeout_s=start_timeout,
+        health_interval_s=health_interval,
+        max_health_failures=max_failures,
     )
 
 

@@ -195,7 +195,7 @@ class Supervisor:
         deadline = runner.started_at + self.config.runner_start_timeout_s
         while time.monotonic() < deadline:
             if runner.process is not None and runner.process.poll() is not None:
-                self._fail(runner, f"exited with code {runner.process.returncode} while starting")
+                await self._fail(runner, f"exited with code {runner.process.returncode} while starting")
                 return
             health = await self._health(runner)
             status = (health or {}).get("status")
@@ -206,17 +206,21 @@ class Supervisor:
                 return
             if status == "ERROR":
                 detail = (health or {}).get("detail", {}).get("msg", "")
-                self._fail(runner, f"failed to load its model: {detail}")
+                await self._fail(runner, f"failed to load its model: {detail}")
                 return
             await asyncio.sleep(0.5)
-        self._fail(runner, f"did not become healthy within {self.config.runner_start_timeout_s:.0f} s")
+        await self._fail(runner, f"did not become healthy within {self.config.runner_start_timeout_s:.0f} s")
 
-    def _fail(self, runner: SupervisedRunner, reason: str) -> None:
+    async def _fail(self, runner: SupervisedRunner, reason: str) -> None:
         runner.state = RunnerState.FAILED
         runner.last_error = reason
         runner.log_tail = runner.read_log_tail()
         if runner.process and runner.process.poll() is None:
             runner.process.terminate()
+            try:
+                await asyncio.to_thread(runner.process.wait, 10)
+            except subprocess.TimeoutExpired:
+                runner.process.kill()
         logger.error("runner %s %s\n--- log tail ---\n%s", runner.id, reason, runner.log_tail)
 
     async def _monitor_loop(self) -> None:

@@ -340,3 +340,22 @@ def test_fee_is_units_times_price_over_pixels_rounded_up() -> None:
     assert fee_wei(4096, 3, 2) == 6144
     assert fee_wei(10, 4768371, 1) == 47683710
     assert fee_wei(0, 5, 1) == 0
+
+
+@pytest.mark.parametrize(
+    ("node_overrides", "runners", "message"),
+    [
+        ({"port": True}, [{}], "port"),
+        ({"runner_start_timeout_s": "x"}, [{}], "expected numbers"),
+        ({"health_interval_s": 0}, [{}], "must be > 0"),
+        ({}, ["cpu"], "must be a table"),
+    ],
+    ids=["bool-port", "text-timeout", "zero-interval", "runner-not-a-table"],
+)
+def test_bad_node_values_are_config_errors(node_overrides, runners, message):
+    raw = {
+        "node": {"private_key_env": "K", **node_overrides},
+        "capabilities": [{"pipeline": "text-to-image", "model_id": "m", "runners": runners}],
+    }
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
