@@ -7,6 +7,7 @@ SECRET_KEY and friends. The small helpers below fail loudly on bad values.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -129,7 +130,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests drive jobs from several threads at once; SQLite's default in-memory
     # test database locks whole tables instead of waiting, a file does not.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # One file per test process, so two runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"livepeer-ai-test-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -196,6 +200,13 @@ FALLBACK_PROVIDER_URL = envstr("FALLBACK_PROVIDER_URL", "")
 # Retries of a failing stage on other nodes: bounded in count and in total time.
 STAGE_MAX_ATTEMPTS = envint("STAGE_MAX_ATTEMPTS", 5)
 STAGE_RETRY_WINDOW_S = envint("STAGE_RETRY_WINDOW_S", 900)
+# A driver holds its job for JOB_LEASE_S and renews it while alive; the sweep
+# re-drives jobs whose lease ran out, and queued jobs not picked up in the grace.
+JOB_LEASE_S = envint("JOB_LEASE_S", 60)
+JOB_PICKUP_GRACE_S = envint("JOB_PICKUP_GRACE_S", 300)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stalled-jobs": {"task": "livepeer_ai.gateway.tasks.sweep_stalled_jobs", "schedule": 30.0},
+}
 RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
 # Model used by each stage of the studio workflow when the request names none.
 DEFAULT_MODELS = envmap(

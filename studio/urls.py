@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.index, name="studio-index"),
     path("jobs/", views.create_job, name="studio-create-job"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="studio-job"),
+    path("jobs/<uuid:job_id>/cancel/", views.cancel_job, name="studio-cancel-job"),
 ]

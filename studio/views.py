@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -47,3 +47,22 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_object_or_404(Job, id=job_id)
     template = "studio/job.html#job-progress" if request.htmx else "studio/job.html"
     return render(request, template, {"job": job})
+
+
+def _owned_job(request: HttpRequest, job_id: str) -> Job:
+    """The job, if this visitor owns it (their account, or their session when anonymous)."""
+    job = get_object_or_404(Job, id=job_id)
+    if request.user.is_authenticated and job.owner_id == request.user.pk:
+        return job
+    if job.owner_id is None and job.session_key and job.session_key == request.session.session_key:
+        return job
+    raise Http404("No job of yours has that id.")
+
+
+@require_POST
+def cancel_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _owned_job(request, job_id)
+    job.cancel()
+    if request.htmx:
+        return render(request, "studio/job.html#job-progress", {"job": job})
+    return redirect(job.get_absolute_url())

@@ -45,6 +45,9 @@ class Job(models.Model):
     waiting_since = models.DateTimeField(null=True, blank=True)
     queue_position = models.PositiveIntegerField(null=True, blank=True)
     eta_s = models.FloatField(null=True, blank=True)
+    # The driver working on the job holds it until then and renews it while alive;
+    # an expired lease on an unfinished job means its worker died.
+    lease_until = models.DateTimeField(null=True, blank=True)
     # Stage outputs: {"text-to-image": {"image": "jobs/<id>/image.png", "seed": 1}, …}
     outputs = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -63,6 +66,23 @@ class Job(models.Model):
         from django.urls import reverse
 
         return reverse("studio-job", args=[self.id])
+
+    def cancel(self) -> bool:
+        """Mark canceled unless already finished; the driver sees it at its next step and stops the stage."""
+        updated = Job.objects.filter(id=self.id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+            status=JobStatus.CANCELED,
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+            waiting_for="",
+            queue_position=None,
+            eta_s=None,
+        )
+        self.refresh_from_db()
+        if updated:
+            from livepeer_ai.gateway.progress import publish_job_update
+
+            publish_job_update(self)
+        return bool(updated)
 
     @property
     def is_finished(self) -> bool:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from livepeer_ai.gateway.dispatch import JobAbandoned, StageRequest, dispatch_stage
+from livepeer_ai.gateway.leases import Lease, claim
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.orchestrator.units import units_for
@@ -48,7 +49,14 @@ def create_gif_job(prompt: str, *, owner: Any = None, session_key: str = "", see
 
 
 def run_job(job_id: str) -> None:
-    """Drive a job from wherever its row says it is to the end."""
+    """Drive a job from wherever its row says it is to the end, unless another driver holds it."""
+    if not claim(job_id):
+        return
+    with Lease(job_id):
+        drive(job_id)
+
+
+def drive(job_id: str) -> None:
     with transaction.atomic():
         job = Job.objects.select_for_update().get(id=job_id)
         if job.is_finished:

@@ -142,3 +142,48 @@ async def test_socket_from_a_foreign_origin_is_refused():
     )
     connected, _ = await communicator.connect()
     assert not connected
+
+
+@pytest.mark.django_db
+def test_owner_can_cancel_a_running_job(client):
+    with mock.patch("studio.views.drive_job.delay_on_commit"):
+        client.post("/jobs/", {"prompt": "to cancel"})
+    job = Job.objects.get()
+    Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, step=2, total_steps=6)
+    response = client.post(f"/jobs/{job.id}/cancel/")
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert job.finished_at is not None
+    assert b"Canceled." in client.get(f"/jobs/{job.id}/").content
+
+
+@pytest.mark.django_db
+def test_someone_else_cannot_cancel_the_job(client):
+    job = create_gif_job("not yours", session_key="another-visitors-session")
+    response = client.post(f"/jobs/{job.id}/cancel/")
+    assert response.status_code == 404
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db
+def test_finished_job_stays_finished_when_canceled(client):
+    with mock.patch("studio.views.drive_job.delay_on_commit"):
+        client.post("/jobs/", {"prompt": "done already"})
+    job = Job.objects.get()
+    Job.objects.filter(id=job.id).update(status=JobStatus.SUCCEEDED)
+    client.post(f"/jobs/{job.id}/cancel/")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_queue_position_and_eta_are_shown_while_waiting(client):
+    job = create_gif_job("waiting")
+    Job.objects.filter(id=job.id).update(
+        status=JobStatus.RUNNING, waiting_for="text-to-image m", queue_position=3, eta_s=42.4
+    )
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert '<span class="queue-position">3</span>' in html
+    assert "about 42 s" in html
