@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from eth_account import Account
@@ -27,9 +28,13 @@ def load_identity(config: NodeConfig) -> LocalAccount:
             return Account.from_key(Account.decrypt(keystore, password))
         except ValueError as exc:
             raise ConfigError(f"keystore {path}: cannot decrypt ({exc})") from None
-    raw = os.environ.get(config.private_key_env, "")
+    raw = os.environ.get(config.private_key_env, "").strip()
     if not raw:
         raise ConfigError(f"environment variable {config.private_key_env} (the node's private key) is not set")
+    # eth_account pads a short key silently, which would give the node another
+    # identity than the operator meant: insist on exactly 32 bytes of hex.
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", raw):
+        raise ConfigError(f"{config.private_key_env} must be 32 bytes of hex (64 digits, optionally after 0x)")
     try:
         return Account.from_key(raw)
     except (ValueError, TypeError) as exc:

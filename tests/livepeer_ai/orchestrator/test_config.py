@@ -261,10 +261,16 @@ def test_an_unset_private_key_env_is_a_config_error(monkeypatch: pytest.MonkeyPa
         load_identity(parse_config(minimal()))
 
 
-def test_a_malformed_private_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ORCH_KEY", "0x1234")
+@pytest.mark.parametrize(
+    "bad_key",
+    ["0x1234", TEST_KEY[:-1], TEST_KEY + "0", "0x" + "zz" * 32],
+    ids=["short", "one-digit-short", "one-digit-long", "not-hex"],
+)
+def test_a_malformed_private_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch, bad_key: str) -> None:
+    # eth_account would pad a key one digit short into another identity.
+    monkeypatch.setenv("ORCH_KEY", bad_key)
 
-    with pytest.raises(ConfigError, match="not a valid private key"):
+    with pytest.raises(ConfigError, match="must be 32 bytes of hex"):
         load_identity(parse_config(minimal()))
 
 
