@@ -203,6 +203,8 @@ STAGE_RETRY_WINDOW_S = envint("STAGE_RETRY_WINDOW_S", 900)
 # A driver holds its job for JOB_LEASE_S and renews it while alive; the sweep
 # re-drives jobs whose lease ran out, and queued jobs not picked up in the grace.
 JOB_LEASE_S = envint("JOB_LEASE_S", 60)
+# A synchronous API call waits this long for its job, then answers 202 with its id.
+API_SYNC_TIMEOUT_S = envint("API_SYNC_TIMEOUT_S", 600)
 JOB_PICKUP_GRACE_S = envint("JOB_PICKUP_GRACE_S", 300)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-jobs": {"task": "livepeer_ai.gateway.tasks.sweep_stalled_jobs", "schedule": 30.0},

@@ -6,15 +6,19 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from livepeer_ai.gateway.models import Job
+from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import job_group
 
 
 @database_sync_to_async
-def render_progress(job_id: str) -> str | None:
+def render_progress(job_id: str, snapshot: dict[str, Any] | None = None) -> str | None:
     job = Job.objects.filter(id=job_id).first()
     if job is None:
         return None
+    # Show the step this message was sent for while the row is still on that stage,
+    # so fast steps are each shown rather than skipped to the latest.
+    if snapshot and job.status == JobStatus.RUNNING and snapshot.get("stage_index") == job.stage_index:
+        job.step, job.total_steps = snapshot["step"], snapshot["total_steps"]
     return render_to_string("studio/job.html#job-progress", {"job": job, "oob": True})
 
 
@@ -38,6 +42,6 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def job_updated(self, event: dict[str, Any]) -> None:
-        html = await render_progress(self.job_id)
+        html = await render_progress(self.job_id, event.get("snapshot"))
         if html is not None:
             await self.send(text_data=html)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from livepeer_ai.gateway.models import Job
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from livepeer_ai.gateway.models import ApiKey, Job, Orchestrator
 
 
 @admin.register(Job)
@@ -11,3 +14,26 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["id", "prompt"]
     readonly_fields = ["created_at", "started_at", "finished_at", "updated_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "owner", "created_at", "last_used_at", "revoked"]
+    list_filter = ["revoked"]
+    fields = ["name", "owner", "revoked", "prefix", "created_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued, key = ApiKey.issue(obj.name, obj.owner)
+        obj.pk, obj.prefix, obj.key_hash = issued.pk, issued.prefix, issued.key_hash
+        # The only time the key is visible: it is stored hashed.
+        messages.warning(request, f"API key for {obj.name}: {key} (copy it now; it is not shown again)")
+
+
+@admin.register(Orchestrator)
+class OrchestratorAdmin(admin.ModelAdmin):
+    list_display = ["service_uri", "address", "reachable", "suspended_until", "failures_in_row", "info_fetched_at"]
+    readonly_fields = ["info", "info_fetched_at"]

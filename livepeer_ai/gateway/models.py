@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from typing import Any
 
@@ -28,6 +30,7 @@ class Job(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     # Anonymous visitors own their jobs through their session.
     session_key = models.CharField(max_length=40, blank=True)
     prompt = models.TextField()
@@ -174,3 +177,34 @@ class StageAttempt(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["pipeline", "model_id", "started_at"])]
+
+
+class ApiKey(models.Model):
+    """A bearer key for the public API. Only its SHA-256 is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def digest(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, name: str, owner: Any = None) -> tuple[ApiKey, str]:
+        key = "lpai_" + secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, owner=owner, prefix=key[:12], key_hash=cls.digest(key)), key
+
+    @classmethod
+    def authenticate(cls, key: str) -> ApiKey | None:
+        found = cls.objects.filter(key_hash=cls.digest(key), revoked=False).first()
+        if found is not None:
+            cls.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        return found

@@ -1,7 +1,7 @@
 """Telling watchers that a job changed: one Channels group per job.
 
-The message carries only the id; consumers re-read the row, which is the truth,
-so a lost or late message never shows a wrong state.
+Consumers re-read the row, which is the truth, so a lost or late message never
+shows a wrong state; the message's snapshot only tells which step it was sent for.
 """
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ def publish_job_update(job: Job) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(job_group(job.id), {"type": "job.updated", "job_id": str(job.id)})
+        # The snapshot lets a watcher show each step even when the row has already moved on.
+        snapshot = {
+            "status": job.status,
+            "stage_index": job.stage_index,
+            "step": job.step,
+            "total_steps": job.total_steps,
+        }
+        async_to_sync(layer.group_send)(
+            job_group(job.id), {"type": "job.updated", "job_id": str(job.id), "snapshot": snapshot}
+        )
     except Exception:
         # Progress display must never fail the job itself; the row still moves on.
         logger.warning("could not publish progress of job %s", job.id, exc_info=True)

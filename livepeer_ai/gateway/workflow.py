@@ -7,6 +7,7 @@ one, queues, retries and falls back.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from livepeer_ai.gateway.leases import Lease, claim
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.orchestrator.units import units_for
-from livepeer_ai.pipelines.media import parse_data_url
+from livepeer_ai.pipelines.media import decode_image, decode_video_frames, parse_data_url
 from livepeer_ai.runner.client import RunnerError
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,9 @@ def run_stage(job: Job, index: int) -> None:
         job.step, job.total_steps = step, total
         publish_job_update(job)
 
-    if stage == "text-to-image":
+    if job.parameters.get("api"):
+        run_api_stage(job, stage, on_progress)
+    elif stage == "text-to-image":
         body = text_to_image_body(job)
         request = StageRequest(
             stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body
@@ -164,3 +167,59 @@ def save_output(job: Job, stage: str, kind: str, filename: str, url: str, **extr
     path = default_storage.save(f"jobs/{job.id}/{filename}", ContentFile(raw))
     job.outputs.setdefault(stage, {}).update({kind: path, **extra})
     Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+
+
+INPUT_FIELDS = {
+    "image-to-image": "image",
+    "image-to-video": "image",
+    "upscale": "image",
+    "frame-interpolation": "video",
+}
+
+
+def create_api_job(pipeline: str, fields: dict[str, Any], upload: tuple[str, bytes, str] | None, api_key: Any) -> Job:
+    """A one-stage job from the public API: the runner route's fields, and its upload stored."""
+    job = Job.objects.create(
+        prompt=str(fields.get("prompt", ""))[:2000],
+        api_key=api_key,
+        stages=[pipeline],
+        parameters={"api": True, "request": fields},
+    )
+    if upload is not None:
+        name, raw, mime = upload
+        path = default_storage.save(f"jobs/{job.id}/input-{Path(name).name or 'upload'}", ContentFile(raw))
+        job.parameters.update({"input": path, "input_name": Path(name).name or "upload", "input_mime": mime})
+        job.save(update_fields=["parameters"])
+    return job
+
+
+def run_api_stage(job: Job, stage: str, on_progress: Any) -> None:
+    fields = dict(job.parameters["request"])
+    fields["model_id"] = fields.get("model_id") or settings.DEFAULT_MODELS.get(stage, "")
+    steps = int(fields.get("num_inference_steps") or 0)
+    if stage == "text-to-image":
+        request = StageRequest(stage, fields["model_id"], units_for(stage, fields), steps, json_body=fields)
+    else:
+        raw = default_storage.open(job.parameters["input"]).read()
+        if stage == "frame-interpolation":
+            frames = decode_video_frames(raw)
+            size, count = frames[0].size, len(frames)
+        else:
+            size, count = decode_image(raw).size, 0
+        files = {INPUT_FIELDS[stage]: (job.parameters["input_name"], raw, job.parameters["input_mime"])}
+        request = StageRequest(
+            stage, fields["model_id"], units_for(stage, fields, size, count), steps, form=fields, files=files
+        )
+    result = dispatch_stage(job, stage, request, on_progress)
+    if "images" in result:
+        stored = []
+        for index, image in enumerate(result["images"]):
+            _mime, raw_image = parse_data_url(image["url"])
+            path = default_storage.save(f"jobs/{job.id}/image-{index}.png", ContentFile(raw_image))
+            stored.append({"path": path, "seed": image.get("seed"), "nsfw": image.get("nsfw", False)})
+        job.outputs[stage] = {"images": stored}
+        Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    else:
+        seed = result["frames"][0][0].get("seed") if result.get("frames") else None
+        save_output(job, stage, "gif", "video.gif", result["gif"]["url"], seed=seed)
+        save_output(job, stage, "mp4", "video.mp4", result["mp4"]["url"])

@@ -187,3 +187,20 @@ def test_queue_position_and_eta_are_shown_while_waiting(client):
     html = client.get(f"/jobs/{job.id}/").content.decode()
     assert '<span class="queue-position">3</span>' in html
     assert "about 42 s" in html
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_shows_the_step_each_message_was_sent_for():
+    job = await _make_job()
+    communicator = WebsocketCommunicator(
+        application, f"/ws/jobs/{job.id}/", headers=[(b"origin", b"http://127.0.0.1:8000")]
+    )
+    assert (await communicator.connect())[0]
+    await communicator.receive_from(timeout=5)
+    await _advance(job, 5)  # the row is already at step 5 when the step-2 message arrives
+    snapshot = {"status": "running", "stage_index": 0, "step": 2, "total_steps": 6}
+    await get_channel_layer().group_send(
+        job_group(job.id), {"type": "job.updated", "job_id": str(job.id), "snapshot": snapshot}
+    )
+    assert '<span class="step">2</span>' in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()

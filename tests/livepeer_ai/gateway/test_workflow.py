@@ -95,7 +95,13 @@ def test_every_step_of_every_stage_is_published(stage_runners, job_messages):
     job_messages(job)
     workflow.run_job(str(job.id))
     messages = job_messages.drain(job)
-    assert all(m == {"type": "job.updated", "job_id": str(job.id)} for m in messages)
+    assert all(m["type"] == "job.updated" and m["job_id"] == str(job.id) for m in messages)
+    video_steps = [
+        m["snapshot"]["step"]
+        for m in messages
+        if m["snapshot"]["status"] == "running" and m["snapshot"]["stage_index"] == 1 and m["snapshot"]["step"]
+    ]
+    assert video_steps == [1, 2, 3]
     # running + (stage start + its steps) per stage + finished
     assert len(messages) == 1 + (1 + 2) + (1 + 3) + 1
 

@@ -1,0 +1,275 @@
+"""The gateway's public API under /api/v1/: the runner routes, fields, defaults and errors.
+
+Bodies are validated with the runner's own schemas (livepeer_ai/runner/schemas.py),
+so a request the gateway accepts is one a runner accepts, and the 400/422 shapes
+are the runner API's. Synchronous by default; `Prefer: respond-async` answers
+202 with a request id to poll (`GET /jobs/<id>`) or stream (`GET /jobs/<id>/events`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer
+from pydantic import ValidationError
+
+from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
+from livepeer_ai.gateway.tasks import drive_job
+from livepeer_ai.gateway.workflow import INPUT_FIELDS, create_api_job
+from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
+from livepeer_ai.registry.models import ModelEntry
+from livepeer_ai.runner.schemas import (
+    PARAMS_BY_PIPELINE,
+    BadValue,
+    check_values,
+    missing_field_error,
+    validation_errors,
+)
+
+MAX_BODY_BYTES = 50 * 1024 * 1024
+POLL_S = 0.2
+
+
+class ApiKeyAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        return ApiKey.authenticate(token)
+
+
+api = NinjaAPI(
+    title="livepeer-ai gateway", version="1.0.0", urls_namespace="api-v1", auth=ApiKeyAuth(), description=__doc__
+)
+
+
+def error(status: int, msg: str) -> JsonResponse:
+    return JsonResponse({"detail": {"msg": msg}}, status=status)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthorized(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error(401, "Missing or invalid API key (Authorization: Bearer <key>).")
+
+
+class Rejected(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+
+
+def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], tuple[str, bytes, str] | None]:
+    """Fields and upload, checked exactly as a runner checks them."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+        raise Rejected(error(413, "Request body is over the 50 MB limit."))
+    upload = None
+    if pipeline in INPUT_FIELDS:
+        if not request.content_type.startswith("multipart/form-data"):
+            raise Rejected(
+                JsonResponse(
+                    {"detail": [{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}]},
+                    status=422,
+                )
+            )
+        fields: dict[str, Any] = {k: v for k, v in request.POST.items()}
+        file = request.FILES.get(INPUT_FIELDS[pipeline])
+        if file is None:
+            raise Rejected(JsonResponse({"detail": missing_field_error(INPUT_FIELDS[pipeline])}, status=422))
+        upload = (file.name or "upload", file.read(), file.content_type or "application/octet-stream")
+    else:
+        try:
+            fields = json.loads(request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise Rejected(
+                JsonResponse(
+                    {"detail": [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]}, status=422
+                )
+            ) from None
+        if not isinstance(fields, dict):
+            raise Rejected(
+                JsonResponse(
+                    {"detail": [{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}]}, status=422
+                )
+            )
+    try:
+        params = PARAMS_BY_PIPELINE[pipeline].model_validate(fields)
+    except ValidationError as exc:
+        raise Rejected(JsonResponse({"detail": validation_errors(exc)}, status=422)) from None
+    model_id = params.model_id or settings.DEFAULT_MODELS.get(pipeline, "")
+    entry = ModelEntry.objects.filter(pipeline=pipeline, model_id=model_id).first()
+    if entry is None:
+        raise Rejected(error(400, f"Model {model_id!r} is not available for {pipeline}."))
+    try:
+        check_values(params, model_id, entry.max_side)
+        if upload is not None:
+            if pipeline == "frame-interpolation":
+                decode_video_frames(upload[1])
+            else:
+                image = decode_image(upload[1])
+                if pipeline == "upscale" and max(image.size) > entry.max_side:
+                    raise BadValue(
+                        f"Image is {image.width}x{image.height}; this model takes up to {entry.max_side} px a side."
+                    )
+    except BadValue as exc:
+        raise Rejected(error(400, str(exc))) from None
+    except MediaTooLarge as exc:
+        raise Rejected(error(413, str(exc))) from None
+    except UnsupportedMedia as exc:
+        raise Rejected(error(415, str(exc))) from None
+    # Keep what the caller sent (with the model made explicit), typed by the schema.
+    body = params.model_dump(exclude_none=True, include=set(fields) | {"model_id"})
+    body["model_id"] = model_id
+    return body, upload
+
+
+def media_url(request: HttpRequest, path: str) -> str:
+    return request.build_absolute_uri(f"{settings.MEDIA_URL}{path}")
+
+
+def result_body(request: HttpRequest, job: Job) -> dict[str, Any]:
+    """The runner API's response shape, with absolute, fetchable media URLs."""
+    output = job.outputs.get(job.stages[0], {})
+    if "images" in output:
+        return {
+            "images": [
+                {"url": media_url(request, i["path"]), "seed": i["seed"], "nsfw": i["nsfw"]} for i in output["images"]
+            ]
+        }
+    # Video comes back as images[].url of the MP4, as go-livepeer's gateway returns it.
+    return {
+        "images": [{"url": media_url(request, output["mp4"]), "seed": output.get("seed"), "nsfw": False}],
+        "gif": {"url": media_url(request, output["gif"])},
+    }
+
+
+def status_of(job: Job) -> int:
+    code = job.error_code.removeprefix("runner_")
+    return int(code) if code.isdigit() else 500
+
+
+def job_state(request: HttpRequest, job: Job) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "request_id": str(job.id),
+        "status": job.status,
+        "pipeline": job.stages[0] if job.stages else "",
+        "step": job.step,
+        "total_steps": job.total_steps,
+        "queue_position": job.queue_position,
+        "eta_s": job.eta_s,
+    }
+    if job.status == JobStatus.SUCCEEDED:
+        state["result"] = result_body(request, job)
+    elif job.status == JobStatus.FAILED:
+        state["error"] = {"status": status_of(job), "msg": job.error_message}
+    return state
+
+
+def submit(request: HttpRequest, pipeline: str) -> HttpResponse:
+    try:
+        fields, upload = parse(request, pipeline)
+    except Rejected as rejected:
+        return rejected.response
+    job = create_api_job(pipeline, fields, upload, request.auth)
+    drive_job.delay_on_commit(str(job.id))
+    if "respond-async" in request.headers.get("Prefer", ""):
+        response = JsonResponse({"request_id": str(job.id)}, status=202)
+        response["Location"] = request.build_absolute_uri(f"/api/v1/jobs/{job.id}")
+        return response
+    deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status == JobStatus.SUCCEEDED:
+            return JsonResponse(result_body(request, job))
+        if job.is_finished:
+            return error(
+                status_of(job) if job.status == JobStatus.FAILED else 409, job.error_message or "Job canceled."
+            )
+        time.sleep(POLL_S)
+    # Still running: hand back the id rather than hold the connection forever.
+    return JsonResponse({"request_id": str(job.id)}, status=202)
+
+
+def own_job(request: HttpRequest, job_id: str) -> Job | None:
+    return Job.objects.filter(id=job_id, api_key=request.auth).first()
+
+
+def route(pipeline: str) -> Any:
+    def view(request: HttpRequest) -> HttpResponse:
+        return submit(request, pipeline)
+
+    view.__name__ = "gen" + pipeline.title().replace("-", "")
+    return view
+
+
+for _pipeline, _params in PARAMS_BY_PIPELINE.items():
+    _schema = _params.model_json_schema()
+    if _pipeline in INPUT_FIELDS:
+        _schema["properties"][INPUT_FIELDS[_pipeline]] = {"type": "string", "format": "binary"}
+        _schema.setdefault("required", []).append(INPUT_FIELDS[_pipeline])
+        _content = {"multipart/form-data": {"schema": _schema}}
+    else:
+        _content = {"application/json": {"schema": _schema}}
+    api.post(
+        f"/{_pipeline}",
+        operation_id=route(_pipeline).__name__,
+        summary=f"Run {_pipeline}",
+        openapi_extra={"requestBody": {"content": _content, "required": True}},
+    )(route(_pipeline))
+
+
+@api.get("/jobs/{job_id}", summary="A job's status, progress and result")
+def get_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = own_job(request, job_id)
+    if job is None:
+        return error(404, "No job of yours has that id.")
+    return JsonResponse(job_state(request, job))
+
+
+@api.post("/jobs/{job_id}/cancel", summary="Cancel a job; the running stage stops")
+def cancel_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = own_job(request, job_id)
+    if job is None:
+        return error(404, "No job of yours has that id.")
+    job.cancel()
+    return JsonResponse(job_state(request, job))
+
+
+@api.get("/jobs/{job_id}/events", summary="Server-Sent Events: progress, then the result or error")
+def job_events(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = own_job(request, job_id)
+    if job is None:
+        return error(404, "No job of yours has that id.")
+    return StreamingHttpResponse(
+        event_stream(request, job), content_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def event_stream(request: HttpRequest, job: Job) -> Iterator[str]:
+    """Events from the job row (the truth): `queued` with position/ETA, `progress` as steps advance
+    (coalesced to the poll interval, the last step always sent), then `result` or `error`."""
+    last: tuple[Any, ...] = ()
+    deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.is_finished:
+            # Steps faster than the poll are coalesced, but the last one is always reported.
+            if job.total_steps and last[1:] != (job.step, job.total_steps):
+                yield f"event: progress\ndata: {json.dumps({'step': job.step, 'total': job.total_steps})}\n\n"
+            state = job_state(request, job)
+            if job.status == JobStatus.SUCCEEDED:
+                yield f"event: result\ndata: {json.dumps(state['result'])}\n\n"
+            else:
+                failure = state.get("error") or {"status": 409, "msg": "Job canceled."}
+                yield f"event: error\ndata: {json.dumps({'detail': {'msg': failure['msg']}, 'status': failure['status']})}\n\n"
+            return
+        now = (job.queue_position, job.step, job.total_steps)
+        if now != last:
+            last = now
+            if job.queue_position:
+                yield f"event: queued\ndata: {json.dumps({'position': job.queue_position, 'eta_s': job.eta_s})}\n\n"
+            elif job.total_steps:
+                yield f"event: progress\ndata: {json.dumps({'step': job.step, 'total': job.total_steps})}\n\n"
+        time.sleep(POLL_S)
