@@ -74,7 +74,7 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], tuple[st
                     status=422,
                 )
             )
-        fields: dict[str, Any] = {k: v for k, v in request.POST.items()}
+        fields: dict[str, Any] = dict(request.POST.items())
         file = request.FILES.get(INPUT_FIELDS[pipeline])
         if file is None:
             raise Rejected(JsonResponse({"detail": missing_field_error(INPUT_FIELDS[pipeline])}, status=422))
