@@ -8,6 +8,8 @@ consumer right there (stack-notes §4); it must still receive every step after.
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +18,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import PYTHON, ManagedProcess, free_port, spawn, wait_for
+from tests.conftest import PYTHON, ROOT, ManagedProcess, free_port, spawn, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -158,3 +160,62 @@ def test_a_prompt_becomes_a_gif_with_live_progress_over_a_socket_idle_past_5s(we
     # A reload renders the finished job from the database.
     page = httpx.get(f"{web}/jobs/{job_id}/", timeout=10).text
     assert 'data-status="succeeded"' in page
+
+
+def issue_api_key(stack_env: dict[str, str]) -> str:
+    script = "from livepeer_ai.gateway.models import ApiKey; print(ApiKey.issue('live')[1])"
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=stack_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_api_streams_progress_while_the_job_runs_and_a_waiting_call_blocks_no_page(web, live_env, stack_env, tmp_path):
+    headers = {"Authorization": f"Bearer {issue_api_key(stack_env)}"}
+    long_job = {"prompt": "live api", "width": 512, "height": 512, "num_inference_steps": 40, "seed": 2}
+    worker = start_worker(live_env, tmp_path)
+    try:
+        accepted = httpx.post(
+            f"{web}/api/v1/text-to-image", json=long_job, timeout=30, headers={**headers, "Prefer": "respond-async"}
+        )
+        assert accepted.status_code == 202, accepted.text
+        arrivals: list[tuple[str, float]] = []
+        with httpx.stream(
+            "GET", f"{web}/api/v1/jobs/{accepted.json()['request_id']}/events", headers=headers, timeout=120
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    arrivals.append((line[7:], time.monotonic()))
+        kinds = [kind for kind, _ in arrivals]
+        assert kinds[-1] == "result" and "progress" in kinds
+        first_progress = next(at for kind, at in arrivals if kind == "progress")
+        # Streamed as it happens, not buffered to the end.
+        assert arrivals[-1][1] - first_progress > 0.5
+
+        # A synchronous call waits for its job without holding up other requests.
+        outcome: dict[str, Any] = {}
+        caller = threading.Thread(
+            target=lambda: outcome.update(
+                response=httpx.post(f"{web}/api/v1/text-to-image", json=long_job, headers=headers, timeout=120)
+            )
+        )
+        caller.start()
+        node = live_env["ORCHESTRATOR_URLS"]
+
+        def sync_job_running() -> bool:
+            offered = httpx.get(f"{node}/info", timeout=5).json()["capabilities"]
+            return any(c["pipeline"] == "text-to-image" and c["in_use"] == 1 for c in offered)
+
+        wait_for(sync_job_running, 60, "the synchronous call's job to be running")
+        assert httpx.get(f"{web}/", timeout=10).status_code == 200
+        assert caller.is_alive(), "the synchronous call should still be waiting for its job"
+        caller.join(timeout=120)
+        assert outcome["response"].status_code == 200
+        assert outcome["response"].json()["images"][0]["seed"] == 2
+    finally:
+        worker.stop()

@@ -8,11 +8,13 @@ are the runner API's. Synchronous by default; `Prefer: respond-async` answers
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import NinjaAPI
@@ -167,27 +169,36 @@ def job_state(request: HttpRequest, job: Job) -> dict[str, Any]:
     return state
 
 
-def submit(request: HttpRequest, pipeline: str) -> HttpResponse:
+def accept(request: HttpRequest, pipeline: str) -> Job | HttpResponse:
     try:
         fields, upload = parse(request, pipeline)
     except Rejected as rejected:
         return rejected.response
     job = create_api_job(pipeline, fields, upload, request.auth)
     drive_job.delay_on_commit(str(job.id))
+    return job
+
+
+async def submit(request: HttpRequest, pipeline: str) -> HttpResponse:
+    # Async so that waiting for a job never holds the thread Django runs sync views on.
+    accepted = await sync_to_async(accept)(request, pipeline)
+    if isinstance(accepted, HttpResponse):
+        return accepted
+    job = accepted
     if "respond-async" in request.headers.get("Prefer", ""):
         response = JsonResponse({"request_id": str(job.id)}, status=202)
         response["Location"] = request.build_absolute_uri(f"/api/v1/jobs/{job.id}")
         return response
     deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
     while time.monotonic() < deadline:
-        job.refresh_from_db()
+        await sync_to_async(job.refresh_from_db)()
         if job.status == JobStatus.SUCCEEDED:
-            return JsonResponse(result_body(request, job))
+            return JsonResponse(await sync_to_async(result_body)(request, job))
         if job.is_finished:
             return error(
                 status_of(job) if job.status == JobStatus.FAILED else 409, job.error_message or "Job canceled."
             )
-        time.sleep(POLL_S)
+        await asyncio.sleep(POLL_S)
     # Still running: hand back the id rather than hold the connection forever.
     return JsonResponse({"request_id": str(job.id)}, status=202)
 
@@ -197,8 +208,8 @@ def own_job(request: HttpRequest, job_id: str) -> Job | None:
 
 
 def route(pipeline: str) -> Any:
-    def view(request: HttpRequest) -> HttpResponse:
-        return submit(request, pipeline)
+    async def view(request: HttpRequest) -> HttpResponse:
+        return await submit(request, pipeline)
 
     view.__name__ = "gen" + pipeline.title().replace("-", "")
     return view
@@ -247,29 +258,35 @@ def job_events(request: HttpRequest, job_id: str) -> HttpResponse:
     )
 
 
-def event_stream(request: HttpRequest, job: Job) -> Iterator[str]:
+def sse(kind: str, payload: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(payload)}\n\n"
+
+
+async def event_stream(request: HttpRequest, job: Job) -> AsyncIterator[str]:
     """Events from the job row (the truth): `queued` with position/ETA, `progress` as steps advance
-    (coalesced to the poll interval, the last step always sent), then `result` or `error`."""
+    (coalesced to the poll interval, the last step always sent), then `result` or `error`.
+
+    An async generator: under ASGI, Django would buffer a sync one to the end.
+    """
     last: tuple[Any, ...] = ()
     deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
     while time.monotonic() < deadline:
-        job.refresh_from_db()
+        await sync_to_async(job.refresh_from_db)()
         if job.is_finished:
-            # Steps faster than the poll are coalesced, but the last one is always reported.
             if job.total_steps and last[1:] != (job.step, job.total_steps):
-                yield f"event: progress\ndata: {json.dumps({'step': job.step, 'total': job.total_steps})}\n\n"
-            state = job_state(request, job)
+                yield sse("progress", {"step": job.step, "total": job.total_steps})
+            state = await sync_to_async(job_state)(request, job)
             if job.status == JobStatus.SUCCEEDED:
-                yield f"event: result\ndata: {json.dumps(state['result'])}\n\n"
+                yield sse("result", state["result"])
             else:
                 failure = state.get("error") or {"status": 409, "msg": "Job canceled."}
-                yield f"event: error\ndata: {json.dumps({'detail': {'msg': failure['msg']}, 'status': failure['status']})}\n\n"
+                yield sse("error", {"detail": {"msg": failure["msg"]}, "status": failure["status"]})
             return
         now = (job.queue_position, job.step, job.total_steps)
         if now != last:
             last = now
             if job.queue_position:
-                yield f"event: queued\ndata: {json.dumps({'position': job.queue_position, 'eta_s': job.eta_s})}\n\n"
+                yield sse("queued", {"position": job.queue_position, "eta_s": job.eta_s})
             elif job.total_steps:
-                yield f"event: progress\ndata: {json.dumps({'step': job.step, 'total': job.total_steps})}\n\n"
-        time.sleep(POLL_S)
+                yield sse("progress", {"step": job.step, "total": job.total_steps})
+        await asyncio.sleep(POLL_S)

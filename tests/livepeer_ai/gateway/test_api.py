@@ -169,7 +169,7 @@ def test_event_stream_reports_every_step_then_the_result(client, network, key):
     ).json()["request_id"]
     response = client.get(f"/api/v1/jobs/{request_id}/events", **auth(key))
     assert response["Content-Type"] == "text/event-stream"
-    text = b"".join(response.streaming_content).decode()
+    text = b"".join(response).decode()
     events = [(block.split("\n")[0][7:], json.loads(block.split("\n")[1][6:])) for block in text.strip().split("\n\n")]
     assert events[-1][0] == "result"
     steps = [body["step"] for kind, body in events if kind == "progress"]
