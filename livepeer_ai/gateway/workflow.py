@@ -74,6 +74,16 @@ def drive(job_id: str) -> None:
     except RunnerError as exc:
         finish(job, JobStatus.FAILED, code=f"runner_{exc.status}", message=exc.message)
         return
+    except Exception:
+        # Fail it rather than leave it running: the sweep would re-drive it forever.
+        logger.exception("job %s failed inside the gateway", job.id)
+        finish(
+            job,
+            JobStatus.FAILED,
+            code="internal_error",
+            message="The gateway hit an internal error while running this job; it has been logged.",
+        )
+        return
     finish(job, JobStatus.SUCCEEDED)
 
 

@@ -72,3 +72,14 @@ def test_sweep_redrives_exactly_the_jobs_nobody_drives(settings):
     with mock.patch("livepeer_ai.gateway.tasks.drive_job.delay") as enqueue:
         assert tasks.sweep_stalled_jobs() == 2
     assert {call.args[0] for call in enqueue.call_args_list} == {str(dead_worker.id), str(lost_message.id)}
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running():
+    job = make_job()
+    with mock.patch("livepeer_ai.gateway.workflow.dispatch_stage", side_effect=OSError("disk full")):
+        workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "internal_error")
+    assert job.lease_until is None
+    assert leases.stalled_job_ids() == []
