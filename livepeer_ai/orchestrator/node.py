@@ -79,6 +79,7 @@ class Node:
         self.supervisor = supervisor
         self.payments = payments
         self.stats = {c.key: CapabilityStats() for c in config.capabilities}
+        self._pending_releases: set[asyncio.Task[None]] = set()
 
     def capability_for(self, pipeline: str, model_id: str) -> Capability | None:
         offered = [c for c in self.config.capabilities if c.pipeline == pipeline]
@@ -194,7 +195,14 @@ class Node:
         return await self.run_on(runner, job, sender, fee, streaming)
 
     def finish(self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, outcome: str) -> None:
-        self.supervisor.release(runner)
+        if outcome == "canceled":
+            # The runner stops at its next step, not now: keep the slot until it says
+            # so, or the next job reserved here would find the runner still busy.
+            task = asyncio.create_task(self._release_when_idle(runner))
+            self._pending_releases.add(task)
+            task.add_done_callback(self._pending_releases.discard)
+        else:
+            self.supervisor.release(runner)
         stats = self.stats[job.capability.key]
         if outcome == "ok":
             stats.served += 1
@@ -203,6 +211,21 @@ class Node:
             self.payments.debit(sender, fee)
         else:
             stats.failed[outcome] += 1
+
+    async def _release_when_idle(self, runner: SupervisedRunner, timeout_s: float = 60.0) -> None:
+        headers = {"authorization": f"Bearer {runner.token}"} if runner.token else {}
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        try:
+            async with httpx.AsyncClient(timeout=5.0, headers=headers) as client:
+                while asyncio.get_running_loop().time() < deadline:
+                    try:
+                        if (await client.get(f"{runner.url}/health")).json().get("status") != "OK":
+                            return
+                    except (httpx.HTTPError, ValueError):
+                        return  # the health loop deals with a runner that stopped answering
+                    await asyncio.sleep(0.2)
+        finally:
+            self.supervisor.release(runner)
 
     async def run_on(
         self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, streaming: bool

@@ -216,3 +216,20 @@ def test_multipart_job_bills_image_to_video_as_25_frames(node_url, payments):
     assert response.status_code == 200, response.text
     assert len(response.json()["frames"][0]) == 8
     assert payments.calls[-1] == ("debit", 64 * 64 * 25)
+
+
+def test_slot_of_a_canceled_job_is_held_until_the_runner_has_stopped(node_url, runners):
+    long_job = small_t2i(width=512, height=512, num_inference_steps=150)
+    with httpx.stream(
+        "POST", f"{node_url}/text-to-image", json=long_job, headers={"Accept": "text/event-stream"}, timeout=120
+    ) as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("event: ")) == "event: progress"
+    # Straight after the disconnect the runner may still be finishing its step: the
+    # node must answer for itself (no capacity) or run the job, never hand it to a busy runner.
+    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
+    assert response.status_code in {200, 503}, response.text
+    if response.status_code == 503:
+        assert response.json() == {"detail": {"msg": "insufficient capacity"}}
+    wait_for(lambda: capability(node_url, "text-to-image")["in_use"] == 0, 30, "slot released")
+    assert health(runners.processes["text-to-image"].url) == "IDLE"
