@@ -26,7 +26,7 @@ from django.utils import timezone
 from livepeer_ai.gateway import network
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
 from livepeer_ai.gateway.progress import publish_job_update
-from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, eligible
+from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, eligible, queue_admits
 from livepeer_ai.runner.client import OnProgress, RunnerClient, RunnerError
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def dispatch_stage(
         candidates, nodes = network.candidates(request.pipeline, request.model_id)
         free = sum(c.free for c in eligible(candidates, price_cap(), set()))
         ahead = waiting_ahead(job, request.queue_key)
-        chosen = choose(candidates, price_cap(), tried, rng) if ahead < free else None
+        chosen = choose(candidates, price_cap(), tried, rng) if queue_admits(ahead, free) else None
         if chosen is None:
             waited = (timezone.now() - job.waiting_since).total_seconds() if job.waiting_since else 0.0
             if waited >= settings.QUEUE_MAX_WAIT_S:
