@@ -42,7 +42,7 @@ def envint(name: str, default: int) -> int:
 
 
 def envmap(name: str, default: dict[str, str]) -> dict[str, str]:
-    """`key=value,key=value` → dict, e.g. RUNNER_URLS=text-to-image=http://...:8101."""
+    """`key=value,key=value` → dict, e.g. DEFAULT_MODELS=text-to-image=livepeer-ai/tiny-sd15."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return dict(default)

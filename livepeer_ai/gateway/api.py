@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -24,13 +25,17 @@ from pydantic import ValidationError
 
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.tasks import drive_job
-from livepeer_ai.gateway.workflow import INPUT_FIELDS, create_api_job
-from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
+from livepeer_ai.gateway.workflow import create_api_job
+from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.registry.models import ModelEntry
 from livepeer_ai.runner.schemas import (
+    FILE_FIELDS,
+    NOT_MULTIPART,
     PARAMS_BY_PIPELINE,
     BadValue,
+    RequestInvalid,
     check_values,
+    json_object,
     missing_field_error,
     validation_errors,
 )
@@ -63,58 +68,49 @@ class Rejected(Exception):
         self.response = response
 
 
-def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], tuple[str, bytes, str] | None]:
+@dataclass
+class Upload:
+    name: str
+    raw: bytes
+    mime: str
+    size: tuple[int, int]
+    frames: int
+
+
+def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload | None]:
     """Fields and upload, checked exactly as a runner checks them."""
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
         raise Rejected(error(413, "Request body is over the 50 MB limit."))
     upload = None
-    if pipeline in INPUT_FIELDS:
-        if not request.content_type.startswith("multipart/form-data"):
-            raise Rejected(
-                JsonResponse(
-                    {"detail": [{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}]},
-                    status=422,
-                )
-            )
-        fields: dict[str, Any] = dict(request.POST.items())
-        file = request.FILES.get(INPUT_FIELDS[pipeline])
-        if file is None:
-            raise Rejected(JsonResponse({"detail": missing_field_error(INPUT_FIELDS[pipeline])}, status=422))
-        upload = (file.name or "upload", file.read(), file.content_type or "application/octet-stream")
-    else:
-        try:
-            fields = json.loads(request.body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise Rejected(
-                JsonResponse(
-                    {"detail": [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]}, status=422
-                )
-            ) from None
-        if not isinstance(fields, dict):
-            raise Rejected(
-                JsonResponse(
-                    {"detail": [{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}]}, status=422
-                )
-            )
     try:
+        if pipeline not in FILE_FIELDS:
+            fields = json_object(request.body)
+        else:
+            if not request.content_type.startswith("multipart/form-data"):
+                raise RequestInvalid(NOT_MULTIPART)
+            fields = dict(request.POST.items())
+            file = request.FILES.get(FILE_FIELDS[pipeline])
+            if file is None:
+                raise RequestInvalid(missing_field_error(FILE_FIELDS[pipeline]))
+            upload = (file.name or "upload", file.read(), file.content_type or "application/octet-stream")
         params = PARAMS_BY_PIPELINE[pipeline].model_validate(fields)
+    except RequestInvalid as exc:
+        raise Rejected(JsonResponse({"detail": exc.errors}, status=422)) from None
     except ValidationError as exc:
         raise Rejected(JsonResponse({"detail": validation_errors(exc)}, status=422)) from None
     model_id = params.model_id or settings.DEFAULT_MODELS.get(pipeline, "")
     entry = ModelEntry.objects.filter(pipeline=pipeline, model_id=model_id).first()
     if entry is None:
         raise Rejected(error(400, f"Model {model_id!r} is not available for {pipeline}."))
+    measured: Upload | None = None
     try:
         check_values(params, model_id, entry.max_side)
         if upload is not None:
-            if pipeline == "frame-interpolation":
-                decode_video_frames(upload[1])
-            else:
-                image = decode_image(upload[1])
-                if pipeline == "upscale" and max(image.size) > entry.max_side:
-                    raise BadValue(
-                        f"Image is {image.width}x{image.height}; this model takes up to {entry.max_side} px a side."
-                    )
+            # Measured once here; the stage bills from these numbers without decoding again.
+            size, frames = measure_upload(upload[1], pipeline == "frame-interpolation")
+            if pipeline == "upscale" and max(size) > entry.max_side:
+                raise BadValue(f"Image is {size[0]}x{size[1]}; this model takes up to {entry.max_side} px a side.")
+            measured = Upload(*upload, size=size, frames=frames)
     except BadValue as exc:
         raise Rejected(error(400, str(exc))) from None
     except MediaTooLarge as exc:
@@ -124,7 +120,7 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], tuple[st
     # Keep what the caller sent (with the model made explicit), typed by the schema.
     body = params.model_dump(exclude_none=True, include=set(fields) | {"model_id"})
     body["model_id"] = model_id
-    return body, upload
+    return body, measured
 
 
 def media_url(request: HttpRequest, path: str) -> str:
@@ -217,9 +213,9 @@ def route(pipeline: str) -> Any:
 
 for _pipeline, _params in PARAMS_BY_PIPELINE.items():
     _schema = _params.model_json_schema()
-    if _pipeline in INPUT_FIELDS:
-        _schema["properties"][INPUT_FIELDS[_pipeline]] = {"type": "string", "format": "binary"}
-        _schema.setdefault("required", []).append(INPUT_FIELDS[_pipeline])
+    if _pipeline in FILE_FIELDS:
+        _schema["properties"][FILE_FIELDS[_pipeline]] = {"type": "string", "format": "binary"}
+        _schema.setdefault("required", []).append(FILE_FIELDS[_pipeline])
         _content = {"multipart/form-data": {"schema": _schema}}
     else:
         _content = {"application/json": {"schema": _schema}}

@@ -21,8 +21,9 @@ from livepeer_ai.gateway.leases import Lease, claim
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.orchestrator.units import units_for
-from livepeer_ai.pipelines.media import decode_image, decode_video_frames, parse_data_url
+from livepeer_ai.pipelines.media import parse_data_url
 from livepeer_ai.runner.client import RunnerError
+from livepeer_ai.runner.schemas import FILE_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -179,16 +180,11 @@ def save_output(job: Job, stage: str, kind: str, filename: str, url: str, **extr
     Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
 
 
-INPUT_FIELDS = {
-    "image-to-image": "image",
-    "image-to-video": "image",
-    "upscale": "image",
-    "frame-interpolation": "video",
-}
+def create_api_job(pipeline: str, fields: dict[str, Any], upload: Any, api_key: Any) -> Job:
+    """A one-stage job from the public API: the runner route's fields, and its upload stored.
 
-
-def create_api_job(pipeline: str, fields: dict[str, Any], upload: tuple[str, bytes, str] | None, api_key: Any) -> Job:
-    """A one-stage job from the public API: the runner route's fields, and its upload stored."""
+    `upload` (gateway.api.Upload) carries the input's measured size, kept for billing.
+    """
     job = Job.objects.create(
         prompt=str(fields.get("prompt", ""))[:2000],
         api_key=api_key,
@@ -196,9 +192,17 @@ def create_api_job(pipeline: str, fields: dict[str, Any], upload: tuple[str, byt
         parameters={"api": True, "request": fields},
     )
     if upload is not None:
-        name, raw, mime = upload
-        path = default_storage.save(f"jobs/{job.id}/input-{Path(name).name or 'upload'}", ContentFile(raw))
-        job.parameters.update({"input": path, "input_name": Path(name).name or "upload", "input_mime": mime})
+        name = Path(upload.name).name or "upload"
+        path = default_storage.save(f"jobs/{job.id}/input-{name}", ContentFile(upload.raw))
+        job.parameters.update(
+            {
+                "input": path,
+                "input_name": name,
+                "input_mime": upload.mime,
+                "input_size": list(upload.size),
+                "input_frames": upload.frames,
+            }
+        )
         job.save(update_fields=["parameters"])
     return job
 
@@ -211,15 +215,10 @@ def run_api_stage(job: Job, stage: str, on_progress: Any) -> None:
         request = StageRequest(stage, fields["model_id"], units_for(stage, fields), steps, json_body=fields)
     else:
         raw = default_storage.open(job.parameters["input"]).read()
-        if stage == "frame-interpolation":
-            frames = decode_video_frames(raw)
-            size, count = frames[0].size, len(frames)
-        else:
-            size, count = decode_image(raw).size, 0
-        files = {INPUT_FIELDS[stage]: (job.parameters["input_name"], raw, job.parameters["input_mime"])}
-        request = StageRequest(
-            stage, fields["model_id"], units_for(stage, fields, size, count), steps, form=fields, files=files
-        )
+        width, height = job.parameters["input_size"]
+        units = units_for(stage, fields, (width, height), job.parameters["input_frames"])
+        files = {FILE_FIELDS[stage]: (job.parameters["input_name"], raw, job.parameters["input_mime"])}
+        request = StageRequest(stage, fields["model_id"], units, steps, form=fields, files=files)
     result = dispatch_stage(job, stage, request, on_progress)
     if "images" in result:
         stored = []

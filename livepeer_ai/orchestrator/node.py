@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import os
 from collections import Counter
@@ -27,13 +26,13 @@ from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
 from livepeer_ai.orchestrator.units import fee_wei, units_for
-from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
+from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
+from livepeer_ai.runner.schemas import FILE_FIELDS, NOT_MULTIPART, RequestInvalid, json_object, missing_field_error
 
 logger = logging.getLogger(__name__)
 
 NODE_VERSION = "0.1.0"
 RUNNER_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
-FILE_FIELDS = {"image-to-image": "image", "image-to-video": "image", "upscale": "image", "frame-interpolation": "video"}
 
 
 def error(status: int, msg: str) -> JSONResponse:
@@ -116,56 +115,26 @@ class Node:
         body = await request.body()
         content_type = request.headers.get("content-type", "")
         input_size, frames = None, 0
-        if pipeline in FILE_FIELDS:
-            if not content_type.startswith("multipart/form-data"):
-                raise RequestRejected(
-                    JSONResponse(
-                        {"detail": [{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}]},
-                        status_code=422,
-                    )
-                )
-            form = await request.form(max_part_size=50 * 1024 * 1024)
-            fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-            upload = form.get(FILE_FIELDS[pipeline])
-            if not isinstance(upload, UploadFile):
-                raise RequestRejected(
-                    JSONResponse(
-                        {
-                            "detail": [
-                                {"loc": ["body", FILE_FIELDS[pipeline]], "msg": "Field required", "type": "missing"}
-                            ]
-                        },
-                        status_code=422,
-                    )
-                )
-            raw = await upload.read()
-            try:
-                if pipeline == "frame-interpolation":
-                    decoded = await asyncio.to_thread(decode_video_frames, raw)
-                    input_size, frames = decoded[0].size, len(decoded)
-                else:
-                    input_size = (await asyncio.to_thread(decode_image, raw)).size
-            except MediaTooLarge as exc:
-                raise RequestRejected(error(413, str(exc))) from None
-            except UnsupportedMedia as exc:
-                raise RequestRejected(error(415, str(exc))) from None
-        else:
-            try:
-                fields = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise RequestRejected(
-                    JSONResponse(
-                        {"detail": [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]},
-                        status_code=422,
-                    )
-                ) from None
-            if not isinstance(fields, dict):
-                raise RequestRejected(
-                    JSONResponse(
-                        {"detail": [{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}]},
-                        status_code=422,
-                    )
-                )
+        try:
+            if pipeline not in FILE_FIELDS:
+                fields = json_object(body)
+            else:
+                if not content_type.startswith("multipart/form-data"):
+                    raise RequestInvalid(NOT_MULTIPART)
+                form = await request.form(max_part_size=50 * 1024 * 1024)
+                fields = {k: v for k, v in form.items() if isinstance(v, str)}
+                upload = form.get(FILE_FIELDS[pipeline])
+                if not isinstance(upload, UploadFile):
+                    raise RequestInvalid(missing_field_error(FILE_FIELDS[pipeline]))
+                # Units depend on the input's size (protocol §2.4).
+                raw = await upload.read()
+                input_size, frames = await asyncio.to_thread(measure_upload, raw, pipeline == "frame-interpolation")
+        except RequestInvalid as exc:
+            raise RequestRejected(JSONResponse({"detail": exc.errors}, status_code=422)) from None
+        except MediaTooLarge as exc:
+            raise RequestRejected(error(413, str(exc))) from None
+        except UnsupportedMedia as exc:
+            raise RequestRejected(error(415, str(exc))) from None
         capability = self.capability_for(pipeline, str(fields.get("model_id") or ""))
         if capability is None:
             raise RequestRejected(error(400, f"This node does not serve {pipeline} {fields.get('model_id')!r}."))

@@ -64,6 +64,14 @@ def decode_video_frames(raw: bytes, max_pixels: int = MAX_INPUT_PIXELS, max_fram
     return _pil_frames(image, max_pixels, max_frames)
 
 
+def measure_upload(raw: bytes, is_video: bool) -> tuple[tuple[int, int], int]:
+    """((width, height), frame count) of an upload, decoded safely; a still image counts 0 frames."""
+    if is_video:
+        frames = decode_video_frames(raw)
+        return frames[0].size, len(frames)
+    return decode_image(raw).size, 0
+
+
 def _pil_frames(image: Image.Image, max_pixels: int, max_frames: int) -> list[Image.Image]:
     width, height = image.size
     if width * height > max_pixels:

@@ -28,10 +28,13 @@ from livepeer_ai.runner import execute
 from livepeer_ai.runner.jobs import JobSlot, RunnerBusy, final_event, start_job, stream_events
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
+    NOT_MULTIPART,
     PARAMS_BY_PIPELINE,
     BadValue,
+    RequestInvalid,
     RunnerParams,
     check_values,
+    json_object,
     missing_field_error,
     validation_errors,
 )
@@ -137,27 +140,15 @@ class RunnerState:
 async def parse_request(request: Request, pipeline: str) -> tuple[dict[str, Any], UploadFile | None]:
     """Body fields and the upload, from JSON (text-to-image) or multipart (the rest)."""
     if pipeline not in FILE_FIELDS:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RequestInvalid([{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]) from None
-        if not isinstance(body, dict):
-            raise RequestInvalid([{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}])
-        return body, None
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise RequestInvalid([{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}])
+        return json_object(await request.body()), None
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise RequestInvalid(NOT_MULTIPART)
     form = await request.form(max_part_size=MAX_BODY_BYTES)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     upload = form.get(FILE_FIELDS[pipeline])
     if not isinstance(upload, UploadFile):
         raise RequestInvalid(missing_field_error(FILE_FIELDS[pipeline]))
     return fields, upload
-
-
-class RequestInvalid(Exception):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        self.errors = errors
 
 
 def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None = None) -> ASGIApp:

@@ -13,7 +13,6 @@ import argparse
 import io
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from typing import Any
 
 import httpx
 from PIL import Image
+
+from livepeer_ai.orchestrator.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -121,12 +122,6 @@ def cases() -> list[Case]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -141,7 +136,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_case(case: Case, requests: int) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     args = [
         sys.executable,
         "manage.py",

@@ -53,16 +53,6 @@ class RunnerClient:
     def _client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=self.timeout, headers=self.headers)
 
-    def health(self) -> dict[str, Any]:
-        with httpx.Client(base_url=self.base_url, timeout=CONNECT_TIMEOUT_S, headers=self.headers) as client:
-            response = client.get("/health")
-            response.raise_for_status()
-            return dict(response.json())
-
-    def cancel(self) -> bool:
-        with httpx.Client(base_url=self.base_url, timeout=CONNECT_TIMEOUT_S, headers=self.headers) as client:
-            return bool(client.post("/cancel").json().get("canceled"))
-
     def run(
         self,
         pipeline: str,

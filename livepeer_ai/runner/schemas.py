@@ -6,6 +6,7 @@ Type errors are 422 in FastAPI's shape; values a model cannot take are 400
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -92,6 +93,28 @@ FILE_FIELDS: dict[str, str] = {
     "upscale": "image",
     "frame-interpolation": "video",
 }
+
+
+class RequestInvalid(Exception):
+    """A body that is not even the right shape (HTTP 422 with FastAPI's item list)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+NOT_MULTIPART = [{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}]
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON body that must be an object, or RequestInvalid in the runner API's 422 shape."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RequestInvalid([{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]) from None
+    if not isinstance(body, dict):
+        raise RequestInvalid([{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}])
+    return body
 
 
 def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
