@@ -12,3 +12,15 @@ class PromptForm(forms.Form):
     seed = forms.IntegerField(
         required=False, min_value=0, max_value=2**32 - 1, help_text="Leave empty for a random seed."
     )
+    upscale = forms.BooleanField(
+        required=False,
+        widget=forms.CheckboxInput(attrs={"aria-describedby": "id_upscale-help"}),
+        label="Upscale ×4",
+        help_text="Generate at a quarter of the size, then upscale every frame: sharper, slower.",
+    )
+    interpolate = forms.BooleanField(
+        required=False,
+        widget=forms.CheckboxInput(attrs={"aria-describedby": "id_interpolate-help"}),
+        label="Smooth motion",
+        help_text="Frame interpolation: twice the frames at twice the frame rate.",
+    )

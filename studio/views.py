@@ -35,6 +35,8 @@ def create_job(request: HttpRequest) -> HttpResponse:
         owner=request.user if request.user.is_authenticated else None,
         session_key=_session_key(request),
         seed=form.cleaned_data["seed"],
+        upscale=form.cleaned_data["upscale"],
+        interpolate=form.cleaned_data["interpolate"],
     )
     drive_job.delay_on_commit(str(job.id))
     if request.htmx:

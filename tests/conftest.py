@@ -221,7 +221,8 @@ def orchestrator_node(
     from livepeer_ai.orchestrator.payment import OffchainPayments
     from livepeer_ai.orchestrator.supervisor import Supervisor
 
-    models = {"text-to-image": "livepeer-ai/tiny-sdxl-turbo", "image-to-video": "livepeer-ai/tiny-svd-xt"}
+    # The model of each pipeline's main runner (named after its pipeline).
+    models = {pipeline: model for name, (pipeline, model) in RUNNERS.items() if name == pipeline}
     capabilities = tuple(
         Capability(
             pipeline,

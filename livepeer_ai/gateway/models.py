@@ -117,6 +117,13 @@ class Job(models.Model):
         path = self.outputs.get(stage, {}).get(kind)
         return f"{settings.MEDIA_URL}{path}" if path else ""
 
+    def final_output_url(self, kind: str) -> str:
+        """The `kind` ("gif", "mp4") of the last stage that made one: the finished result."""
+        for stage in reversed(self.stages):
+            if self.outputs.get(stage, {}).get(kind):
+                return self.output_url(stage, kind)
+        return ""
+
 
 class Orchestrator(models.Model):
     """A node the gateway may send work to, and what it last said about itself."""

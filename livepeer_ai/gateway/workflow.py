@@ -6,7 +6,9 @@ one, queues, retries and falls back.
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,39 +17,59 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image
 
 from livepeer_ai.gateway.dispatch import JobAbandoned, StageRequest, dispatch_stage
 from livepeer_ai.gateway.leases import Lease, claim
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.orchestrator.units import units_for
-from livepeer_ai.pipelines.media import parse_data_url
-from livepeer_ai.runner.client import RunnerError
+from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
+from livepeer_ai.runner.client import OnProgress, RunnerError
 from livepeer_ai.runner.schemas import FILE_FIELDS
 
 logger = logging.getLogger(__name__)
 
 GIF_STAGES = ["text-to-image", "image-to-video"]
+# Optional stages, in chain order after the video: each feeds the next.
+OPTIONAL_STAGES = ["upscale", "frame-interpolation"]
+# The SD x4 upscaler multiplies each side by 4; with it on, the earlier stages
+# work at a quarter of the GIF's size, the cheap way to a sharper result.
+UPSCALE_FACTOR = 4
 
 # What the studio slice asks of each stage unless the job overrides it.
+# width/height are the finished GIF's.
 DEFAULT_PARAMETERS: dict[str, Any] = {
     "width": 256,
     "height": 256,
     "text_to_image_steps": 6,
     "image_to_video_steps": 12,
+    "upscale_steps": 4,
     "fps": 6,
     "motion_bucket_id": 127,
+    "interpolation_multiplier": 2,
     "negative_prompt": "",
 }
 
 
-def create_gif_job(prompt: str, *, owner: Any = None, session_key: str = "", seed: int | None = None) -> Job:
+def create_gif_job(
+    prompt: str,
+    *,
+    owner: Any = None,
+    session_key: str = "",
+    seed: int | None = None,
+    upscale: bool = False,
+    interpolate: bool = False,
+) -> Job:
     parameters = dict(DEFAULT_PARAMETERS)
     if seed is not None:
         parameters["seed"] = seed
-    return Job.objects.create(
-        prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=list(GIF_STAGES)
-    )
+    stages = list(GIF_STAGES)
+    if upscale:
+        stages.append("upscale")
+    if interpolate:
+        stages.append("frame-interpolation")
+    return Job.objects.create(prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=stages)
 
 
 def run_job(job_id: str) -> None:
@@ -116,39 +138,128 @@ def run_stage(job: Job, index: int) -> None:
 
     if job.parameters.get("api"):
         run_api_stage(job, stage, on_progress)
-    elif stage == "text-to-image":
-        body = text_to_image_body(job)
-        request = StageRequest(
-            stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body
-        )
-        result = dispatch_stage(job, stage, request, on_progress)
-        image = result["images"][0]
-        save_output(job, stage, "image", "image.png", image["url"], seed=image["seed"])
-    elif stage == "image-to-video":
-        source = default_storage.open(job.outputs["text-to-image"]["image"]).read()
-        form = image_to_video_form(job)
+        return
+    run = GIF_STAGE_RUNNERS.get(stage)
+    if run is None:
+        raise RunnerError(400, f"Stage {stage!r} is not part of the GIF workflow.")
+    run(job, index, on_progress)
+
+
+def generation_size(job: Job) -> tuple[int, int]:
+    """(width, height) the text-to-image and image-to-video stages work at."""
+    width, height = job.parameters["width"], job.parameters["height"]
+    if "upscale" in job.stages:
+        return width // UPSCALE_FACTOR, height // UPSCALE_FACTOR
+    return width, height
+
+
+def run_text_to_image(job: Job, index: int, on_progress: OnProgress) -> None:
+    stage = job.stages[index]
+    body = text_to_image_body(job)
+    request = StageRequest(stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body)
+    result = dispatch_stage(job, stage, request, on_progress)
+    image = result["images"][0]
+    save_output(job, stage, "image", "image.png", image["url"], seed=image["seed"])
+
+
+def run_image_to_video(job: Job, index: int, on_progress: OnProgress) -> None:
+    stage = job.stages[index]
+    source = default_storage.open(job.outputs["text-to-image"]["image"]).read()
+    form = image_to_video_form(job)
+    request = StageRequest(
+        stage,
+        form["model_id"],
+        units_for(stage, form),
+        form["num_inference_steps"],
+        form=form,
+        files={"image": ("image.png", source, "image/png")},
+    )
+    save_video(job, stage, dispatch_stage(job, stage, request, on_progress))
+
+
+def run_upscale(job: Job, index: int, on_progress: OnProgress) -> None:
+    """Each frame of the video before it is one upscale request, each possibly on another node.
+
+    Upscaled frames are stored as they arrive, so a re-driven job picks up at
+    the first frame not done yet.
+    """
+    stage = job.stages[index]
+    source = job.outputs[job.stages[index - 1]]
+    done: list[str] = job.outputs.setdefault(stage, {}).setdefault("frames", [])
+    count = len(source["frames"])
+    p = job.parameters
+    form = {
+        "prompt": job.prompt,
+        "negative_prompt": p.get("negative_prompt", ""),
+        "num_inference_steps": p["upscale_steps"],
+        "model_id": settings.DEFAULT_MODELS.get(stage, ""),
+    }
+    seed = job.outputs.get("text-to-image", {}).get("seed")
+    if seed is not None:
+        form["seed"] = seed
+    for frame_index in range(len(done), count):
+        raw = default_storage.open(source["frames"][frame_index]).read()
+        size = Image.open(io.BytesIO(raw)).size
         request = StageRequest(
             stage,
             form["model_id"],
-            units_for(stage, form),
+            units_for(stage, form, size),
             form["num_inference_steps"],
             form=form,
-            files={"image": ("image.png", source, "image/png")},
+            files={"image": (f"frame-{frame_index:03d}.png", raw, "image/png")},
         )
-        result = dispatch_stage(job, stage, request, on_progress)
-        save_output(job, stage, "gif", "video.gif", result["gif"]["url"])
-        save_output(job, stage, "mp4", "video.mp4", result["mp4"]["url"])
-    else:
-        raise RunnerError(400, f"Stage {stage!r} is not supported yet.")
+
+        def frame_progress(step: int, total: int, offset: int = frame_index) -> None:
+            on_progress(offset * total + step, count * total)
+
+        result = dispatch_stage(job, stage, request, frame_progress)
+        _mime, upscaled = parse_data_url(result["images"][0]["url"])
+        done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
+        Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    frames = [Image.open(default_storage.open(path)) for path in done]
+    fps = source["fps"]
+    save_media(job, stage, "gif", "video.gif", encode_gif(frames, fps))
+    save_media(job, stage, "mp4", "video.mp4", encode_mp4(frames, fps), fps=fps)
+
+
+def run_frame_interpolation(job: Job, index: int, on_progress: OnProgress) -> None:
+    stage = job.stages[index]
+    source = job.outputs[job.stages[index - 1]]
+    frames = [Image.open(default_storage.open(path)) for path in source["frames"]]
+    multiplier = job.parameters["interpolation_multiplier"]
+    form = {
+        "multiplier": multiplier,
+        "fps": source["fps"] * multiplier,
+        "model_id": settings.DEFAULT_MODELS.get(stage, ""),
+    }
+    request = StageRequest(
+        stage,
+        form["model_id"],
+        units_for(stage, form, frames[0].size, len(frames)),
+        # One step per pair of neighbouring frames, as the runner reports them.
+        len(frames) - 1,
+        form=form,
+        files={"video": ("video.png", encode_apng(frames, source["fps"]), "image/apng")},
+    )
+    save_video(job, stage, dispatch_stage(job, stage, request, on_progress))
+
+
+GIF_STAGE_RUNNERS: dict[str, Callable[[Job, int, OnProgress], None]] = {
+    "text-to-image": run_text_to_image,
+    "image-to-video": run_image_to_video,
+    "upscale": run_upscale,
+    "frame-interpolation": run_frame_interpolation,
+}
 
 
 def text_to_image_body(job: Job) -> dict[str, Any]:
     p = job.parameters
+    width, height = generation_size(job)
     body = {
         "prompt": job.prompt,
         "negative_prompt": p.get("negative_prompt", ""),
-        "width": p["width"],
-        "height": p["height"],
+        "width": width,
+        "height": height,
         "num_inference_steps": p["text_to_image_steps"],
         "model_id": settings.DEFAULT_MODELS.get("text-to-image", ""),
     }
@@ -159,9 +270,10 @@ def text_to_image_body(job: Job) -> dict[str, Any]:
 
 def image_to_video_form(job: Job) -> dict[str, Any]:
     p = job.parameters
+    width, height = generation_size(job)
     form = {
-        "width": p["width"],
-        "height": p["height"],
+        "width": width,
+        "height": height,
         "fps": p["fps"],
         "motion_bucket_id": p["motion_bucket_id"],
         "num_inference_steps": p["image_to_video_steps"],
@@ -175,9 +287,24 @@ def image_to_video_form(job: Job) -> dict[str, Any]:
 
 def save_output(job: Job, stage: str, kind: str, filename: str, url: str, **extra: Any) -> None:
     _mime, raw = parse_data_url(url)
-    path = default_storage.save(f"jobs/{job.id}/{filename}", ContentFile(raw))
+    save_media(job, stage, kind, filename, raw, **extra)
+
+
+def save_media(job: Job, stage: str, kind: str, filename: str, raw: bytes, **extra: Any) -> None:
+    path = default_storage.save(f"jobs/{job.id}/{stage}/{filename}", ContentFile(raw))
     job.outputs.setdefault(stage, {}).update({kind: path, **extra})
     Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+
+
+def save_video(job: Job, stage: str, result: dict[str, Any]) -> None:
+    """A video stage's frames (the next stage's input), GIF and MP4."""
+    frames = []
+    for frame_index, frame in enumerate(result["frames"][0]):
+        _mime, raw = parse_data_url(frame["url"])
+        frames.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(raw)))
+    job.outputs.setdefault(stage, {}).update({"frames": frames, "fps": result["fps"]})
+    save_output(job, stage, "gif", "video.gif", result["gif"]["url"])
+    save_output(job, stage, "mp4", "video.mp4", result["mp4"]["url"])
 
 
 def create_api_job(pipeline: str, fields: dict[str, Any], upload: Any, api_key: Any) -> Job:
@@ -207,7 +334,7 @@ def create_api_job(pipeline: str, fields: dict[str, Any], upload: Any, api_key: 
     return job
 
 
-def run_api_stage(job: Job, stage: str, on_progress: Any) -> None:
+def run_api_stage(job: Job, stage: str, on_progress: OnProgress) -> None:
     fields = dict(job.parameters["request"])
     fields["model_id"] = fields.get("model_id") or settings.DEFAULT_MODELS.get(stage, "")
     steps = int(fields.get("num_inference_steps") or 0)

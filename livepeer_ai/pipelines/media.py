@@ -143,6 +143,14 @@ def encode_gif(frames: Sequence[Image.Image], fps: float) -> bytes:
     return buffer.getvalue()
 
 
+def encode_apng(frames: Sequence[Image.Image], fps: float) -> bytes:
+    """Lossless animated PNG: how one stage hands frames to the next without GIF's palette or H.264's loss."""
+    buffer = io.BytesIO()
+    first, *rest = [frame.convert("RGB") for frame in frames]
+    first.save(buffer, format="PNG", save_all=True, append_images=rest, duration=round(1000 / max(fps, 0.1)), loop=0)
+    return buffer.getvalue()
+
+
 def encode_mp4(frames: Sequence[Image.Image], fps: float) -> bytes:
     """H.264 in MP4 through the ffmpeg binary that imageio-ffmpeg ships."""
     import imageio_ffmpeg

@@ -12,3 +12,22 @@ def stage_output(job: Job, key: str) -> str:
     """`job|stage_output:"image-to-video:gif"` → the media URL of that output."""
     stage, _, kind = key.partition(":")
     return job.output_url(stage, kind)
+
+
+@register.filter
+def final_output(job: Job, kind: str) -> str:
+    """`job|final_output:"gif"` → the finished result's media URL."""
+    return job.final_output_url(kind)
+
+
+STAGE_LABELS = {
+    "text-to-image": "first frame",
+    "image-to-video": "video",
+    "upscale": "upscaled",
+    "frame-interpolation": "interpolated",
+}
+
+
+@register.filter
+def stage_label(stage: str) -> str:
+    return STAGE_LABELS.get(stage, stage)

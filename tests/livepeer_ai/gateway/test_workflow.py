@@ -154,3 +154,100 @@ def test_canceling_the_job_stops_the_running_stage(stage_runners):
     assert "gif" not in job.outputs.get("image-to-video", {})
     # Leaving the stream made the runner stop its work and free its slot.
     wait_for(lambda: health(stage_runners["image-to-video"]) == "IDLE", 20, "runner to stop the canceled job")
+
+
+@pytest.fixture
+def chain_nodes(runners: Any, settings: Any, tmp_path: Any) -> Iterator[dict[str, str]]:
+    """Two nodes that split the chain: each stage's node differs from the one before it."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.ORCHESTRATOR_INFO_TTL_S = 0
+    settings.QUEUE_POLL_S = 0.1
+    first = {"text-to-image": runners.url("text-to-image"), "upscale": runners.url("upscale")}
+    second = {"image-to-video": runners.url("image-to-video"), "frame-interpolation": runners.url("frame-interpolation")}
+    with (
+        orchestrator_node(first, tmp_path / "logs-1") as first_url,
+        orchestrator_node(second, tmp_path / "logs-2") as second_url,
+    ):
+        settings.ORCHESTRATOR_URLS = [first_url, second_url]
+        yield {"first": first_url, "second": second_url}
+
+
+def gif_frames(job: Job, stage: str) -> list[Image.Image]:
+    gif = Image.open(io.BytesIO(default_storage.open(job.outputs[stage]["gif"]).read()))
+    frames = []
+    for index in range(gif.n_frames):
+        gif.seek(index)
+        frames.append(gif.convert("RGB"))
+    return frames
+
+
+@pytest.mark.django_db
+def test_full_chain_feeds_each_stage_into_the_next_across_nodes(chain_nodes, job_messages):
+    job = workflow.create_gif_job("a comet", seed=3, upscale=True, interpolate=True)
+    job.parameters.update(
+        {"width": 128, "height": 128, "text_to_image_steps": 2, "image_to_video_steps": 2, "upscale_steps": 2}
+    )
+    job.save()
+    job_messages(job)
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.stages == ["text-to-image", "image-to-video", "upscale", "frame-interpolation"]
+
+    # Generated at a quarter of the size, upscaled ×4 frame by frame, then interpolated.
+    assert Image.open(default_storage.open(job.outputs["text-to-image"]["image"])).size == (32, 32)
+    assert [f.size for f in gif_frames(job, "image-to-video")] == [(32, 32)] * 8
+    assert [f.size for f in gif_frames(job, "upscale")] == [(128, 128)] * 8
+    assert len(job.outputs["upscale"]["frames"]) == 8
+    final = gif_frames(job, "frame-interpolation")
+    assert [f.size for f in final] == [(128, 128)] * 15  # (8 - 1) × 2 + 1
+    assert job.outputs["frame-interpolation"]["fps"] == 12
+    assert job.final_output_url("gif").endswith("frame-interpolation/video.gif")
+    assert default_storage.open(job.outputs["frame-interpolation"]["mp4"]).read()[4:8] == b"ftyp"
+
+    # Each stage ran where its capability is sold: every stage on another node than the one before.
+    nodes = {
+        stage: set(job.attempts.filter(stage=stage, outcome="succeeded").values_list("orchestrator__service_uri", flat=True))
+        for stage in job.stages
+    }
+    assert nodes == {
+        "text-to-image": {chain_nodes["first"]},
+        "image-to-video": {chain_nodes["second"]},
+        "upscale": {chain_nodes["first"]},
+        "frame-interpolation": {chain_nodes["second"]},
+    }
+    assert job.attempts.filter(stage="upscale", outcome="succeeded").count() == 8
+
+    # The upscale stage's progress runs over all its frames: 8 frames × 2 steps, never backwards.
+    upscale_steps = [
+        (m["snapshot"]["step"], m["snapshot"]["total_steps"])
+        for m in job_messages.drain(job)
+        if m["snapshot"]["status"] == "running" and m["snapshot"]["stage_index"] == 2 and m["snapshot"]["step"]
+    ]
+    assert upscale_steps == [(step, 16) for step in range(1, 17)]
+
+
+@pytest.mark.django_db
+def test_redriven_upscale_stage_resumes_at_the_first_frame_not_done(chain_nodes):
+    job = workflow.create_gif_job("resume", seed=4, upscale=True)
+    job.parameters.update(
+        {"width": 128, "height": 128, "text_to_image_steps": 1, "image_to_video_steps": 1, "upscale_steps": 1}
+    )
+    job.save()
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    kept = job.outputs["upscale"]["frames"][:5]
+    # As if the worker had died after five frames: the sweep re-drives it from the row.
+    job.outputs["upscale"] = {"frames": kept}
+    Job.objects.filter(id=job.id).update(
+        status=JobStatus.RUNNING, stage_index=2, outputs=job.outputs, finished_at=None, lease_until=None
+    )
+    before = job.attempts.filter(stage="upscale").count()
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.attempts.filter(stage="upscale").count() - before == 3
+    assert job.outputs["upscale"]["frames"][:5] == kept
+    assert len(gif_frames(job, "upscale")) == 8
