@@ -31,6 +31,7 @@ test: install
 bench: models
 	$(PY) -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
 	$(PY) -m livepeer_ai.gateway.simulation --output docs/benchmarks/scheduling.md
+	$(PY) -m livepeer_ai.gateway.overhead --rate 50 --seconds 20 --append docs/benchmarks/scheduling.md
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

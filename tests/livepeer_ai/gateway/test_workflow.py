@@ -164,7 +164,10 @@ def chain_nodes(runners: Any, settings: Any, tmp_path: Any) -> Iterator[dict[str
     settings.ORCHESTRATOR_INFO_TTL_S = 0
     settings.QUEUE_POLL_S = 0.1
     first = {"text-to-image": runners.url("text-to-image"), "upscale": runners.url("upscale")}
-    second = {"image-to-video": runners.url("image-to-video"), "frame-interpolation": runners.url("frame-interpolation")}
+    second = {
+        "image-to-video": runners.url("image-to-video"),
+        "frame-interpolation": runners.url("frame-interpolation"),
+    }
     with (
         orchestrator_node(first, tmp_path / "logs-1") as first_url,
         orchestrator_node(second, tmp_path / "logs-2") as second_url,
@@ -208,7 +211,9 @@ def test_full_chain_feeds_each_stage_into_the_next_across_nodes(chain_nodes, job
 
     # Each stage ran where its capability is sold: every stage on another node than the one before.
     nodes = {
-        stage: set(job.attempts.filter(stage=stage, outcome="succeeded").values_list("orchestrator__service_uri", flat=True))
+        stage: set(
+            job.attempts.filter(stage=stage, outcome="succeeded").values_list("orchestrator__service_uri", flat=True)
+        )
         for stage in job.stages
     }
     assert nodes == {
