@@ -3,10 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: install models demo test bench lint clean
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 # torch first and alone, so no resolver ever pulls a CUDA build of it.
 $(STAMP): requirements.lock pyproject.toml
@@ -15,6 +16,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/pip install --quiet torch==2.13.0
 	$(VENV)/bin/pip install --quiet -r requirements.lock
 	touch $(STAMP)
+
+# anvil, the local chain, comes from npm (@foundry-rs/anvil ships the binary).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 models: install
 	mkdir -p var

@@ -1,1 +1,1 @@
-"""Probabilistic micropayments on an EVM chain. Not built yet (issue 4)."""
+"""Probabilistic micropayments: Livepeer-format tickets, the chain client and contracts, receipts."""
