@@ -38,6 +38,7 @@ bench: models
 	$(PY) -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
 	$(PY) -m livepeer_ai.gateway.simulation --output docs/benchmarks/scheduling.md
 	$(PY) -m livepeer_ai.gateway.overhead --rate 50 --seconds 20 --append docs/benchmarks/scheduling.md
+	$(PY) -m livepeer_ai.payments.bench --output docs/benchmarks/payments.md
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "livepeer_ai.runner",
     "livepeer_ai.orchestrator",
     "livepeer_ai.gateway",
+    "livepeer_ai.payments",
     "studio",
     "dashboard",
 ]
@@ -197,6 +198,21 @@ MAX_PRICE_PIXELS_PER_UNIT = envint("MAX_PRICE_PIXELS_PER_UNIT", 1)
 QUEUE_MAX_WAIT_S = envint("QUEUE_MAX_WAIT_S", 600)
 QUEUE_POLL_S = float(envint("QUEUE_POLL_MS", 500)) / 1000
 FALLBACK_PROVIDER_URL = envstr("FALLBACK_PROVIDER_URL", "")
+# The chain payments and receipts belong to; receipts name it in their EIP-712
+# domain, and the gateway refuses receipts made for another (31337: anvil's).
+CHAIN_ID = envint("CHAIN_ID", 31337)
+# Payments on chain. Empty WEB3_PROVIDER_URI = off-chain mode (go-livepeer's
+# -network offchain): nodes serve without tickets and discovery is ORCHESTRATOR_URLS.
+WEB3_PROVIDER_URI = envstr("WEB3_PROVIDER_URI", "")
+# Contract addresses: written by `manage.py deploy_contracts`, or given directly.
+CHAIN_ADDRESSES_FILE = envstr("CHAIN_ADDRESSES_FILE", str(VAR_DIR / "chain.json"))
+TICKET_BROKER_ADDRESS = envstr("TICKET_BROKER_ADDRESS", "")
+ORCHESTRATOR_REGISTRY_ADDRESS = envstr("ORCHESTRATOR_REGISTRY_ADDRESS", "")
+# The gateway's Ethereum account (the ticket sender): a keystore file and its
+# password's env variable, or a raw key in GATEWAY_PRIVATE_KEY.
+GATEWAY_KEYSTORE = envstr("GATEWAY_KEYSTORE", "")
+GATEWAY_KEYSTORE_PASSWORD_ENV = envstr("GATEWAY_KEYSTORE_PASSWORD_ENV", "")
+GATEWAY_PRIVATE_KEY_ENV = "GATEWAY_PRIVATE_KEY"
 # Retries of a failing stage on other nodes: bounded in count and in total time.
 STAGE_MAX_ATTEMPTS = envint("STAGE_MAX_ATTEMPTS", 5)
 STAGE_RETRY_WINDOW_S = envint("STAGE_RETRY_WINDOW_S", 900)

@@ -1,0 +1,135 @@
+"""What each side of a payment remembers.
+
+Orchestrator side (recipient): every ticket received, whether it won and how
+its redemption went, and each sender's balance per capability. Gateway side
+(sender): the nonce counter per ticket-params commitment and its credit at
+each orchestrator.
+
+Amounts are integer wei, often above 2**63, which neither SQLite's INTEGER nor
+its NUMERIC holds exactly: `WeiField` stores them as decimal text, zero-padded
+so that ordering and range filters on non-negative amounts stay numeric.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+UINT256_DIGITS = 78  # len(str(2**256 - 1))
+
+
+class WeiField(models.CharField):
+    """A signed integer of up to 78 digits, stored as text (non-negative ones zero-padded)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["max_length"] = UINT256_DIGITS + 1
+        kwargs.setdefault("default", 0)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("max_length", None)
+        return name, path, args, kwargs
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> int | None:
+        return None if value is None else int(value)
+
+    def to_python(self, value: Any) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        return int(value)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        number = int(value)
+        return str(number).zfill(UINT256_DIGITS) if number >= 0 else str(number)
+
+
+class RedemptionStatus(models.TextChoices):
+    NOT_WINNING = "not_winning", "Did not win"
+    PENDING = "pending", "Waiting to be redeemed"
+    SUBMITTED = "submitted", "Redemption sent"
+    REDEEMED = "redeemed", "Redeemed"
+    FAILED = "failed", "Redemption failed"
+    # Face value at or below the redemption's gas cost: redeeming would lose money (protocol §3.2).
+    NOT_WORTH_IT = "not_worth_it", "Below redemption cost"
+
+
+class ReceivedTicket(models.Model):
+    """A valid ticket an orchestrator accepted (invalid ones are refused, never stored)."""
+
+    recipient = models.CharField(max_length=42, db_index=True)
+    sender = models.CharField(max_length=42, db_index=True)
+    manifest_id = models.CharField(max_length=300)
+    face_value = WeiField()
+    win_prob = WeiField()
+    sender_nonce = models.PositiveIntegerField()
+    recipient_rand_hash = models.CharField(max_length=66)
+    # The recipient's secret number for this ticket: needed on chain to redeem it.
+    recipient_rand = models.CharField(max_length=66)
+    aux_data = models.CharField(max_length=130)
+    signature = models.CharField(max_length=132)
+    ticket_hash = models.CharField(max_length=66, unique=True)
+    expected_value = WeiField()
+    winning = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    status = models.CharField(max_length=16, choices=RedemptionStatus.choices, default=RedemptionStatus.NOT_WINNING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    tx_hash = models.CharField(max_length=66, blank=True)
+    gas_used = models.PositiveBigIntegerField(null=True, blank=True)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            # No nonce twice under one recipientRand commitment (protocol §3.2).
+            models.UniqueConstraint(fields=["recipient_rand_hash", "sender_nonce"], name="unique_nonce_per_params"),
+        ]
+        indexes = [models.Index(fields=["recipient", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_hash[:10]} {self.sender[:10]}→{self.recipient[:10]} {self.status}"
+
+
+class SenderBalance(models.Model):
+    """An orchestrator's ledger for one sender and capability: EV received minus work charged."""
+
+    recipient = models.CharField(max_length=42)
+    sender = models.CharField(max_length=42)
+    manifest_id = models.CharField(max_length=300)
+    balance = WeiField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "sender", "manifest_id"], name="one_balance_per_manifest")
+        ]
+
+
+class SenderNonce(models.Model):
+    """The gateway's next nonce under one recipientRandHash, shared by all its workers."""
+
+    recipient_rand_hash = models.CharField(max_length=66, unique=True)
+    next_nonce = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class OrchestratorCredit(models.Model):
+    """The gateway's view of its credit at an orchestrator: EV sent minus fees of completed work."""
+
+    sender = models.CharField(max_length=42)
+    recipient = models.CharField(max_length=42)
+    manifest_id = models.CharField(max_length=300)
+    balance = WeiField()
+    tickets_sent = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "recipient", "manifest_id"], name="one_credit_per_manifest")
+        ]
