@@ -81,6 +81,7 @@ class Anvil:
         binary: Path | None = None,
         log_path: Path | None = None,
         startup_timeout_s: float = 30.0,
+        state_path: Path | None = None,
     ) -> None:
         self.requested_port = port
         self.host = host
@@ -90,6 +91,9 @@ class Anvil:
         self.binary = binary or anvil_binary()
         self.log_path = log_path
         self.startup_timeout_s = startup_timeout_s
+        # anvil loads its chain from here at start and writes it back on exit,
+        # so a demo restarted keeps its contracts, deposits and redeemed tickets.
+        self.state_path = state_path
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -137,6 +141,8 @@ class Anvil:
             "--mnemonic",
             DEFAULT_MNEMONIC,
         ]
+        if self.state_path is not None:
+            args += ["--state", str(self.state_path)]
         log_file = self.log_path.open("ab") if self.log_path else None
         try:
             # Its own session, so stop() can signal the process group named by
