@@ -19,10 +19,19 @@ INFO_TIMEOUT = httpx.Timeout(8.0, connect=3.0)  # go-livepeer: connect 3 s, call
 RECENT_ATTEMPTS = 20
 
 
+def service_uris() -> list[str]:
+    """On chain, the registry's active set (protocol §4); off chain, ORCHESTRATOR_URLS."""
+    if settings.WEB3_PROVIDER_URI:
+        from livepeer_ai.payments.discovery import active_orchestrators
+
+        return [found.service_uri for found in active_orchestrators()]
+    return list(settings.ORCHESTRATOR_URLS)
+
+
 def known_orchestrators() -> list[Orchestrator]:
-    """The configured service URIs, each with its row (created on first sight)."""
+    """The discovered service URIs, each with its row (created on first sight)."""
     rows = []
-    for uri in settings.ORCHESTRATOR_URLS:
+    for uri in service_uris():
         row, _ = Orchestrator.objects.get_or_create(service_uri=uri.rstrip("/"))
         rows.append(row)
     return rows
