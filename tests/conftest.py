@@ -213,9 +213,21 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @contextmanager
 def orchestrator_node(
-    runner_urls: dict[str, str], log_dir: Path, price_per_unit: int = 1, warm: bool = True, payments: Any = None
+    runner_urls: dict[str, str],
+    log_dir: Path,
+    price_per_unit: int = 1,
+    warm: bool = True,
+    payments: Any = None,
+    chain_id: int | None = None,
 ) -> Iterator[str]:
-    """An in-process orchestrator node selling the given runners ({pipeline: url}) as external runners."""
+    """An in-process orchestrator node selling the given runners ({pipeline: url}) as external runners.
+
+    It has a fresh Ethereum identity of its own, and signs receipts for `chain_id`
+    (the gateway's CHAIN_ID unless given).
+    """
+    from django.conf import settings
+    from eth_account import Account
+
     from livepeer_ai.orchestrator.config import Capability, ExternalRunner, NodeConfig
     from livepeer_ai.orchestrator.node import Node, create_node_app
     from livepeer_ai.orchestrator.payment import OffchainPayments
@@ -242,7 +254,13 @@ def orchestrator_node(
         health_interval_s=0.5,
         capabilities=capabilities,
     )
-    node = Node(config, "0x" + "11" * 20, Supervisor(config, {}, log_dir), payments or OffchainPayments())
+    node = Node(
+        config,
+        Account.create(),
+        Supervisor(config, {}, log_dir),
+        payments or OffchainPayments(),
+        chain_id=settings.CHAIN_ID if chain_id is None else chain_id,
+    )
     with serve(create_node_app(node)) as url:
         wait_for(
             lambda: all(c["capacity"] == 1 for c in httpx.get(f"{url}/info", timeout=5).json()["capabilities"]),

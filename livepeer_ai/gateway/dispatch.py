@@ -9,10 +9,14 @@
 - A 4xx is the caller's error: no retry.
 - Past the queue's maximum wait the stage goes to the fallback provider, if one
   is configured, or fails with a clear reason.
+- A result whose receipts do not verify (gateway/receipts.py) is the node's
+  failure like any other: suspended, retried elsewhere. The fallback provider is
+  no network node and signs nothing; its results are taken without receipts.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -26,7 +30,9 @@ from django.utils import timezone
 from livepeer_ai.gateway import network
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
 from livepeer_ai.gateway.progress import publish_job_update
+from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
 from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, eligible, queue_admits
+from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid, parameters_hash, request_parameters
 from livepeer_ai.runner.client import OnProgress, RunnerClient, RunnerError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +55,15 @@ class StageRequest:
     @property
     def queue_key(self) -> str:
         return f"{self.pipeline} {self.model_id}"
+
+    @property
+    def parameters_hash(self) -> str:
+        """The hash a node signs for these parameters as they arrive on the wire (payments/receipts.py)."""
+        if self.json_body is not None:
+            return parameters_hash(request_parameters(json.loads(json.dumps(self.json_body)), {}))
+        # RunnerClient sends form values as strings, booleans in lower case.
+        fields = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in self.form.items()}
+        return parameters_hash(request_parameters(fields, {name: raw for name, (_, raw, _) in self.files.items()}))
 
 
 def price_cap() -> PriceCap | None:
@@ -103,8 +118,14 @@ def leave_queue(job: Job) -> None:
         publish_job_update(job)
 
 
-def send(url: str, request: StageRequest, on_progress: OnProgress) -> dict[str, Any]:
+def stage_job_id(job: Job, stage: str) -> str:
+    """What the node signs as the receipts' job id."""
+    return f"{job.id}:{stage}"
+
+
+def send(url: str, request: StageRequest, on_progress: OnProgress, job_id: str) -> dict[str, Any]:
     client = RunnerClient(url, timeout_s=settings.RUNNER_TIMEOUT_S)
+    client.headers[JOB_ID_HEADER] = job_id
     if request.json_body is not None:
         return client.run(request.pipeline, json_body=request.json_body, on_progress=on_progress)
     return client.run(request.pipeline, form=request.form, files=request.files, on_progress=on_progress)
@@ -146,7 +167,8 @@ def dispatch_stage(
         )
         t0 = time.monotonic()
         try:
-            result = send(node.service_uri, request, on_progress)
+            result = send(node.service_uri, request, on_progress, stage_job_id(job, stage))
+            receipts = check_receipts(result, node.address, request, stage_job_id(job, stage))
         except JobAbandoned:
             finish_attempt(attempt, AttemptOutcome.CANCELED, t0)
             raise
@@ -170,8 +192,24 @@ def dispatch_stage(
                 ) from exc
             continue
         finish_attempt(attempt, AttemptOutcome.SUCCEEDED, t0)
+        store_stage_receipts(job, stage, receipts)
         network.record_success(node)
         return result
+
+
+def check_receipts(result: dict[str, Any], address: str, request: StageRequest, job_id: str) -> list[OutputReceipt]:
+    try:
+        return verify_stage_receipts(
+            result,
+            address,
+            job_id=job_id,
+            model_id=request.model_id,
+            parameters_hash=request.parameters_hash,
+            chain_id=settings.CHAIN_ID,
+        )
+    except ReceiptInvalid as exc:
+        # 502: the node answered, but not with a result it stands behind.
+        raise RunnerError(502, f"Receipt rejected: {exc}") from exc
 
 
 def finish_attempt(attempt: StageAttempt, outcome: str, t0: float, exc: RunnerError | None = None) -> None:
@@ -199,7 +237,7 @@ def fall_back(
     )
     t0 = time.monotonic()
     try:
-        result = send(settings.FALLBACK_PROVIDER_URL, request, on_progress)
+        result = send(settings.FALLBACK_PROVIDER_URL, request, on_progress, stage_job_id(job, stage))
     except RunnerError as exc:
         finish_attempt(attempt, AttemptOutcome.FAILED, t0, exc)
         raise RunnerError(exc.status, f"Fallback provider failed after a {waited:.0f} s wait: {exc.message}") from exc

@@ -215,3 +215,39 @@ class ApiKey(models.Model):
         if found is not None:
             cls.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
         return found
+
+
+class Receipt(models.Model):
+    """An orchestrator's signed receipt for one output of one stage, verified when it arrived.
+
+    The dispatcher stores it on arrival; `path` is filled once the workflow has
+    saved the output it is for (blank for an output never saved). The id is a
+    uuid because the receipt page is public: ids must not be enumerable.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="receipts")
+    stage = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16)  # "image", "gif" or "mp4" (payments.receipts.output_media)
+    path = models.CharField(max_length=500, blank=True)
+    output_sha256 = models.CharField(max_length=64)
+    signer = models.CharField(max_length=42)
+    # {"receipt": {…}, "signature": "0x…", "signer": "0x…"}, exactly as signed.
+    document = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["job", "stage", "output_sha256"])]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.stage} {self.kind} by {self.signer}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("receipt-detail", args=[self.id])
+
+    @property
+    def output_url(self) -> str:
+        return f"{settings.MEDIA_URL}{self.path}" if self.path else ""

@@ -23,6 +23,7 @@ from livepeer_ai.gateway.dispatch import JobAbandoned, StageRequest, dispatch_st
 from livepeer_ai.gateway.leases import Lease, claim
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import publish_job_update
+from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.orchestrator.units import units_for
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
 from livepeer_ai.runner.client import OnProgress, RunnerError
@@ -215,6 +216,7 @@ def run_upscale(job: Job, index: int, on_progress: OnProgress) -> None:
         result = dispatch_stage(job, stage, request, frame_progress)
         _mime, upscaled = parse_data_url(result["images"][0]["url"])
         done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
+        attach_receipt(job, stage, done[-1], upscaled)
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
     frames = [Image.open(default_storage.open(path)) for path in done]
     fps = source["fps"]
@@ -292,6 +294,7 @@ def save_output(job: Job, stage: str, kind: str, filename: str, url: str, **extr
 
 def save_media(job: Job, stage: str, kind: str, filename: str, raw: bytes, **extra: Any) -> None:
     path = default_storage.save(f"jobs/{job.id}/{stage}/{filename}", ContentFile(raw))
+    attach_receipt(job, stage, path, raw)
     job.outputs.setdefault(stage, {}).update({kind: path, **extra})
     Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
 
@@ -352,6 +355,7 @@ def run_api_stage(job: Job, stage: str, on_progress: OnProgress) -> None:
         for index, image in enumerate(result["images"]):
             _mime, raw_image = parse_data_url(image["url"])
             path = default_storage.save(f"jobs/{job.id}/image-{index}.png", ContentFile(raw_image))
+            attach_receipt(job, stage, path, raw_image)
             stored.append({"path": path, "seed": image.get("seed"), "nsfw": image.get("nsfw", False)})
         job.outputs[stage] = {"images": stored}
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())

@@ -2,30 +2,45 @@
 
 A job goes through the steps of protocol §2.3 in order: credentials → units →
 reserve capacity (503 `insufficient capacity`, before any payment) → payment →
-run on a warm runner, SSE progress passed through → debit completed work → release.
+run on a warm runner, SSE progress passed through → sign a receipt for every
+output (payments/receipts.py) → debit completed work → release.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import os
+import re
+import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from httpx_sse import EventSource, SSEError
 from starlette.datastructures import UploadFile
 
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
 from livepeer_ai.orchestrator.units import fee_wei, units_for
+from livepeer_ai.payments.receipts import (
+    JOB_ID_HEADER,
+    UNPINNED,
+    Receipt,
+    output_media,
+    parameters_hash,
+    request_parameters,
+    signed_document,
+)
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.runner.schemas import FILE_FIELDS, NOT_MULTIPART, RequestInvalid, json_object, missing_field_error
 
@@ -33,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 NODE_VERSION = "0.1.0"
 RUNNER_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+RUNNER_VERSION_TIMEOUT_S = 5.0
+# The gateway's job id ("<job uuid>:<stage>") or any caller's own: what the receipts name.
+JOB_ID = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def error(status: int, msg: str) -> JSONResponse:
@@ -69,16 +87,36 @@ class ParsedJob:
     units: int
     body: bytes
     content_type: str
+    job_id: str
+    parameters_hash: str
+
+
+class ReceiptFailed(Exception):
+    """The node could not sign for the runner's result (an output it cannot read)."""
 
 
 class Node:
-    def __init__(self, config: NodeConfig, address: str, supervisor: Supervisor, payments: PaymentProcessor) -> None:
+    def __init__(
+        self,
+        config: NodeConfig,
+        identity: LocalAccount,
+        supervisor: Supervisor,
+        payments: PaymentProcessor,
+        *,
+        chain_id: int,
+        model_revisions: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
         self.config = config
-        self.address = address
+        self.identity = identity
+        self.address = identity.address
+        self.chain_id = chain_id
+        # (pipeline, model_id) → what receipts name as the weights' revision (receipts.model_revision).
+        self.model_revisions = dict(model_revisions or {})
         self.supervisor = supervisor
         self.payments = payments
         self.stats = {c.key: CapabilityStats() for c in config.capabilities}
         self._pending_releases: set[asyncio.Task[None]] = set()
+        self._runner_versions: dict[tuple[str, int], str] = {}
 
     def capability_for(self, pipeline: str, model_id: str) -> Capability | None:
         offered = [c for c in self.config.capabilities if c.pipeline == pipeline]
@@ -112,9 +150,15 @@ class Node:
         }
 
     async def parse(self, request: Request, pipeline: str) -> ParsedJob:
+        job_id = request.headers.get(JOB_ID_HEADER) or str(uuid.uuid4())
+        if not JOB_ID.fullmatch(job_id):
+            raise RequestRejected(
+                error(400, f"{JOB_ID_HEADER} must be 1 to 200 printable ASCII characters, no spaces.")
+            )
         body = await request.body()
         content_type = request.headers.get("content-type", "")
         input_size, frames = None, 0
+        uploads: dict[str, bytes] = {}
         try:
             if pipeline not in FILE_FIELDS:
                 fields = json_object(body)
@@ -128,6 +172,7 @@ class Node:
                     raise RequestInvalid(missing_field_error(FILE_FIELDS[pipeline]))
                 # Units depend on the input's size (protocol §2.4).
                 raw = await upload.read()
+                uploads[FILE_FIELDS[pipeline]] = raw
                 input_size, frames = await asyncio.to_thread(measure_upload, raw, pipeline == "frame-interpolation")
         except RequestInvalid as exc:
             raise RequestRejected(JSONResponse({"detail": exc.errors}, status_code=422)) from None
@@ -135,11 +180,17 @@ class Node:
             raise RequestRejected(error(413, str(exc))) from None
         except UnsupportedMedia as exc:
             raise RequestRejected(error(415, str(exc))) from None
+        try:
+            signed_parameters = parameters_hash(request_parameters(fields, uploads))
+        except ValueError:
+            # JSON's NaN and Infinity parse in Python but have no canonical form to sign.
+            invalid = [{"loc": ["body"], "msg": "Numbers must be finite", "type": "finite_number"}]
+            raise RequestRejected(JSONResponse({"detail": invalid}, status_code=422)) from None
         capability = self.capability_for(pipeline, str(fields.get("model_id") or ""))
         if capability is None:
             raise RequestRejected(error(400, f"This node does not serve {pipeline} {fields.get('model_id')!r}."))
         units = units_for(pipeline, fields, input_size, frames)
-        return ParsedJob(capability, fields, units, body, content_type)
+        return ParsedJob(capability, fields, units, body, content_type, job_id, signed_parameters)
 
     async def handle(self, request: Request, pipeline: str) -> Response:
         try:
@@ -224,12 +275,20 @@ class Node:
             finally:
                 await upstream.aclose()
                 await client.aclose()
-            self.finish(runner, job, sender, fee, "ok" if upstream.status_code == 200 else str(upstream.status_code))
-            return Response(
-                content,
-                status_code=upstream.status_code,
-                media_type=upstream.headers.get("content-type", "application/json"),
-            )
+            if upstream.status_code != 200:
+                self.finish(runner, job, sender, fee, str(upstream.status_code))
+                return Response(
+                    content,
+                    status_code=upstream.status_code,
+                    media_type=upstream.headers.get("content-type", "application/json"),
+                )
+            try:
+                result = await self.with_receipts(runner, job, content)
+            except ReceiptFailed as exc:
+                self.finish(runner, job, sender, fee, "receipt_failed")
+                return error(502, str(exc))
+            self.finish(runner, job, sender, fee, "ok")
+            return JSONResponse(result)
         return StreamingResponse(
             self._relay(runner, job, sender, fee, client, upstream),
             media_type="text/event-stream",
@@ -245,24 +304,84 @@ class Node:
         client: httpx.AsyncClient,
         upstream: httpx.Response,
     ) -> AsyncIterator[bytes]:
-        """Pass the runner's SSE bytes through; closing early (client gone) cancels the runner's job."""
+        """Pass the runner's events through, its result with receipts added; closing early cancels the runner's job."""
         outcome = "canceled"
-        tail = b""
         try:
-            async for chunk in upstream.aiter_raw():
-                window = tail + chunk
-                if b"event: result\n" in window:
-                    outcome = "ok"
-                elif b"event: error\n" in window and outcome != "ok":
-                    outcome = "runner_error"
-                tail = window[-32:]
-                yield chunk
-        except httpx.HTTPError:
-            outcome = "runner_unreachable"
+            async for event in EventSource(upstream).aiter_sse():
+                if event.event != "result":
+                    if event.event == "error":
+                        outcome = "runner_error"
+                    yield sse_event(event.event, event.data)
+                    continue
+                try:
+                    result = await self.with_receipts(runner, job, event.data)
+                except ReceiptFailed as exc:
+                    outcome = "receipt_failed"
+                    yield sse_event("error", json.dumps({"detail": {"msg": str(exc)}, "status": 502}))
+                    return
+                outcome = "ok"
+                yield sse_event("result", json.dumps(result))
+        except (httpx.HTTPError, SSEError):
+            if outcome != "ok":
+                outcome = "runner_unreachable"
         finally:
             await upstream.aclose()
             await client.aclose()
             self.finish(runner, job, sender, fee, outcome)
+
+    # -- receipts ------------------------------------------------------------------
+
+    async def runner_version(self, runner: SupervisedRunner) -> str:
+        """The runner's /version, asked once per start of a local runner (once per node run for an
+        external one); "unknown" when it will not say, asked again next time."""
+        key = (runner.url, runner.restarts)
+        if key not in self._runner_versions:
+            headers = {"authorization": f"Bearer {runner.token}"} if runner.token else {}
+            try:
+                async with httpx.AsyncClient(timeout=RUNNER_VERSION_TIMEOUT_S, headers=headers) as client:
+                    response = await client.get(f"{runner.url}/version")
+                    response.raise_for_status()
+                    version = str(response.json()["version"])[:100]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                return "unknown"
+            self._runner_versions[key] = version or "unknown"
+        return self._runner_versions[key]
+
+    async def with_receipts(self, runner: SupervisedRunner, job: ParsedJob, body: bytes | str) -> dict[str, Any]:
+        """The runner's result body with a signed receipt per output added as "receipts", all else unchanged."""
+        runner_version = await self.runner_version(runner)
+        return await asyncio.to_thread(self._sign_result, job, body, runner_version)
+
+    def _sign_result(self, job: ParsedJob, body: bytes | str, runner_version: str) -> dict[str, Any]:
+        try:
+            result = json.loads(body)
+            if not isinstance(result, dict):
+                raise ValueError("it is not a JSON object")
+            receipts = [
+                signed_document(
+                    Receipt(
+                        job_id=job.job_id,
+                        output_sha256=output.sha256,
+                        model_id=job.capability.model_id,
+                        model_revision=self.model_revisions.get(job.capability.key, UNPINNED),
+                        runner_version=runner_version,
+                        parameters_hash=job.parameters_hash,
+                        units=job.units,
+                        orchestrator=self.address,
+                        chain_id=self.chain_id,
+                    ),
+                    self.identity.key,
+                )
+                for output in output_media(result)
+            ]
+        except ValueError as exc:
+            raise ReceiptFailed(f"The node could not sign a receipt for the runner's result: {exc}") from None
+        return {**result, "receipts": receipts}
+
+
+def sse_event(kind: str, data: str) -> bytes:
+    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+    return f"event: {kind}\n{lines}\n".encode()
 
 
 def create_node_app(node: Node) -> FastAPI:

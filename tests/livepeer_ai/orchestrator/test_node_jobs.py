@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 from PIL import Image
 
 from livepeer_ai.orchestrator.config import Capability, ExternalRunner, NodeConfig
 from livepeer_ai.orchestrator.node import Node, create_node_app
 from livepeer_ai.orchestrator.payment import PaymentError, Sender
 from livepeer_ai.orchestrator.supervisor import Supervisor
+from livepeer_ai.payments.receipts import (
+    JOB_ID_HEADER,
+    output_media,
+    parameters_hash,
+    request_parameters,
+    verify_receipt,
+)
+from livepeer_ai.runner.app import RUNNER_VERSION
 from tests.conftest import health, serve, wait_for
 
+KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+CHAIN_ID = 31337
+T2I_REVISION = "sha256:" + "5e" * 32
 T2I = "livepeer-ai/tiny-sdxl-turbo"
 I2V = "livepeer-ai/tiny-svd-xt"
 
@@ -87,7 +100,14 @@ def node_url(runners: Any, payments: RecordingPayments, tmp_path: Any) -> Iterat
             ),
         ),
     )
-    node = Node(config, ADDRESS, Supervisor(config, {}, tmp_path / "logs"), payments)
+    node = Node(
+        config,
+        Account.from_key(KEY),
+        Supervisor(config, {}, tmp_path / "logs"),
+        payments,
+        chain_id=CHAIN_ID,
+        model_revisions={("text-to-image", T2I): T2I_REVISION},
+    )
     with serve(create_node_app(node)) as url:
         wait_for(lambda: all(c["capacity"] == 1 for c in info(url)["capabilities"]), 30, "node runners ready")
         yield url
@@ -233,3 +253,87 @@ def test_slot_of_a_canceled_job_is_held_until_the_runner_has_stopped(node_url, r
         assert response.json() == {"detail": {"msg": "insufficient capacity"}}
     wait_for(lambda: capability(node_url, "text-to-image")["in_use"] == 0, 30, "slot released")
     assert health(runners.processes["text-to-image"].url) == "IDLE"
+
+
+def verified_outputs(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Each output's kind and its receipt, verified against the output's real bytes."""
+    outputs = output_media(result)
+    assert len(result["receipts"]) == len(outputs) > 0
+    return [(o.kind, verify_receipt(doc, o.raw)) for o, doc in zip(outputs, result["receipts"], strict=True)]
+
+
+def test_result_carries_a_receipt_per_output_signed_by_the_node(node_url):
+    job_id = f"{uuid.uuid4()}:text-to-image"
+    body = small_t2i(num_images_per_prompt=2)
+    response = httpx.post(f"{node_url}/text-to-image", json=body, headers={JOB_ID_HEADER: job_id}, timeout=60)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert len(result["images"]) == 2 and {"url", "seed", "nsfw"} <= set(result["images"][0])
+    receipts = verified_outputs(result)
+    assert [kind for kind, _ in receipts] == ["image", "image"]
+    for _, verified in receipts:
+        receipt = verified.receipt
+        assert verified.signer == ADDRESS == receipt.orchestrator
+        assert (receipt.job_id, receipt.chain_id, receipt.units) == (job_id, CHAIN_ID, 64 * 64 * 2)
+        assert (receipt.model_id, receipt.model_revision) == (T2I, T2I_REVISION)
+        assert receipt.runner_version == RUNNER_VERSION
+        assert receipt.parameters_hash == parameters_hash(body)
+    assert receipts[0][1].receipt.output_sha256 != receipts[1][1].receipt.output_sha256
+
+
+def test_streamed_result_carries_receipts_too(node_url):
+    result = None
+    with httpx.stream(
+        "POST",
+        f"{node_url}/text-to-image",
+        json=small_t2i(),
+        headers={"Accept": "text/event-stream", JOB_ID_HEADER: "job-7:text-to-image"},
+        timeout=60,
+    ) as stream:
+        kind = ""
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "result":
+                result = json.loads(line[6:])
+    assert result is not None
+    ((_, verified),) = verified_outputs(result)
+    assert verified.receipt.job_id == "job-7:text-to-image"
+
+
+def test_job_id_is_generated_when_the_caller_sends_none(node_url):
+    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
+    ((_, verified),) = verified_outputs(response.json())
+    assert uuid.UUID(verified.receipt.job_id).version == 4
+
+
+def test_unusable_job_id_is_refused_before_payment(node_url, payments):
+    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), headers={JOB_ID_HEADER: "a b"}, timeout=30)
+    assert response.status_code == 400
+    assert JOB_ID_HEADER in response.json()["detail"]["msg"]
+    assert payments.count("process") == 0
+
+
+def test_video_receipts_cover_the_gif_and_mp4_and_bind_the_input(node_url):
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (20, 90, 200)).save(buffer, format="PNG")
+    form = {"width": "64", "height": "64", "num_inference_steps": "2", "seed": "3"}
+    response = httpx.post(
+        f"{node_url}/image-to-video",
+        data=form,
+        files={"image": ("in.png", buffer.getvalue(), "image/png")},
+        headers={JOB_ID_HEADER: "job-8:image-to-video"},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert len(result["frames"][0]) == 8  # the runner's body is passed on unchanged
+    receipts = verified_outputs(result)
+    assert [kind for kind, _ in receipts] == ["gif", "mp4"]
+    expected = parameters_hash(request_parameters(form, {"image": buffer.getvalue()}))
+    for _, verified in receipts:
+        assert verified.signer == ADDRESS
+        assert verified.receipt.parameters_hash == expected
+        assert verified.receipt.units == 64 * 64 * 25
+        # No registry folder for this model on this node: nothing to pin the weights to.
+        assert verified.receipt.model_revision == "unpinned"
