@@ -213,6 +213,9 @@ ORCHESTRATOR_REGISTRY_ADDRESS = envstr("ORCHESTRATOR_REGISTRY_ADDRESS", "")
 GATEWAY_KEYSTORE = envstr("GATEWAY_KEYSTORE", "")
 GATEWAY_KEYSTORE_PASSWORD_ENV = envstr("GATEWAY_KEYSTORE_PASSWORD_ENV", "")
 GATEWAY_PRIVATE_KEY_ENV = "GATEWAY_PRIVATE_KEY"
+# The sender's limits on what orchestrators ask (go-livepeer's -maxTicketEV, -maxTotalEV).
+MAX_TICKET_EV = envint("MAX_TICKET_EV", 3_000_000_000_000)
+MAX_TOTAL_EV = envint("MAX_TOTAL_EV", 20_000_000_000_000)
 # Retries of a failing stage on other nodes: bounded in count and in total time.
 STAGE_MAX_ATTEMPTS = envint("STAGE_MAX_ATTEMPTS", 5)
 STAGE_RETRY_WINDOW_S = envint("STAGE_RETRY_WINDOW_S", 900)

@@ -219,6 +219,7 @@ def orchestrator_node(
     warm: bool = True,
     payments: Any = None,
     chain_id: int | None = None,
+    identity: Any = None,
 ) -> Iterator[str]:
     """An in-process orchestrator node selling the given runners ({pipeline: url}) as external runners.
 
@@ -256,7 +257,7 @@ def orchestrator_node(
     )
     node = Node(
         config,
-        Account.create(),
+        identity or Account.create(),
         Supervisor(config, {}, log_dir),
         payments or OffchainPayments(),
         chain_id=settings.CHAIN_ID if chain_id is None else chain_id,

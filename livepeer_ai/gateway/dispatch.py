@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from livepeer_ai.gateway import network
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
+from livepeer_ai.gateway.payment import pay_for_stage
 from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
 from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, eligible, queue_admits
@@ -123,9 +124,12 @@ def stage_job_id(job: Job, stage: str) -> str:
     return f"{job.id}:{stage}"
 
 
-def send(url: str, request: StageRequest, on_progress: OnProgress, job_id: str) -> dict[str, Any]:
+def send(
+    url: str, request: StageRequest, on_progress: OnProgress, job_id: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     client = RunnerClient(url, timeout_s=settings.RUNNER_TIMEOUT_S)
     client.headers[JOB_ID_HEADER] = job_id
+    client.headers.update(headers or {})
     if request.json_body is not None:
         return client.run(request.pipeline, json_body=request.json_body, on_progress=on_progress)
     return client.run(request.pipeline, form=request.form, files=request.files, on_progress=on_progress)
@@ -167,7 +171,8 @@ def dispatch_stage(
         )
         t0 = time.monotonic()
         try:
-            result = send(node.service_uri, request, on_progress, stage_job_id(job, stage))
+            payment = pay_for_stage(node, request.pipeline, request.model_id, request.units)
+            result = send(node.service_uri, request, on_progress, stage_job_id(job, stage), payment.headers)
             receipts = check_receipts(result, node.address, request, stage_job_id(job, stage))
         except JobAbandoned:
             finish_attempt(attempt, AttemptOutcome.CANCELED, t0)
@@ -192,6 +197,8 @@ def dispatch_stage(
                 ) from exc
             continue
         finish_attempt(attempt, AttemptOutcome.SUCCEEDED, t0)
+        # Only completed work is charged against the credit there, as the node debits it.
+        payment.charge()
         store_stage_receipts(job, stage, receipts)
         network.record_success(node)
         return result

@@ -76,6 +76,10 @@ class NodeConfig:
     # (go-livepeer destroys a container after 2, protocol §1.5).
     max_health_failures: int = 2
     name: str = ""
+    # [payments]: the recipient's ticket economics (protocol §3.2); used on chain only.
+    ticket_ev: int = 8_000_000_000
+    redeem_gas: int = 1_200_000
+    tx_cost_multiplier: int = 100
 
 
 def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -151,6 +155,14 @@ def parse_config(raw: dict[str, Any]) -> NodeConfig:
         max_failures = int(node.get("max_health_failures", 2))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"[node]/[devices]: expected numbers: {exc}") from None
+    payments = raw.get("payments", {})
+    economics = {}
+    for key in ("ticket_ev", "redeem_gas", "tx_cost_multiplier"):
+        if key in payments:
+            value = payments[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"[payments] {key} must be a positive integer, got {value!r}")
+            economics[key] = value
     if start_timeout <= 0 or health_interval <= 0 or max_failures < 1:
         raise ConfigError("node: runner_start_timeout_s and health_interval_s must be > 0, max_health_failures >= 1")
     return NodeConfig(
@@ -166,6 +178,7 @@ def parse_config(raw: dict[str, Any]) -> NodeConfig:
         runner_start_timeout_s=start_timeout,
         health_interval_s=health_interval,
         max_health_failures=max_failures,
+        **economics,
     )
 
 

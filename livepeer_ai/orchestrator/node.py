@@ -23,13 +23,14 @@ from typing import Any
 
 import httpx
 from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from httpx_sse import EventSource, SSEError
 from starlette.datastructures import UploadFile
 
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
-from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender
+from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender, manifest_id
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
 from livepeer_ai.orchestrator.units import fee_wei, units_for
 from livepeer_ai.payments.receipts import (
@@ -89,6 +90,10 @@ class ParsedJob:
     content_type: str
     job_id: str
     parameters_hash: str
+
+    @property
+    def manifest(self) -> str:
+        return manifest_id(self.capability.pipeline, self.capability.model_id)
 
 
 class ReceiptFailed(Exception):
@@ -207,14 +212,15 @@ class Node:
             return error(503, "insufficient capacity")
         fee = fee_wei(job.units, job.capability.price_per_unit, job.capability.pixels_per_unit)
         try:
-            self.payments.process_payment(request, sender, fee)
+            # Tickets touch the DB and the chain: off the event loop.
+            await asyncio.to_thread(self.payments.process_payment, sender, fee, job.manifest)
         except PaymentError as exc:
             self.supervisor.release(runner)
             return error(exc.status, exc.message)
         streaming = "text/event-stream" in request.headers.get("accept", "")
         return await self.run_on(runner, job, sender, fee, streaming)
 
-    def finish(self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, outcome: str) -> None:
+    async def finish(self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, outcome: str) -> None:
         if outcome == "canceled":
             # The runner stops at its next step, not now: keep the slot until it says
             # so, or the next job reserved here would find the runner still busy.
@@ -228,7 +234,7 @@ class Node:
             stats.served += 1
             stats.units += job.units
             stats.fees_wei += fee
-            self.payments.debit(sender, fee)
+            await asyncio.to_thread(self.payments.debit, sender, fee, job.manifest)
         else:
             stats.failed[outcome] += 1
 
@@ -263,20 +269,20 @@ class Node:
             upstream = await client.send(upstream_request, stream=True)
         except httpx.HTTPError as exc:
             await client.aclose()
-            self.finish(runner, job, sender, fee, "runner_unreachable")
+            await self.finish(runner, job, sender, fee, "runner_unreachable")
             asyncio.create_task(self.supervisor.check(runner))
             return error(502, f"Runner failed: {exc}")
         if not streaming or upstream.status_code != 200:
             try:
                 content = await upstream.aread()
             except httpx.HTTPError as exc:
-                self.finish(runner, job, sender, fee, "runner_unreachable")
+                await self.finish(runner, job, sender, fee, "runner_unreachable")
                 return error(502, f"Runner failed: {exc}")
             finally:
                 await upstream.aclose()
                 await client.aclose()
             if upstream.status_code != 200:
-                self.finish(runner, job, sender, fee, str(upstream.status_code))
+                await self.finish(runner, job, sender, fee, str(upstream.status_code))
                 return Response(
                     content,
                     status_code=upstream.status_code,
@@ -285,9 +291,9 @@ class Node:
             try:
                 result = await self.with_receipts(runner, job, content)
             except ReceiptFailed as exc:
-                self.finish(runner, job, sender, fee, "receipt_failed")
+                await self.finish(runner, job, sender, fee, "receipt_failed")
                 return error(502, str(exc))
-            self.finish(runner, job, sender, fee, "ok")
+            await self.finish(runner, job, sender, fee, "ok")
             return JSONResponse(result)
         return StreamingResponse(
             self._relay(runner, job, sender, fee, client, upstream),
@@ -306,6 +312,7 @@ class Node:
     ) -> AsyncIterator[bytes]:
         """Pass the runner's events through, its result with receipts added; closing early cancels the runner's job."""
         outcome = "canceled"
+        finished = False
         try:
             async for event in EventSource(upstream).aiter_sse():
                 if event.event != "result":
@@ -320,6 +327,9 @@ class Node:
                     yield sse_event("error", json.dumps({"detail": {"msg": str(exc)}, "status": 502}))
                     return
                 outcome = "ok"
+                # Charged before the result leaves, so the caller's next request sees a settled balance.
+                await self.finish(runner, job, sender, fee, outcome)
+                finished = True
                 yield sse_event("result", json.dumps(result))
         except (httpx.HTTPError, SSEError):
             if outcome != "ok":
@@ -327,7 +337,8 @@ class Node:
         finally:
             await upstream.aclose()
             await client.aclose()
-            self.finish(runner, job, sender, fee, outcome)
+            if not finished:
+                await self.finish(runner, job, sender, fee, outcome)
 
     # -- receipts ------------------------------------------------------------------
 
@@ -389,8 +400,13 @@ def create_node_app(node: Node) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Serve /info at once; runners come up in the background and show as starting.
         startup = asyncio.create_task(node.supervisor.start())
+        redeemer = getattr(node.payments, "start", None)
+        if redeemer is not None:
+            redeemer()
         yield
         startup.cancel()
+        if redeemer is not None:
+            await asyncio.to_thread(node.payments.stop)  # type: ignore[attr-defined]
         await node.supervisor.stop()
 
     app = FastAPI(title="livepeer-ai orchestrator", version=NODE_VERSION, lifespan=lifespan)
@@ -403,6 +419,28 @@ def create_node_app(node: Node) -> FastAPI:
     @app.get("/info")
     async def info() -> dict[str, Any]:
         return node.info()
+
+    @app.get("/ticket-params", response_model=None)
+    async def ticket_params(sender: str, pipeline: str, model_id: str) -> dict[str, Any] | JSONResponse:
+        """Ticket params for one sender at one capability's price (OrchestratorInfo.ticket_params)."""
+        capability = node.capability_for(pipeline, model_id)
+        if capability is None:
+            return error(404, f"This node does not serve {pipeline} {model_id!r}.")
+        if not is_address(sender):
+            return error(400, "sender must be an Ethereum address")
+        try:
+            params = await asyncio.to_thread(
+                node.payments.ticket_params,
+                to_checksum_address(sender),
+                capability.price_per_unit,
+                capability.pixels_per_unit,
+                manifest_id(capability.pipeline, capability.model_id),
+            )
+        except PaymentError as exc:
+            return error(exc.status, exc.message)
+        if params is None:
+            return error(404, "This node is off chain: it takes no tickets.")
+        return params
 
     @app.get("/runners", response_model=None)
     async def runners(request: Request) -> dict[str, Any] | JSONResponse:

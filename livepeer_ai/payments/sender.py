@@ -79,14 +79,21 @@ class GatewaySender:
         ).first()
         return int(row.balance) if row else 0
 
-    def pay(self, params: TicketParams, fee_wei: int, manifest_id: str) -> Payment:
-        """Tickets enough to cover `fee_wei` beyond the existing credit, nonces reserved, signed."""
+    def pay(self, params: TicketParams, fee_wei: int, manifest_id: str, credit: int | None = None) -> Payment:
+        """Tickets enough to cover `fee_wei` beyond the existing credit, nonces reserved, signed.
+
+        `credit` is the balance the orchestrator reports for this gateway; without
+        it, the gateway's own record (EV sent minus completed work) is used. The
+        node's figure also covers what the gateway cannot see: a batch the node
+        never received because it refused the job for capacity first.
+        """
         ev = self.validate(params)
         with transaction.atomic():
             row, _ = OrchestratorCredit.objects.select_for_update().get_or_create(
                 sender=self.address, recipient=params.recipient, manifest_id=manifest_id
             )
-            count = max(0, math.ceil((max(fee_wei, ev) - int(row.balance)) / ev))
+            existing = int(row.balance) if credit is None else credit
+            count = max(0, math.ceil((max(fee_wei, ev) - existing) / ev))
             if count * ev > self.max_total_ev:
                 raise SenderRefused(
                     f"{count} tickets of {ev} wei EV exceed this gateway's limit of {self.max_total_ev} wei per batch"

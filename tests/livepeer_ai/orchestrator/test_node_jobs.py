@@ -55,14 +55,17 @@ class RecordingPayments:
             raise PaymentError(402, "Could not decode payment")
         return Sender(address="0xgateway")
 
-    def process_payment(self, request: Any, sender: Sender, fee_wei: int) -> None:
+    def process_payment(self, sender: Sender, fee_wei: int, manifest: str) -> None:
         self.calls.append(("process", fee_wei))
         if self.reject_payments:
             self.reject_payments -= 1
             raise PaymentError(400, "ticket invalid")
 
-    def debit(self, sender: Sender, fee_wei: int) -> None:
+    def debit(self, sender: Sender, fee_wei: int, manifest: str) -> None:
         self.calls.append(("debit", fee_wei))
+
+    def ticket_params(self, sender: str, price_per_unit: int, pixels_per_unit: int, manifest: str) -> None:
+        return None
 
     def count(self, kind: str) -> int:
         return sum(1 for k, _ in self.calls if k == kind)

@@ -5,13 +5,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from eth_account.signers.local import LocalAccount
 
-from livepeer_ai.orchestrator.config import ConfigError, load_config
+from livepeer_ai.orchestrator.config import ConfigError, NodeConfig, load_config
 from livepeer_ai.orchestrator.identity import load_identity
 from livepeer_ai.orchestrator.node import Node, create_node_app
-from livepeer_ai.orchestrator.payment import OffchainPayments
+from livepeer_ai.orchestrator.payment import OffchainPayments, OnchainPayments, PaymentProcessor
 from livepeer_ai.orchestrator.supervisor import Supervisor
+from livepeer_ai.payments.broker import Broker
+from livepeer_ai.payments.chain import ChainError
 from livepeer_ai.payments.receipts import model_revision
+from livepeer_ai.payments.recipient import Recipient
 from livepeer_ai.registry.models import ModelEntry
 
 
@@ -46,11 +50,12 @@ class Command(BaseCommand):
             node_config,
             account,
             supervisor,
-            OffchainPayments(),
+            self.payments(node_config, account),
             chain_id=settings.CHAIN_ID,
             model_revisions=revisions,
         )
-        self.stdout.write(f"orchestrator {account.address} serving {node_config.service_uri}")
+        mode = "on chain" if settings.WEB3_PROVIDER_URI else "off chain"
+        self.stdout.write(f"orchestrator {account.address} serving {node_config.service_uri} ({mode})")
         uvicorn.run(
             create_node_app(node),
             host=node_config.host,
@@ -58,3 +63,20 @@ class Command(BaseCommand):
             log_level="info",
             timeout_graceful_shutdown=10,
         )
+
+    def payments(self, node_config: NodeConfig, account: LocalAccount) -> PaymentProcessor:
+        """Tickets on chain when WEB3_PROVIDER_URI is set, else go-livepeer's off-chain mode."""
+        if not settings.WEB3_PROVIDER_URI:
+            return OffchainPayments()
+        try:
+            broker = Broker.from_settings()
+        except ChainError as exc:
+            raise CommandError(str(exc)) from None
+        recipient = Recipient.with_new_secret(
+            account.address,
+            broker,
+            ticket_ev=node_config.ticket_ev,
+            redeem_gas=node_config.redeem_gas,
+            tx_cost_multiplier=node_config.tx_cost_multiplier,
+        )
+        return OnchainPayments(recipient, account.key.hex())

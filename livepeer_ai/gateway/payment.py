@@ -1,0 +1,94 @@
+"""Paying an orchestrator for one stage (protocol §2.3, §3.3), when the gateway is on chain.
+
+Before each request the gateway asks the node for ticket params for itself,
+checks they name the node's advertised address, and attaches tickets for the
+fee at the node's advertised price. Only when the stage completed does the
+gateway charge its credit there, as the node debits its balance; a refused or
+failed job leaves both unchanged. Off chain (no WEB3_PROVIDER_URI) nothing is
+attached.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+
+from livepeer_ai.gateway.models import Orchestrator
+from livepeer_ai.orchestrator.payment import manifest_id
+from livepeer_ai.orchestrator.units import fee_wei
+from livepeer_ai.payments.accounts import AccountError, gateway_account
+from livepeer_ai.payments.broker import Broker
+from livepeer_ai.payments.chain import ChainError
+from livepeer_ai.payments.sender import GatewaySender, SenderRefused
+from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, TicketParams
+from livepeer_ai.runner.client import RunnerError
+
+PARAMS_TIMEOUT = httpx.Timeout(8.0, connect=3.0)
+
+
+@dataclass
+class StagePayment:
+    headers: dict[str, str]
+    # Called once the stage completed: the credit at the node pays for it.
+    charge: Callable[[], None]
+
+
+@functools.cache
+def gateway_sender() -> GatewaySender:
+    return GatewaySender(
+        gateway_account(),
+        Broker.from_settings(),
+        max_ticket_ev=settings.MAX_TICKET_EV,
+        max_total_ev=settings.MAX_TOTAL_EV,
+    )
+
+
+def price_of(node: Orchestrator, pipeline: str, model_id: str) -> tuple[int, int]:
+    for capability in (node.info or {}).get("capabilities", []):
+        if capability.get("pipeline") == pipeline and capability.get("model_id") == model_id:
+            return int(capability["price_per_unit"]), int(capability["pixels_per_unit"])
+    raise RunnerError(503, f"{node.service_uri} no longer advertises {pipeline} {model_id}")
+
+
+def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) -> StagePayment:
+    if not settings.WEB3_PROVIDER_URI:
+        return StagePayment(headers={}, charge=lambda: None)
+    try:
+        sender = gateway_sender()
+    except (AccountError, ChainError) as exc:
+        raise RunnerError(500, f"The gateway cannot pay: {exc}") from exc
+    price_per_unit, pixels_per_unit = price_of(node, pipeline, model_id)
+    fee = fee_wei(units, price_per_unit, pixels_per_unit)
+    manifest = manifest_id(pipeline, model_id)
+    try:
+        response = httpx.get(
+            f"{node.service_uri}/ticket-params",
+            params={"sender": sender.address, "pipeline": pipeline, "model_id": model_id},
+            timeout=PARAMS_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        raise RunnerError(502, f"{node.service_uri}/ticket-params failed: {exc}") from exc
+    if response.status_code != 200:
+        raise RunnerError(502 if response.status_code >= 500 else 503, f"ticket params refused: {response.text[:300]}")
+    try:
+        answer = response.json()
+        params = TicketParams.from_json(answer.get("ticket_params"))
+        credit = int(answer.get("balance", "0"))
+    except (ValueError, AttributeError, MalformedPayment) as exc:
+        raise RunnerError(502, f"{node.service_uri} sent unusable ticket params: {exc}") from exc
+    if params.recipient.lower() != node.address.lower():
+        raise RunnerError(502, f"ticket params name {params.recipient}, but the node advertises {node.address}")
+    try:
+        payment = sender.pay(params, fee, manifest, credit=credit)
+    except SenderRefused as exc:
+        raise RunnerError(502, f"The gateway will not pay {node.service_uri}: {exc.message}") from exc
+    except ChainError as exc:
+        raise RunnerError(503, f"chain unavailable while paying: {exc}") from exc
+    return StagePayment(
+        headers={PAYMENT_HEADER: payment.encode()},
+        charge=lambda: sender.charge(params.recipient, manifest, fee),
+    )

@@ -1,0 +1,125 @@
+"""Jobs paid with tickets end to end: gateway dispatch → node on chain → runner → redemption.
+
+A real anvil, the real contracts, a node discovered in the registry, real tiny runners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from livepeer_ai.gateway import payment as gateway_payment
+from livepeer_ai.gateway import workflow
+from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.orchestrator.payment import OnchainPayments, manifest_id
+from livepeer_ai.payments import discovery
+from livepeer_ai.payments.broker import Broker
+from livepeer_ai.payments.models import OrchestratorCredit, ReceivedTicket, RedemptionStatus
+from livepeer_ai.payments.recipient import Recipient
+from tests.conftest import orchestrator_node, wait_for
+from tests.livepeer_ai.payments.conftest import GATEWAY_KEY, ORCHESTRATOR_A_KEY, address_of
+
+MODEL = "livepeer-ai/tiny-sdxl-turbo"
+MANIFEST = manifest_id("text-to-image", MODEL)
+# Half the tickets win (face value 2 × EV), so winners come within a few jobs.
+EV = 10**15
+PRICE_PER_PIXEL = 10**11  # a 64×64 image costs 4.096e14 wei: one ticket per job
+FEE = 64 * 64 * PRICE_PER_PIXEL
+
+
+@pytest.fixture
+def paid_node(payments: Any, runners: Any, settings: Any, tmp_path: Path, monkeypatch: Any) -> Iterator[Recipient]:
+    payments.start_next_round()
+    broker = Broker(payments.chain, payments.addresses)
+    settings.WEB3_PROVIDER_URI = payments.chain.provider_uri
+    settings.TICKET_BROKER_ADDRESS = payments.addresses.ticket_broker
+    settings.ORCHESTRATOR_REGISTRY_ADDRESS = payments.addresses.registry
+    settings.MAX_TICKET_EV, settings.MAX_TOTAL_EV = 10**16, 10**18
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.ORCHESTRATOR_INFO_TTL_S = 0
+    settings.QUEUE_POLL_S = 0.1
+    settings.QUEUE_MAX_WAIT_S = 5
+    monkeypatch.setenv("GATEWAY_PRIVATE_KEY", GATEWAY_KEY)
+    gateway_payment.gateway_sender.cache_clear()
+    discovery.forget()
+    recipient = Recipient.with_new_secret(
+        address_of(ORCHESTRATOR_A_KEY), broker, ticket_ev=EV, redeem_gas=100_000, tx_cost_multiplier=2
+    )
+    node_payments = OnchainPayments(recipient, ORCHESTRATOR_A_KEY, redeem_interval_s=0.2)
+    with orchestrator_node(
+        {"text-to-image": runners.url("text-to-image")},
+        tmp_path / "logs",
+        price_per_unit=PRICE_PER_PIXEL,
+        payments=node_payments,
+        identity=Account.from_key(ORCHESTRATOR_A_KEY),
+    ) as url:
+        # The registry names where this node serves; the other two registered nodes are unreachable.
+        payments.chain.transact(payments.registry.functions.setServiceURI(url), ORCHESTRATOR_A_KEY)
+        yield recipient
+    gateway_payment.gateway_sender.cache_clear()
+    discovery.forget()
+
+
+def api_job(**fields: Any) -> Job:
+    request = {"prompt": "paid", "width": 64, "height": 64, "num_inference_steps": 1, "model_id": MODEL, **fields}
+    job = workflow.create_api_job("text-to-image", request, None, None)
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    return job
+
+
+def gateway_credit() -> OrchestratorCredit:
+    return OrchestratorCredit.objects.get(recipient=address_of(ORCHESTRATOR_A_KEY), manifest_id=MANIFEST)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paid_job_credits_tickets_and_debits_only_the_completed_work(paid_node):
+    job = api_job()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    tickets = list(ReceivedTicket.objects.all())
+    assert len(tickets) == 1 and tickets[0].sender == address_of(GATEWAY_KEY)
+    ev = int(tickets[0].expected_value)
+    # Node and gateway agree: one ticket's EV in, one job's fee out.
+    assert paid_node.balance(address_of(GATEWAY_KEY), MANIFEST) == ev - FEE
+    assert int(gateway_credit().balance) == ev - FEE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_job_leaves_the_senders_credit_unchanged(paid_node):
+    assert api_job().status == JobStatus.SUCCEEDED
+    before = paid_node.balance(address_of(GATEWAY_KEY), MANIFEST)
+    tickets_before = ReceivedTicket.objects.count()
+    # Paid for (a fresh ticket tops the credit up to one EV), then refused by the runner.
+    failed = api_job(width=60)
+    assert failed.status == JobStatus.FAILED and failed.error_code == "runner_400"
+    sent = sum(int(t.expected_value) for t in ReceivedTicket.objects.order_by("received_at")[tickets_before:])
+    # The tickets' value stays the sender's credit: nothing was charged for the failed work.
+    assert sent > 0
+    assert paid_node.balance(address_of(GATEWAY_KEY), MANIFEST) == before + sent
+    assert int(gateway_credit().balance) == before + sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_winning_tickets_are_redeemed_by_the_node_and_pay_it_on_chain(paid_node, payments):
+    address = address_of(ORCHESTRATOR_A_KEY)
+    for _ in range(30):
+        assert api_job().status == JobStatus.SUCCEEDED
+        if ReceivedTicket.objects.filter(winning=True).exists():
+            break
+    winner = ReceivedTicket.objects.filter(winning=True).first()
+    assert winner is not None, "no winning ticket in 30 jobs at win probability 1/2"
+    wait_for(
+        lambda: ReceivedTicket.objects.get(id=winner.id).status == RedemptionStatus.REDEEMED,
+        30,
+        "the node's redeemer to redeem the winning ticket",
+    )
+    winner.refresh_from_db()
+    receipt = payments.chain.w3.eth.get_transaction_receipt(winner.tx_hash)
+    assert receipt["from"] == address and receipt["status"] == 1
+    redeemed = payments.events(receipt, "WinningTicketRedeemed")
+    assert redeemed and redeemed[0]["recipient"] == address and redeemed[0]["faceValue"] == int(winner.face_value)
