@@ -37,7 +37,7 @@ test: install
 bench: models
 	$(PY) -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
 	$(PY) -m livepeer_ai.gateway.simulation --output docs/benchmarks/scheduling.md
-	$(PY) -m livepeer_ai.gateway.overhead --rate 50 --seconds 20 --append docs/benchmarks/scheduling.md
+	$(PY) -m livepeer_ai.gateway.overhead --rate 10,50 --seconds 20 --append docs/benchmarks/scheduling.md
 	$(PY) -m livepeer_ai.payments.bench --output docs/benchmarks/payments.md
 
 lint: install

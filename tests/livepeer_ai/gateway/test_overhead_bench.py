@@ -22,5 +22,5 @@ def test_overhead_benchmark_completes_every_job_and_replaces_its_section(tmp_pat
     assert text.startswith("# Scheduling simulation\n\nsimulation table\n")
     assert "stale numbers" not in text
     assert text.count("## Gateway overhead per job") == 1
-    assert "10 public-API text-to-image jobs offered at 5 jobs/s; 10 succeeded, 0 failed" in text
+    assert "### 5 jobs/s offered\n\n10 jobs; 10 succeeded, 0 failed" in text
     assert "| gateway overhead (dispatch, inference excluded) |" in text
