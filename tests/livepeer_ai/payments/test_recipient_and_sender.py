@@ -212,3 +212,26 @@ def test_sender_refuses_params_beyond_its_limits(broker):
     with pytest.raises(SenderRefused, match="above this gateway's limit"):
         pay(recipient, frugal, EV)
     assert not OrchestratorCredit.objects.exists()
+
+
+@pytest.mark.django_db
+def test_rejects_nonces_beyond_600_per_ticket_params(broker):
+    recipient, sender = make_recipient(broker), make_sender(broker)
+    params = recipient.ticket_params(sender.address, 1, 1)
+    aux_data = aux_data_for(params.creation_round, params.creation_round_block_hash)
+
+    def signed(nonce: int) -> tuple[int, bytes]:
+        ticket = Ticket(
+            recipient=params.recipient,
+            sender=sender.address,
+            face_value=params.face_value,
+            win_prob=params.win_prob,
+            sender_nonce=nonce,
+            recipient_rand_hash=params.recipient_rand_hash,
+            aux_data=aux_data,
+        )
+        return nonce, sign_ticket_hash(ticket_hash(ticket), GATEWAY_KEY)
+
+    recipient.receive(Payment(sender.address, params, (signed(600),)), MANIFEST)
+    with pytest.raises(PaymentRejected, match="at most 600 tickets per ticket params"):
+        recipient.receive(Payment(sender.address, params, (signed(601),)), MANIFEST)
