@@ -38,13 +38,13 @@ from typing import Any
 
 import httpx
 
+from livepeer_ai.orchestrator.supervisor import free_port
+from livepeer_ai.payments.anvil import DEFAULT_PRIVATE_KEYS
+
 MODEL_ID = "livepeer-ai/tiny-sdxl-turbo"
 SECTION = "## Gateway overhead per job"
 # anvil's well-known dev keys 1 and 2: throwaway node identities for the benchmark.
-NODE_KEYS = (
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-)
+NODE_KEYS = DEFAULT_PRIVATE_KEYS[1:3]
 
 
 class InstantTextToImage:
@@ -74,14 +74,6 @@ def serve_instant_runner(port: int) -> None:
     spec = ModelSpec(pipeline="text-to-image", model_id=MODEL_ID, family="sdxl-turbo", local_path="")
     app = create_app(spec, loader=lambda _spec, _device: InstantTextToImage())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_up(url: str, timeout_s: float = 60) -> None:

@@ -1,7 +1,9 @@
-"""The gateway's Ethereum account (the ticket sender), from a keystore or the environment.
+"""Ethereum accounts from a keystore file or the environment: the gateway's (the ticket
+sender) here, an orchestrator's through `orchestrator/identity.py`.
 
-Same rules as an orchestrator's identity: held in memory only, and a key that is
-not exactly 32 bytes of hex is refused rather than silently padded.
+Keys are held in memory only, and a key that is not exactly 32 bytes of hex is
+refused: eth_account would pad a short one silently, giving another identity
+than the operator meant.
 """
 
 from __future__ import annotations
@@ -29,20 +31,28 @@ def account_from_env(variable: str) -> LocalAccount:
         raise AccountError(f"environment variable {variable} (a private key) is not set")
     if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", raw):
         raise AccountError(f"{variable} must be 32 bytes of hex (64 digits, optionally after 0x)")
-    return Account.from_key(raw)
+    try:
+        return Account.from_key(raw)
+    except (ValueError, TypeError) as exc:
+        raise AccountError(f"{variable} is not a valid private key: {exc}") from None
+
+
+def account_from_keystore(path: Path, password_env: str) -> LocalAccount:
+    """A keystore JSON file, its password read from the environment variable `password_env`."""
+    password = os.environ.get(password_env, "") if password_env else ""
+    try:
+        keystore = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise AccountError(f"keystore {path} does not exist") from None
+    try:
+        return Account.from_key(Account.decrypt(keystore, password))
+    except ValueError as exc:
+        raise AccountError(f"keystore {path}: cannot decrypt ({exc})") from None
 
 
 def gateway_account() -> LocalAccount:
     if settings.GATEWAY_KEYSTORE:
-        path = Path(settings.GATEWAY_KEYSTORE)
-        password_env = settings.GATEWAY_KEYSTORE_PASSWORD_ENV
-        password = os.environ.get(password_env, "") if password_env else ""
-        try:
-            return Account.from_key(Account.decrypt(json.loads(path.read_text()), password))
-        except FileNotFoundError:
-            raise AccountError(f"keystore {path} does not exist") from None
-        except ValueError as exc:
-            raise AccountError(f"keystore {path}: cannot decrypt ({exc})") from None
+        return account_from_keystore(Path(settings.GATEWAY_KEYSTORE), settings.GATEWAY_KEYSTORE_PASSWORD_ENV)
     return account_from_env(settings.GATEWAY_PRIVATE_KEY_ENV)
 
 

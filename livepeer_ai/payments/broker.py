@@ -7,6 +7,7 @@ deploy_contracts`) or from TICKET_BROKER_ADDRESS / ORCHESTRATOR_REGISTRY_ADDRESS
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,9 @@ class Broker:
     def round_block_hash(self, round_number: int) -> bytes:
         return bytes(self.registry.functions.blockHashForRound(round_number).call())
 
+    @functools.cached_property
     def ticket_validity_period(self) -> int:
+        """Immutable in the broker: read once, not on every payment."""
         return int(self.ticket_broker.functions.ticketValidityPeriod().call())
 
     def sender_info(self, sender: str) -> SenderInfo:

@@ -145,17 +145,8 @@ class Recipient:
             return 0
         self.check_sender(sender, params)
         credited = 0
-        aux_data = aux_data_for(params.creation_round, params.creation_round_block_hash)
         for sender_nonce, signature in payment.tickets:
-            ticket = Ticket(
-                recipient=params.recipient,
-                sender=sender,
-                face_value=params.face_value,
-                win_prob=params.win_prob,
-                sender_nonce=sender_nonce,
-                recipient_rand_hash=params.recipient_rand_hash,
-                aux_data=aux_data,
-            )
+            ticket = params.ticket(sender, sender_nonce)
             digest = ticket_hash(ticket)
             try:
                 signer = recover_ticket_signer(digest, signature)
@@ -182,7 +173,7 @@ class Recipient:
                 f"(deposit {info.deposit} + reserve share {info.reserve // pool} wei)"
             )
         current_round = self.broker.current_round()
-        if params.creation_round + self.broker.ticket_validity_period() <= current_round:
+        if params.creation_round + self.broker.ticket_validity_period <= current_round:
             raise PaymentRejected(f"ticket params from round {params.creation_round} are expired")
         if self.broker.round_block_hash(params.creation_round) != params.creation_round_block_hash:
             raise PaymentRejected(f"ticket params name a wrong block hash for round {params.creation_round}")

@@ -18,13 +18,7 @@ from eth_account.signers.local import LocalAccount
 
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.models import OrchestratorCredit, SenderNonce
-from livepeer_ai.payments.tickets import (
-    Ticket,
-    aux_data_for,
-    expected_value,
-    sign_ticket_hash,
-    ticket_hash,
-)
+from livepeer_ai.payments.tickets import expected_value, sign_ticket_hash, ticket_hash
 from livepeer_ai.payments.wire import Payment, TicketParams
 
 # go-livepeer's sender limits (protocol §3.3).
@@ -102,19 +96,10 @@ class GatewaySender:
             row.balance = int(row.balance) + count * ev
             row.tickets_sent += count
             row.save(update_fields=["balance", "tickets_sent", "updated_at"])
-        aux_data = aux_data_for(params.creation_round, params.creation_round_block_hash)
-        tickets = []
-        for nonce in nonces:
-            ticket = Ticket(
-                recipient=params.recipient,
-                sender=self.address,
-                face_value=params.face_value,
-                win_prob=params.win_prob,
-                sender_nonce=nonce,
-                recipient_rand_hash=params.recipient_rand_hash,
-                aux_data=aux_data,
-            )
-            tickets.append((nonce, sign_ticket_hash(ticket_hash(ticket), self.account.key)))
+        tickets = [
+            (nonce, sign_ticket_hash(ticket_hash(params.ticket(self.address, nonce)), self.account.key))
+            for nonce in nonces
+        ]
         return Payment(sender=self.address, ticket_params=params, tickets=tuple(tickets))
 
     def reserve_nonces(self, rand_hash: bytes, count: int) -> list[int]:

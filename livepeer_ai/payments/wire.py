@@ -16,6 +16,8 @@ from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 
+from livepeer_ai.payments.tickets import Ticket, aux_data_for
+
 PAYMENT_HEADER = "Livepeer-Payment"
 
 
@@ -67,6 +69,18 @@ class TicketParams:
 
     def with_rand_hash(self, rand_hash: bytes) -> TicketParams:
         return replace(self, recipient_rand_hash=rand_hash)
+
+    def ticket(self, sender: str, sender_nonce: int) -> Ticket:
+        """The ticket these params make for `sender`'s nonce: a batch shares all else (protocol §3.3)."""
+        return Ticket(
+            recipient=self.recipient,
+            sender=sender,
+            face_value=self.face_value,
+            win_prob=self.win_prob,
+            sender_nonce=sender_nonce,
+            recipient_rand_hash=self.recipient_rand_hash,
+            aux_data=aux_data_for(self.creation_round, self.creation_round_block_hash),
+        )
 
     def to_json(self) -> dict[str, str]:
         return {

@@ -24,18 +24,6 @@ SMALL = {"width": 64, "height": 64, "text_to_image_steps": 2, "image_to_video_st
 
 
 @pytest.fixture
-def gateway_settings(settings: Any, tmp_path: Any) -> Any:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.QUEUE_POLL_S = 0.1
-    settings.QUEUE_MAX_WAIT_S = 120
-    settings.MAX_PRICE_PER_UNIT = 0
-    settings.FALLBACK_PROVIDER_URL = ""
-    return settings
-
-
-@pytest.fixture
 def two_nodes(runners: Any, gateway_settings: Any, tmp_path: Any) -> Iterator[tuple[str, str]]:
     """Node A (cheap) and node B (dear), each selling its own text-to-image and image-to-video runner."""
     with ExitStack() as stack:

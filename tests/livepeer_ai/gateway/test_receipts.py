@@ -134,18 +134,6 @@ def test_stored_receipts_get_their_output_path_when_the_output_is_saved():
 # -- on the real network -------------------------------------------------------------------
 
 
-@pytest.fixture
-def gateway_settings(settings: Any, tmp_path: Any) -> Any:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.QUEUE_POLL_S = 0.1
-    settings.QUEUE_MAX_WAIT_S = 120
-    settings.MAX_PRICE_PER_UNIT = 0
-    settings.FALLBACK_PROVIDER_URL = ""
-    return settings
-
-
 def make_job(stages: list[str]) -> Job:
     job = workflow.create_gif_job("receipts", seed=1)
     job.parameters.update({"width": 64, "height": 64, "text_to_image_steps": 2, "image_to_video_steps": 2})

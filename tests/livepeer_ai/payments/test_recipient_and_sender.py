@@ -13,7 +13,7 @@ from livepeer_ai.payments.models import OrchestratorCredit, ReceivedTicket, Rede
 from livepeer_ai.payments.recipient import PaymentRejected, Recipient
 from livepeer_ai.payments.redemption import redeem_winning_tickets, ticket_of
 from livepeer_ai.payments.sender import GatewaySender, SenderRefused
-from livepeer_ai.payments.tickets import Ticket, aux_data_for, expected_value, sign_ticket_hash, ticket_hash
+from livepeer_ai.payments.tickets import expected_value, sign_ticket_hash, ticket_hash
 from livepeer_ai.payments.wire import Payment
 from tests.livepeer_ai.payments.conftest import (
     GATEWAY_KEY,
@@ -133,15 +133,7 @@ def test_rejects_forged_signature(broker):
     genuine = sender.pay(params, EV, MANIFEST)
     nonce, _signature = genuine.tickets[0]
     other = Account.from_key(OTHER_GATEWAY_KEY)
-    ticket = Ticket(
-        recipient=params.recipient,
-        sender=sender.address,
-        face_value=params.face_value,
-        win_prob=params.win_prob,
-        sender_nonce=nonce,
-        recipient_rand_hash=params.recipient_rand_hash,
-        aux_data=aux_data_for(params.creation_round, params.creation_round_block_hash),
-    )
+    ticket = params.ticket(sender.address, nonce)
     bad = Payment(sender.address, params, ((nonce, sign_ticket_hash(ticket_hash(ticket), other.key)),))
     with pytest.raises(PaymentRejected, match="invalid ticket signature: signed by"):
         recipient.receive(bad, MANIFEST)
@@ -218,19 +210,9 @@ def test_sender_refuses_params_beyond_its_limits(broker):
 def test_rejects_nonces_beyond_600_per_ticket_params(broker):
     recipient, sender = make_recipient(broker), make_sender(broker)
     params = recipient.ticket_params(sender.address, 1, 1)
-    aux_data = aux_data_for(params.creation_round, params.creation_round_block_hash)
 
     def signed(nonce: int) -> tuple[int, bytes]:
-        ticket = Ticket(
-            recipient=params.recipient,
-            sender=sender.address,
-            face_value=params.face_value,
-            win_prob=params.win_prob,
-            sender_nonce=nonce,
-            recipient_rand_hash=params.recipient_rand_hash,
-            aux_data=aux_data,
-        )
-        return nonce, sign_ticket_hash(ticket_hash(ticket), GATEWAY_KEY)
+        return nonce, sign_ticket_hash(ticket_hash(params.ticket(sender.address, nonce)), GATEWAY_KEY)
 
     recipient.receive(Payment(sender.address, params, (signed(600),)), MANIFEST)
     with pytest.raises(PaymentRejected, match="at most 600 tickets per ticket params"):
