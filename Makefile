@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install models demo test bench lint clean
+.PHONY: install browser models demo test bench lint clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -31,7 +31,14 @@ models: install
 demo: models
 	bin/demo
 
-test: install
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own
+# browser download needs the internet). Installed as root, or through sudo.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test: install browser
 	$(PY) -m pytest
 
 bench: models

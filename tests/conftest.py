@@ -269,3 +269,45 @@ def orchestrator_node(
             "node runners ready",
         )
         yield url
+
+
+# anvil's development accounts 1 and 2 (the demo's two orchestrator nodes): known
+# keys, so a test can sign as either node. Never use them for anything of value.
+OPERATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+OTHER_OPERATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+
+
+@dataclass
+class Personas:
+    """The people permission tests are written for; `anonymous` is a visitor who never signed in."""
+
+    operator: Any
+    other_operator: Any
+    member: Any
+    admin: Any
+    operator_key: str = OPERATOR_KEY
+    other_operator_key: str = OTHER_OPERATOR_KEY
+
+    @property
+    def operator_address(self) -> str:
+        return str(self.operator.operator.address)
+
+    @property
+    def other_operator_address(self) -> str:
+        return str(self.other_operator.operator.address)
+
+
+@pytest.fixture
+def personas(db: Any) -> Personas:
+    from django.contrib.auth import get_user_model
+    from eth_account import Account
+
+    from dashboard.models import Operator
+
+    User = get_user_model()
+    return Personas(
+        operator=Operator.for_address(Account.from_key(OPERATOR_KEY).address).user,
+        other_operator=Operator.for_address(Account.from_key(OTHER_OPERATOR_KEY).address).user,
+        member=User.objects.create_user("member", password="member-pass-1234"),
+        admin=User.objects.create_superuser("admin", password="admin-pass-1234"),
+    )
