@@ -18,7 +18,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import PYTHON, ROOT, ManagedProcess, free_port, spawn, wait_for
+from tests.conftest import PYTHON, ROOT, wait_for
+from tests.processes import start_daphne, start_orchestrator, start_worker
 
 pytestmark = pytest.mark.integration
 
@@ -33,36 +34,10 @@ NODE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 @pytest.fixture
 def orchestrator(stack_env: dict[str, str], runners: Any, tmp_path: Any) -> Iterator[str]:
     """A real orchestrator process selling the session's runners."""
-    port = free_port()
-    config = tmp_path / "node.toml"
-    config.write_text(f"""
-[node]
-port = {port}
-private_key_env = "LIVE_NODE_KEY"
-health_interval_s = 1
-[[capabilities]]
-pipeline = "text-to-image"
-model_id = "livepeer-ai/tiny-sdxl-turbo"
-runners = [{{ url = "{runners.url("text-to-image")}" }}]
-[[capabilities]]
-pipeline = "image-to-video"
-model_id = "livepeer-ai/tiny-svd-xt"
-runners = [{{ url = "{runners.url("image-to-video")}" }}]
-""")
-    process = spawn(
-        "orchestrator",
-        [PYTHON, "manage.py", "run_orchestrator", "--config", str(config)],
-        {**stack_env, "LIVE_NODE_KEY": NODE_KEY},
-        tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
+    urls = {name: runners.url(name) for name in ("text-to-image", "image-to-video")}
+    process = start_orchestrator(stack_env, tmp_path, NODE_KEY, urls)
     try:
-        wait_for(
-            lambda: all(c["capacity"] == 1 for c in httpx.get(f"{url}/info", timeout=2).json()["capabilities"]),
-            60,
-            f"orchestrator ready\n{process.log_tail()}",
-        )
-        yield url
+        yield process.url
     finally:
         process.stop()
 
@@ -74,40 +49,11 @@ def live_env(stack_env: dict[str, str], redis_url: str, orchestrator: str) -> di
 
 @pytest.fixture
 def web(live_env: dict[str, str], tmp_path: Any) -> Iterator[str]:
-    port = free_port()
-    env = {**live_env, "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}"}
-    process = spawn(
-        "daphne",
-        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "livepeer_ai.asgi:application"],
-        env,
-        tmp_path,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process = start_daphne(live_env, tmp_path)
     try:
-        wait_for(lambda: httpx.get(base + "/", timeout=2).status_code == 200, 30, f"daphne\n{process.log_tail()}")
-        yield base
+        yield process.url
     finally:
         process.stop()
-
-
-def start_worker(env: dict[str, str], log_dir: Any) -> ManagedProcess:
-    args = [
-        PYTHON,
-        "-m",
-        "celery",
-        "-A",
-        "livepeer_ai",
-        "worker",
-        "--pool",
-        "threads",
-        "--concurrency",
-        "2",
-        "--loglevel",
-        "INFO",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    return spawn("worker", args, env, log_dir)
 
 
 def submit_prompt(base: str, prompt: str) -> str:

@@ -1,0 +1,126 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the demo's processes.
+
+One site per session, as `make demo` runs it (off chain): a private Redis, two
+orchestrator nodes (each selling its own warm runners of the session's fleet),
+daphne and a Celery worker with beat, on a private SQLite database seeded by
+`seed_demo`. Playwright's own browser download needs the internet, so the
+browser is `/usr/bin/chromium` (`make test` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY, PYTHON, ROOT, ManagedProcess
+from tests.processes import start_daphne, start_orchestrator, start_worker
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling Google's hosts,
+# which this closed network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "docs" / "screenshots"))
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class DemoSite:
+    url: str
+    env: dict[str, str]
+    processes: list[ManagedProcess]
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against the site's database; its stdout."""
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def shell(self, code: str) -> str:
+        return self.manage("shell", "-c", code)
+
+    def logs(self) -> str:
+        return "\n\n".join(f"== {p.name}\n{p.log_tail(60)}" for p in self.processes)
+
+
+@pytest.fixture(scope="session")
+def demo_site(
+    stack_env: dict[str, str], runners: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoSite]:
+    log_dir = tmp_path_factory.mktemp("demo-site")
+    processes: list[ManagedProcess] = []
+    try:
+        # As in the demo: node 1 also sells upscale, node 2 frame interpolation.
+        node_runners = [
+            ("text-to-image", "image-to-video", "upscale"),
+            ("text-to-image-b", "image-to-video-b", "frame-interpolation"),
+        ]
+        for index, (key, names) in enumerate(zip((OPERATOR_KEY, OTHER_OPERATOR_KEY), node_runners, strict=True)):
+            urls = {name: runners.url(name) for name in names}
+            processes.append(start_orchestrator(stack_env, log_dir, key, urls, name=f"orchestrator{index + 1}"))
+        env = {
+            **stack_env,
+            "REDIS_URL": redis_url,
+            "ORCHESTRATOR_URLS": ",".join(p.url for p in processes),
+        }
+        site = DemoSite(url="", env=env, processes=processes)
+        site.manage("seed_demo")
+        processes.append(start_worker(env, log_dir, beat=True))
+        web = start_daphne(env, log_dir)
+        processes.append(web)
+        site.url = web.url
+        yield site
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_page(chromium: Any, demo_site: DemoSite) -> Iterator[Any]:
+    """`new_page(viewport=PHONE)` → a page in a fresh browser context (own cookies), closed after the test."""
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int] | None = None) -> Any:
+        context = chromium.new_context(viewport=viewport or DESKTOP, base_url=demo_site.url)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save the whole page as docs/screenshots/<name>.png (the README shows these)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_no_horizontal_scroll(page: Any) -> None:
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport"
