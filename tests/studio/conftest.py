@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
@@ -11,6 +12,12 @@ from django.core.cache import cache
 @pytest.fixture(autouse=True)
 def in_memory_layer(settings: Any) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    # Personas get real passwords; the default hasher's million rounds would dominate these tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +35,6 @@ def other_member(db: Any) -> Any:
     return get_user_model().objects.create_user("other-member", password="other-pass-1234")
 
 
-def logged_in(client_class: Any, user: Any) -> Any:
-    client = client_class()
-    client.force_login(user)
-    return client
+def text_of(response: Any) -> str:
+    """The page as a reader sees it: HTML entities (&#x27; …) turned back into characters."""
+    return html.unescape(response.content.decode())
