@@ -48,6 +48,7 @@ class PromptForm(forms.Form):
         widget=forms.NumberInput(attrs=_help("seed")),
     )
     text_to_image_steps = forms.IntegerField(
+        required=False,
         label="Image steps",
         min_value=1,
         initial=DEFAULT_PARAMETERS["text_to_image_steps"],
@@ -55,6 +56,7 @@ class PromptForm(forms.Form):
         widget=forms.NumberInput(attrs=_help("text_to_image_steps")),
     )
     image_to_video_steps = forms.IntegerField(
+        required=False,
         label="Video steps",
         min_value=1,
         initial=DEFAULT_PARAMETERS["image_to_video_steps"],
@@ -62,6 +64,7 @@ class PromptForm(forms.Form):
         widget=forms.NumberInput(attrs=_help("image_to_video_steps")),
     )
     motion_bucket_id = forms.IntegerField(
+        required=False,
         label="Motion amount",
         min_value=MOTION_RANGE[0],
         max_value=MOTION_RANGE[1],
@@ -70,6 +73,7 @@ class PromptForm(forms.Form):
         widget=forms.NumberInput(attrs=_help("motion_bucket_id")),
     )
     fps = forms.IntegerField(
+        required=False,
         label="Frames per second",
         min_value=FPS_RANGE[0],
         max_value=FPS_RANGE[1],
@@ -109,6 +113,14 @@ class PromptForm(forms.Form):
             if not allowed:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "Not allowed by this round's rules."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Left empty (or not sent at all): the studio's default, as the runner API does for a missing field.
+        for name in ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps"):
+            if cleaned.get(name) is None and name not in self.errors:
+                cleaned[name] = self.fields[name].initial
+        return cleaned
 
     def advanced_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.ADVANCED]

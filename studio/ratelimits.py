@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django_htmx.http import reswap
 from django_ratelimit.core import get_usage
 
 View = Callable[..., HttpResponse]
@@ -54,4 +55,7 @@ def too_many(request: HttpRequest, seconds_left: int, limit: int) -> HttpRespons
     )
     response = render(request, template, context, status=429)
     response["Retry-After"] = str(seconds_left)
+    if getattr(request, "htmx", False):
+        # Said just before whatever the request meant to replace, which stays usable.
+        reswap(response, "beforebegin")
     return response

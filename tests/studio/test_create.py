@@ -65,6 +65,15 @@ def test_submitting_a_prompt_creates_a_job_and_enqueues_its_driver(member_client
 
 
 @pytest.mark.django_db
+def test_advanced_options_left_out_take_the_defaults(member_client):
+    with mock.patch("studio.views.jobs.drive_job.delay_on_commit"):
+        response = member_client.post("/jobs/", {"prompt": "plain", "fps": ""})
+    assert response.status_code == 302
+    parameters = Job.objects.get().parameters
+    assert {name: parameters[name] for name in DEFAULTS} == DEFAULTS
+
+
+@pytest.mark.django_db
 def test_htmx_submit_redirects_the_client(member_client):
     with mock.patch("studio.views.jobs.drive_job.delay_on_commit"):
         response = member_client.post("/jobs/", {"prompt": "htmx", **DEFAULTS}, HTTP_HX_REQUEST="true")
@@ -228,3 +237,4 @@ def test_htmx_rate_limit_answer_is_a_fragment(member_client, settings):
         response = member_client.post("/jobs/", {"prompt": "b", **DEFAULTS}, HTTP_HX_REQUEST="true")
     assert response.status_code == 429
     assert response.content.decode().lstrip().startswith('<p class="error notice" role="alert" data-rate-limited')
+    assert response["HX-Reswap"] == "beforebegin"  # the form stays, the message goes above it
