@@ -39,18 +39,18 @@ def rounds(request: HttpRequest) -> HttpResponse:
 def round_detail(request: HttpRequest, slug: str) -> HttpResponse:
     round = get_object_or_404(Round, slug=slug)
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "votes"
-    entries = round.entries.public().select_related("job", "author")
+    entries = round.entries.public().select_related("job__generation", "author")
     entries = entries.ranked() if sort == "votes" else entries.order_by("-created_at", "-id")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"round": round, "page": page, "sort": sort, "sorts": SORTS}
     if request.htmx and request.GET.get("page"):
         return render(request, "studio/round.html#entry-page", context)
-    context["leaderboard"] = round.entries.public().select_related("author", "job").ranked()[:10]
+    context["leaderboard"] = round.entries.public().select_related("author", "job__generation").ranked()[:10]
     return render(request, "studio/round.html", context)
 
 
 def _visible_entry(request: HttpRequest, pk: int) -> Entry:
-    entry = get_object_or_404(Entry.objects.select_related("round", "job", "author"), pk=pk)
+    entry = get_object_or_404(Entry.objects.select_related("round", "job__generation", "author"), pk=pk)
     if not entry.visible_to(request.user):
         raise Http404("No such entry.")
     return entry

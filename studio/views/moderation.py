@@ -14,11 +14,11 @@ from studio.moderation import MODERATOR_ACTIONS, dismiss
 @require_GET
 @staff_required
 def moderation(request: HttpRequest) -> HttpResponse:
-    entries = Entry.objects.select_related("round", "job", "author")
+    entries = Entry.objects.select_related("round", "job__generation", "author")
     context = {
         "awaiting": entries.awaiting_review().order_by("created_at"),
         "reports": Report.objects.filter(resolved_at__isnull=True).select_related(
-            "entry__job", "entry__author", "entry__round", "reporter"
+            "entry__job__generation", "entry__author", "entry__round", "reporter"
         ),
         "hidden": entries.filter(hidden=True).order_by("-hidden_at")[:50],
     }

@@ -238,3 +238,31 @@ def test_htmx_rate_limit_answer_is_a_fragment(member_client, settings):
     assert response.status_code == 429
     assert response.content.decode().lstrip().startswith('<p class="error notice" role="alert" data-rate-limited')
     assert response["HX-Reswap"] == "beforebegin"  # the form stays, the message goes above it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_racing_for_the_last_gif_get_one(personas):
+    import threading
+
+    from django.db import connection
+
+    round = make_round(generations_per_member=1)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(start_generation(personas.member, {"prompt": "race", "style": "", **DEFAULTS}))
+        except Refused as refusal:
+            outcomes.append(refusal)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Generation", "Refused"]
+    assert Generation.objects.filter(round=round).count() == 1
