@@ -118,7 +118,12 @@ class Round(models.Model):
         return max(self.generations_per_member - self.generations_used(member), 0)
 
     def winners(self) -> models.QuerySet[Entry]:
-        return self.entries.public().filter(place__isnull=False).select_related("job__generation", "author").order_by("place")
+        return (
+            self.entries.public()
+            .filter(place__isnull=False)
+            .select_related("job__generation", "author")
+            .order_by("place")
+        )
 
 
 class Generation(models.Model):
