@@ -7,6 +7,7 @@ SECRET_KEY and friends. The small helpers below fail loudly on bad values.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def envint(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+
+
+def envrate(name: str, default: str) -> str:
+    """A django-ratelimit rate, "count/period" (period s, m, h or d, optionally with a count: 10/5m)."""
+    raw = envstr(name, default)
+    if not re.fullmatch(r"\d+/\d*[smhd]", raw):
+        raise ImproperlyConfigured(f"{name} must look like 10/m or 3/5m (count/period), got {raw!r}")
+    return raw
 
 
 def envmap(name: str, default: dict[str, str]) -> dict[str, str]:
@@ -76,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "django_ratelimit",
     "template_partials",
     "livepeer_ai.registry",
     "livepeer_ai.pipelines",
@@ -137,6 +147,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "studio-index"
+LOGOUT_REDIRECT_URL = "studio-index"
+# Password-reset mail goes to the console in the demo; production names an SMTP backend.
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT_S", 10)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "livepeer-ai studio <noreply@localhost>")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -179,6 +202,15 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", True)
+# Rate limits count in the cache, so every web process must share it: Redis when
+# there is one; one process's memory otherwise (runserver, tests).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# django-ratelimit knows only django-redis by name (W001); Django's own RedisCache
+# increments atomically too. Without Redis there is a single process (E003: not shared).
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -227,7 +259,12 @@ API_SYNC_TIMEOUT_S = envint("API_SYNC_TIMEOUT_S", 600)
 JOB_PICKUP_GRACE_S = envint("JOB_PICKUP_GRACE_S", 300)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-jobs": {"task": "livepeer_ai.gateway.tasks.sweep_stalled_jobs", "schedule": 30.0},
+    "close-rounds": {"task": "studio.tasks.close_rounds", "schedule": 60.0},
 }
+# The studio's limits per member (or per IP for visitors): django-ratelimit rates, "count/period".
+STUDIO_CREATE_RATE = envrate("STUDIO_CREATE_RATE", "6/m")
+STUDIO_VOTE_RATE = envrate("STUDIO_VOTE_RATE", "30/m")
+STUDIO_REPORT_RATE = envrate("STUDIO_REPORT_RATE", "10/h")
 RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
 # Model used by each stage of the studio workflow when the request names none.
 DEFAULT_MODELS = envmap(

@@ -1,1 +1,1 @@
-"""The GIF competition app. So far: the studio page that makes a GIF live."""
+"""The GIF competition app: make a GIF, watch it being made, enter it into a round, vote, share."""

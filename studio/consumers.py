@@ -4,22 +4,26 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import job_group
+from studio.results import describe_job
 
 
 @database_sync_to_async
-def render_progress(job_id: str, snapshot: dict[str, Any] | None = None) -> str | None:
-    job = Job.objects.filter(id=job_id).first()
+def render_progress(job_id: str, user: Any, snapshot: dict[str, Any] | None = None) -> str | None:
+    job = Job.objects.filter(id=job_id, api_key__isnull=True).first()
     if job is None:
         return None
     # Show the step this message was sent for while the row is still on that stage,
     # so fast steps are each shown rather than skipped to the latest.
     if snapshot and job.status == JobStatus.RUNNING and snapshot.get("stage_index") == job.stage_index:
         job.step, job.total_steps = snapshot["step"], snapshot["total_steps"]
-    return render_to_string("studio/job.html#job-progress", {"job": job, "oob": True})
+    # The watcher's own buttons (cancel, retry, enter) come with the fragment.
+    context = {"job": job, "view": describe_job(job, user), "oob": True}
+    return render_to_string("studio/job.html#job-progress", context)
 
 
 class JobProgressConsumer(AsyncWebsocketConsumer):
@@ -28,7 +32,8 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
         self.group = job_group(self.job_id)
-        html = await render_progress(self.job_id)
+        self.user = self.scope.get("user") or AnonymousUser()
+        html = await render_progress(self.job_id, self.user)
         if html is None:
             await self.close(code=4404)
             return
@@ -42,6 +47,6 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def job_updated(self, event: dict[str, Any]) -> None:
-        html = await render_progress(self.job_id, event.get("snapshot"))
+        html = await render_progress(self.job_id, self.user, event.get("snapshot"))
         if html is not None:
             await self.send(text_data=html)

@@ -1,26 +1,142 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import MaxValueValidator
+
+from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS
+from studio.creation import FPS_RANGE, MOTION_RANGE, SEED_MAX, Limits
+from studio.models import ReportReason
+from studio.presets import STYLE_PRESETS
+
+
+def _help(field: str) -> dict[str, str]:
+    """Ties an input to its help text for screen readers."""
+    return {"aria-describedby": f"id_{field}-help"}
 
 
 class PromptForm(forms.Form):
+    """What a member asks for; bounds follow the current round's rules (creation.Limits)."""
+
     prompt = forms.CharField(
         max_length=500,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "a pixel art robot dancing in the rain"}),
     )
+    negative_prompt = forms.CharField(
+        max_length=500,
+        required=False,
+        strip=True,
+        label="Negative prompt",
+        help_text="What the picture should not have, e.g. “blurry, text, watermark”.",
+        widget=forms.TextInput(attrs=_help("negative_prompt")),
+    )
+    style = forms.ChoiceField(
+        choices=[(p.key, p.label) for p in STYLE_PRESETS.values()],
+        required=False,
+        initial="",
+        help_text="Adds a few words to the prompt and the negative prompt.",
+        widget=forms.Select(attrs=_help("style")),
+    )
     seed = forms.IntegerField(
-        required=False, min_value=0, max_value=2**32 - 1, help_text="Leave empty for a random seed."
+        required=False,
+        min_value=0,
+        max_value=SEED_MAX,
+        help_text="Leave empty for a random seed. The same seed and settings ask for the same GIF.",
+        widget=forms.NumberInput(attrs=_help("seed")),
+    )
+    text_to_image_steps = forms.IntegerField(
+        required=False,
+        label="Image steps",
+        min_value=1,
+        initial=DEFAULT_PARAMETERS["text_to_image_steps"],
+        help_text="Denoising steps for the first frame.",
+        widget=forms.NumberInput(attrs=_help("text_to_image_steps")),
+    )
+    image_to_video_steps = forms.IntegerField(
+        required=False,
+        label="Video steps",
+        min_value=1,
+        initial=DEFAULT_PARAMETERS["image_to_video_steps"],
+        help_text="Denoising steps for the animation.",
+        widget=forms.NumberInput(attrs=_help("image_to_video_steps")),
+    )
+    motion_bucket_id = forms.IntegerField(
+        required=False,
+        label="Motion amount",
+        min_value=MOTION_RANGE[0],
+        max_value=MOTION_RANGE[1],
+        initial=DEFAULT_PARAMETERS["motion_bucket_id"],
+        help_text="Higher moves more (image-to-video's motion_bucket_id; 127 by default).",
+        widget=forms.NumberInput(attrs=_help("motion_bucket_id")),
+    )
+    fps = forms.IntegerField(
+        required=False,
+        label="Frames per second",
+        min_value=FPS_RANGE[0],
+        max_value=FPS_RANGE[1],
+        initial=DEFAULT_PARAMETERS["fps"],
+        widget=forms.NumberInput(attrs=_help("fps")),
+        help_text="Playback speed of the GIF (6 by default).",
     )
     upscale = forms.BooleanField(
         required=False,
-        widget=forms.CheckboxInput(attrs={"aria-describedby": "id_upscale-help"}),
+        widget=forms.CheckboxInput(attrs=_help("upscale")),
         label="Upscale ×4",
         help_text="Generate at a quarter of the size, then upscale every frame: sharper, slower.",
     )
     interpolate = forms.BooleanField(
         required=False,
-        widget=forms.CheckboxInput(attrs={"aria-describedby": "id_interpolate-help"}),
+        widget=forms.CheckboxInput(attrs=_help("interpolate")),
         label="Smooth motion",
         help_text="Frame interpolation: twice the frames at twice the frame rate.",
     )
+
+    ADVANCED = ("seed", "text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps")
+
+    def __init__(self, *args: Any, limits: Limits | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits or Limits()
+        for name, most in (
+            ("text_to_image_steps", self.limits.max_text_to_image_steps),
+            ("image_to_video_steps", self.limits.max_image_to_video_steps),
+        ):
+            field = self.fields[name]
+            field.max_value = most
+            field.validators.append(MaxValueValidator(most))
+            field.widget.attrs["max"] = most
+            field.initial = min(field.initial, most)
+            field.help_text = f"{field.help_text} At most {most}."
+        for name, allowed in (("upscale", self.limits.allow_upscale), ("interpolate", self.limits.allow_interpolation)):
+            if not allowed:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Not allowed by this round's rules."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Left empty (or not sent at all): the studio's default, as the runner API does for a missing field.
+        for name in ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps"):
+            if cleaned.get(name) is None and name not in self.errors:
+                cleaned[name] = self.fields[name].initial
+        return cleaned
+
+    def advanced_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.ADVANCED]
+
+    def choices(self) -> dict[str, Any]:
+        """The cleaned choices, JSON-ready, as creation.start_generation takes them."""
+        return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(help_text="Only for resetting your password; never shown.")
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")
+
+
+class ReportForm(forms.Form):
+    reason = forms.ChoiceField(choices=ReportReason.choices, widget=forms.RadioSelect)
+    details = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from studio import views
+from studio.views import accounts, gallery, jobs, moderation
 
 urlpatterns = [
-    path("", views.index, name="studio-index"),
-    path("jobs/", views.create_job, name="studio-create-job"),
-    path("jobs/<uuid:job_id>/", views.job_detail, name="studio-job"),
-    path("jobs/<uuid:job_id>/cancel/", views.cancel_job, name="studio-cancel-job"),
+    path("", jobs.index, name="studio-index"),
+    path("jobs/", jobs.create_job, name="studio-create-job"),
+    path("jobs/<uuid:job_id>/", jobs.job_detail, name="studio-job"),
+    path("jobs/<uuid:job_id>/cancel/", jobs.cancel_job, name="studio-cancel-job"),
+    path("jobs/<uuid:job_id>/retry/", jobs.retry_job, name="studio-retry-job"),
+    path("jobs/<uuid:job_id>/enter/", jobs.enter_job, name="studio-enter-job"),
+    path("rounds/", gallery.rounds, name="studio-rounds"),
+    path("rounds/<slug:slug>/", gallery.round_detail, name="studio-round"),
+    path("entries/<int:pk>/", gallery.entry_detail, name="studio-entry"),
+    path("entries/<int:pk>/vote/", gallery.vote, name="studio-vote"),
+    path("entries/<int:pk>/report/", gallery.report, name="studio-report"),
+    path("moderation/", moderation.moderation, name="studio-moderation"),
+    path("moderation/entries/<int:pk>/<str:action>/", moderation.moderate_entry, name="studio-moderate-entry"),
+    path("moderation/reports/<int:pk>/dismiss/", moderation.dismiss_report, name="studio-dismiss-report"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -11,6 +11,7 @@ import re
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,12 +58,26 @@ def web(live_env: dict[str, str], tmp_path: Any) -> Iterator[str]:
 
 
 def submit_prompt(base: str, prompt: str) -> str:
+    """Sign up a fresh member (only members create), then submit the prompt as the form does."""
     with httpx.Client(base_url=base, timeout=10) as client:
-        client.get("/")
-        token = client.cookies["csrftoken"]
+        client.get("/accounts/signup/")
+        password = "live-stack-passphrase"
+        signup = client.post(
+            "/accounts/signup/",
+            data={
+                "username": f"live-{uuid.uuid4().hex[:8]}",
+                "email": "live@example.com",
+                "password1": password,
+                "password2": password,
+                "csrfmiddlewaretoken": client.cookies["csrftoken"],
+            },
+            headers={"Referer": base + "/accounts/signup/"},
+        )
+        assert signup.status_code == 302, signup.text
         response = client.post(
             "/jobs/",
-            data={"prompt": prompt, "seed": "3", "csrfmiddlewaretoken": token},
+            # Logging in rotates the CSRF token.
+            data={"prompt": prompt, "seed": "3", "csrfmiddlewaretoken": client.cookies["csrftoken"]},
             headers={"Referer": base + "/"},
         )
     assert response.status_code == 302, response.text

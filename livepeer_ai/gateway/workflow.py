@@ -61,8 +61,13 @@ def create_gif_job(
     seed: int | None = None,
     upscale: bool = False,
     interpolate: bool = False,
+    parameters: dict[str, Any] | None = None,
 ) -> Job:
-    parameters = dict(DEFAULT_PARAMETERS)
+    """A queued GIF job; `parameters` overrides DEFAULT_PARAMETERS (and may add a "style" label)."""
+    unknown = set(parameters or {}) - set(DEFAULT_PARAMETERS) - {"style"}
+    if unknown:
+        raise ValueError(f"Unknown GIF parameters: {sorted(unknown)}")
+    parameters = {**DEFAULT_PARAMETERS, **(parameters or {})}
     if seed is not None:
         parameters["seed"] = seed
     stages = list(GIF_STAGES)
@@ -160,7 +165,7 @@ def run_text_to_image(job: Job, index: int, on_progress: OnProgress) -> None:
     request = StageRequest(stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body)
     result = dispatch_stage(job, stage, request, on_progress)
     image = result["images"][0]
-    save_output(job, stage, "image", "image.png", image["url"], seed=image["seed"])
+    save_output(job, stage, "image", "image.png", image["url"], seed=image["seed"], **safety_flags([image]))
 
 
 def run_image_to_video(job: Job, index: int, on_progress: OnProgress) -> None:
@@ -214,6 +219,10 @@ def run_upscale(job: Job, index: int, on_progress: OnProgress) -> None:
             on_progress(offset * total + step, count * total)
 
         result = dispatch_stage(job, stage, request, frame_progress)
+        flags = safety_flags(result["images"][:1])
+        outputs = job.outputs[stage]
+        outputs["nsfw"] = outputs.get("nsfw", False) or flags["nsfw"]
+        outputs["nsfw_checked"] = outputs.get("nsfw_checked", True) and flags["nsfw_checked"]
         _mime, upscaled = parse_data_url(result["images"][0]["url"])
         done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
         attach_receipt(job, stage, done[-1], upscaled)
@@ -305,9 +314,19 @@ def save_video(job: Job, stage: str, result: dict[str, Any]) -> None:
     for frame_index, frame in enumerate(result["frames"][0]):
         _mime, raw = parse_data_url(frame["url"])
         frames.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(raw)))
-    job.outputs.setdefault(stage, {}).update({"frames": frames, "fps": result["fps"]})
+    job.outputs.setdefault(stage, {}).update(
+        {"frames": frames, "fps": result["fps"], **safety_flags(result["frames"][0])}
+    )
     save_output(job, stage, "gif", "video.gif", result["gif"]["url"])
     save_output(job, stage, "mp4", "video.mp4", result["mp4"]["url"])
+
+
+def safety_flags(items: list[dict[str, Any]]) -> dict[str, bool]:
+    """Whether the runner flagged any output NSFW, and whether it checked every one at all."""
+    return {
+        "nsfw": any(bool(item.get("nsfw")) for item in items),
+        "nsfw_checked": bool(items) and all(bool(item.get("nsfw_checked")) for item in items),
+    }
 
 
 def create_api_job(pipeline: str, fields: dict[str, Any], upload: Any, api_key: Any) -> Job:

@@ -18,16 +18,3 @@ def stage_output(job: Job, key: str) -> str:
 def final_output(job: Job, kind: str) -> str:
     """`job|final_output:"gif"` → the finished result's media URL."""
     return job.final_output_url(kind)
-
-
-STAGE_LABELS = {
-    "text-to-image": "first frame",
-    "image-to-video": "video",
-    "upscale": "upscaled",
-    "frame-interpolation": "interpolated",
-}
-
-
-@register.filter
-def stage_label(stage: str) -> str:
-    return STAGE_LABELS.get(stage, stage)

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from studio.models import Round
+from studio.rounds import current_round
 
 
 class Command(BaseCommand):
-    help = "Create the demo's admin and member accounts (idempotent) and print how to log in."
+    help = "Create the demo's accounts and a round open for GIFs and votes now (idempotent); print how to log in."
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -17,7 +22,7 @@ class Command(BaseCommand):
             ("member", os.environ.get("DEMO_MEMBER_PASSWORD", "member-demo-pass"), False),
         ]
         for username, password, is_admin in accounts:
-            user, created = User.objects.get_or_create(username=username)
+            user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@localhost"})
             if created:
                 user.set_password(password)
                 user.is_staff = user.is_superuser = is_admin
@@ -25,4 +30,24 @@ class Command(BaseCommand):
                 self.stdout.write(f"created {username!r} with password {password!r}")
             else:
                 self.stdout.write(f"{username!r} exists (password unchanged; demo default {password!r})")
+        self.seed_round()
         self.stdout.write("admin site: http://127.0.0.1:8000/admin/")
+
+    def seed_round(self) -> None:
+        """A round whose GIF and voting windows are both open now, so the demo runs end to end."""
+        open_now = current_round()
+        if open_now is not None and open_now.takes_votes():
+            self.stdout.write(f"round {open_now.slug!r} is open for GIFs and votes until {open_now.prompt_closes_at}")
+            return
+        now = timezone.now()
+        round = Round.objects.create(
+            slug=f"demo-{now:%Y%m%d-%H%M%S}",
+            title=f"Demo round, {now:%d %b %Y}",
+            theme="Machines dreaming of nature",
+            description="Make a short GIF on the theme, enter your best, and vote for others' (not your own).",
+            prompt_opens_at=now - timedelta(minutes=1),
+            prompt_closes_at=now + timedelta(days=7),
+            voting_opens_at=now - timedelta(minutes=1),
+            voting_closes_at=now + timedelta(days=7, hours=1),
+        )
+        self.stdout.write(f"created round {round.slug!r}, open for GIFs and votes for 7 days")

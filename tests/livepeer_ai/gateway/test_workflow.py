@@ -90,6 +90,17 @@ def test_gif_job_runs_both_stages_and_stores_the_outputs(stage_runners):
 
 
 @pytest.mark.django_db
+def test_each_stage_records_what_the_safety_checker_said(stage_runners):
+    job = make_job()
+    workflow.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    # The tiny models ship no checker: nothing flagged, and nothing claimed to be checked.
+    for stage in job.stages:
+        assert (job.outputs[stage]["nsfw"], job.outputs[stage]["nsfw_checked"]) == (False, False)
+
+
+@pytest.mark.django_db
 def test_every_step_of_every_stage_is_published(stage_runners, job_messages):
     job = make_job()
     job_messages(job)
@@ -223,6 +234,7 @@ def test_full_chain_feeds_each_stage_into_the_next_across_nodes(chain_nodes, job
         "frame-interpolation": {chain_nodes["second"]},
     }
     assert job.attempts.filter(stage="upscale", outcome="succeeded").count() == 8
+    assert all(job.outputs[stage]["nsfw_checked"] is False for stage in job.stages)
 
     # The upscale stage's progress runs over all its frames: 8 frames × 2 steps, never backwards.
     upscale_steps = [

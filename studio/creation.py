@@ -1,0 +1,126 @@
+"""Starting a member's GIF: the round's rules and quota, the style's words, then a gateway job.
+
+The form checks the bounds for a friendly message; `start_generation` checks them
+again, so a retry or a hand-made POST meets the same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, create_gif_job
+from studio.models import Generation, Round
+from studio.presets import STYLE_PRESETS, apply_style
+from studio.refusals import Refused
+from studio.rounds import current_round
+
+# Bounds that are not the round's to set: motion_bucket_id and fps as the runner
+# API accepts them (protocol §1.2), kept to what makes sense for a short GIF.
+MOTION_RANGE = (1, 255)
+FPS_RANGE = (1, 30)
+SEED_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a member may ask for: the current round's rules, or the runner API's defaults outside a round."""
+
+    allow_upscale: bool = True
+    allow_interpolation: bool = True
+    max_text_to_image_steps: int = 50
+    max_image_to_video_steps: int = 25
+
+    @classmethod
+    def of(cls, round: Round | None) -> Limits:
+        if round is None:
+            return cls()
+        return cls(
+            allow_upscale=round.allow_upscale,
+            allow_interpolation=round.allow_interpolation,
+            max_text_to_image_steps=round.max_text_to_image_steps,
+            max_image_to_video_steps=round.max_image_to_video_steps,
+        )
+
+    def problems(self, choices: dict[str, Any]) -> list[str]:
+        found = []
+        if choices.get("upscale") and not self.allow_upscale:
+            found.append("This round's rules do not allow upscaling.")
+        if choices.get("interpolate") and not self.allow_interpolation:
+            found.append("This round's rules do not allow frame interpolation.")
+        bounds = {
+            "text_to_image_steps": ("Image steps", 1, self.max_text_to_image_steps),
+            "image_to_video_steps": ("Video steps", 1, self.max_image_to_video_steps),
+            "motion_bucket_id": ("Motion amount", *MOTION_RANGE),
+            "fps": ("Frames per second", *FPS_RANGE),
+        }
+        for name, (label, low, high) in bounds.items():
+            value = choices.get(name, DEFAULT_PARAMETERS[name])
+            if not isinstance(value, int) or not low <= value <= high:
+                found.append(f"{label} must be between {low} and {high}.")
+        seed = choices.get("seed")
+        if seed is not None and (not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
+            found.append(f"The seed must be between 0 and {SEED_MAX}.")
+        if choices.get("style", "") not in STYLE_PRESETS:
+            found.append("Unknown style.")
+        return found
+
+
+def quota_message(round: Round) -> str:
+    return (
+        f"You have made all {round.generations_per_member} GIFs this round allows "
+        f"(“{round.title}”). Failed jobs don't count; the next round brings new ones."
+    )
+
+
+def start_generation(
+    member: Any, choices: dict[str, Any], *, retry_of: Generation | None = None, now: datetime | None = None
+) -> Generation:
+    """A queued GIF job for `member` from the form's `choices`; raises Refused when the rules say no."""
+    round = current_round(now)
+    problems = Limits.of(round).problems(choices)
+    if problems:
+        raise Refused(" ".join(problems), status=400)
+    prompt, negative_prompt = apply_style(choices["prompt"], choices.get("negative_prompt", ""), choices["style"])
+    with transaction.atomic():
+        # One member's creations queue on their own row, so two tabs can't both take the last GIF.
+        get_user_model().objects.select_for_update().filter(pk=member.pk).first()
+        if round is not None and round.generations_left(member) <= 0:
+            raise Refused(quota_message(round), status=403)
+        parameters = {
+            name: choices[name] for name in ("text_to_image_steps", "image_to_video_steps") if name in choices
+        }
+        parameters.update({name: choices[name] for name in ("motion_bucket_id", "fps") if name in choices})
+        parameters.update({"negative_prompt": negative_prompt, "style": choices["style"]})
+        job = create_gif_job(
+            prompt,
+            owner=member,
+            seed=choices.get("seed"),
+            upscale=bool(choices.get("upscale")),
+            interpolate=bool(choices.get("interpolate")),
+            parameters=parameters,
+        )
+        return Generation.objects.create(
+            job=job,
+            member=member,
+            round=round,
+            prompt=choices["prompt"],
+            style=choices["style"],
+            choices=choices,
+            retry_of=retry_of,
+        )
+
+
+def retry_generation(job: Job, member: Any, now: datetime | None = None) -> Generation:
+    """A new job asking for what a failed or canceled one asked for (in the round on now)."""
+    generation = getattr(job, "generation", None)
+    if generation is None or generation.member_id != member.pk:
+        raise Refused("Only the member who made this GIF can retry it.", status=403)
+    if job.status not in {JobStatus.FAILED, JobStatus.CANCELED}:
+        raise Refused("Only a failed or canceled job can be retried.", status=409)
+    return start_generation(member, generation.choices, retry_of=generation, now=now)

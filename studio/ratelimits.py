@@ -1,0 +1,61 @@
+"""Rate limits on creating, voting and reporting, answered with 429, when they reset, and Retry-After.
+
+django-ratelimit counts in the shared cache (fixed windows per key); its usage
+tells how many seconds the window has left, which the answer passes on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django_htmx.http import reswap
+from django_ratelimit.core import get_usage
+
+View = Callable[..., HttpResponse]
+
+
+def rate_limited(group: str, rate_setting: str) -> Callable[[View], View]:
+    """Count each POST to the view per member (per IP for visitors) at the rate named by `rate_setting`."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            usage = get_usage(
+                request,
+                group=group,
+                key="user_or_ip",
+                rate=getattr(settings, rate_setting),
+                method="POST",
+                increment=True,
+            )
+            if usage is not None and usage["should_limit"]:
+                return too_many(request, max(int(usage["time_left"]), 1), usage["limit"])
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def too_many(request: HttpRequest, seconds_left: int, limit: int) -> HttpResponse:
+    context = {
+        "seconds_left": seconds_left,
+        "resets_at": timezone.now() + timedelta(seconds=seconds_left),
+        "limit": limit,
+    }
+    template = (
+        "studio/rate_limited.html#limit-message" if getattr(request, "htmx", False) else "studio/rate_limited.html"
+    )
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(seconds_left)
+    if getattr(request, "htmx", False):
+        # Said just before whatever the request meant to replace, which stays usable.
+        reswap(response, "beforebegin")
+    return response

@@ -1,0 +1,127 @@
+"""What the job page shows: each stage's preview, model, orchestrator and receipts; failures in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Receipt
+from studio.models import Entry, Generation
+from studio.presets import STYLE_PRESETS
+
+STAGE_LABELS = {
+    "text-to-image": "First frame",
+    "image-to-video": "Video",
+    "upscale": "Upscaled ×4",
+    "frame-interpolation": "Smoothed motion",
+}
+
+# error_code → what happened, for people; the gateway's message stays beside it as detail.
+FAILURES = {
+    "runner_400": "The network refused these settings. Try other options (a different size or fewer steps).",
+    "runner_402": "The gateway could not pay the orchestrator for this stage.",
+    "runner_409": "The orchestrator stopped the job before it finished.",
+    "runner_413": "The picture handed between stages was too big for the orchestrator.",
+    "runner_415": "The orchestrator could not read the picture handed between stages.",
+    "runner_422": "The network refused these settings. Try other options.",
+    "runner_500": "The GPU node hit an error while generating (for example it ran out of memory).",
+    "runner_502": (
+        "The orchestrators that tried this stage could not be reached, or sent back a result they could not "
+        "prove was theirs, so nothing of it was used."
+    ),
+    "runner_503": (
+        "Every orchestrator that runs this stage stayed busy or kept failing for as long as a job may wait. "
+        "Try again in a few minutes."
+    ),
+    "runner_504": "The orchestrator took too long to answer, so the gateway gave up on it.",
+    "internal_error": "Something went wrong inside the gateway itself; it has been logged.",
+}
+
+
+def plain_failure(job: Job) -> str:
+    return FAILURES.get(job.error_code, "The job could not be finished.")
+
+
+@dataclass
+class StageView:
+    name: str
+    label: str
+    done: bool
+    running: bool
+    preview_url: str = ""  # the first frame's image, or the stage's GIF
+    model_id: str = ""
+    # (address, service URI) of each orchestrator whose work made it in.
+    orchestrators: list[tuple[str, str]] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+
+
+@dataclass
+class JobView:
+    job: Job
+    generation: Generation | None
+    entry: Entry | None
+    stages: list[StageView]
+    can_manage: bool  # the owner: cancel, retry, enter
+    can_enter: bool
+    media_withheld: bool  # flagged NSFW, seen by someone other than the owner or staff
+
+    @property
+    def failure(self) -> str:
+        return plain_failure(self.job) if self.job.status == JobStatus.FAILED else ""
+
+    @property
+    def style_label(self) -> str:
+        preset = STYLE_PRESETS.get(self.job.parameters.get("style", ""))
+        return preset.label if preset and preset.key else ""
+
+    @property
+    def seed(self) -> Any:
+        return self.job.outputs.get("text-to-image", {}).get("seed", self.job.parameters.get("seed"))
+
+
+def describe_job(job: Job, user: Any) -> JobView:
+    generation = Generation.objects.filter(job=job).select_related("round").first()
+    entry = Entry.objects.filter(job=job).first()
+    attempts = job.attempts.filter(outcome=AttemptOutcome.SUCCEEDED).select_related("orchestrator")
+    receipts = [r for r in job.receipts.all() if r.path]
+    stages = []
+    for index, name in enumerate(job.stages):
+        output = job.outputs.get(name, {})
+        done = bool(output.get("gif") or output.get("image")) and (index < job.stage_index or job.is_finished)
+        stage_attempts = [a for a in attempts if a.stage == name]
+        orchestrators = []
+        for attempt in stage_attempts:
+            node = attempt.orchestrator
+            place = (node.address, node.service_uri) if node else ("", "fallback provider")
+            if place not in orchestrators:
+                orchestrators.append(place)
+        stages.append(
+            StageView(
+                name=name,
+                label=STAGE_LABELS.get(name, name),
+                done=done,
+                running=job.status == JobStatus.RUNNING and index == job.stage_index,
+                preview_url=job.output_url(name, "image") or job.output_url(name, "gif"),
+                model_id=stage_attempts[0].model_id if stage_attempts else "",
+                orchestrators=orchestrators,
+                receipts=[r for r in receipts if r.stage == name],
+            )
+        )
+    is_owner = user.is_authenticated and job.owner_id == user.pk
+    flagged = any(job.outputs.get(stage, {}).get("nsfw") for stage in job.stages)
+    round = generation.round if generation else None
+    return JobView(
+        job=job,
+        generation=generation,
+        entry=entry,
+        stages=stages,
+        can_manage=is_owner,
+        can_enter=(
+            is_owner
+            and entry is None
+            and job.status == JobStatus.SUCCEEDED
+            and round is not None
+            and round.takes_prompts()
+        ),
+        media_withheld=flagged and not (is_owner or user.is_staff),
+    )

@@ -1,0 +1,1 @@
+"""The studio's pages: making GIFs (jobs), the competition (gallery), accounts and moderation."""

@@ -1,0 +1,111 @@
+"""Making a GIF: the prompt page, the job page (live over the WebSocket), cancel, retry, enter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from livepeer_ai.gateway.models import Job
+from livepeer_ai.gateway.tasks import drive_job
+from studio.access import member_required, refused
+from studio.creation import Limits, retry_generation, start_generation
+from studio.entries import enter_round
+from studio.forms import PromptForm
+from studio.models import Generation, Round
+from studio.ratelimits import rate_limited
+from studio.refusals import Refused
+from studio.results import describe_job
+from studio.rounds import current_round
+
+
+def _studio_context(request: HttpRequest, round: Round | None) -> dict[str, Any]:
+    member = request.user if request.user.is_authenticated else None
+    return {
+        "round": round,
+        "generations_left": round.generations_left(member) if round and member else None,
+        "recent": Generation.objects.filter(member=member).select_related("job")[:8] if member else [],
+    }
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    round = current_round()
+    form = PromptForm(limits=Limits.of(round))
+    return render(request, "studio/index.html", {"form": form, **_studio_context(request, round)})
+
+
+@require_POST
+@member_required
+@rate_limited("studio:create", "STUDIO_CREATE_RATE")
+def create_job(request: HttpRequest) -> HttpResponse:
+    round = current_round()
+    form = PromptForm(request.POST, limits=Limits.of(round))
+    status = 400
+    if form.is_valid():
+        try:
+            generation = start_generation(request.user, form.choices())
+        except Refused as refusal:
+            form.add_error(None, refusal.message)
+            status = refusal.status
+        else:
+            drive_job.delay_on_commit(str(generation.job_id))
+            return _go(request, generation.job.get_absolute_url())
+    template = "studio/index.html#prompt-form" if request.htmx else "studio/index.html"
+    return render(request, template, {"form": form, **_studio_context(request, round)}, status=status)
+
+
+@require_GET
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = get_object_or_404(Job, id=job_id, api_key__isnull=True)
+    template = "studio/job.html#job-progress" if request.htmx else "studio/job.html"
+    return render(request, template, {"job": job, "view": describe_job(job, request.user)})
+
+
+def _owned_job(request: HttpRequest, job_id: str) -> Job:
+    """The job, if the signed-in member made it; others learn nothing about it."""
+    job = get_object_or_404(Job, id=job_id)
+    if job.owner_id != request.user.pk:
+        raise Http404("No job of yours has that id.")
+    return job
+
+
+@require_POST
+@member_required
+def cancel_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _owned_job(request, job_id)
+    job.cancel()
+    if request.htmx:
+        return render(request, "studio/job.html#job-progress", {"job": job, "view": describe_job(job, request.user)})
+    return redirect(job.get_absolute_url())
+
+
+@require_POST
+@member_required
+@rate_limited("studio:create", "STUDIO_CREATE_RATE")
+def retry_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _owned_job(request, job_id)
+    try:
+        generation = retry_generation(job, request.user)
+    except Refused as refusal:
+        return refused(request, refusal.message, refusal.status)
+    drive_job.delay_on_commit(str(generation.job_id))
+    return _go(request, generation.job.get_absolute_url())
+
+
+@require_POST
+@member_required
+def enter_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _owned_job(request, job_id)
+    try:
+        entry = enter_round(job, request.user)
+    except Refused as refusal:
+        return refused(request, refusal.message, refusal.status)
+    return _go(request, entry.get_absolute_url())

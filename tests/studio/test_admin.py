@@ -1,0 +1,59 @@
+"""The admin: rounds are created there, and every studio model has a working list view."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from studio.models import Entry, Round, Safety
+from tests.studio.factories import make_entry, make_round
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["round", "entry", "vote", "report", "generation"])
+def test_list_views_open(client, personas, model):
+    make_entry(personas.member, make_round())
+    client.force_login(personas.admin)
+    assert client.get(f"/admin/studio/{model}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_admin_creates_a_round(client, personas):
+    client.force_login(personas.admin)
+    now = timezone.now()
+
+    def stamp(moment):
+        return {"0": moment.strftime("%Y-%m-%d"), "1": moment.strftime("%H:%M:%S")}
+
+    fields = {"title": "Autumn jam", "slug": "autumn-jam", "theme": "falling leaves", "description": ""}
+    for name, moment in (
+        ("prompt_opens_at", now),
+        ("prompt_closes_at", now + timedelta(days=1)),
+        ("voting_opens_at", now),
+        ("voting_closes_at", now + timedelta(days=2)),
+    ):
+        fields.update({f"{name}_{part}": value for part, value in stamp(moment).items()})
+    fields.update(
+        {
+            "allow_upscale": "on",
+            "max_text_to_image_steps": 8,
+            "max_image_to_video_steps": 16,
+            "generations_per_member": 5,
+            "entries_per_member": 2,
+            "winners_count": 3,
+        }
+    )
+    response = client.post("/admin/studio/round/add/", fields)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    round = Round.objects.get(slug="autumn-jam")
+    assert (round.allow_upscale, round.allow_interpolation, round.generations_per_member) == (True, False, 5)
+
+
+@pytest.mark.django_db
+def test_the_approve_action_in_the_admin(client, personas):
+    entry = make_entry(personas.member, make_round(), safety=Safety.UNCHECKED)
+    client.force_login(personas.admin)
+    client.post("/admin/studio/entry/", {"action": "approve_entries", "_selected_action": [entry.pk]})
+    assert Entry.objects.get(pk=entry.pk).approved_by == personas.admin

@@ -1,0 +1,302 @@
+"""The job page: live progress over the WebSocket, queue and ETA, previews, result details, cancel, retry."""
+
+from __future__ import annotations
+
+import uuid
+from unittest import mock
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from livepeer_ai.asgi import application
+from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, Receipt, StageAttempt
+from livepeer_ai.gateway.progress import job_group
+from livepeer_ai.gateway.workflow import create_gif_job
+from studio.models import Generation
+from tests.studio.factories import make_generation, make_round
+
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
+
+
+@pytest.mark.django_db
+def test_job_page_renders_state_and_connects_its_socket(client):
+    job = create_gif_job("a lighthouse")
+    Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, stage_index=1, step=3, total_steps=12)
+    response = client.get(f"/jobs/{job.id}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'ws-connect="/ws/jobs/{job.id}/"' in html
+    assert "<strong>image-to-video</strong>" in html
+    assert '<span class="step">3</span>' in html
+    assert 'value="61"' in html  # (1 + 0.9 * 3/12) / 2 stages = 61.25 %
+
+
+@pytest.mark.django_db
+def test_htmx_reload_gets_only_the_progress_fragment(client):
+    job = create_gif_job("fragment")
+    html = client.get(f"/jobs/{job.id}/", HTTP_HX_REQUEST="true").content.decode()
+    assert html.lstrip().startswith('<div id="job-progress"')
+    assert "<html" not in html
+
+
+@pytest.mark.django_db
+def test_failure_is_said_in_plain_words_with_the_detail_secondary(client):
+    job = create_gif_job("x")
+    Job.objects.filter(id=job.id).update(
+        status=JobStatus.FAILED, error_code="runner_503", error_message="No orchestrator could take text-to-image m"
+    )
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert 'It failed. <span class="failure">Every orchestrator that runs this stage stayed busy' in html
+    assert "<summary>Technical detail</summary>" in html
+    assert "<code>runner_503</code>: No orchestrator could take text-to-image m" in html
+
+
+@pytest.mark.django_db
+def test_unknown_failure_code_still_gets_a_sentence(client):
+    job = create_gif_job("x")
+    Job.objects.filter(id=job.id).update(status=JobStatus.FAILED, error_code="runner_418", error_message="teapot")
+    assert b"The job could not be finished." in client.get(f"/jobs/{job.id}/").content
+
+
+@pytest.mark.django_db
+def test_unknown_job_is_404(client):
+    assert client.get(f"/jobs/{uuid.uuid4()}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_queue_position_and_eta_are_shown_while_waiting(client):
+    job = create_gif_job("waiting")
+    Job.objects.filter(id=job.id).update(
+        status=JobStatus.RUNNING, waiting_for="text-to-image m", queue_position=3, eta_s=42.4
+    )
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert '<span class="queue-position">3</span>' in html
+    assert "about 42 s" in html
+
+
+@pytest.mark.django_db
+def test_first_frame_preview_shows_while_the_video_stage_runs(client):
+    job = create_gif_job("preview")
+    job.outputs = {"text-to-image": {"image": f"jobs/{job.id}/text-to-image/image.png", "seed": 4}}
+    job.status, job.stage_index, job.step, job.total_steps = JobStatus.RUNNING, 1, 2, 12
+    job.save()
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert f'src="/media/jobs/{job.id}/text-to-image/image.png"' in html
+    assert 'data-stage="text-to-image"' in html and "stage-item done" in html
+    assert "stage-item running" in html
+
+
+@pytest.mark.django_db
+def test_result_names_prompt_seed_model_orchestrator_and_receipts(client, personas):
+    generation = make_generation(personas.member, make_round(), prompt="a comet")
+    job = generation.job
+    job.parameters["negative_prompt"] = "blurry"
+    job.save()
+    node = Orchestrator.objects.create(
+        service_uri="http://node-a.example:8935", address="0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    )
+    for stage, model in (("text-to-image", "livepeer-ai/tiny-sdxl-turbo"), ("image-to-video", "livepeer-ai/tiny-svd")):
+        StageAttempt.objects.create(
+            job=job, stage=stage, orchestrator=node, pipeline=stage, model_id=model, outcome=AttemptOutcome.SUCCEEDED
+        )
+        StageAttempt.objects.create(
+            job=job, stage=stage, pipeline=stage, model_id=model, outcome=AttemptOutcome.FAILED, message="elsewhere"
+        )
+    receipt = Receipt.objects.create(
+        job=job,
+        stage="image-to-video",
+        kind="gif",
+        path=job.outputs["image-to-video"]["gif"],
+        output_sha256="0" * 64,
+        signer=node.address,
+        document={},
+    )
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert f'src="/media/jobs/{job.id}/image-to-video/video.gif"' in html
+    assert f'href="/media/jobs/{job.id}/image-to-video/video.mp4"' in html
+    assert "a comet" in html and "blurry" in html
+    assert '<dd id="result-seed">7</dd>' in html
+    assert "livepeer-ai/tiny-sdxl-turbo" in html and "livepeer-ai/tiny-svd" in html
+    assert "http://node-a.example:8935" in html and 'title="0x70997970C51812dc3A010C7d01b50e0d17dc79C8"' in html
+    assert "elsewhere" not in html  # only the attempt that made the output is named
+    assert f'href="{receipt.get_absolute_url()}"' in html
+
+
+@pytest.mark.django_db
+def test_output_flagged_nsfw_is_withheld_from_others_but_shown_to_its_maker(client, personas):
+    job = make_generation(personas.member, checked=True, nsfw=True).job
+    assert b'id="media-withheld"' in client.get(f"/jobs/{job.id}/").content
+    client.force_login(personas.member)
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert 'id="media-withheld"' not in html and 'id="result-gif"' in html
+
+
+@pytest.mark.django_db
+def test_api_jobs_have_no_studio_page(client):
+    from livepeer_ai.gateway.models import ApiKey
+
+    key, _ = ApiKey.issue("test")
+    job = Job.objects.create(prompt="api", api_key=key, stages=["text-to-image"], parameters={"api": True})
+    assert client.get(f"/jobs/{job.id}/").status_code == 404
+
+
+@database_sync_to_async
+def _make_job(owner=None) -> Job:
+    return create_gif_job("socket test", owner=owner)
+
+
+@database_sync_to_async
+def _advance(job: Job, step: int) -> None:
+    Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, step=step, total_steps=6)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_sends_current_state_then_every_update():
+    job = await _make_job()
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
+    connected, _ = await communicator.connect()
+    assert connected
+    first = await communicator.receive_from(timeout=5)
+    assert 'id="job-progress"' in first and 'hx-swap-oob="true"' in first
+    assert 'data-status="queued"' in first
+    await _advance(job, 4)
+    await get_channel_layer().group_send(job_group(job.id), {"type": "job.updated", "job_id": str(job.id)})
+    update = await communicator.receive_from(timeout=5)
+    assert 'data-status="running"' in update
+    assert '<span class="step">4</span>' in update
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_for_unknown_job_is_closed():
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{uuid.uuid4()}/", headers=ORIGIN)
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == 4404
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_from_a_foreign_origin_is_refused():
+    job = await _make_job()
+    communicator = WebsocketCommunicator(
+        application, f"/ws/jobs/{job.id}/", headers=[(b"origin", b"https://evil.example")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_shows_the_step_each_message_was_sent_for():
+    job = await _make_job()
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from(timeout=5)
+    await _advance(job, 5)  # the row is already at step 5 when the step-2 message arrives
+    snapshot = {"status": "running", "stage_index": 0, "step": 2, "total_steps": 6}
+    await get_channel_layer().group_send(
+        job_group(job.id), {"type": "job.updated", "job_id": str(job.id), "snapshot": snapshot}
+    )
+    assert '<span class="step">2</span>' in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_gives_the_owner_their_cancel_button_and_others_none(personas):
+    job = await _make_job(owner=personas.member)
+    seen = {}
+    for name, user in (("owner", personas.member), ("visitor", None)):
+        communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
+        if user is not None:
+            communicator.scope["user"] = user
+        assert (await communicator.connect())[0]
+        seen[name] = await communicator.receive_from(timeout=5)
+        await communicator.disconnect()
+    assert 'id="cancel-job"' in seen["owner"]
+    assert 'id="cancel-job"' not in seen["visitor"]
+
+
+@pytest.mark.django_db
+def test_owner_can_cancel_a_running_job(client, personas):
+    client.force_login(personas.member)
+    with mock.patch("studio.views.jobs.drive_job.delay_on_commit"):
+        client.post(
+            "/jobs/",
+            {
+                "prompt": "to cancel",
+                "text_to_image_steps": 6,
+                "image_to_video_steps": 12,
+                "motion_bucket_id": 127,
+                "fps": 6,
+            },
+        )
+    job = Job.objects.get()
+    Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, step=2, total_steps=6)
+    response = client.post(f"/jobs/{job.id}/cancel/")
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert job.finished_at is not None
+    assert b"Canceled." in client.get(f"/jobs/{job.id}/").content
+
+
+@pytest.mark.django_db
+def test_finished_job_stays_finished_when_canceled(client, personas):
+    job = make_generation(personas.member).job
+    client.force_login(personas.member)
+    client.post(f"/jobs/{job.id}/cancel/")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_retry_makes_a_new_job_with_the_same_settings(client, personas):
+    round = make_round()
+    original = make_generation(
+        personas.member,
+        round,
+        status=JobStatus.FAILED,
+        prompt="again",
+        style="anime",
+        seed=99,
+        text_to_image_steps=4,
+        image_to_video_steps=5,
+        motion_bucket_id=80,
+        fps=8,
+        upscale=True,
+        interpolate=False,
+    )
+    client.force_login(personas.member)
+    with mock.patch("studio.views.jobs.drive_job.delay_on_commit") as enqueue:
+        response = client.post(f"/jobs/{original.job_id}/retry/")
+    retry = Generation.objects.exclude(pk=original.pk).get()
+    assert response.status_code == 302 and response["Location"] == retry.job.get_absolute_url()
+    enqueue.assert_called_once_with(str(retry.job_id))
+    assert retry.retry_of == original and retry.round == round
+    assert retry.job.stages == ["text-to-image", "image-to-video", "upscale"]
+    assert retry.job.prompt.startswith("again, anime style")
+    params = retry.job.parameters
+    assert (params["seed"], params["text_to_image_steps"], params["image_to_video_steps"]) == (99, 4, 5)
+    assert (params["motion_bucket_id"], params["fps"], params["style"]) == (80, 8, "anime")
+
+
+@pytest.mark.django_db
+def test_a_succeeded_job_is_not_retried(client, personas):
+    job = make_generation(personas.member).job
+    client.force_login(personas.member)
+    response = client.post(f"/jobs/{job.id}/retry/")
+    assert response.status_code == 409
+    assert b"Only a failed or canceled job can be retried." in response.content
+    assert Generation.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_retry_button_shows_for_the_owner_of_a_failed_job_only(personas):
+    job = make_generation(personas.member, status=JobStatus.FAILED).job
+    owner, other = Client(), Client()
+    owner.force_login(personas.member)
+    other.force_login(personas.admin)
+    assert b'id="retry-job"' in owner.get(f"/jobs/{job.id}/").content
+    assert b'id="retry-job"' not in other.get(f"/jobs/{job.id}/").content
