@@ -1,39 +1,107 @@
-"""The studio in Chromium: a prompt becomes a GIF while the progress bar moves to the end."""
+"""The competition in Chromium, as members use it: sign up, make a GIF and watch it being made,
+enter it, get it approved, win a vote from another member, see the leaderboard change."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from tests.browser.conftest import PHONE, assert_no_horizontal_scroll, screenshot
+
+PASSWORD = "a-long-browser-passphrase"
 
 
 def progress_value(page: Any) -> int:
     return int(page.get_attribute("#job-progress-bar", "value") or 0)
 
 
-def test_a_prompt_becomes_a_gif_and_the_bar_moves_to_the_end_across_a_reload(new_page, demo_site):
-    page = new_page()
+def sign_up(page: Any, username: str) -> None:
     page.goto("/")
-    page.get_by_label("Prompt").fill("a lighthouse in a storm, pixel art")
-    page.get_by_label("Seed").fill("7")
-    page.get_by_role("button", name="Generate").click()
-    page.wait_for_url("**/jobs/*/")
-    # Moving: the bar passes the first stage while the page is open.
-    page.wait_for_function("Number(document.querySelector('#job-progress-bar').value) > 0", timeout=60_000)
-    seen = progress_value(page)
-    # A reload mid-job renders the row and reconnects: it resumes, never restarts at 0.
-    page.reload()
-    assert progress_value(page) >= seen
-    page.wait_for_selector('#job-progress[data-status="succeeded"]', timeout=120_000)
-    assert progress_value(page) == 100
-    gif = page.locator("figure.result img")
+    page.click("#nav-signup")
+    page.fill("#id_username", username)
+    page.fill("#id_email", f"{username}@example.com")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("#signup-button")
+    page.wait_for_selector("#nav-logout")
+
+
+def log_in(page: Any, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    page.wait_for_selector("#nav-logout")
+
+
+def leaderboard_votes(page: Any, entry_id: str) -> int | None:
+    row = page.locator(f'#leaderboard li[data-entry="{entry_id}"] .votes')
+    return int(row.get_attribute("data-votes")) if row.count() else None
+
+
+def test_sign_up_make_a_gif_enter_it_and_win_a_vote(new_page, demo_site):
+    maker = new_page()
+    sign_up(maker, f"maker-{uuid.uuid4().hex[:6]}")
+    assert maker.get_attribute("#quota", "data-left") is not None  # the round's quota is on the page
+    maker.fill("#id_prompt", "a lighthouse in a storm")
+    maker.click("#advanced-options summary")
+    maker.fill("#id_seed", "7")
+    maker.click("#generate")
+    maker.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    # The bar moves while the page is open (steps pushed over the WebSocket)…
+    maker.wait_for_function("Number(document.querySelector('#job-progress-bar').value) > 0", timeout=60_000)
+    seen = progress_value(maker)
+    # …and a reload mid-job resumes from where the job is, it never starts again at 0.
+    maker.reload()
+    assert progress_value(maker) >= seen
+    maker.wait_for_selector('#job-progress[data-status="succeeded"]', timeout=180_000)
+    assert progress_value(maker) == 100
+    gif = maker.locator("figure.result img").first
     assert gif.get_attribute("src").endswith(".gif")
-    assert page.evaluate("(img) => img.naturalWidth", gif.element_handle()) > 0
-    screenshot(page, "studio-job-done")
+    assert maker.evaluate("(img) => img.complete && img.naturalWidth > 0", gif.element_handle())
+    screenshot(maker, "studio-job-done")
+
+    maker.click("#enter-round")
+    maker.wait_for_url(re.compile(r"/entries/\d+/$"))
+    entry_url = maker.url
+    entry_id = maker.get_attribute("#entry", "data-entry")
+    assert "Waiting for a moderator" in maker.inner_text("#entry")
+
+    # No safety checker in the demo: the entry waits for a moderator before others see it.
+    voter = new_page()
+    sign_up(voter, f"voter-{uuid.uuid4().hex[:6]}")
+    assert voter.goto(entry_url).status == 404
+    moderator = new_page()
+    log_in(moderator, "admin", "admin-demo-pass")
+    moderator.goto("/moderation/")
+    moderator.click(f'#awaiting-review [data-entry="{entry_id}"] button[data-action="approve"]')
+    moderator.wait_for_selector(f'#awaiting-review [data-entry="{entry_id}"]', state="detached")
+
+    voter.goto("/rounds/")
+    voter.locator("#live-rounds .round-list a").first.click()
+    round_url = voter.url
+    assert leaderboard_votes(voter, entry_id) in (None, 0)
+    voter.goto(entry_url)
+    voter.click("#vote-button")
+    voter.wait_for_selector("#voted")
+    assert voter.inner_text("#vote-count") == "1"
+    screenshot(voter, "studio-entry")
+    voter.goto(round_url)
+    assert leaderboard_votes(voter, entry_id) == 1
+    screenshot(voter, "studio-round")
+
+    # The maker cannot vote for their own entry.
+    maker.goto(entry_url)
+    assert maker.locator("#vote-button").count() == 0
 
 
-def test_the_studio_fits_a_phone_without_horizontal_scrolling(new_page):
+def test_the_studio_pages_fit_a_phone_without_horizontal_scrolling(new_page, demo_site):
     page = new_page(viewport=PHONE)
+    sign_up(page, f"phone-{uuid.uuid4().hex[:6]}")
     page.goto("/")
     assert_no_horizontal_scroll(page)
     screenshot(page, "studio-phone")
+    for path in ("/rounds/", "/accounts/login/"):
+        page.goto(path)
+        assert_no_horizontal_scroll(page)
