@@ -90,7 +90,10 @@ def node_earnings(address: str, period: str, now: datetime) -> Earnings:
     pending = list(
         ReceivedTicket.objects.filter(
             recipient=address, status__in=[RedemptionStatus.PENDING, RedemptionStatus.SUBMITTED]
-        ).values_list("face_value", flat=True)
+        )
+        # No ordering: the model's default (newest first) would steer SQLite to the time index.
+        .order_by()
+        .values_list("face_value", flat=True)
     )
     return Earnings(totals=totals, buckets=buckets, pending_tickets=len(pending), pending_value=sum(map(int, pending)))
 

@@ -91,7 +91,8 @@ class ReceivedTicket(models.Model):
             models.UniqueConstraint(fields=["recipient_rand_hash", "sender_nonce"], name="unique_nonce_per_params"),
         ]
         indexes = [
-            models.Index(fields=["recipient", "status"]),
+            # Redemption's due tickets, and the operator's ticket history by status, in time order.
+            models.Index(fields=["recipient", "status", "received_at"]),
             # The operator's ticket history, newest first, and the network's redemption feed.
             models.Index(fields=["recipient", "received_at"]),
             models.Index(fields=["status", "redeemed_at"]),

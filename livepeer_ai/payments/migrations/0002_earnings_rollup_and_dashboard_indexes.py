@@ -63,6 +63,14 @@ class Migration(migrations.Migration):
                 'ordering': ['hour'],
             },
         ),
+        migrations.RemoveIndex(
+            model_name='receivedticket',
+            name='payments_re_recipie_83db25_idx',
+        ),
+        migrations.AddIndex(
+            model_name='receivedticket',
+            index=models.Index(fields=['recipient', 'status', 'received_at'], name='payments_re_recipie_1f0fd3_idx'),
+        ),
         migrations.AddIndex(
             model_name='receivedticket',
             index=models.Index(fields=['recipient', 'received_at'], name='payments_re_recipie_4d4a2c_idx'),
