@@ -17,10 +17,12 @@ from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#36d399", "#60a5fa", "#fbbf24", "#f472b6", "#a78bfa", "#f87171")
 AXIS = "#a9b1c1"
-WIDTH = 640
+# viewBox sizes: a bar chart sits in a column of about 30 rem, a line chart spans a card.
+BAR_WIDTH = 480
+LINE_WIDTH = 800
 HEIGHT = 200
 TOP, BOTTOM, LEFT, RIGHT = 22, 28, 8, 8
-# Square pixels of the plot area that can take a bar's height.
+# Pixels of the plot area that can take a bar's height.
 PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
 
 
@@ -36,10 +38,10 @@ def scaled(value: int, largest: int, span: int = PLOT_HEIGHT) -> int:
     return max(0, value) * span // max(largest, 1)
 
 
-def _labels(labels: Sequence[str], slot: float) -> str:
+def _labels(labels: Sequence[str], slot: float, width: int) -> str:
     """At most about eight x-axis labels, evenly spaced, always the first and the last."""
     count = len(labels)
-    step = max(1, -(-count // 8))
+    step = max(1, -(-count // (width // 80)))
     shown = sorted({*range(0, count, step), count - 1}) if count else []
     return "".join(
         format_html(
@@ -53,19 +55,19 @@ def _labels(labels: Sequence[str], slot: float) -> str:
     )
 
 
-def _frame(chart_id: str, title: str, description: str, body: str) -> SafeString:
+def _frame(chart_id: str, title: str, description: str, body: str, width: int) -> SafeString:
     return format_html(
         '<svg id="{id}" class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
         'aria-labelledby="{id}-title {id}-desc" preserveAspectRatio="xMidYMid meet">'
         '<title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>'
         '<line x1="{left}" y1="{base}" x2="{right}" y2="{base}" stroke="{axis}" stroke-width="1"/>{body}</svg>',
         id=chart_id,
-        w=WIDTH,
+        w=width,
         h=HEIGHT,
         title=title,
         desc=description,
         left=LEFT,
-        right=WIDTH - RIGHT,
+        right=width - RIGHT,
         base=HEIGHT - BOTTOM,
         axis=AXIS,
         body=mark_safe(body),  # noqa: S308 - built only from format_html pieces above
@@ -74,7 +76,7 @@ def _frame(chart_id: str, title: str, description: str, body: str) -> SafeString
 
 def bar_chart(chart_id: str, title: str, description: str, points: Sequence[Point]) -> SafeString:
     largest = max((p.value for p in points), default=0)
-    slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
+    slot = (BAR_WIDTH - LEFT - RIGHT) / max(len(points), 1)
     bars = []
     for index, point in enumerate(points):
         height = scaled(point.value, largest)
@@ -98,16 +100,16 @@ def bar_chart(chart_id: str, title: str, description: str, points: Sequence[Poin
     caption = (
         format_html(
             '<text x="{}" y="{}" fill="{}" font-size="11" text-anchor="end">max {}</text>',
-            WIDTH - RIGHT,
-            TOP - 2,
+            BAR_WIDTH - RIGHT,
+            TOP - 8,
             AXIS,
             peak.text,
         )
         if peak is not None and peak.value > 0
         else ""
     )
-    labels = _labels([p.label for p in points], slot)
-    return _frame(chart_id, title, description, "".join(bars) + caption + labels)
+    labels = _labels([p.label for p in points], slot, BAR_WIDTH)
+    return _frame(chart_id, title, description, "".join(bars) + caption + labels, BAR_WIDTH)
 
 
 def line_chart(
@@ -115,7 +117,7 @@ def line_chart(
 ) -> SafeString:
     """One line per series over shared x labels, with a legend along the top."""
     largest = max((v for values in series.values() for v in values), default=0)
-    slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    slot = (LINE_WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     parts = []
     for number, (name, values) in enumerate(series.items()):
         colour = PALETTE[number % len(PALETTE)]
@@ -147,12 +149,12 @@ def line_chart(
             format_html(
                 '<text x="{}" y="{}" fill="{}" font-size="11">{}</text>',
                 LEFT + 4 + number * 125,
-                TOP - 2,
+                TOP - 8,
                 colour,
                 name,
             )
         )
-    return _frame(chart_id, title, description, "".join(parts) + _labels(labels, slot))
+    return _frame(chart_id, title, description, "".join(parts) + _labels(labels, slot, LINE_WIDTH), LINE_WIDTH)
 
 
 def legend_colour(index: int) -> str:

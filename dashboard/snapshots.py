@@ -71,14 +71,18 @@ def discovered(discover: Callable[[], Sequence[Any]] | None = None) -> list[tupl
 def store(orchestrator: Orchestrator, fetched: Fetched, stake: int | None) -> NodeSnapshot:
     now = timezone.now()
     orchestrator.info_fetched_at = now
+    fields = ["reachable", "info_fetched_at"]
     if fetched.info is not None:
         orchestrator.info = fetched.info
         orchestrator.address = str(fetched.info.get("address", ""))[:42]
         orchestrator.reachable = True
+        fields += ["info", "address"]
     else:
+        # The gateway writes last_error too (suspensions): only touch it with news.
         orchestrator.reachable = False
         orchestrator.last_error = fetched.error
-    orchestrator.save(update_fields=["info", "address", "reachable", "last_error", "info_fetched_at"])
+        fields += ["last_error"]
+    orchestrator.save(update_fields=fields)
     snapshot, _ = NodeSnapshot.objects.update_or_create(
         orchestrator=orchestrator,
         defaults={

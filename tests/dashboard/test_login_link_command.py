@@ -32,7 +32,7 @@ runners = [{{ url = "http://127.0.0.1:9" }}]
 
 def run(*args: str) -> str:
     out = io.StringIO()
-    call_command("operator_login_link", *args, stdout=out)
+    call_command("operator_login_link", *args, stdout=out, skip_checks=False)
     return out.getvalue().strip()
 
 
@@ -86,8 +86,8 @@ def test_refuses_to_sign_a_message_for_another_site_or_key():
         issued_at=datetime.now(UTC),
     )
     with pytest.raises(CommandError, match="refusing to sign"):
-        Command().check(message.text(), address, "127.0.0.1:8000")
+        Command().check_message(message.text(), address, "127.0.0.1:8000")
     with pytest.raises(CommandError, match="not this key's"):
-        Command().check(message.text(), "0x" + "22" * 20, "evil.example")
+        Command().check_message(message.text(), "0x" + "22" * 20, "evil.example")
     with pytest.raises(CommandError, match="not a sign-in message"):
-        Command().check("Please sign: transfer everything", address, "127.0.0.1:8000")
+        Command().check_message("Please sign: transfer everything", address, "127.0.0.1:8000")

@@ -44,7 +44,7 @@ class Command(BaseCommand):
         if response.status_code != 200:
             raise CommandError(f"{base_url} refused: {self.detail(response)}")
         text = str(response.json()["message"])
-        self.check(text, account.address, urlsplit(base_url).netloc)
+        self.check_message(text, account.address, urlsplit(base_url).netloc)
         signature = Account.sign_message(encode_defunct(text=text), private_key=account.key).signature
         query = urlencode({"message": text, "signature": "0x" + bytes(signature).hex()})
         self.stdout.write(f"{base_url}/dashboard/login/link/?{query}")
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         except (ConfigError, AccountError) as exc:
             raise CommandError(str(exc)) from None
 
-    def check(self, text: str, address: str, host: str) -> None:
+    def check_message(self, text: str, address: str, host: str) -> None:
         """Sign only a login message for this key and the site asked (EIP-4361's wallet checks)."""
         try:
             message = SiweMessage.parse(text)
