@@ -106,7 +106,7 @@ async def connect(address: str, user) -> tuple[bool, int | None]:
     connected, code = await communicator.connect()
     if connected:
         assert 'id="capacity"' in await communicator.receive_from()
-        await communicator.disconnect()
+    await communicator.disconnect()
     return connected, code
 
 

@@ -47,7 +47,7 @@ def test_rollup_counts_tickets_as_they_are_received_and_redeemed_on_chain(broker
 
     tickets = list(ReceivedTicket.objects.filter(recipient=recipient.address))
     rows = EarningsHour.objects.filter(recipient=recipient.address)
-    assert sum(row.tickets for row in rows) == len(tickets) > 1
+    assert sum(row.tickets for row in rows) == len(tickets) >= 1
     assert sum(int(row.expected_value) for row in rows) == sum(int(t.expected_value) for t in tickets)
     assert sum(row.winning_tickets for row in rows) == sum(1 for t in tickets if t.winning)
     assert sum(int(row.redeemed_value) for row in rows) == int(winner.face_value)
