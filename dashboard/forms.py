@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 from eth_utils import is_address, to_checksum_address
 
 from livepeer_ai.payments.models import RedemptionStatus
@@ -13,6 +14,11 @@ class SignInForm(forms.Form):
 
     message = forms.CharField(max_length=4096, strip=False)
     signature = forms.CharField(max_length=140)
+
+    def clean_message(self) -> str:
+        # Browsers submit a form field's line breaks as CRLF (HTML's form encoding); the
+        # message was signed with LF, and its ABNF allows no CR anywhere, so this is lossless.
+        return str(self.cleaned_data["message"]).replace("\r\n", "\n")
 
 
 class TicketFilterForm(forms.Form):
@@ -41,8 +47,6 @@ class TicketFilterForm(forms.Form):
 
     def query_without_page(self) -> str:
         """The filter as a query string, for pagination and export links."""
-        from django.http import QueryDict
-
         query = QueryDict(mutable=True)
         for name in ("status", "sender", "received_from", "received_to"):
             value = self.data.get(name, "")

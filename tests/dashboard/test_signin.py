@@ -89,6 +89,14 @@ def test_signing_in_with_the_wallet_logs_the_operator_in_and_opens_their_node(cl
 
 
 @pytest.mark.django_db
+def test_a_browser_form_that_sends_the_message_with_crlf_line_breaks_still_signs_in(client, personas):
+    text = ask_message(client, personas.operator_address)
+    response = client.post(LOGIN, {"message": text.replace("\n", "\r\n"), "signature": sign(text)})
+    assert response.status_code == 302
+    assert get_user(client) == personas.operator
+
+
+@pytest.mark.django_db
 def test_a_signed_message_signs_in_only_once(client, personas):
     text = ask_message(client, personas.operator_address)
     signature = sign(text)
