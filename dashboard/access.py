@@ -32,6 +32,16 @@ def known_node(address: str) -> str | None:
     return None
 
 
+def every_node() -> list[tuple[str, list[str]]]:
+    """(address, service URIs) of every node an admin may open, by address: two queries."""
+    nodes: dict[str, list[str]] = {}
+    for address, uri in Orchestrator.objects.exclude(address="").values_list("address", "service_uri"):
+        nodes.setdefault(address, []).append(uri)
+    for address in Operator.objects.values_list("address", flat=True):
+        nodes.setdefault(address, [])
+    return sorted(nodes.items())
+
+
 def visible_node(user: Any, address: str) -> str | None:
     """The node's checksummed address if `user` may see its private pages, else None."""
     if not getattr(user, "is_authenticated", False):

@@ -7,14 +7,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from dashboard.access import node_page
+from dashboard.access import every_node, node_page
 from dashboard.capacity import node_capacity, node_orchestrators
 from dashboard.earnings import earnings_charts, node_earnings
 from dashboard.forms import TicketFilterForm
 from dashboard.models import Operator
 from dashboard.performance import DEFAULT_PERIOD, PERIODS, node_stats
 from dashboard.tickets import async_lines, csv_lines, filtered, page_of
-from livepeer_ai.gateway.models import Orchestrator
 from livepeer_ai.payments.models import ReceivedTicket
 
 
@@ -26,13 +25,8 @@ def index(request: HttpRequest) -> HttpResponse:
     operator = Operator.of(request.user)
     if operator is not None and not request.user.is_staff:
         return redirect("dashboard-node", operator.address)
-    nodes: dict[str, list[str]] = {}
-    if request.user.is_staff:
-        for address, uri in Orchestrator.objects.exclude(address="").values_list("address", "service_uri"):
-            nodes.setdefault(address, []).append(uri)
-        for address in Operator.objects.values_list("address", flat=True):
-            nodes.setdefault(address, [])
-    return render(request, "dashboard/index.html", {"nodes": sorted(nodes.items())})
+    nodes = every_node() if request.user.is_staff else []
+    return render(request, "dashboard/index.html", {"nodes": nodes})
 
 
 @require_GET
