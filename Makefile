@@ -46,6 +46,7 @@ bench: models
 	$(PY) -m livepeer_ai.gateway.simulation --output docs/benchmarks/scheduling.md
 	$(PY) -m livepeer_ai.gateway.overhead --rate 10,50 --seconds 20 --append docs/benchmarks/scheduling.md
 	$(PY) -m livepeer_ai.payments.bench --output docs/benchmarks/payments.md
+	$(PY) -m dashboard.bench --output docs/benchmarks/dashboard.md
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
+from django.utils import timezone
 from eth_utils import to_checksum_address
+
+from livepeer_ai.payments.models import WeiField
 
 
 class Operator(models.Model):
@@ -44,3 +49,89 @@ class Operator(models.Model):
             return user.operator
         except Operator.DoesNotExist:
             return None
+
+
+class SignInNonce(models.Model):
+    """A one-time nonce for one Sign-In with Ethereum message (EIP-4361 "Preventing replay attacks").
+
+    Issued for one address, valid until `expires_at`, and consumed by the first
+    sign-in that presents it; a replayed message finds it used.
+    """
+
+    nonce = models.CharField(max_length=64, unique=True)
+    address = models.CharField(max_length=42)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.nonce} for {self.address}"
+
+    @classmethod
+    def issue(cls, address: str, ttl: timedelta, now: datetime | None = None) -> SignInNonce:
+        now = now or timezone.now()
+        # Expired and used nonces only prove replays wrong; a day later they can go.
+        cls.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+        return cls.objects.create(
+            nonce=secrets.token_hex(16), address=to_checksum_address(address), created_at=now, expires_at=now + ttl
+        )
+
+    @classmethod
+    def consume(cls, nonce: str, address: str, now: datetime | None = None) -> bool:
+        """Mark the nonce used if it was issued here for `address`, is unexpired and unused; one UPDATE, so
+        two sign-ins racing with the same message cannot both succeed."""
+        now = now or timezone.now()
+        updated = cls.objects.filter(
+            nonce=nonce, address=to_checksum_address(address), used_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now)
+        return updated == 1
+
+
+class NodeSnapshot(models.Model):
+    """What the dashboard last fetched from one orchestrator: its /info, its /runners and its stake.
+
+    Refreshed by the `refresh_network` beat task; the pages render from it, so a
+    slow or unreachable node never slows a page down.
+    """
+
+    orchestrator = models.OneToOneField("gateway.Orchestrator", on_delete=models.CASCADE, related_name="snapshot")
+    fetched_at = models.DateTimeField(default=timezone.now)
+    reachable = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    info = models.JSONField(default=dict, blank=True)
+    # /runners: every runner with its log tail (it may need ORCHESTRATOR_ADMIN_TOKEN).
+    runners = models.JSONField(default=list, blank=True)
+    runners_error = models.TextField(blank=True)
+    # From the chain registry; None off chain or when it could not be read.
+    stake = WeiField(null=True, blank=True, default=None)
+    # In the discovered set (on chain: the registry's active set) at the last refresh.
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.orchestrator} at {self.fetched_at:%H:%M:%S}"
+
+    def capabilities(self) -> list[dict[str, Any]]:
+        """/info's capabilities, each runner with its log tail from /runners when there is one."""
+        log_tails = {runner.get("id"): runner.get("log_tail", "") for runner in self.runners}
+        found = []
+        for capability in self.info.get("capabilities", []):
+            runners = [
+                {**runner, "log_tail": log_tails.get(runner.get("id"), "")} for runner in capability.get("runners", [])
+            ]
+            states = [str(runner.get("state", "")) for runner in runners]
+            slots = int(capability.get("capacity", 0))
+            in_use = int(capability.get("in_use", 0))
+            found.append(
+                {
+                    **capability,
+                    "runners": runners,
+                    "healthy": states.count("ready"),
+                    "restarting": sum(1 for s in states if s in {"starting", "restarting", "unhealthy"}),
+                    "down": sum(1 for s in states if s in {"failed", "stopped"}),
+                    "restarts": sum(int(runner.get("restarts", 0)) for runner in runners),
+                    "slots": slots,
+                    "in_use": in_use,
+                    "idle": max(0, slots - in_use),
+                }
+            )
+        return found

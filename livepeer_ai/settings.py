@@ -257,9 +257,19 @@ JOB_LEASE_S = envint("JOB_LEASE_S", 60)
 # A synchronous API call waits this long for its job, then answers 202 with its id.
 API_SYNC_TIMEOUT_S = envint("API_SYNC_TIMEOUT_S", 600)
 JOB_PICKUP_GRACE_S = envint("JOB_PICKUP_GRACE_S", 300)
+# The operator dashboard fetches every node's /info, /runners (with this bearer
+# token when the nodes require one) and stake this often, and pushes the result.
+ORCHESTRATOR_ADMIN_TOKEN = envstr("ORCHESTRATOR_ADMIN_TOKEN", "")
+DASHBOARD_REFRESH_S = envint("DASHBOARD_REFRESH_S", 5)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-jobs": {"task": "livepeer_ai.gateway.tasks.sweep_stalled_jobs", "schedule": 30.0},
     "close-rounds": {"task": "studio.tasks.close_rounds", "schedule": 60.0},
+    "refresh-network": {
+        "task": "dashboard.tasks.refresh_network",
+        "schedule": float(DASHBOARD_REFRESH_S),
+        # A refresh not started before the next one is due is skipped, not queued up.
+        "options": {"expires": float(DASHBOARD_REFRESH_S)},
+    },
 }
 # The studio's limits per member (or per IP for visitors): django-ratelimit rates, "count/period".
 STUDIO_CREATE_RATE = envrate("STUDIO_CREATE_RATE", "6/m")

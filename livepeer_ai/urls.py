@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("livepeer_ai.payments.urls")),
+    path("", include("dashboard.urls")),
     path("", include("studio.urls")),
 ]
 

@@ -183,7 +183,12 @@ class StageAttempt(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["pipeline", "model_id", "started_at"])]
+        indexes = [
+            models.Index(fields=["pipeline", "model_id", "started_at"]),
+            # The operator page (one node's attempts in a period) and the network overview (all, by time).
+            models.Index(fields=["orchestrator", "started_at"]),
+            models.Index(fields=["outcome", "started_at"]),
+        ]
 
 
 class ApiKey(models.Model):

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from livepeer_ai.payments.broker import Broker
+from livepeer_ai.payments.earnings import count_received
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus, SenderBalance
 from livepeer_ai.payments.tickets import (
     MAX_WIN_PROB,
@@ -189,7 +190,7 @@ class Recipient:
                     raise PaymentRejected(
                         f"invalid ticket senderNonce: at most {MAX_NONCES_PER_PARAMS} tickets per ticket params"
                     )
-                ReceivedTicket.objects.create(
+                row = ReceivedTicket.objects.create(
                     recipient=ticket.recipient,
                     sender=ticket.sender,
                     manifest_id=manifest_id,
@@ -206,6 +207,7 @@ class Recipient:
                     status=RedemptionStatus.PENDING if winning else RedemptionStatus.NOT_WINNING,
                     next_attempt_at=timezone.now() if winning else None,
                 )
+                count_received(row)
                 self.adjust(ticket.sender, manifest_id, ev)
         except IntegrityError:
             raise PaymentRejected(f"invalid ticket senderNonce: nonce {ticket.sender_nonce} was already used") from None

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.chain import ChainError, ContractReverted
+from livepeer_ai.payments.earnings import count_redeemed
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus
 from livepeer_ai.payments.tickets import Ticket
 
@@ -91,7 +93,7 @@ def redeem_one(row: ReceivedTicket, broker: Broker, account_key: str) -> None:
     row.gas_used = int(receipt["gasUsed"])
     row.redeemed_at = timezone.now()
     row.last_error = ""
-    row.save(update_fields=["status", "tx_hash", "gas_used", "redeemed_at", "last_error"])
+    save_redeemed(row, ["tx_hash", "gas_used", "redeemed_at", "last_error"])
     logger.info("redeemed ticket %s: tx %s, %s gas", row.ticket_hash, row.tx_hash, row.gas_used)
 
 
@@ -109,7 +111,21 @@ def retry_later(row: ReceivedTicket, reason: str) -> None:
 def mark_redeemed_elsewhere(row: ReceivedTicket) -> None:
     row.status = RedemptionStatus.REDEEMED
     row.last_error = "already redeemed on chain (usedTickets)"
-    row.save(update_fields=["status", "last_error"])
+    row.redeemed_at = row.redeemed_at or timezone.now()
+    save_redeemed(row, ["last_error", "redeemed_at"])
+
+
+def save_redeemed(row: ReceivedTicket, fields: list[str]) -> None:
+    """Store a redeemed ticket, counting it in the earnings only the first time it becomes redeemed."""
+    with transaction.atomic():
+        first = (
+            ReceivedTicket.objects.filter(id=row.id)
+            .exclude(status=RedemptionStatus.REDEEMED)
+            .update(status=RedemptionStatus.REDEEMED)
+        )
+        row.save(update_fields=fields)
+        if first:
+            count_redeemed(row)
 
 
 def settle_orphans(recipient: str, broker: Broker, now: object) -> None:

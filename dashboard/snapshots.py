@@ -1,0 +1,113 @@
+"""Fetching what every orchestrator says about itself, for the dashboard's live parts.
+
+Each refresh asks every discovered node for /info and /runners at once (in
+threads, each call with a timeout), reads stakes from the chain registry when
+on chain, and stores one `NodeSnapshot` per node. The gateway's `Orchestrator`
+row gets the fresh /info too, as `gateway.network.refresh_info` would store it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from dashboard.models import NodeSnapshot
+from livepeer_ai.gateway.models import Orchestrator
+
+logger = logging.getLogger(__name__)
+
+FETCH_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+MAX_PARALLEL_FETCHES = 16
+
+
+@dataclass
+class Fetched:
+    info: dict[str, Any] | None = None
+    error: str = ""
+    runners: list[dict[str, Any]] = field(default_factory=list)
+    runners_error: str = ""
+
+
+def fetch_node(service_uri: str) -> Fetched:
+    """/info, then /runners; never raises, the errors are what the page shows."""
+    fetched = Fetched()
+    with httpx.Client(timeout=FETCH_TIMEOUT) as client:
+        try:
+            response = client.get(f"{service_uri}/info")
+            response.raise_for_status()
+            fetched.info = dict(response.json())
+        except (httpx.HTTPError, ValueError, TypeError) as exc:
+            fetched.error = f"/info failed: {exc}"
+            return fetched
+        token = settings.ORCHESTRATOR_ADMIN_TOKEN
+        try:
+            response = client.get(
+                f"{service_uri}/runners", headers={"Authorization": f"Bearer {token}"} if token else {}
+            )
+            response.raise_for_status()
+            fetched.runners = list(response.json()["runners"])
+        except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
+            fetched.runners_error = f"/runners failed: {exc}"
+    return fetched
+
+
+def discovered(discover: Callable[[], Sequence[Any]] | None = None) -> list[tuple[str, int | None]]:
+    """(service URI, stake) of every node to show: on chain the registry's active set with
+    its stakes (cached by `payments.discovery`), off chain ORCHESTRATOR_URLS with stake unknown."""
+    if not settings.WEB3_PROVIDER_URI:
+        return [(uri.rstrip("/"), None) for uri in settings.ORCHESTRATOR_URLS]
+    if discover is None:
+        from livepeer_ai.payments.discovery import active_orchestrators as discover
+    return [(found.service_uri.rstrip("/"), int(found.stake)) for found in discover()]
+
+
+def store(orchestrator: Orchestrator, fetched: Fetched, stake: int | None) -> NodeSnapshot:
+    now = timezone.now()
+    orchestrator.info_fetched_at = now
+    fields = ["reachable", "info_fetched_at"]
+    if fetched.info is not None:
+        orchestrator.info = fetched.info
+        orchestrator.address = str(fetched.info.get("address", ""))[:42]
+        orchestrator.reachable = True
+        fields += ["info", "address"]
+    else:
+        # The gateway writes last_error too (suspensions): only touch it with news.
+        orchestrator.reachable = False
+        orchestrator.last_error = fetched.error
+        fields += ["last_error"]
+    orchestrator.save(update_fields=fields)
+    snapshot, _ = NodeSnapshot.objects.update_or_create(
+        orchestrator=orchestrator,
+        defaults={
+            "fetched_at": now,
+            "reachable": fetched.info is not None,
+            "error": fetched.error,
+            "info": fetched.info if fetched.info is not None else orchestrator.info,
+            "runners": fetched.runners,
+            "runners_error": fetched.runners_error,
+            "stake": stake,
+            "active": True,
+        },
+    )
+    return snapshot
+
+
+def refresh_all(discover: Callable[[], Sequence[Any]] | None = None) -> list[NodeSnapshot]:
+    """Fetch every discovered node and store its snapshot; nodes no longer discovered are marked inactive."""
+    nodes = discovered(discover)
+    orchestrators = [Orchestrator.objects.get_or_create(service_uri=uri)[0] for uri, _ in nodes]
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_FETCHES, len(nodes)))) as pool:
+        fetched = list(pool.map(fetch_node, [uri for uri, _ in nodes]))
+    snapshots = [
+        store(orchestrator, result, stake)
+        for orchestrator, result, (_, stake) in zip(orchestrators, fetched, nodes, strict=True)
+    ]
+    NodeSnapshot.objects.exclude(orchestrator__in=orchestrators).update(active=False)
+    return snapshots

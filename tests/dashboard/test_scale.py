@@ -1,0 +1,93 @@
+"""Every dashboard page renders with a fixed number of queries, however much data there is.
+
+Seeded here at a small scale (the benchmark runs 10,000 jobs and 100,000 tickets);
+each page is rendered, its queries counted against a bound, and then rendered
+again after a second, larger seed: the count must not move.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from dashboard import live
+from dashboard.seeding import seed
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous iterators"),
+]
+
+# (page, query bound). Session and user lookups are part of the count.
+PAGES = [
+    ("/dashboard/nodes/{address}/", 12),
+    ("/dashboard/nodes/{address}/?period=24h", 12),
+    ("/dashboard/nodes/{address}/?period=30d", 12),
+    ("/dashboard/nodes/{address}/tickets/", 6),
+    ("/dashboard/nodes/{address}/tickets/?status=redeemed&page=2", 6),
+    ("/dashboard/nodes/{address}/tickets.csv", 5),
+    ("/dashboard/", 5),
+    ("/network/", 6),
+]
+
+
+def render(client, url: str) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+        if response.streaming:
+            b"".join(response)
+    return response.status_code, len(queries.captured_queries)
+
+
+@pytest.fixture
+def seeded():
+    return seed(jobs=200, tickets=2000, nodes=2, rng_seed=1)
+
+
+@pytest.mark.parametrize(("page", "bound"), PAGES)
+def test_each_page_renders_in_a_bounded_number_of_queries(
+    client, personas, seeded, page, bound, django_assert_max_num_queries
+):
+    client.force_login(personas.operator if "/nodes/" in page else personas.admin)
+    url = page.format(address=personas.operator_address)
+    assert seeded.nodes[0] == personas.operator_address
+    with django_assert_max_num_queries(bound):
+        response = client.get(url)
+        if response.streaming:
+            b"".join(response)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("page", "bound"), PAGES)
+def test_the_query_count_does_not_grow_with_the_data(client, personas, seeded, page, bound):
+    client.force_login(personas.operator if "/nodes/" in page else personas.admin)
+    url = page.format(address=personas.operator_address)
+    status, before = render(client, url)
+    seed(jobs=400, tickets=4000, nodes=2, rng_seed=2)
+    status_after, after = render(client, url)
+    assert status == status_after == 200
+    assert 0 < after == before <= bound
+
+
+def test_live_fragments_cost_a_fixed_number_of_queries(personas, seeded, django_assert_max_num_queries):
+    with django_assert_max_num_queries(1):
+        assert 'id="capacity"' in live.capacity_fragment(personas.operator_address)
+    with django_assert_max_num_queries(4):
+        html = live.network_fragments()
+    assert personas.operator_address in html and 'id="redemptions"' in html
+
+
+def test_the_seed_spreads_jobs_and_tickets_over_the_nodes(seeded):
+    from livepeer_ai.gateway.models import Job, StageAttempt
+    from livepeer_ai.payments.models import EarningsHour, ReceivedTicket
+
+    assert Job.objects.count() == 200 and ReceivedTicket.objects.count() == 2000
+    assert StageAttempt.objects.count() == seeded.attempts > 400
+    for address in seeded.nodes:
+        tickets = ReceivedTicket.objects.filter(recipient=address)
+        assert tickets.count() == 1000
+        rollup = EarningsHour.objects.filter(recipient=address)
+        assert sum(row.tickets for row in rollup) == 1000
+        assert sum(int(row.expected_value) for row in rollup) == sum(int(t.expected_value) for t in tickets)
+    assert sum(seeded.winners.values()) > 0
