@@ -28,7 +28,7 @@ PAGES = [
     ("/dashboard/nodes/{address}/tickets/?status=redeemed&page=2", 6),
     ("/dashboard/nodes/{address}/tickets.csv", 5),
     ("/dashboard/", 5),
-    ("/network/", 6),
+    ("/network/", 7),
 ]
 
 
