@@ -17,6 +17,7 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("dashboard/models/", include("livepeer_ai.registry.urls")),
     path("", include("livepeer_ai.payments.urls")),
     path("", include("studio.urls")),
 ]
