@@ -8,6 +8,8 @@ from livepeer_ai.registry import curation
 from livepeer_ai.registry.models import AuditAction, EntryStatus, ModelAudit, ModelEntry
 from tests.livepeer_ai.registry.conftest import entry_fields
 
+pytestmark = pytest.mark.django_db
+
 
 def test_an_operators_proposal_starts_pending_with_its_proposer_and_a_full_audit_record(personas):
     entry = curation.propose(personas.operator, entry_fields(), note="fast and cheap")
