@@ -229,6 +229,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-jobs": {"task": "livepeer_ai.gateway.tasks.sweep_stalled_jobs", "schedule": 30.0},
 }
 RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
+# GET /metrics (gateway and orchestrator nodes) asks for `Authorization: Bearer <token>` when set.
+METRICS_TOKEN = envstr("METRICS_TOKEN", "")
 # Model used by each stage of the studio workflow when the request names none.
 DEFAULT_MODELS = envmap(
     "DEFAULT_MODELS",
