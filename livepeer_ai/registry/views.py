@@ -79,7 +79,7 @@ def propose(request: HttpRequest) -> HttpResponse:
         return forbidden(
             request, "Only orchestrator operators (signed in with their node's address) and admins may propose models."
         )
-    form = ProposeForm(request.POST or None)
+    form = ProposeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             entry = curation.propose(request.user, form.registry_fields(), note=form.cleaned_data["note"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -27,33 +28,34 @@ def register(key: tuple[str, str], status: str) -> Any:
     return curation.register({"pipeline": key[0], "model_id": key[1], "family": "sd15"}, status=status)
 
 
-async def test_approvals_are_read_once_per_refresh_and_see_changes_after_it(personas):
-    from asgiref.sync import sync_to_async
+def approved(approvals: RegistryApprovals) -> frozenset[tuple[str, str]]:
+    """As the node asks, on an event loop (the registry is read in a worker thread)."""
+    return asyncio.run(approvals.approved())
 
-    t2i = await sync_to_async(register)(T2I, EntryStatus.APPROVED)
-    await sync_to_async(register)(I2V, EntryStatus.PENDING)
+
+def test_approvals_are_read_once_per_refresh_and_see_changes_after_it(personas):
+    t2i = register(T2I, EntryStatus.APPROVED)
+    register(I2V, EntryStatus.PENDING)
     approvals = RegistryApprovals([T2I, I2V, ("upscale", "not/registered")], refresh_s=3600)
-    assert await approvals.approved() == {T2I}
-    await sync_to_async(curation.disable)(t2i, personas.admin)
-    assert await approvals.approved() == {T2I}  # cached: /info stays cheap
+    assert approved(approvals) == {T2I}
+    curation.disable(t2i, personas.admin)
+    assert approved(approvals) == {T2I}  # cached: /info stays cheap
     approvals.refresh_s = 0
-    assert await approvals.approved() == frozenset()
+    assert approved(approvals) == frozenset()
     assert approvals.current == frozenset()
 
 
-async def test_a_registry_that_cannot_be_read_keeps_the_last_answer_and_starts_closed(monkeypatch):
-    from asgiref.sync import sync_to_async
-
-    await sync_to_async(register)(T2I, EntryStatus.APPROVED)
+def test_a_registry_that_cannot_be_read_keeps_the_last_answer_and_starts_closed(monkeypatch):
+    register(T2I, EntryStatus.APPROVED)
     approvals = RegistryApprovals([T2I], refresh_s=0)
-    assert await approvals.approved() == {T2I}
+    assert approved(approvals) == {T2I}
 
     def unreadable(keys: Any) -> set[tuple[str, str]]:
         raise DatabaseError("connection refused")
 
     monkeypatch.setattr(node_curation, "approved_keys", unreadable)
-    assert await approvals.approved() == {T2I}
-    assert await RegistryApprovals([T2I], refresh_s=0).approved() == frozenset()
+    assert approved(approvals) == {T2I}
+    assert approved(RegistryApprovals([T2I], refresh_s=0)) == frozenset()
 
 
 def test_registry_refresh_is_configurable_and_checked():
