@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from livepeer_ai.gateway.api import api
+from livepeer_ai.gateway.metrics import metrics_view
 
 
 def media(request: HttpRequest, path: str) -> HttpResponse:
@@ -17,6 +18,8 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("metrics", metrics_view, name="metrics"),
+    path("dashboard/models/", include("livepeer_ai.registry.urls")),
     path("", include("livepeer_ai.payments.urls")),
     path("", include("dashboard.urls")),
     path("", include("studio.urls")),

@@ -211,6 +211,30 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.stop()
 
 
+# Registry families of the models the suite's runners and the studio's stages use.
+SUITE_MODEL_FAMILIES: dict[tuple[str, str], str] = {
+    ("text-to-image", "livepeer-ai/tiny-sdxl-turbo"): "sdxl-turbo",
+    ("text-to-image", "livepeer-ai/tiny-sd15"): "sd15",
+    ("image-to-image", "livepeer-ai/tiny-sdxl-turbo"): "sdxl-turbo",
+    ("image-to-image", "livepeer-ai/tiny-sd15"): "sd15",
+    ("image-to-video", "livepeer-ai/tiny-svd-xt"): "svd",
+    ("upscale", "livepeer-ai/tiny-sd-x4-upscaler"): "sd-x4-upscaler",
+    ("frame-interpolation", "opencv/dis-flow"): "optical-flow",
+}
+
+
+@pytest.fixture
+def approved_models(db: Any) -> list[Any]:
+    """The suite's models, registered and approved: the gateway routes only approved models."""
+    from livepeer_ai.registry import curation
+    from livepeer_ai.registry.models import EntryStatus
+
+    return [
+        curation.register({"pipeline": p, "model_id": m, "family": f}, status=EntryStatus.APPROVED)
+        for (p, m), f in SUITE_MODEL_FAMILIES.items()
+    ]
+
+
 @contextmanager
 def orchestrator_node(
     runner_urls: dict[str, str],
@@ -220,16 +244,19 @@ def orchestrator_node(
     payments: Any = None,
     chain_id: int | None = None,
     identity: Any = None,
+    registry_refresh_s: float | None = None,
 ) -> Iterator[str]:
     """An in-process orchestrator node selling the given runners ({pipeline: url}) as external runners.
 
     It has a fresh Ethereum identity of its own, and signs receipts for `chain_id`
-    (the gateway's CHAIN_ID unless given).
+    (the gateway's CHAIN_ID unless given). With `registry_refresh_s` it sells only what
+    the registry approves, re-read that often (as `run_orchestrator` does); without, everything.
     """
     from django.conf import settings
     from eth_account import Account
 
     from livepeer_ai.orchestrator.config import Capability, ExternalRunner, NodeConfig
+    from livepeer_ai.orchestrator.curation import RegistryApprovals
     from livepeer_ai.orchestrator.node import Node, create_node_app
     from livepeer_ai.orchestrator.payment import OffchainPayments
     from livepeer_ai.orchestrator.supervisor import Supervisor
@@ -261,6 +288,9 @@ def orchestrator_node(
         Supervisor(config, {}, log_dir),
         payments or OffchainPayments(),
         chain_id=settings.CHAIN_ID if chain_id is None else chain_id,
+        approvals=None
+        if registry_refresh_s is None
+        else RegistryApprovals([c.key for c in capabilities], registry_refresh_s),
     )
     with serve(create_node_app(node)) as url:
         wait_for(

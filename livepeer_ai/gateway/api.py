@@ -27,7 +27,7 @@ from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.tasks import drive_job
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
-from livepeer_ai.registry.models import ModelEntry
+from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
     NOT_MULTIPART,
@@ -99,9 +99,11 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
     except ValidationError as exc:
         raise Rejected(JsonResponse({"detail": validation_errors(exc)}, status=422)) from None
     model_id = params.model_id or settings.DEFAULT_MODELS.get(pipeline, "")
-    entry = ModelEntry.objects.filter(pipeline=pipeline, model_id=model_id).first()
-    if entry is None:
-        raise Rejected(error(400, f"Model {model_id!r} is not available for {pipeline}."))
+    try:
+        # Only approved models are routed; refused here, before any job exists (ModelNotRoutable says why).
+        entry = routable_model(pipeline, model_id)
+    except ModelNotRoutable as exc:
+        raise Rejected(error(exc.status, exc.message)) from None
     measured: Upload | None = None
     try:
         check_values(params, model_id, entry.max_side)

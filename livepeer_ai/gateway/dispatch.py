@@ -7,6 +7,8 @@
 - A node that fails or times out is suspended (growing back-off) and the stage
   is retried on another, bounded in count and total time.
 - A 4xx is the caller's error: no retry.
+- Only models the registry approves are sent: one not approved, or disabled while
+  the job waited, fails the stage before anything is sent (registry/curation.py).
 - Past the queue's maximum wait the stage goes to the fallback provider, if one
   is configured, or fails with a clear reason.
 - A result whose receipts do not verify (gateway/receipts.py) is the node's
@@ -34,6 +36,7 @@ from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
 from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, eligible, queue_admits
 from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid, parameters_hash, request_parameters
+from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.runner.client import OnProgress, RunnerClient, RunnerError
 
 logger = logging.getLogger(__name__)
@@ -144,6 +147,12 @@ def dispatch_stage(
     last_error = ""
     while True:
         still_running(job)
+        try:
+            routable_model(request.pipeline, request.model_id)
+        except ModelNotRoutable:
+            # Not approved, or disabled while the job waited: it fails here, before anything is sent or paid.
+            leave_queue(job)
+            raise
         candidates, nodes = network.candidates(request.pipeline, request.model_id)
         free = sum(c.free for c in eligible(candidates, price_cap(), set()))
         ahead = waiting_ahead(job, request.queue_key)

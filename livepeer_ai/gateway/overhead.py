@@ -318,6 +318,10 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from livepeer_ai.registry import curation
+
+    # The gateway routes, and the nodes sell, only approved models.
+    curation.register({"pipeline": "text-to-image", "model_id": MODEL_ID, "family": "sdxl-turbo"}, status="approved")
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     with network(workdir, args.nodes, args.runners) as node_urls:
         settings.ORCHESTRATOR_URLS = node_urls

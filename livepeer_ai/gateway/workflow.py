@@ -26,6 +26,7 @@ from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.orchestrator.units import units_for
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
+from livepeer_ai.registry.curation import ModelNotRoutable
 from livepeer_ai.runner.client import OnProgress, RunnerError
 from livepeer_ai.runner.schemas import FILE_FIELDS
 
@@ -99,6 +100,9 @@ def drive(job_id: str) -> None:
         for index in range(job.stage_index, len(job.stages)):
             run_stage(job, index)
     except JobAbandoned:
+        return
+    except ModelNotRoutable as exc:
+        finish(job, JobStatus.FAILED, code=exc.code, message=exc.message)
         return
     except RunnerError as exc:
         finish(job, JobStatus.FAILED, code=f"runner_{exc.status}", message=exc.message)

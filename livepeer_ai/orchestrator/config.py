@@ -6,6 +6,7 @@ port = 8935
 private_key_env = "ORCH_KEY"          # or: keystore = "keys/o1.json" + keystore_password_env
 runner_start_timeout_s = 180
 health_interval_s = 5
+registry_refresh_s = 5                # how stale the node's view of approved models may be
 
 [devices]                             # memory budget per device in MiB (0 = no limit)
 cpu = 0
@@ -75,6 +76,8 @@ class NodeConfig:
     # Health checks that may fail in a row before a runner is restarted
     # (go-livepeer destroys a container after 2, protocol §1.5).
     max_health_failures: int = 2
+    # How often the node re-reads which of its models the registry approves (only those are sold).
+    registry_refresh_s: float = 5.0
     name: str = ""
     # [payments]: the recipient's ticket economics (protocol §3.2); used on chain only.
     ticket_ev: int = 8_000_000_000
@@ -153,6 +156,7 @@ def parse_config(raw: dict[str, Any]) -> NodeConfig:
         start_timeout = float(node.get("runner_start_timeout_s", 180))
         health_interval = float(node.get("health_interval_s", 5))
         max_failures = int(node.get("max_health_failures", 2))
+        registry_refresh = float(node.get("registry_refresh_s", 5))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"[node]/[devices]: expected numbers: {exc}") from None
     payments = raw.get("payments", {})
@@ -165,6 +169,8 @@ def parse_config(raw: dict[str, Any]) -> NodeConfig:
             economics[key] = value
     if start_timeout <= 0 or health_interval <= 0 or max_failures < 1:
         raise ConfigError("node: runner_start_timeout_s and health_interval_s must be > 0, max_health_failures >= 1")
+    if registry_refresh < 0:
+        raise ConfigError(f"node: registry_refresh_s must be >= 0 (seconds), got {registry_refresh!r}")
     return NodeConfig(
         name=str(node.get("name", "")),
         service_uri=str(node.get("service_uri", f"http://{host}:{port}")).rstrip("/"),
@@ -178,6 +184,7 @@ def parse_config(raw: dict[str, Any]) -> NodeConfig:
         runner_start_timeout_s=start_timeout,
         health_interval_s=health_interval,
         max_health_failures=max_failures,
+        registry_refresh_s=registry_refresh,
         **economics,
     )
 

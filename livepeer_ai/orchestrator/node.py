@@ -30,6 +30,8 @@ from httpx_sse import EventSource, SSEError
 from starlette.datastructures import UploadFile
 
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
+from livepeer_ai.orchestrator.curation import RegistryApprovals
+from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
 from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender, manifest_id
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
 from livepeer_ai.orchestrator.units import fee_wei, units_for
@@ -110,6 +112,7 @@ class Node:
         *,
         chain_id: int,
         model_revisions: Mapping[tuple[str, str], str] | None = None,
+        approvals: RegistryApprovals | None = None,
     ) -> None:
         self.config = config
         self.identity = identity
@@ -120,6 +123,9 @@ class Node:
         self.supervisor = supervisor
         self.payments = payments
         self.stats = {c.key: CapabilityStats() for c in config.capabilities}
+        # Which capabilities the registry approves; None sells every configured one (tests without curation).
+        self.approvals = approvals
+        self.metrics = NodeMetrics()
         self._pending_releases: set[asyncio.Task[None]] = set()
         self._runner_versions: dict[tuple[str, int], str] = {}
 
@@ -129,9 +135,16 @@ class Node:
             return offered[0] if offered else None
         return next((c for c in offered if c.model_id == model_id), None)
 
-    def info(self) -> dict[str, Any]:
+    async def advertised(self) -> list[Capability]:
+        """The configured capabilities the registry approves: the only ones offered and sold."""
+        if self.approvals is None:
+            return list(self.config.capabilities)
+        approved = await self.approvals.approved()
+        return [c for c in self.config.capabilities if c.key in approved]
+
+    def info(self, advertised: list[Capability] | None = None) -> dict[str, Any]:
         capabilities = []
-        for capability in self.config.capabilities:
+        for capability in self.config.capabilities if advertised is None else advertised:
             ready, in_use = self.supervisor.capacity(capability.key)
             capabilities.append(
                 {
@@ -205,10 +218,16 @@ class Node:
             return error(exc.status, exc.message)
         except RequestRejected as rejected:
             return rejected.response
-        stats = self.stats[job.capability.key]
-        runner = self.supervisor.reserve(job.capability.key)
+        key = job.capability.key
+        self.metrics.requested(key)
+        if job.capability not in await self.advertised():
+            self.metrics.failed(key, "model_not_approved")
+            return error(403, f"This node does not sell {key[0]} {key[1]!r}: the network has not approved it.")
+        stats = self.stats[key]
+        runner = self.supervisor.reserve(key)
         if runner is None:
             stats.insufficient_capacity += 1
+            self.metrics.failed(key, "insufficient_capacity")
             return error(503, "insufficient capacity")
         fee = fee_wei(job.units, job.capability.price_per_unit, job.capability.pixels_per_unit)
         try:
@@ -216,6 +235,7 @@ class Node:
             await asyncio.to_thread(self.payments.process_payment, sender, fee, job.manifest)
         except PaymentError as exc:
             self.supervisor.release(runner)
+            self.metrics.failed(key, f"payment_{exc.status}")
             return error(exc.status, exc.message)
         streaming = "text/event-stream" in request.headers.get("accept", "")
         return await self.run_on(runner, job, sender, fee, streaming)
@@ -237,6 +257,7 @@ class Node:
             await asyncio.to_thread(self.payments.debit, sender, fee, job.manifest)
         else:
             stats.failed[outcome] += 1
+            self.metrics.failed(job.capability.key, error_code(outcome))
 
     async def _release_when_idle(self, runner: SupervisedRunner, timeout_s: float = 60.0) -> None:
         headers = {"authorization": f"Bearer {runner.token}"} if runner.token else {}
@@ -418,7 +439,7 @@ def create_node_app(node: Node) -> FastAPI:
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        return node.info()
+        return node.info(await node.advertised())
 
     @app.get("/ticket-params", response_model=None)
     async def ticket_params(sender: str, pipeline: str, model_id: str) -> dict[str, Any] | JSONResponse:
@@ -426,6 +447,8 @@ def create_node_app(node: Node) -> FastAPI:
         capability = node.capability_for(pipeline, model_id)
         if capability is None:
             return error(404, f"This node does not serve {pipeline} {model_id!r}.")
+        if capability not in await node.advertised():
+            return error(403, f"This node does not sell {pipeline} {model_id!r}: the network has not approved it.")
         if not is_address(sender):
             return error(400, "sender must be an Ethereum address")
         try:
@@ -450,6 +473,7 @@ def create_node_app(node: Node) -> FastAPI:
             return error(401, "Invalid bearer token.")
         return {"runners": [r.describe(with_log=True) for r in node.supervisor.runners]}
 
+    add_metrics_route(app, node)
     for pipeline in sorted({c.pipeline for c in node.config.capabilities}):
         app.add_api_route(f"/{pipeline}", job_route(node, pipeline), methods=["POST"])
         app.add_api_route(f"/{pipeline}/", job_route(node, pipeline), methods=["POST"], include_in_schema=False)

@@ -1,8 +1,17 @@
+"""The model registry: which (pipeline, model) may run on the network, and where its weights are.
+
+Curators (staff) decide what is routable: an entry moves pending → approved →
+disabled (and back to approved); only approved entries are routed by the gateway
+and advertised by orchestrators. Every change is written to `ModelAudit` by the
+functions in `registry/curation.py`, the one way entries change.
+"""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 
@@ -28,6 +37,20 @@ class Family(models.TextChoices):
     TORCHSCRIPT_INTERPOLATOR = "torchscript-interpolator", "Learned interpolator (TorchScript)"
 
 
+class EntryStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    DISABLED = "disabled", "Disabled"
+
+
+class NsfwLevel(models.TextChoices):
+    """What a model may produce unprompted (Civitai's nsfwLevel and HF's not-for-all-audiences, simplified)."""
+
+    SAFE = "safe", "Safe for all audiences"
+    MATURE = "mature", "May produce mature content"
+    EXPLICIT = "explicit", "Made for explicit content"
+
+
 class ModelEntry(models.Model):
     """A model a runner may load, and the local folder or file its weights live in.
 
@@ -39,14 +62,25 @@ class ModelEntry(models.Model):
     pipeline = models.CharField(max_length=32, choices=Pipeline.choices)
     model_id = models.CharField(max_length=200)
     family = models.CharField(max_length=32, choices=Family.choices)
+    # The upstream revision (e.g. a Hugging Face commit) the weights were taken from.
+    pinned_revision = models.CharField(max_length=100, blank=True)
     local_path = models.CharField(max_length=500, blank=True)
+    licence = models.CharField(max_length=100, blank=True)
+    commercial_use = models.BooleanField(default=False, help_text="The licence allows commercial use of outputs.")
+    nsfw_level = models.CharField(max_length=16, choices=NsfwLevel.choices, default=NsfwLevel.SAFE)
     # Largest width or height (pixels) a request may ask of this model, and the
     # largest input image side it accepts.
     max_side = models.PositiveIntegerField(default=1024)
-    # Device memory one runner of this model needs, in MiB; an orchestrator places
-    # no more runners on a device than its memory budget holds (0 = not counted).
-    memory_mb = models.PositiveIntegerField(default=0)
+    # Device memory one runner of this model needs, in MiB (its minimum VRAM); an
+    # orchestrator places no more runners on a device than its memory budget holds
+    # (0 = not counted).
+    memory_mb = models.PositiveIntegerField(default=0, verbose_name="minimum VRAM (MiB)")
     default_parameters = models.JSONField(default=dict, blank=True)
+    runner_version = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16, choices=EntryStatus.choices, default=EntryStatus.PENDING)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="proposed_models"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -54,11 +88,21 @@ class ModelEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["pipeline", "model_id"], name="unique_pipeline_model"),
         ]
+        indexes = [models.Index(fields=["status", "pipeline"])]
         ordering = ["pipeline", "model_id"]
         verbose_name_plural = "model entries"
 
     def __str__(self) -> str:
         return f"{self.pipeline}: {self.model_id}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("registry:model-detail", args=[self.pk])
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == EntryStatus.APPROVED
 
     def spec(self) -> dict[str, Any]:
         """What a runner needs to load this entry, without touching the DB again."""
@@ -71,3 +115,36 @@ class ModelEntry(models.Model):
             "memory_mb": self.memory_mb,
             "default_parameters": dict(self.default_parameters),
         }
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", "Created"
+    PROPOSED = "proposed", "Proposed"
+    EDITED = "edited", "Edited"
+    STATUS = "status", "Status changed"
+
+
+class ModelAudit(models.Model):
+    """One change to a registry entry: who, when, what (old → new per field), and why."""
+
+    entry = models.ForeignKey(ModelEntry, on_delete=models.PROTECT, related_name="audit")
+    # Null: a command or migration acting for the network (e.g. build_tiny_models).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_audits"
+    )
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    # {"field": [old, new], …}; a creation lists every field as [null, value].
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["entry", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.entry} {self.action} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor_name(self) -> str:
+        return self.actor.get_username() if self.actor is not None else "system"

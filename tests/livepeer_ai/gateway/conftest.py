@@ -8,7 +8,7 @@ import pytest
 
 
 @pytest.fixture
-def gateway_settings(settings: Any, tmp_path: Any) -> Any:
+def gateway_settings(settings: Any, tmp_path: Any, approved_models: Any) -> Any:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0

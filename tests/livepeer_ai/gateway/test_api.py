@@ -18,24 +18,18 @@ from PIL import Image
 
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import run_job
-from livepeer_ai.registry.models import ModelEntry
 from tests.conftest import orchestrator_node, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def network(runners: Any, settings: Any, tmp_path: Any) -> Iterator[None]:
+def network(runners: Any, settings: Any, tmp_path: Any, approved_models: Any) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0
     settings.QUEUE_POLL_S = 0.1
     settings.API_SYNC_TIMEOUT_S = 120
-    for pipeline, model in [
-        ("text-to-image", "livepeer-ai/tiny-sdxl-turbo"),
-        ("image-to-video", "livepeer-ai/tiny-svd-xt"),
-    ]:
-        ModelEntry.objects.create(pipeline=pipeline, model_id=model, family="test", local_path="/unused")
     urls = {"text-to-image": runners.url("text-to-image"), "image-to-video": runners.url("image-to-video")}
     with orchestrator_node(urls, tmp_path / "logs") as node_url:
         settings.ORCHESTRATOR_URLS = [node_url]

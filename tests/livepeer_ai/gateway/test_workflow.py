@@ -22,7 +22,7 @@ SMALL = {"width": 64, "height": 64, "text_to_image_steps": 2, "image_to_video_st
 
 
 @pytest.fixture
-def stage_runners(runners: Any, settings: Any, tmp_path: Any) -> Iterator[dict[str, str]]:
+def stage_runners(runners: Any, settings: Any, tmp_path: Any, approved_models: Any) -> Iterator[dict[str, str]]:
     """One orchestrator node selling the session's text-to-image and image-to-video runners."""
     urls = {"text-to-image": runners.url("text-to-image"), "image-to-video": runners.url("image-to-video")}
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -168,7 +168,7 @@ def test_canceling_the_job_stops_the_running_stage(stage_runners):
 
 
 @pytest.fixture
-def chain_nodes(runners: Any, settings: Any, tmp_path: Any) -> Iterator[dict[str, str]]:
+def chain_nodes(runners: Any, settings: Any, tmp_path: Any, approved_models: Any) -> Iterator[dict[str, str]]:
     """Two nodes that split the chain: each stage's node differs from the one before it."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -178,6 +178,8 @@ import json
 from livepeer_ai.registry.models import ModelEntry
 src = ModelEntry.objects.get(pipeline="text-to-image", model_id={TINY!r})
 fields = {{"family": src.family, "local_path": src.local_path, "max_side": src.max_side, "memory_mb": src.memory_mb}}
+# Approved, or the node would not sell it.
+fields["status"] = "approved"
 fields.update(json.loads({json.dumps(overrides)!r}))
 ModelEntry.objects.update_or_create(pipeline="text-to-image", model_id={model_id!r}, defaults=fields)
 """

@@ -32,7 +32,9 @@ FEE = 64 * 64 * PRICE_PER_PIXEL
 
 
 @pytest.fixture
-def paid_node(payments: Any, runners: Any, settings: Any, tmp_path: Path, monkeypatch: Any) -> Iterator[Recipient]:
+def paid_node(
+    payments: Any, runners: Any, settings: Any, tmp_path: Path, monkeypatch: Any, approved_models: Any
+) -> Iterator[Recipient]:
     payments.start_next_round()
     broker = Broker(payments.chain, payments.addresses)
     settings.WEB3_PROVIDER_URI = payments.chain.provider_uri

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from eth_account.signers.local import LocalAccount
 
 from livepeer_ai.orchestrator.config import ConfigError, NodeConfig, load_config
+from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.identity import load_identity
 from livepeer_ai.orchestrator.node import Node, create_node_app
 from livepeer_ai.orchestrator.payment import OffchainPayments, OnchainPayments, PaymentProcessor
@@ -53,6 +54,8 @@ class Command(BaseCommand):
             self.payments(node_config, account),
             chain_id=settings.CHAIN_ID,
             model_revisions=revisions,
+            # Sells only what the registry approves, re-read every registry_refresh_s.
+            approvals=RegistryApprovals([c.key for c in node_config.capabilities], node_config.registry_refresh_s),
         )
         mode = "on chain" if settings.WEB3_PROVIDER_URI else "off chain"
         self.stdout.write(f"orchestrator {account.address} serving {node_config.service_uri} ({mode})")

@@ -6,11 +6,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from livepeer_ai.registry.models import ModelEntry
+from livepeer_ai.registry import curation
+from livepeer_ai.registry.models import EntryStatus, ModelEntry
 
 
 class Command(BaseCommand):
-    help = "Build deterministic tiny random-weight pipelines under var/models and register them."
+    help = "Build deterministic tiny random-weight pipelines under var/models and register them (approved)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--output", default=str(settings.MODELS_DIR), help="Folder to write models into.")
@@ -23,15 +24,25 @@ class Command(BaseCommand):
         from livepeer_ai.pipelines.tiny import build_all
 
         catalog = build_all(Path(output), force=force)
-        for entry in catalog:
-            model, created = ModelEntry.objects.update_or_create(
-                pipeline=entry["pipeline"],
-                model_id=entry["model_id"],
-                defaults={
-                    "family": entry["family"],
-                    "local_path": entry["local_path"],
-                    "max_side": entry.get("max_side", 1024),
-                },
+        for built in catalog:
+            fields = {
+                "family": built["family"],
+                "local_path": built["local_path"],
+                "max_side": built.get("max_side", 1024),
+            }
+            model = ModelEntry.objects.filter(pipeline=built["pipeline"], model_id=built["model_id"]).first()
+            if model is None:
+                # Run by an admin: the network's own models are approved as they are registered.
+                model = curation.register(
+                    {"pipeline": built["pipeline"], "model_id": built["model_id"], **fields},
+                    status=EntryStatus.APPROVED,
+                    note="Tiny random-weight build registered by build_tiny_models.",
+                )
+                verb = "registered"
+            else:
+                # A curator's decision (e.g. disabled) stands; only where the weights are is updated.
+                curation.edit(model, None, fields, note="Rebuilt by build_tiny_models.")
+                verb = "updated"
+            self.stdout.write(
+                f"{verb} {model.pipeline:20} {model.model_id:36} {model.status:9} {model.local_path or '(no weights)'}"
             )
-            verb = "registered" if created else "updated"
-            self.stdout.write(f"{verb} {model.pipeline:20} {model.model_id:36} {model.local_path or '(no weights)'}")
