@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from livepeer_ai.gateway.models import Job, JobStatus
-from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, create_gif_job
+from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, create_gif_job, gif_stages
+from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from studio.models import Generation, Round
 from studio.presets import STYLE_PRESETS, apply_style
 from studio.refusals import Refused
@@ -78,6 +80,20 @@ def quota_message(round: Round) -> str:
     )
 
 
+def check_models_routable(choices: dict[str, Any]) -> None:
+    """Every stage's model is approved by the network's curators, or Refused before any job exists.
+
+    The gateway would fail such a job at dispatch anyway; refusing here spares the
+    member a queued job that cannot run, and a GIF from their quota.
+    """
+    stages = gif_stages(upscale=bool(choices.get("upscale")), interpolate=bool(choices.get("interpolate")))
+    for stage in stages:
+        try:
+            routable_model(stage, settings.DEFAULT_MODELS.get(stage, ""))
+        except ModelNotRoutable as exc:
+            raise Refused(f"GIFs can't be made with these stages right now. {exc.message}", status=503) from None
+
+
 def start_generation(
     member: Any, choices: dict[str, Any], *, retry_of: Generation | None = None, now: datetime | None = None
 ) -> Generation:
@@ -86,6 +102,7 @@ def start_generation(
     problems = Limits.of(round).problems(choices)
     if problems:
         raise Refused(" ".join(problems), status=400)
+    check_models_routable(choices)
     prompt, negative_prompt = apply_style(choices["prompt"], choices.get("negative_prompt", ""), choices["style"])
     with transaction.atomic():
         # One member's creations queue on their own row, so two tabs can't both take the last GIF.

@@ -71,12 +71,18 @@ def create_gif_job(
     parameters = {**DEFAULT_PARAMETERS, **(parameters or {})}
     if seed is not None:
         parameters["seed"] = seed
+    stages = gif_stages(upscale=upscale, interpolate=interpolate)
+    return Job.objects.create(prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=stages)
+
+
+def gif_stages(*, upscale: bool, interpolate: bool) -> list[str]:
+    """A GIF job's stages in chain order: text-to-image → image-to-video → [upscale] → [interpolation]."""
     stages = list(GIF_STAGES)
     if upscale:
         stages.append("upscale")
     if interpolate:
         stages.append("frame-interpolation")
-    return Job.objects.create(prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=stages)
+    return stages
 
 
 def run_job(job_id: str) -> None:

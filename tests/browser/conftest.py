@@ -10,15 +10,19 @@ browser is `/usr/bin/chromium` (`make test` installs it).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
 
-from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY, PYTHON, ROOT, ManagedProcess
+from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY, PYTHON, ROOT, ManagedProcess, wait_for
 from tests.processes import start_daphne, start_orchestrator, start_worker
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -124,3 +128,54 @@ def screenshot(page: Any, name: str) -> Path:
 def assert_no_horizontal_scroll(page: Any) -> None:
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport"
+
+
+def log_in(page: Any, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    page.wait_for_selector("#nav-logout")
+
+
+# The one seam faked in the browser: a page script stands in for MetaMask (EIP-1193) and
+# hands personal_sign to Python, which signs with the test key.
+WALLET = """
+window.ethereum = {
+  isTestWallet: true,
+  request: async ({method, params}) => {
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return [ADDRESS];
+    if (method === "personal_sign") return await window.testWalletSign(params[0], params[1]);
+    throw new Error("test wallet: unsupported method " + method);
+  },
+};
+"""
+
+
+def with_wallet(page: Any, key: str) -> str:
+    """Give the page a browser wallet holding `key`; its address."""
+    account = Account.from_key(key)
+
+    def sign(message_hex: str, address: str) -> str:
+        assert address.lower() == account.address.lower()
+        signed = account.sign_message(encode_defunct(hexstr=message_hex))
+        return "0x" + signed.signature.hex().removeprefix("0x")
+
+    page.expose_function("testWalletSign", sign)
+    page.add_init_script(WALLET.replace("ADDRESS", f'"{account.address}"'))
+    return str(account.address)
+
+
+def wait_until_the_gateway_knows(site: DemoSite, address: str) -> None:
+    """The dashboard's beat task has fetched the node (only known nodes may sign in)."""
+    wait_for(lambda: address in httpx.get(f"{site.url}/network/", timeout=10).text, 60, f"{address} listed")
+
+
+def sign_in_with_wallet(page: Any, site: DemoSite, key: str) -> str:
+    """Sign in as the node of `key` through the wallet button; lands on the node's page."""
+    address = with_wallet(page, key)
+    wait_until_the_gateway_knows(site, address)
+    page.goto("/dashboard/login/")
+    page.click("#siwe-connect")
+    page.wait_for_url(re.compile(rf"/dashboard/nodes/{address}/$"), timeout=30_000)
+    return address

@@ -1,50 +1,22 @@
 """The operator dashboard in Chromium: Sign-In with Ethereum through a browser wallet holding a
-test key, the node's page with live capacity from the real node, and the public network overview.
-
-The wallet is the one seam faked here: a page script stands in for MetaMask and hands
-`personal_sign` to Python, which signs with the node's key (anvil's development account 1).
-"""
+test key (anvil's development account 1, the node's), the node's page with live capacity from
+the real node, and the public network overview."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-import httpx
 from eth_account import Account
-from eth_account.messages import encode_defunct
 
-from tests.browser.conftest import PHONE, assert_no_horizontal_scroll, screenshot
-from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY, wait_for
-
-WALLET = """
-window.ethereum = {
-  isTestWallet: true,
-  request: async ({method, params}) => {
-    if (method === "eth_requestAccounts" || method === "eth_accounts") return [ADDRESS];
-    if (method === "personal_sign") return await window.testWalletSign(params[0], params[1]);
-    throw new Error("test wallet: unsupported method " + method);
-  },
-};
-"""
-
-
-def with_wallet(page: Any, key: str) -> str:
-    account = Account.from_key(key)
-
-    def sign(message_hex: str, address: str) -> str:
-        assert address.lower() == account.address.lower()
-        signed = account.sign_message(encode_defunct(hexstr=message_hex))
-        return "0x" + signed.signature.hex().removeprefix("0x")
-
-    page.expose_function("testWalletSign", sign)
-    page.add_init_script(WALLET.replace("ADDRESS", f'"{account.address}"'))
-    return str(account.address)
-
-
-def wait_until_the_gateway_knows(demo_site: Any, address: str) -> None:
-    """The dashboard's beat task has fetched the node (only known nodes may sign in)."""
-    wait_for(lambda: address in httpx.get(f"{demo_site.url}/network/", timeout=10).text, 60, f"{address} listed")
+from tests.browser.conftest import (
+    PHONE,
+    assert_no_horizontal_scroll,
+    screenshot,
+    sign_in_with_wallet,
+    wait_until_the_gateway_knows,
+    with_wallet,
+)
+from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY
 
 
 def test_an_operator_signs_in_with_a_wallet_and_sees_only_their_node(new_page, demo_site):
@@ -74,10 +46,7 @@ def test_an_operator_signs_in_with_a_wallet_and_sees_only_their_node(new_page, d
     screenshot(page, "dashboard-tickets")
 
     phone = new_page(viewport=PHONE)
-    with_wallet(phone, OPERATOR_KEY)
-    phone.goto("/dashboard/login/")
-    phone.click("#siwe-connect")
-    phone.wait_for_url(re.compile(rf"/dashboard/nodes/{address}/$"), timeout=30_000)
+    sign_in_with_wallet(phone, demo_site, OPERATOR_KEY)
     assert_no_horizontal_scroll(phone)
 
 

@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.browser.conftest import PHONE, assert_no_horizontal_scroll, screenshot
+from tests.browser.conftest import PHONE, assert_no_horizontal_scroll, log_in, screenshot
 
 PASSWORD = "a-long-browser-passphrase"
 
@@ -24,14 +24,6 @@ def sign_up(page: Any, username: str) -> None:
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.click("#signup-button")
-    page.wait_for_selector("#nav-logout")
-
-
-def log_in(page: Any, username: str, password: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
     page.wait_for_selector("#nav-logout")
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for the studio: an in-memory channel layer, a fresh rate-limit cache, a second member."""
+"""Fixtures for the studio: approved models, an in-memory channel layer, a fresh rate-limit cache, a second member."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from django.core.cache import cache
 @pytest.fixture(autouse=True)
 def in_memory_layer(settings: Any) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def studio_models(approved_models: Any) -> Any:
+    # The stages' models registered and approved, as build_tiny_models leaves them in the demo.
+    return approved_models
 
 
 @pytest.fixture(autouse=True)

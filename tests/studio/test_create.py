@@ -266,3 +266,23 @@ def test_two_tabs_racing_for_the_last_gif_get_one(personas):
         thread.join(timeout=60)
     assert sorted(type(o).__name__ for o in outcomes) == ["Generation", "Refused"]
     assert Generation.objects.filter(round=round).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stage", ["text-to-image", "frame-interpolation"])
+def test_a_stage_whose_model_the_curators_disabled_is_refused_before_any_job(member_client, personas, stage):
+    from django.conf import settings
+
+    from livepeer_ai.registry import curation
+    from livepeer_ai.registry.models import ModelEntry
+
+    entry = ModelEntry.objects.get(pipeline=stage, model_id=settings.DEFAULT_MODELS[stage])
+    curation.disable(entry, personas.admin, note="licence withdrawn")
+    response, enqueue = post(member_client, prompt="a dancing robot", interpolate="on")
+    assert response.status_code == 503
+    assert "disabled by the network's curators" in text_of(response)
+    assert not Job.objects.exists()
+    enqueue.assert_not_called()
+    # A GIF the curators still allow goes through.
+    if stage == "frame-interpolation":
+        assert post(member_client, prompt="a dancing robot")[0].status_code == 302
