@@ -12,7 +12,7 @@ from django_ratelimit.decorators import ratelimit
 
 from dashboard.forms import SignInForm
 from dashboard.signin import SignInRefused, Site, message_for, sign_in_operator
-from dashboard.siwe import format_time
+from dashboard.siwe import SiweError, SiweMessage, format_time
 
 # Per client IP: each message costs a database row, each sign-in a signature recovery.
 SIGN_IN_RATE = "30/m"
@@ -53,11 +53,25 @@ def login(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
-@ratelimit(key="ip", rate=SIGN_IN_RATE, block=False)
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=SIGN_IN_RATE, method="POST", block=False)
 def login_link(request: HttpRequest) -> HttpResponse:
-    """The one-time link `manage.py operator_login_link` prints: message and signature in the query."""
-    return _sign_in(request, SignInForm(request.GET))
+    """The one-time link `manage.py operator_login_link` prints: message and signature in the query.
+
+    Opening it (GET) only shows whom it signs in; the button POSTs and spends it. Chat
+    apps and mail scanners fetch links to preview them, and a GET that signed in would
+    hand them the session and burn the operator's nonce.
+    """
+    if request.method == "POST":
+        return _sign_in(request, SignInForm(request.POST))
+    form = SignInForm(request.GET)
+    if not form.is_valid():
+        return _page(request, "This sign-in link is incomplete: it needs a signed message and its signature.", 400)
+    try:
+        message = SiweMessage.parse(form.cleaned_data["message"])
+    except SiweError as exc:
+        return _page(request, f"This sign-in link is not valid: {exc}.", status=400)
+    return render(request, "dashboard/login_link.html", {"form": form, "message": message, "next": _next_url(request)})
 
 
 @never_cache

@@ -72,7 +72,8 @@ def change_status(request: HttpRequest, entry_id: int) -> HttpResponse:
     return redirect(entry)
 
 
-@login_required
+# Proposers are operators, who sign in with their node's key (SIWE), not with a password.
+@login_required(login_url="dashboard-login")
 @require_http_methods(["GET", "POST"])
 def propose(request: HttpRequest) -> HttpResponse:
     if not curation.can_propose(request.user):

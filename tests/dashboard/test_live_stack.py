@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from websockets.sync.client import connect
 
 from tests.conftest import OPERATOR_KEY, PYTHON, ROOT, free_port, serve, spawn, wait_for
+from tests.dashboard.conftest import open_login_link
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ ADDRESS = Account.from_key(OPERATOR_KEY).address
 
 @pytest.fixture
 def site_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    """A private var dir and SQLite database, migrated; no models needed (the runner is a stub)."""
+    """A private var dir and SQLite database, migrated, the node's model approved (its runner is a stub)."""
     env = {
         **os.environ,
         "LIVEPEER_VAR_DIR": str(tmp_path / "var"),
@@ -43,6 +44,13 @@ def site_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "NODE_KEY": OPERATOR_KEY,
     }
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, capture_output=True)
+    # Nodes advertise only models the curators approved.
+    approve = (
+        "from livepeer_ai.registry import curation; from livepeer_ai.registry.models import EntryStatus; "
+        "curation.register({'pipeline': 'text-to-image', 'model_id': 'livepeer-ai/tiny-sdxl-turbo', "
+        "'family': 'sdxl-turbo'}, status=EntryStatus.APPROVED)"
+    )
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", approve], cwd=ROOT, env=env, check=True, capture_output=True)
     return env
 
 
@@ -108,7 +116,7 @@ def test_the_operator_sees_capacity_change_live_through_redis_and_a_real_worker(
         # The node may sign in once the worker's refresh has seen it at its address.
         link = wait_for(login_link, 60, f"the worker to see the node\n{worker.log_tail()}", interval=1)
         with httpx.Client(timeout=10) as browser:
-            signed_in = browser.get(link)
+            signed_in = open_login_link(browser, link)
             assert signed_in.status_code == 302, signed_in.text
             cookie = f"sessionid={browser.cookies['sessionid']}"
 

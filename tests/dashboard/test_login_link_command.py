@@ -15,6 +15,7 @@ from eth_account import Account
 from dashboard.management.commands.operator_login_link import Command
 from dashboard.siwe import SiweMessage
 from tests.conftest import OPERATOR_KEY
+from tests.dashboard.conftest import open_login_link
 
 NODE_TOML = """
 [node]
@@ -42,12 +43,12 @@ def test_prints_a_link_that_signs_the_browser_in_once(live_server, personas, mon
     assert link.startswith(f"{live_server.url}/dashboard/login/link/?message=")
 
     with httpx.Client(follow_redirects=True, timeout=10) as browser:
-        opened = browser.get(link)
+        opened = open_login_link(browser, link)
         assert opened.status_code == 200
         assert str(opened.url) == f"{live_server.url}/dashboard/nodes/{personas.operator_address}/"
         assert personas.operator_address in opened.text
     with httpx.Client(follow_redirects=True, timeout=10) as second_browser:
-        again = second_browser.get(link)
+        again = open_login_link(second_browser, link)
         assert again.status_code == 400
         assert "already used" in again.text
 
@@ -60,7 +61,7 @@ def test_signs_with_the_key_a_node_config_names(live_server, personas, monkeypat
     monkeypatch.setenv("TEST_NODE_KEYSTORE_PASSWORD", "s3cret")
     link = run("--config", str(config), "--base-url", live_server.url)
     with httpx.Client(follow_redirects=True, timeout=10) as browser:
-        assert str(browser.get(link).url).endswith(f"/dashboard/nodes/{personas.operator_address}/")
+        assert str(open_login_link(browser, link).url).endswith(f"/dashboard/nodes/{personas.operator_address}/")
 
 
 def test_says_why_the_site_refused(live_server, db, monkeypatch):

@@ -157,17 +157,36 @@ def test_a_post_without_message_or_signature_is_a_clear_400(client, personas):
 
 
 @pytest.mark.django_db
-def test_the_link_signs_the_browser_in_once(client, personas):
+def test_the_link_signs_the_browser_in_once_when_its_button_is_pressed(client, personas):
     text = ask_message(client, personas.operator_address)
-    link = "/dashboard/login/link/?" + urlencode({"message": text, "signature": sign(text)})
-    response = client.get(link)
+    fields = {"message": text, "signature": sign(text)}
+    link = "/dashboard/login/link/?" + urlencode(fields)
+    # Opening it, as a chat app's link preview does, shows whom it signs in and spends nothing.
+    for _ in range(2):
+        shown = client.get(link)
+        assert shown.status_code == 200
+        assert personas.operator_address in shown.content.decode()
+        assert not get_user(client).is_authenticated
+    response = client.post("/dashboard/login/link/", fields)
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard-node", args=[personas.operator_address])
     assert get_user(client) == personas.operator
     client.logout()
-    again = client.get(link)
+    again = client.post("/dashboard/login/link/", fields)
     assert again.status_code == 400
     assert not get_user(client).is_authenticated
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [({}, "link is incomplete"), ({"message": "hello", "signature": "0x00"}, "link is not valid")],
+    ids=["empty", "not-siwe"],
+)
+def test_a_broken_link_says_what_is_wrong(client, query, says):
+    response = client.get("/dashboard/login/link/?" + urlencode(query))
+    assert response.status_code == 400
+    assert says in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.shortcuts import resolve_url
 from django.urls import reverse
 
 from livepeer_ai.registry import curation
@@ -144,10 +145,10 @@ def test_the_entry_page_renders_with_a_bounded_number_of_queries(
 # -- proposing ----------------------------------------------------------------------
 
 
-def test_anonymous_visitors_are_sent_to_sign_in_to_propose(client):
+def test_anonymous_visitors_are_sent_to_the_operator_sign_in_to_propose(client):
     for response in (client.get(PROPOSE), client.post(PROPOSE, PROPOSAL)):
         assert response.status_code == 302
-        assert response["Location"].startswith(settings.LOGIN_URL)
+        assert response["Location"] == f"/dashboard/login/?next={PROPOSE}"
     assert not ModelEntry.objects.exists()
 
 
@@ -207,7 +208,7 @@ def test_proposing_a_model_already_in_the_registry_says_so(client, personas, app
 
 def test_anonymous_visitors_cannot_change_a_status(client, pending_entry):
     response = client.post(status_url(pending_entry), {"to": "approved"})
-    assert response.status_code == 302 and response["Location"].startswith(settings.LOGIN_URL)
+    assert response.status_code == 302 and response["Location"].startswith(resolve_url(settings.LOGIN_URL))
     assert ModelEntry.objects.get(pk=pending_entry.pk).status == EntryStatus.PENDING
 
 
