@@ -61,8 +61,20 @@ class DemoSite:
 def demo_site(
     stack_env: dict[str, str], runners: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoSite]:
+    """The site lives on for the rest of the session, so it keeps to itself: its own var dir and
+    database (the tiny models registered there), and its own Redis database, so its worker never
+    takes another test's jobs."""
     log_dir = tmp_path_factory.mktemp("demo-site")
-    processes: list[ManagedProcess] = []
+    env = {
+        **stack_env,
+        "LIVEPEER_VAR_DIR": str(log_dir / "var"),
+        "LIVEPEER_MODELS_DIR": str(Path(stack_env["LIVEPEER_VAR_DIR"]) / "models"),
+        "DATABASE_URL": f"sqlite:///{log_dir}/db.sqlite3",
+        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/1",
+    }
+    site = DemoSite(url="", env=env, processes=[])
+    for command in (["migrate", "--noinput", "-v0"], ["build_tiny_models"], ["seed_demo"]):
+        site.manage(*command)
     try:
         # As in the demo: node 1 also sells upscale, node 2 frame interpolation.
         node_runners = [
@@ -71,21 +83,15 @@ def demo_site(
         ]
         for index, (key, names) in enumerate(zip((OPERATOR_KEY, OTHER_OPERATOR_KEY), node_runners, strict=True)):
             urls = {name: runners.url(name) for name in names}
-            processes.append(start_orchestrator(stack_env, log_dir, key, urls, name=f"orchestrator{index + 1}"))
-        env = {
-            **stack_env,
-            "REDIS_URL": redis_url,
-            "ORCHESTRATOR_URLS": ",".join(p.url for p in processes),
-        }
-        site = DemoSite(url="", env=env, processes=processes)
-        site.manage("seed_demo")
-        processes.append(start_worker(env, log_dir, beat=True))
+            site.processes.append(start_orchestrator(env, log_dir, key, urls, name=f"orchestrator{index + 1}"))
+        env["ORCHESTRATOR_URLS"] = ",".join(p.url for p in site.processes)
+        site.processes.append(start_worker(env, log_dir, beat=True))
         web = start_daphne(env, log_dir)
-        processes.append(web)
+        site.processes.append(web)
         site.url = web.url
         yield site
     finally:
-        for process in reversed(processes):
+        for process in reversed(site.processes):
             process.stop()
 
 
