@@ -62,15 +62,8 @@ def buckets_for(period: str, now: datetime) -> list[Bucket]:
 
 
 def node_earnings(address: str, period: str, now: datetime) -> Earnings:
-    rows = EarningsHour.objects.filter(recipient=address, hour__gte=hour_of(now) - WINDOW).values_list(
-        "hour",
-        "tickets",
-        "expected_value",
-        "winning_tickets",
-        "winning_face_value",
-        "redeemed_tickets",
-        "redeemed_value",
-    )
+    amounts = [f.name for f in fields(Amounts)]
+    rows = EarningsHour.objects.filter(recipient=address, hour__gte=hour_of(now) - WINDOW).values_list("hour", *amounts)
     hourly = [(hour, Amounts(*(int(value) for value in amounts))) for hour, *amounts in rows]
     totals = {}
     for name in ("24h", "7d", "30d"):

@@ -17,34 +17,22 @@ from dashboard.forms import TicketFilterForm
 from livepeer_ai.payments.models import ReceivedTicket
 
 PAGE_SIZE = 50
-CSV_COLUMNS = (
-    "received_at",
-    "sender",
-    "manifest_id",
-    "face_value_wei",
-    "win_prob",
-    "expected_value_wei",
-    "winning",
-    "status",
-    "tx_hash",
-    "gas_used",
-    "redeemed_at",
-    "ticket_hash",
-)
-CSV_FIELDS = (
-    "received_at",
-    "sender",
-    "manifest_id",
-    "face_value",
-    "win_prob",
-    "expected_value",
-    "winning",
-    "status",
-    "tx_hash",
-    "gas_used",
-    "redeemed_at",
-    "ticket_hash",
-)
+# CSV header → ReceivedTicket field; amounts say their unit in the header.
+CSV_COLUMNS = {
+    "received_at": "received_at",
+    "sender": "sender",
+    "manifest_id": "manifest_id",
+    "face_value_wei": "face_value",
+    "win_prob": "win_prob",
+    "expected_value_wei": "expected_value",
+    "winning": "winning",
+    "status": "status",
+    "tx_hash": "tx_hash",
+    "gas_used": "gas_used",
+    "redeemed_at": "redeemed_at",
+    "ticket_hash": "ticket_hash",
+}
+CSV_FIELDS = tuple(CSV_COLUMNS.values())
 
 
 def day_start(day: Any) -> datetime:
@@ -82,7 +70,7 @@ class Echo:
 def csv_lines(tickets: QuerySet[ReceivedTicket]) -> Iterator[str]:
     """The tickets as CSV, one line at a time, read from the database in chunks; amounts in exact wei."""
     writer = csv.writer(Echo())
-    yield writer.writerow(CSV_COLUMNS)
+    yield writer.writerow(list(CSV_COLUMNS))
     for row in tickets.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
         values = dict(zip(CSV_FIELDS, row, strict=True))
         values["received_at"] = values["received_at"].isoformat()
