@@ -10,10 +10,10 @@ from django.test import Client
 from django.utils import timezone
 
 from livepeer_ai.asgi import application
-from livepeer_ai.gateway.models import ApiKey, Job
+from livepeer_ai.gateway.models import ApiKey, Job, Receipt
 from studio.models import Entry, Safety
 from studio.moderation import hide
-from tests.studio.factories import make_entry, make_round
+from tests.studio.factories import make_entry, make_generation, make_round
 
 ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
 
@@ -77,6 +77,25 @@ def test_an_approved_entrys_media_is_shown_to_everyone(personas):
     entry = make_entry(personas.member, make_round(), safety=Safety.UNCHECKED, approved_at=timezone.now())
     html = page_for(None, entry.job)[1]
     assert 'id="result-gif"' in html and 'id="media-withheld"' not in html
+
+
+@pytest.mark.django_db
+def test_a_flagged_gifs_receipts_are_not_linked_for_others(personas, other_member):
+    job = make_generation(personas.member, checked=True, nsfw=True).job
+    receipt = Receipt.objects.create(
+        job=job,
+        stage="image-to-video",
+        kind="gif",
+        path=job.outputs["image-to-video"]["gif"],
+        output_sha256="0" * 64,
+        signer="0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        document={},
+    )
+    for viewer in (None, other_member):
+        html = page_for(viewer, job)[1]
+        assert 'id="media-withheld"' in html
+        assert receipt.get_absolute_url() not in html and media_of(job) not in html
+    assert f'href="{receipt.get_absolute_url()}"' in page_for(personas.member, job)[1]
 
 
 @pytest.mark.django_db
