@@ -45,6 +45,8 @@ class RoundAdmin(admin.ModelAdmin):
 class EntryAdmin(admin.ModelAdmin):
     list_display = ["id", "prompt_short", "round", "author", "vote_count", "safety", "approved_at", "hidden", "place"]
     list_filter = ["round", "safety", "hidden", ("approved_at", admin.EmptyFieldListFilter)]
+    # The prompt column reads the job's Generation: fetched with the rows, not once per row.
+    list_select_related = ["round", "author", "job__generation"]
     search_fields = ["job__prompt", "author__username"]
     raw_id_fields = ["job", "author", "approved_by", "hidden_by"]
     readonly_fields = ["vote_count", "place"]
@@ -75,6 +77,7 @@ class EntryAdmin(admin.ModelAdmin):
 class VoteAdmin(admin.ModelAdmin):
     list_display = ["entry", "voter", "created_at"]
     list_filter = ["entry__round"]
+    list_select_related = ["entry__job__generation", "voter"]
     raw_id_fields = ["entry", "voter"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -92,6 +95,7 @@ class VoteAdmin(admin.ModelAdmin):
 class ReportAdmin(admin.ModelAdmin):
     list_display = ["entry", "reason", "reporter", "created_at", "resolved_at", "resolution"]
     list_filter = ["reason", "resolution", ("resolved_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["entry__job__generation", "reporter"]
     raw_id_fields = ["entry", "reporter", "resolved_by"]
 
 
@@ -99,5 +103,6 @@ class ReportAdmin(admin.ModelAdmin):
 class GenerationAdmin(admin.ModelAdmin):
     list_display = ["job", "member", "round", "prompt", "style", "created_at"]
     list_filter = ["round", "style"]
+    list_select_related = ["job", "member", "round"]
     search_fields = ["prompt", "member__username"]
     raw_id_fields = ["job", "member", "retry_of"]

@@ -7,14 +7,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
-from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.models import JobStatus
 from livepeer_ai.gateway.progress import job_group
-from studio.results import describe_job
+from studio.results import describe_job, studio_job
 
 
 @database_sync_to_async
 def render_progress(job_id: str, user: Any, snapshot: dict[str, Any] | None = None) -> str | None:
-    job = Job.objects.filter(id=job_id, api_key__isnull=True).first()
+    job = studio_job(job_id, user)
     if job is None:
         return None
     # Show the step this message was sent for while the row is still on that stage,

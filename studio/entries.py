@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -41,11 +42,15 @@ def enter_round(job: Job, member: Any, now: datetime | None = None) -> Entry:
         raise Refused(f"“{round.title}” is not taking entries any more.", status=409)
     if Entry.objects.filter(job=job).exists():
         raise Refused("This GIF is already entered.", status=409)
-    if round.entries.filter(author=member).count() >= round.entries_per_member:
-        raise Refused(f"You have entered the {round.entries_per_member} GIFs this round allows.", status=403)
+    safety = job_safety(job)
     try:
         with transaction.atomic():
-            return Entry.objects.create(round=round, job=job, author=member, safety=job_safety(job), created_at=now)
+            # One member's entries queue on their own row (as their creations do), so two enters at once
+            # can't both take the round's last place: the count is read under the lock it is written under.
+            get_user_model().objects.select_for_update().filter(pk=member.pk).first()
+            if round.entries.filter(author=member).count() >= round.entries_per_member:
+                raise Refused(f"You have entered the {round.entries_per_member} GIFs this round allows.", status=403)
+            return Entry.objects.create(round=round, job=job, author=member, safety=safety, created_at=now)
     except IntegrityError:
         # A double click: the other request entered it a moment ago.
         raise Refused("This GIF is already entered.", status=409) from None

@@ -12,11 +12,6 @@ from studio.models import ReportReason
 from studio.presets import STYLE_PRESETS
 
 
-def _help(field: str) -> dict[str, str]:
-    """Ties an input to its help text for screen readers."""
-    return {"aria-describedby": f"id_{field}-help"}
-
-
 class PromptForm(forms.Form):
     """What a member asks for; bounds follow the current round's rules (creation.Limits)."""
 
@@ -31,21 +26,18 @@ class PromptForm(forms.Form):
         strip=True,
         label="Negative prompt",
         help_text="What the picture should not have, e.g. “blurry, text, watermark”.",
-        widget=forms.TextInput(attrs=_help("negative_prompt")),
     )
     style = forms.ChoiceField(
         choices=[(p.key, p.label) for p in STYLE_PRESETS.values()],
         required=False,
         initial="",
         help_text="Adds a few words to the prompt and the negative prompt.",
-        widget=forms.Select(attrs=_help("style")),
     )
     seed = forms.IntegerField(
         required=False,
         min_value=0,
         max_value=SEED_MAX,
         help_text="Leave empty for a random seed. The same seed and settings ask for the same GIF.",
-        widget=forms.NumberInput(attrs=_help("seed")),
     )
     text_to_image_steps = forms.IntegerField(
         required=False,
@@ -53,7 +45,6 @@ class PromptForm(forms.Form):
         min_value=1,
         initial=DEFAULT_PARAMETERS["text_to_image_steps"],
         help_text="Denoising steps for the first frame.",
-        widget=forms.NumberInput(attrs=_help("text_to_image_steps")),
     )
     image_to_video_steps = forms.IntegerField(
         required=False,
@@ -61,7 +52,6 @@ class PromptForm(forms.Form):
         min_value=1,
         initial=DEFAULT_PARAMETERS["image_to_video_steps"],
         help_text="Denoising steps for the animation.",
-        widget=forms.NumberInput(attrs=_help("image_to_video_steps")),
     )
     motion_bucket_id = forms.IntegerField(
         required=False,
@@ -70,7 +60,6 @@ class PromptForm(forms.Form):
         max_value=MOTION_RANGE[1],
         initial=DEFAULT_PARAMETERS["motion_bucket_id"],
         help_text="Higher moves more (image-to-video's motion_bucket_id; 127 by default).",
-        widget=forms.NumberInput(attrs=_help("motion_bucket_id")),
     )
     fps = forms.IntegerField(
         required=False,
@@ -78,18 +67,15 @@ class PromptForm(forms.Form):
         min_value=FPS_RANGE[0],
         max_value=FPS_RANGE[1],
         initial=DEFAULT_PARAMETERS["fps"],
-        widget=forms.NumberInput(attrs=_help("fps")),
         help_text="Playback speed of the GIF (6 by default).",
     )
     upscale = forms.BooleanField(
         required=False,
-        widget=forms.CheckboxInput(attrs=_help("upscale")),
         label="Upscale ×4",
         help_text="Generate at a quarter of the size, then upscale every frame: sharper, slower.",
     )
     interpolate = forms.BooleanField(
         required=False,
-        widget=forms.CheckboxInput(attrs=_help("interpolate")),
         label="Smooth motion",
         help_text="Frame interpolation: twice the frames at twice the frame rate.",
     )

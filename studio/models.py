@@ -34,6 +34,11 @@ class RoundQuerySet(models.QuerySet["Round"]):
     def not_over(self, now: datetime | None = None) -> RoundQuerySet:
         return self.filter(voting_closes_at__gt=now or timezone.now())
 
+    def with_winners(self) -> RoundQuerySet:
+        """Each round's `winning_entries` (as `Round.winners`), for all the rounds listed in one query."""
+        winners = models.Prefetch("entries", queryset=Entry.objects.winners(), to_attr="winning_entries")
+        return self.prefetch_related(winners)
+
 
 class Round(models.Model):
     """A competition round: a theme, a window for making and entering GIFs, a window for votes, rules.
@@ -117,13 +122,8 @@ class Round(models.Model):
     def generations_left(self, member: Any) -> int:
         return max(self.generations_per_member - self.generations_used(member), 0)
 
-    def winners(self) -> models.QuerySet[Entry]:
-        return (
-            self.entries.public()
-            .filter(place__isnull=False)
-            .select_related("job__generation", "author")
-            .order_by("place")
-        )
+    def winners(self) -> EntryQuerySet:
+        return self.entries.winners()
 
 
 class Generation(models.Model):
@@ -160,6 +160,10 @@ class EntryQuerySet(models.QuerySet["Entry"]):
 
     def awaiting_review(self) -> EntryQuerySet:
         return self.filter(hidden=False, approved_at__isnull=True).exclude(safety=Safety.CLEAN)
+
+    def winners(self) -> EntryQuerySet:
+        """The public entries given a place when their round closed, first place first."""
+        return self.public().filter(place__isnull=False).select_related("job__generation", "author").order_by("place")
 
     def ranked(self) -> EntryQuerySet:
         # Ties go to the earlier entry, on every page and when winners are picked.

@@ -1,4 +1,8 @@
-"""What the job page shows: each stage's preview, model, orchestrator and receipts; failures in plain words."""
+"""What the job page shows: each stage's preview, model, orchestrator and receipts; failures in plain words.
+
+Who sees it: the page and its WebSocket both open a job through `studio_job` and
+render it through `describe_job`, so they show a viewer the same things.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +67,12 @@ class JobView:
     stages: list[StageView]
     can_manage: bool  # the owner: cancel, retry, enter
     can_enter: bool
-    media_withheld: bool  # flagged NSFW, seen by someone other than the owner or staff
+    # Why the GIF, previews and receipts are not shown to this viewer; empty when they are.
+    withheld_notice: str = ""
+
+    @property
+    def media_withheld(self) -> bool:
+        return bool(self.withheld_notice)
 
     @property
     def failure(self) -> str:
@@ -77,6 +86,40 @@ class JobView:
     @property
     def seed(self) -> Any:
         return self.job.outputs.get("text-to-image", {}).get("seed", self.job.parameters.get("seed"))
+
+
+def sees_everything(job: Job, user: Any) -> bool:
+    """The maker and moderators see a job whatever the safety checker or a moderator decided."""
+    return bool(user.is_staff or (user.is_authenticated and job.owner_id == user.pk))
+
+
+def studio_job(job_id: Any, user: Any) -> Job | None:
+    """The studio job with this id as `user` may open it, else None.
+
+    A studio job is one with a Generation: an API job has none, even once its key is
+    deleted (the key is SET_NULL). A job whose entry a moderator hid is gone, prompt
+    and all, for anyone but its maker and moderators, as the entry page is.
+    """
+    job = Job.objects.filter(id=job_id, generation__isnull=False).select_related("entry").first()
+    if job is None:
+        return None
+    entry = getattr(job, "entry", None)
+    if entry is not None and entry.hidden and not sees_everything(job, user):
+        return None
+    return job
+
+
+def withheld_notice(job: Job, entry: Entry | None, user: Any) -> str:
+    """Why this viewer may not see the job's media, or "" when they may."""
+    if sees_everything(job, user):
+        return ""
+    if any(job.outputs.get(stage, {}).get("nsfw") for stage in job.stages):
+        return "The safety checker flagged this GIF, so only its maker and moderators can see it."
+    if entry is not None and entry.hidden:
+        return "A moderator hid this GIF, so only its maker and moderators can see it."
+    if entry is not None and not entry.is_public:
+        return "This GIF waits for a moderator's review, so only its maker and moderators can see it for now."
+    return ""
 
 
 def describe_job(job: Job, user: Any) -> JobView:
@@ -108,7 +151,6 @@ def describe_job(job: Job, user: Any) -> JobView:
             )
         )
     is_owner = user.is_authenticated and job.owner_id == user.pk
-    flagged = any(job.outputs.get(stage, {}).get("nsfw") for stage in job.stages)
     round = generation.round if generation else None
     return JobView(
         job=job,
@@ -123,5 +165,5 @@ def describe_job(job: Job, user: Any) -> JobView:
             and round is not None
             and round.takes_prompts()
         ),
-        media_withheld=flagged and not (is_owner or user.is_staff),
+        withheld_notice=withheld_notice(job, entry, user),
     )

@@ -21,6 +21,7 @@ from studio.sharing import share_card
 from studio.voting import cast_vote, has_voted
 
 PAGE_SIZE = 12
+PAST_ROUNDS_PAGE_SIZE = 10
 SORTS = {"votes": "most votes", "new": "newest"}
 
 
@@ -30,7 +31,9 @@ def rounds(request: HttpRequest) -> HttpResponse:
     context = {
         "live": Round.objects.not_over(now).filter(prompt_opens_at__lte=now).order_by("voting_closes_at"),
         "upcoming": Round.objects.filter(prompt_opens_at__gt=now).order_by("prompt_opens_at"),
-        "past": Round.objects.over(now),
+        "past": Paginator(
+            Round.objects.over(now).order_by("-voting_closes_at", "-pk").with_winners(), PAST_ROUNDS_PAGE_SIZE
+        ).get_page(request.GET.get("page")),
     }
     return render(request, "studio/rounds.html", context)
 

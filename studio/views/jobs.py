@@ -18,7 +18,7 @@ from studio.forms import PromptForm
 from studio.models import Generation, Round
 from studio.ratelimits import rate_limited
 from studio.refusals import Refused
-from studio.results import describe_job
+from studio.results import describe_job, studio_job
 from studio.rounds import current_round
 
 
@@ -64,7 +64,9 @@ def create_job(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = get_object_or_404(Job, id=job_id, api_key__isnull=True)
+    job = studio_job(job_id, request.user)
+    if job is None:
+        raise Http404("No such job.")
     template = "studio/job.html#job-progress" if request.htmx else "studio/job.html"
     return render(request, template, {"job": job, "view": describe_job(job, request.user)})
 

@@ -89,3 +89,10 @@ def make_entry(
     return Entry.objects.create(
         round=round, job=generation.job, author=author, safety=safety, vote_count=votes, **fields
     )
+
+
+def make_queued_job(member: Any, prompt: str = "a robot in the rain") -> Job:
+    """A studio GIF job just submitted: queued on its first stage, with its Generation, as the form leaves it."""
+    job = create_gif_job(prompt, owner=member)
+    Generation.objects.create(job=job, member=member, prompt=prompt, choices={"prompt": prompt, "style": ""})
+    return job

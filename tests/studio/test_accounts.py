@@ -47,6 +47,17 @@ def test_sign_up_refuses_a_taken_name_and_mismatched_passwords(client, personas)
 
 
 @pytest.mark.django_db
+def test_an_empty_sign_up_says_what_is_missing(client):
+    response = client.post("/accounts/signup/", {})
+    assert response.status_code == 400
+    html = text_of(response)
+    for name in ("username", "email", "password1", "password2"):
+        assert f'id="id_{name}_error"' in html
+    assert "This field is required." in html
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
 def test_sign_up_never_redirects_off_site(client):
     response = client.post(
         "/accounts/signup/",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from studio.models import Entry, Round, Safety
+from studio.models import Entry, Report, ReportReason, Round, Safety, Vote
 from tests.studio.factories import make_entry, make_round
 
 
@@ -17,6 +19,31 @@ def test_list_views_open(client, personas, model):
     make_entry(personas.member, make_round())
     client.force_login(personas.admin)
     assert client.get(f"/admin/studio/{model}/").status_code == 200
+
+
+def add_rows(member, voter, round, count: int) -> None:
+    """`count` entries, each with a vote and a report, so every list has `count` more rows."""
+    for _ in range(count):
+        entry = make_entry(member, round)
+        Vote.objects.create(entry=entry, voter=voter)
+        Report.objects.create(entry=entry, reporter=voter, reason=ReportReason.OTHER)
+
+
+def queries_for_list(client, model: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/admin/studio/{model}/").status_code == 200
+    return len(queries)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["entry", "vote", "report", "generation"])
+def test_list_views_make_as_many_queries_for_many_rows_as_for_one(client, personas, other_member, model):
+    round = make_round()
+    add_rows(personas.member, other_member, round, 1)
+    client.force_login(personas.admin)
+    one = queries_for_list(client, model)
+    add_rows(personas.member, other_member, round, 5)
+    assert queries_for_list(client, model) == one
 
 
 @pytest.mark.django_db

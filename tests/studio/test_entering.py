@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from livepeer_ai.gateway.models import JobStatus
+from studio import entries
 from studio.entries import enter_round, job_safety
 from studio.models import Entry, Safety
 from studio.refusals import Refused
@@ -83,6 +87,44 @@ def test_entries_per_member_are_limited_by_the_round(personas):
     enter_round(make_generation(personas.member, round).job, personas.member)
     with pytest.raises(Refused, match="You have entered the 1 GIFs this round allows."):
         enter_round(make_generation(personas.member, round).job, personas.member)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_enters_at_once_keep_to_the_rounds_limit(personas):
+    round = make_round(entries_per_member=1)
+    jobs = [make_generation(personas.member, round).job for _ in range(2)]
+    both_ready = threading.Barrier(2)
+
+    def job_safety_then_wait(job):
+        # Both requests get this far before either goes on: the interleaving in which each saw no entry of
+        # the member's yet and both entered. (Where a request holds a lock here, the other cannot come; the
+        # barrier then gives way after its timeout and the test still shows how many entries were made.)
+        safety = job_safety(job)
+        try:
+            both_ready.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        return safety
+
+    outcomes: list[str] = []
+
+    def enter(job):
+        try:
+            enter_round(job, personas.member)
+            outcomes.append("entered")
+        except Refused as refusal:
+            outcomes.append(refusal.message)
+        finally:
+            connection.close()
+
+    with mock.patch.object(entries, "job_safety", job_safety_then_wait):
+        threads = [threading.Thread(target=enter, args=[job]) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(outcomes) == ["You have entered the 1 GIFs this round allows.", "entered"]
+    assert Entry.objects.filter(author=personas.member).count() == 1
 
 
 @pytest.mark.django_db

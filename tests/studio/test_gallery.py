@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from studio.rounds import close_round
@@ -90,6 +92,54 @@ def test_past_rounds_list_their_winners(client, personas):
     round_page = client.get(past.get_absolute_url()).content.decode()
     assert f'id="entry-{winner.pk}"' in round_page.split('id="winners"')[1].split("</section>")[0]
     assert live.title not in past_section
+
+
+def past_round_with_winners(member, number: int, days_ago: int = 1):
+    now = timezone.now()
+    past = make_round(
+        title=f"Past jam {number}",
+        voting_closes_at=now - timedelta(days=days_ago),
+        voting_opens_at=now - timedelta(days=days_ago + 2),
+        prompt_opens_at=now - timedelta(days=days_ago + 2),
+        prompt_closes_at=now - timedelta(days=days_ago + 1),
+        winners_count=2,
+    )
+    make_entry(member, past, votes=3)
+    make_entry(member, past, votes=1)
+    close_round(past.pk)
+    return past
+
+
+def queries_for_rounds_page(client) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/rounds/").content.decode()
+    return len(queries), html
+
+
+@pytest.mark.django_db
+def test_the_rounds_page_makes_as_many_queries_for_many_past_rounds_as_for_two(client, personas):
+    for number in range(2):
+        past_round_with_winners(personas.member, number)
+    few, html = queries_for_rounds_page(client)
+    assert len(shown(html.split('id="past-rounds"')[1])) == 4
+    for number in range(2, 8):
+        past_round_with_winners(personas.member, number)
+    many, html = queries_for_rounds_page(client)
+    assert len(shown(html.split('id="past-rounds"')[1])) == 16
+    assert many == few
+
+
+@pytest.mark.django_db
+def test_past_rounds_come_a_page_at_a_time_newest_first(client, personas):
+    rounds = [past_round_with_winners(personas.member, number, days_ago=number + 1) for number in range(12)]
+    first = client.get("/rounds/").content.decode().split('id="past-rounds"')[1]
+    listed = re.findall(r'data-round="([^"]+)"', first)
+    assert listed == [r.slug for r in rounds[:10]]
+    assert '<a href="?page=2" id="older-rounds"' in first
+    second = client.get("/rounds/?page=2").content.decode().split('id="past-rounds"')[1]
+    assert re.findall(r'data-round="([^"]+)"', second) == [r.slug for r in rounds[10:]]
+    assert 'id="older-rounds"' not in second and '<a href="?page=1" id="newer-rounds"' in second
+    assert client.get("/rounds/?page=99").status_code == 200
 
 
 @pytest.mark.django_db

@@ -14,16 +14,15 @@ from django.test import Client
 from livepeer_ai.asgi import application
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, Receipt, StageAttempt
 from livepeer_ai.gateway.progress import job_group
-from livepeer_ai.gateway.workflow import create_gif_job
 from studio.models import Generation
-from tests.studio.factories import make_generation, make_round
+from tests.studio.factories import make_generation, make_queued_job, make_round
 
 ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
 
 
 @pytest.mark.django_db
-def test_job_page_renders_state_and_connects_its_socket(client):
-    job = create_gif_job("a lighthouse")
+def test_job_page_renders_state_and_connects_its_socket(client, personas):
+    job = make_queued_job(personas.member, "a lighthouse")
     Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, stage_index=1, step=3, total_steps=12)
     response = client.get(f"/jobs/{job.id}/")
     assert response.status_code == 200
@@ -35,16 +34,16 @@ def test_job_page_renders_state_and_connects_its_socket(client):
 
 
 @pytest.mark.django_db
-def test_htmx_reload_gets_only_the_progress_fragment(client):
-    job = create_gif_job("fragment")
+def test_htmx_reload_gets_only_the_progress_fragment(client, personas):
+    job = make_queued_job(personas.member, "fragment")
     html = client.get(f"/jobs/{job.id}/", HTTP_HX_REQUEST="true").content.decode()
     assert html.lstrip().startswith('<div id="job-progress"')
     assert "<html" not in html
 
 
 @pytest.mark.django_db
-def test_failure_is_said_in_plain_words_with_the_detail_secondary(client):
-    job = create_gif_job("x")
+def test_failure_is_said_in_plain_words_with_the_detail_secondary(client, personas):
+    job = make_queued_job(personas.member, "x")
     Job.objects.filter(id=job.id).update(
         status=JobStatus.FAILED, error_code="runner_503", error_message="No orchestrator could take text-to-image m"
     )
@@ -55,8 +54,8 @@ def test_failure_is_said_in_plain_words_with_the_detail_secondary(client):
 
 
 @pytest.mark.django_db
-def test_unknown_failure_code_still_gets_a_sentence(client):
-    job = create_gif_job("x")
+def test_unknown_failure_code_still_gets_a_sentence(client, personas):
+    job = make_queued_job(personas.member, "x")
     Job.objects.filter(id=job.id).update(status=JobStatus.FAILED, error_code="runner_418", error_message="teapot")
     assert b"The job could not be finished." in client.get(f"/jobs/{job.id}/").content
 
@@ -67,8 +66,8 @@ def test_unknown_job_is_404(client):
 
 
 @pytest.mark.django_db
-def test_queue_position_and_eta_are_shown_while_waiting(client):
-    job = create_gif_job("waiting")
+def test_queue_position_and_eta_are_shown_while_waiting(client, personas):
+    job = make_queued_job(personas.member, "waiting")
     Job.objects.filter(id=job.id).update(
         status=JobStatus.RUNNING, waiting_for="text-to-image m", queue_position=3, eta_s=42.4
     )
@@ -78,8 +77,8 @@ def test_queue_position_and_eta_are_shown_while_waiting(client):
 
 
 @pytest.mark.django_db
-def test_first_frame_preview_shows_while_the_video_stage_runs(client):
-    job = create_gif_job("preview")
+def test_first_frame_preview_shows_while_the_video_stage_runs(client, personas):
+    job = make_queued_job(personas.member, "preview")
     job.outputs = {"text-to-image": {"image": f"jobs/{job.id}/text-to-image/image.png", "seed": 4}}
     job.status, job.stage_index, job.step, job.total_steps = JobStatus.RUNNING, 1, 2, 12
     job.save()
@@ -144,8 +143,8 @@ def test_api_jobs_have_no_studio_page(client):
 
 
 @database_sync_to_async
-def _make_job(owner=None) -> Job:
-    return create_gif_job("socket test", owner=owner)
+def _make_job(owner) -> Job:
+    return make_queued_job(owner, "socket test")
 
 
 @database_sync_to_async
@@ -154,8 +153,8 @@ def _advance(job: Job, step: int) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_socket_sends_current_state_then_every_update():
-    job = await _make_job()
+async def test_socket_sends_current_state_then_every_update(personas):
+    job = await _make_job(personas.member)
     communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
     connected, _ = await communicator.connect()
     assert connected
@@ -179,8 +178,8 @@ async def test_socket_for_unknown_job_is_closed():
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_socket_from_a_foreign_origin_is_refused():
-    job = await _make_job()
+async def test_socket_from_a_foreign_origin_is_refused(personas):
+    job = await _make_job(personas.member)
     communicator = WebsocketCommunicator(
         application, f"/ws/jobs/{job.id}/", headers=[(b"origin", b"https://evil.example")]
     )
@@ -189,8 +188,8 @@ async def test_socket_from_a_foreign_origin_is_refused():
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_socket_shows_the_step_each_message_was_sent_for():
-    job = await _make_job()
+async def test_socket_shows_the_step_each_message_was_sent_for(personas):
+    job = await _make_job(personas.member)
     communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
     assert (await communicator.connect())[0]
     await communicator.receive_from(timeout=5)
