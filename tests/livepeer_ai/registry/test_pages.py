@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from livepeer_ai.registry import curation
 from livepeer_ai.registry.models import AuditAction, EntryStatus, ModelEntry
+from tests.forms_a11y import assert_descriptions_exist, assert_error_linked, controls_of
 from tests.livepeer_ai.registry.conftest import entry_fields
 
 pytestmark = pytest.mark.django_db
@@ -255,3 +256,14 @@ def test_changing_the_status_of_a_missing_entry_is_404(client, personas):
 def test_status_changes_are_post_only(client, personas, pending_entry):
     client.force_login(personas.admin)
     assert client.get(status_url(pending_entry)).status_code == 405
+
+
+def test_propose_inputs_point_at_their_help_and_errors(client, personas):
+    client.force_login(personas.operator)
+    page = controls_of(client.get(PROPOSE))
+    assert_descriptions_exist(page)
+    assert "id_model_id_helptext" in page.controls["model_id"]["aria-describedby"].split()
+    page = controls_of(client.post(PROPOSE, {**PROPOSAL, "model_id": "", "memory_mb": "-5"}))
+    assert_descriptions_exist(page)
+    for name in ("model_id", "memory_mb"):
+        assert_error_linked(page, name)
