@@ -190,6 +190,22 @@ def test_a_broken_link_says_what_is_wrong(client, query, says):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("expiry", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_link_whose_expiry_leaves_the_calendar_is_a_clear_400(client, personas, expiry):
+    text = ask_message(client, personas.operator_address)
+    text = "\n".join(
+        f"Expiration Time: {expiry}" if line.startswith("Expiration Time: ") else line for line in text.split("\n")
+    )
+    assert expiry in text
+    fields = {"message": text, "signature": sign(text)}
+    shown = client.get("/dashboard/login/link/?" + urlencode(fields))
+    assert shown.status_code == 400 and "out of range" in shown.content.decode()
+    posted = client.post("/dashboard/login/link/", fields)
+    assert posted.status_code == 400 and "out of range" in posted.content.decode()
+    assert not get_user(client).is_authenticated
+
+
+@pytest.mark.django_db
 def test_goes_back_to_the_page_asked_for_but_never_off_site(client, personas):
     wanted = reverse("dashboard-tickets", args=[personas.operator_address])
     text = ask_message(client, personas.operator_address)
