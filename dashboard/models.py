@@ -6,11 +6,19 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
 from livepeer_ai.payments.models import WeiField
+
+
+class UsernameTaken(Exception):
+    """An account that is not the node's operator already has the operator's account name."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"an account named {username} already exists and is not this node's operator")
+        self.username = username
 
 
 class Operator(models.Model):
@@ -29,16 +37,34 @@ class Operator(models.Model):
     def __str__(self) -> str:
         return self.address
 
+    @staticmethod
+    def username_for(address: str) -> str:
+        """The account name of the node at `address`: "operator:0x…". Django's username
+        validator refuses the colon, so no public sign-up can take it before the operator."""
+        return f"operator:{to_checksum_address(address)}"
+
     @classmethod
     def for_address(cls, address: str) -> Operator:
-        """The operator of `address`, created with a password-less account on first sign-in."""
+        """The operator of `address`, created with a password-less account on first sign-in.
+
+        Raises UsernameTaken when an account not tied to this node already has its name
+        (only an admin can make one).
+        """
         checksummed = to_checksum_address(address)
-        with transaction.atomic():
+        found = cls.objects.select_related("user").filter(address=checksummed).first()
+        if found is not None:
+            return found
+        username = cls.username_for(checksummed)
+        try:
+            with transaction.atomic():
+                user = get_user_model().objects.create_user(username=username)
+                return cls.objects.create(user=user, address=checksummed)
+        except IntegrityError:
+            # Two first sign-ins racing: the other one made the operator.
             found = cls.objects.select_related("user").filter(address=checksummed).first()
             if found is not None:
                 return found
-            user = get_user_model().objects.create_user(username=checksummed.lower())
-            return cls.objects.create(user=user, address=checksummed)
+            raise UsernameTaken(username) from None
 
     @staticmethod
     def of(user: Any) -> Operator | None:
