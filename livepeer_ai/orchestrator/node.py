@@ -129,10 +129,15 @@ class Node:
         self._pending_releases: set[asyncio.Task[None]] = set()
         self._runner_versions: dict[tuple[str, int], str] = {}
 
-    def capability_for(self, pipeline: str, model_id: str) -> Capability | None:
+    def capability_for(
+        self, pipeline: str, model_id: str, advertised: list[Capability] | None = None
+    ) -> Capability | None:
+        """The configured capability a request names; with no model named, the pipeline's first
+        advertised one (the first configured when none is, which is then refused as not approved)."""
         offered = [c for c in self.config.capabilities if c.pipeline == pipeline]
         if not model_id:
-            return offered[0] if offered else None
+            approved = [c for c in offered if advertised is None or c in advertised]
+            return (approved or offered or [None])[0]
         return next((c for c in offered if c.model_id == model_id), None)
 
     async def advertised(self) -> list[Capability]:
@@ -204,7 +209,7 @@ class Node:
             # JSON's NaN and Infinity parse in Python but have no canonical form to sign.
             invalid = [{"loc": ["body"], "msg": "Numbers must be finite", "type": "finite_number"}]
             raise RequestRejected(JSONResponse({"detail": invalid}, status_code=422)) from None
-        capability = self.capability_for(pipeline, str(fields.get("model_id") or ""))
+        capability = self.capability_for(pipeline, str(fields.get("model_id") or ""), await self.advertised())
         if capability is None:
             raise RequestRejected(error(400, f"This node does not serve {pipeline} {fields.get('model_id')!r}."))
         units = units_for(pipeline, fields, input_size, frames)
