@@ -10,6 +10,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
+from dashboard.node_info import capabilities_of, runners_of
 from livepeer_ai.payments.models import WeiField
 
 
@@ -138,15 +139,16 @@ class NodeSnapshot(models.Model):
 
     def capabilities(self) -> list[dict[str, Any]]:
         """/info's capabilities, each runner with its log tail from /runners when there is one."""
-        log_tails = {runner.get("id"): runner.get("log_tail", "") for runner in self.runners}
+        # Checked again on the way out: a row stored by an older dashboard may hold anything.
+        log_tails = {runner["id"]: runner.get("log_tail", "") for runner in runners_of(self.runners)}
         found = []
-        for capability in self.info.get("capabilities", []):
+        for capability in capabilities_of(self.info):
             runners = [
-                {**runner, "log_tail": log_tails.get(runner.get("id"), "")} for runner in capability.get("runners", [])
+                {**runner, "log_tail": log_tails.get(runner["id"], "")} for runner in capability.get("runners", [])
             ]
-            states = [str(runner.get("state", "")) for runner in runners]
-            slots = int(capability.get("capacity", 0))
-            in_use = int(capability.get("in_use", 0))
+            states = [runner.get("state", "") for runner in runners]
+            slots = capability.get("capacity", 0)
+            in_use = capability.get("in_use", 0)
             found.append(
                 {
                     **capability,
@@ -154,7 +156,7 @@ class NodeSnapshot(models.Model):
                     "healthy": states.count("ready"),
                     "restarting": sum(1 for s in states if s in {"starting", "restarting", "unhealthy"}),
                     "down": sum(1 for s in states if s in {"failed", "stopped"}),
-                    "restarts": sum(int(runner.get("restarts", 0)) for runner in runners),
+                    "restarts": sum(runner.get("restarts", 0) for runner in runners),
                     "slots": slots,
                     "in_use": in_use,
                     "idle": max(0, slots - in_use),

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from dashboard.models import NodeSnapshot
+from dashboard.node_info import checked_info, checked_runners
 from livepeer_ai.gateway.models import Orchestrator
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,11 @@ MAX_PARALLEL_FETCHES = 16
 
 @dataclass
 class Fetched:
-    info: dict[str, Any] | None = None
+    """What a node answered, as it came: `node_info` checks it before anything keeps it."""
+
+    info: Any = None
     error: str = ""
-    runners: list[dict[str, Any]] = field(default_factory=list)
+    runners: Any = field(default_factory=list)
     runners_error: str = ""
 
 
@@ -42,8 +45,8 @@ def fetch_node(service_uri: str) -> Fetched:
         try:
             response = client.get(f"{service_uri}/info")
             response.raise_for_status()
-            fetched.info = dict(response.json())
-        except (httpx.HTTPError, ValueError, TypeError) as exc:
+            fetched.info = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
             fetched.error = f"/info failed: {exc}"
             return fetched
         token = settings.ORCHESTRATOR_ADMIN_TOKEN
@@ -52,8 +55,9 @@ def fetch_node(service_uri: str) -> Fetched:
                 f"{service_uri}/runners", headers={"Authorization": f"Bearer {token}"} if token else {}
             )
             response.raise_for_status()
-            fetched.runners = list(response.json()["runners"])
-        except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
+            body = response.json()
+            fetched.runners = body.get("runners") if isinstance(body, dict) else body
+        except (httpx.HTTPError, ValueError) as exc:
             fetched.runners_error = f"/runners failed: {exc}"
     return fetched
 
@@ -69,12 +73,15 @@ def discovered(discover: Callable[[], Sequence[Any]] | None = None) -> list[tupl
 
 
 def store(orchestrator: Orchestrator, fetched: Fetched, stake: int | None) -> NodeSnapshot:
+    """Keep what the node answered, checked (`node_info`): what it got wrong is the snapshot's error."""
     now = timezone.now()
     orchestrator.info_fetched_at = now
     fields = ["reachable", "info_fetched_at"]
+    error = fetched.error
     if fetched.info is not None:
-        orchestrator.info = fetched.info
-        orchestrator.address = str(fetched.info.get("address", ""))[:42]
+        info, error = checked_info(fetched.info)
+        orchestrator.info = info
+        orchestrator.address = info["address"]
         orchestrator.reachable = True
         fields += ["info", "address"]
     else:
@@ -83,15 +90,16 @@ def store(orchestrator: Orchestrator, fetched: Fetched, stake: int | None) -> No
         orchestrator.last_error = fetched.error
         fields += ["last_error"]
     orchestrator.save(update_fields=fields)
+    runners, runners_error = checked_runners(fetched.runners)
     snapshot, _ = NodeSnapshot.objects.update_or_create(
         orchestrator=orchestrator,
         defaults={
             "fetched_at": now,
             "reachable": fetched.info is not None,
-            "error": fetched.error,
-            "info": fetched.info if fetched.info is not None else orchestrator.info,
-            "runners": fetched.runners,
-            "runners_error": fetched.runners_error,
+            "error": error,
+            "info": orchestrator.info,
+            "runners": runners,
+            "runners_error": fetched.runners_error or runners_error,
             "stake": stake,
             "active": True,
         },
