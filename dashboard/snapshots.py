@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.utils import timezone
+from eth_utils import to_checksum_address
 
 from dashboard.models import NodeSnapshot
 from dashboard.node_info import checked_info, checked_runners
@@ -62,28 +63,52 @@ def fetch_node(service_uri: str) -> Fetched:
     return fetched
 
 
-def discovered(discover: Callable[[], Sequence[Any]] | None = None) -> list[tuple[str, int | None]]:
-    """(service URI, stake) of every node to show: on chain the registry's active set with
-    its stakes (cached by `payments.discovery`), off chain ORCHESTRATOR_URLS with stake unknown."""
+@dataclass(frozen=True)
+class Discovered:
+    service_uri: str
+    # From the chain registry; None off chain.
+    stake: int | None = None
+    registered_address: str | None = None
+
+
+def discovered(discover: Callable[[], Sequence[Any]] | None = None) -> list[Discovered]:
+    """Every node to show: on chain the registry's active set with its stakes and addresses (cached
+    by `payments.discovery`), off chain ORCHESTRATOR_URLS with stake and registration unknown."""
     if not settings.WEB3_PROVIDER_URI:
-        return [(uri.rstrip("/"), None) for uri in settings.ORCHESTRATOR_URLS]
+        return [Discovered(uri.rstrip("/")) for uri in settings.ORCHESTRATOR_URLS]
     if discover is None:
         from livepeer_ai.payments.discovery import active_orchestrators as discover
-    return [(found.service_uri.rstrip("/"), int(found.stake)) for found in discover()]
+    return [
+        Discovered(found.service_uri.rstrip("/"), int(found.stake), str(to_checksum_address(found.address)))
+        for found in discover()
+    ]
 
 
-def store(orchestrator: Orchestrator, fetched: Fetched, stake: int | None) -> NodeSnapshot:
-    """Keep what the node answered, checked (`node_info`): what it got wrong is the snapshot's error."""
+def store(
+    orchestrator: Orchestrator, fetched: Fetched, stake: int | None, registered_address: str | None = None
+) -> NodeSnapshot:
+    """Keep what the node answered, checked (`node_info`): what it got wrong is the snapshot's error.
+
+    On chain the registry's address is the node's (protocol §4: the registry maps an address to
+    its service URI), whatever /info claims: a node cannot pose as another orchestrator. Off chain
+    the gateway's own ORCHESTRATOR_URLS are trusted, and several may share one operator key.
+    """
     now = timezone.now()
     orchestrator.info_fetched_at = now
-    fields = ["reachable", "info_fetched_at"]
+    fields = ["reachable", "info_fetched_at", "address"]
     error = fetched.error
+    if registered_address is not None:
+        orchestrator.address = registered_address
     if fetched.info is not None:
         info, error = checked_info(fetched.info)
+        if registered_address is None:
+            orchestrator.address = info["address"]
+        elif info["address"] and info["address"] != registered_address:
+            mismatch = f"reports address {info['address']} but is registered as {registered_address}"
+            error = "; ".join(filter(None, [mismatch, error]))
         orchestrator.info = info
-        orchestrator.address = info["address"]
         orchestrator.reachable = True
-        fields += ["info", "address"]
+        fields += ["info"]
     else:
         # The gateway writes last_error too (suspensions): only touch it with news.
         orchestrator.reachable = False
@@ -110,12 +135,12 @@ def store(orchestrator: Orchestrator, fetched: Fetched, stake: int | None) -> No
 def refresh_all(discover: Callable[[], Sequence[Any]] | None = None) -> list[NodeSnapshot]:
     """Fetch every discovered node and store its snapshot; nodes no longer discovered are marked inactive."""
     nodes = discovered(discover)
-    orchestrators = [Orchestrator.objects.get_or_create(service_uri=uri)[0] for uri, _ in nodes]
+    orchestrators = [Orchestrator.objects.get_or_create(service_uri=node.service_uri)[0] for node in nodes]
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_FETCHES, len(nodes)))) as pool:
-        fetched = list(pool.map(fetch_node, [uri for uri, _ in nodes]))
+        fetched = list(pool.map(fetch_node, [node.service_uri for node in nodes]))
     snapshots = [
-        store(orchestrator, result, stake)
-        for orchestrator, result, (_, stake) in zip(orchestrators, fetched, nodes, strict=True)
+        store(orchestrator, result, node.stake, node.registered_address)
+        for orchestrator, result, node in zip(orchestrators, fetched, nodes, strict=True)
     ]
     NodeSnapshot.objects.exclude(orchestrator__in=orchestrators).update(active=False)
     return snapshots

@@ -193,3 +193,60 @@ def test_one_bad_group_name_does_not_stop_the_other_pushes(settings, personas):
 
     assert 'id="capacity"' in receive(listeners[live.node_group(personas.operator_address)])["html"]
     assert 'id="orchestrators"' in receive(listeners[live.NETWORK_GROUP])["html"]
+
+
+def node_app(reported: dict[str, Any]) -> Any:
+    """A node that says whatever the test wants in /info (and has no /runners to show)."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/info")
+    async def node_info() -> dict[str, Any]:
+        return reported
+
+    return app
+
+
+@pytest.mark.django_db
+def test_on_chain_a_node_cannot_pose_as_another_orchestrator(client, personas, settings):
+    from dashboard.snapshots import refresh_all
+    from livepeer_ai.payments.discovery import DiscoveredOrchestrator
+    from tests.conftest import serve
+
+    settings.WEB3_PROVIDER_URI = "http://127.0.0.1:9"  # never called: discovery is given below
+    impostor = personas.other_operator_address
+    with serve(node_app(info(personas.operator_address))) as node_url:
+        (snapshot,) = refresh_all(discover=lambda: [DiscoveredOrchestrator(impostor, node_url, 10**18)])
+
+    assert snapshot.orchestrator.address == impostor
+    assert Orchestrator.objects.get(service_uri=node_url).address == impostor
+    says = f"reports address {personas.operator_address} but is registered as {impostor}"
+    assert says in snapshot.error
+    assert says in client.get("/network/").content.decode()
+    # The operator it posed as does not get its capacity on their page.
+    client.force_login(personas.operator)
+    assert node_url not in client.get(f"/dashboard/nodes/{personas.operator_address}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_on_chain_a_node_reporting_its_registered_address_has_no_error(personas):
+    orchestrator = Orchestrator.objects.create(service_uri="http://node.test")
+    snapshot = store(orchestrator, Fetched(info=info(personas.operator_address.lower())), 0, personas.operator_address)
+    assert (snapshot.error, snapshot.orchestrator.address) == ("", personas.operator_address)
+
+
+@pytest.mark.django_db
+def test_on_chain_the_registered_address_stands_when_the_node_cannot_be_reached(personas):
+    orchestrator = Orchestrator.objects.create(service_uri="http://node.test")
+    store(orchestrator, Fetched(error="/info failed: refused"), 0, personas.operator_address)
+    orchestrator.refresh_from_db()
+    assert orchestrator.address == personas.operator_address
+
+
+@pytest.mark.django_db
+def test_off_chain_the_gateways_own_list_is_trusted_for_the_address(personas, settings):
+    """Several services may share one operator key off chain (seed_dashboard does): /info's address is kept."""
+    orchestrator = Orchestrator.objects.create(service_uri="http://node.test", address=personas.other_operator_address)
+    snapshot = store(orchestrator, Fetched(info=info(personas.operator_address)), None)
+    assert (snapshot.error, snapshot.orchestrator.address) == ("", personas.operator_address)
