@@ -9,10 +9,8 @@ output (payments/receipts.py) → debit completed work → release.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import os
 import re
 import uuid
 from collections import Counter
@@ -32,6 +30,7 @@ from starlette.datastructures import UploadFile
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
+from livepeer_ai.orchestrator.operator_access import admin_token, refusal
 from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender, manifest_id
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
 from livepeer_ai.orchestrator.units import fee_wei, units_for
@@ -161,6 +160,7 @@ class Node:
                     "price_per_unit": capability.price_per_unit,
                     "pixels_per_unit": capability.pixels_per_unit,
                     "runners": [r.describe() for r in self.supervisor.runners_for(capability.key)],
+                    "runner_states": self.supervisor.runner_states(capability.key),
                     "stats": self.stats[capability.key].as_dict(),
                 }
             )
@@ -472,10 +472,10 @@ def create_node_app(node: Node) -> FastAPI:
 
     @app.get("/runners", response_model=None)
     async def runners(request: Request) -> dict[str, Any] | JSONResponse:
-        """Every runner with its state, restarts and log tail: what the operator needs to debug."""
-        token = os.environ.get("ORCHESTRATOR_ADMIN_TOKEN", "")
-        if token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
-            return error(401, "Invalid bearer token.")
+        """Every runner with its state, restarts and log tail: what the operator needs to debug (operator route)."""
+        refused = refusal(request, [admin_token()])
+        if refused is not None:
+            return refused
         return {"runners": [r.describe(with_log=True) for r in node.supervisor.runners]}
 
     add_metrics_route(app, node)
