@@ -126,7 +126,7 @@ class NodeSnapshot(models.Model):
     reachable = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     info = models.JSONField(default=dict, blank=True)
-    # /runners: every runner with its log tail (it may need ORCHESTRATOR_ADMIN_TOKEN).
+    # /runners: every runner with its log tail (only from nodes the dashboard holds a token for, or local).
     runners = models.JSONField(default=list, blank=True)
     runners_error = models.TextField(blank=True)
     # From the chain registry; None off chain or when it could not be read.
@@ -149,14 +149,19 @@ class NodeSnapshot(models.Model):
             states = [runner.get("state", "") for runner in runners]
             slots = capability.get("capacity", 0)
             in_use = capability.get("in_use", 0)
+            # The node's own counts (runner_states in /info); counted from its runners for older nodes.
+            counted = {
+                "healthy": states.count("ready"),
+                "restarting": sum(1 for s in states if s in {"starting", "restarting", "unhealthy"}),
+                "down": sum(1 for s in states if s in {"failed", "stopped"}),
+                "restarts": sum(runner.get("restarts", 0) for runner in runners),
+            }
             found.append(
                 {
                     **capability,
                     "runners": runners,
-                    "healthy": states.count("ready"),
-                    "restarting": sum(1 for s in states if s in {"starting", "restarting", "unhealthy"}),
-                    "down": sum(1 for s in states if s in {"failed", "stopped"}),
-                    "restarts": sum(runner.get("restarts", 0) for runner in runners),
+                    **counted,
+                    **capability.get("runner_states", {}),
                     "slots": slots,
                     "in_use": in_use,
                     "idle": max(0, slots - in_use),

@@ -40,6 +40,11 @@ class OrchestratorRow:
     def in_use(self) -> int:
         return sum(c["in_use"] for c in self.capabilities)
 
+    @property
+    def runners(self) -> dict[str, int]:
+        """Runners healthy / restarting / down and restarts over all the node's capabilities (public in /info)."""
+        return {name: sum(c[name] for c in self.capabilities) for name in ("healthy", "restarting", "down", "restarts")}
+
 
 def orchestrator_rows(now: datetime) -> list[OrchestratorRow]:
     """Discovered nodes, highest stake first (unknown stakes last): three queries."""

@@ -1,13 +1,15 @@
 """Fetching what every orchestrator says about itself, for the dashboard's live parts.
 
-Each refresh asks every discovered node for /info and /runners at once (in
-threads, each call with a timeout), reads stakes from the chain registry when
+Each refresh asks every discovered node for /info (and its own operator's
+/runners, when the dashboard may: see `fetch_node`) at once (in threads, each
+call with a timeout), reads stakes from the chain registry when
 on chain, and stores one `NodeSnapshot` per node. The gateway's `Orchestrator`
 row gets the fresh /info too, as `gateway.network.refresh_info` would store it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,10 +41,36 @@ class Fetched:
     runners_error: str = ""
 
 
-def fetch_node(service_uri: str) -> Fetched:
-    """/info, then /runners; never raises, the errors are what the page shows."""
+LOGS_NOT_ASKED = (
+    "the dashboard reads runner logs only from nodes on its own machine or with a token for "
+    "that node in ORCHESTRATOR_ADMIN_TOKENS"
+)
+
+
+def admin_token_for(service_uri: str) -> str:
+    """The operator token the dashboard holds for this one node ("" if none): never another node's."""
+    tokens = {uri.rstrip("/"): token for uri, token in settings.ORCHESTRATOR_ADMIN_TOKENS.items()}
+    return tokens.get(service_uri.rstrip("/"), "")
+
+
+def on_this_machine(service_uri: str) -> bool:
+    host = httpx.URL(service_uri).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def fetch_node(service_uri: str, transport: httpx.BaseTransport | None = None) -> Fetched:
+    """/info, then /runners when the dashboard may ask for it; never raises, the errors are what the page shows.
+
+    /runners (log tails) is an operator route on the node (orchestrator.operator_access): asked with that
+    node's own token, or with none from a node on this machine; other nodes are not asked at all.
+    """
     fetched = Fetched()
-    with httpx.Client(timeout=FETCH_TIMEOUT) as client:
+    with httpx.Client(timeout=FETCH_TIMEOUT, transport=transport) as client:
         try:
             response = client.get(f"{service_uri}/info")
             response.raise_for_status()
@@ -50,7 +78,10 @@ def fetch_node(service_uri: str) -> Fetched:
         except (httpx.HTTPError, ValueError) as exc:
             fetched.error = f"/info failed: {exc}"
             return fetched
-        token = settings.ORCHESTRATOR_ADMIN_TOKEN
+        token = admin_token_for(service_uri)
+        if not token and not on_this_machine(service_uri):
+            fetched.runners_error = LOGS_NOT_ASKED
+            return fetched
         try:
             response = client.get(
                 f"{service_uri}/runners", headers={"Authorization": f"Bearer {token}"} if token else {}
