@@ -250,3 +250,13 @@ def test_off_chain_the_gateways_own_list_is_trusted_for_the_address(personas, se
     orchestrator = Orchestrator.objects.create(service_uri="http://node.test", address=personas.other_operator_address)
     snapshot = store(orchestrator, Fetched(info=info(personas.operator_address)), None)
     assert (snapshot.error, snapshot.orchestrator.address) == ("", personas.operator_address)
+
+
+@pytest.mark.django_db
+def test_the_admins_node_list_skips_addresses_stored_before_the_check(client, personas):
+    Orchestrator.objects.create(service_uri="http://old.test", address="0x12/<b>")
+    client.force_login(personas.admin)
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert personas.operator_address in html and "0x12/" not in html
