@@ -36,7 +36,9 @@ def every_node() -> list[tuple[str, list[str]]]:
     """(address, service URIs) of every node an admin may open, by address: two queries."""
     nodes: dict[str, list[str]] = {}
     for address, uri in Orchestrator.objects.exclude(address="").values_list("address", "service_uri"):
-        nodes.setdefault(address, []).append(uri)
+        # Rows stored before /info was checked (node_info) may hold anything.
+        if is_address(address):
+            nodes.setdefault(to_checksum_address(address), []).append(uri)
     for address in Operator.objects.values_list("address", flat=True):
         nodes.setdefault(address, [])
     return sorted(nodes.items())

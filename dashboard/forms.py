@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -21,6 +22,19 @@ class SignInForm(forms.Form):
         return str(self.cleaned_data["message"]).replace("\r\n", "\n")
 
 
+# Filters turn a date into the start of that day and of the next one, as aware datetimes:
+# Python's calendar ends at 9999-12-31, so the last day must leave a day (and any time
+# zone's offset) to spare. No ticket predates 1970.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9999, 12, 30)
+
+
+def within_calendar(day: date | None) -> date | None:
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise forms.ValidationError(f"Enter a date between {FIRST_DAY} and {LAST_DAY}.")
+    return day
+
+
 class TicketFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *RedemptionStatus.choices], required=False)
     sender = forms.CharField(
@@ -37,6 +51,12 @@ class TicketFilterForm(forms.Form):
         if sender and not is_address(sender):
             raise forms.ValidationError("Enter an Ethereum address: 0x followed by 40 hex digits.")
         return to_checksum_address(sender) if sender else ""
+
+    def clean_received_from(self) -> date | None:
+        return within_calendar(self.cleaned_data["received_from"])
+
+    def clean_received_to(self) -> date | None:
+        return within_calendar(self.cleaned_data["received_to"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
+from eth_utils import is_address
 
 from dashboard.capacity import node_capacity, node_orchestrators
 from dashboard.network import orchestrator_rows, recent_redemptions
@@ -25,6 +26,10 @@ NETWORK_GROUP = "network"
 
 
 def node_group(address: str) -> str:
+    """The Channels group of a node's watchers; ValueError for anything but an Ethereum address, whose
+    characters and length always make a valid group name."""
+    if not is_address(address):
+        raise ValueError(f"{address!r:.60} is not an Ethereum address")
     return f"node_{address.lower()}"
 
 
@@ -51,10 +56,14 @@ def publish(addresses: set[str]) -> None:
     if layer is None:
         return
     send = async_to_sync(layer.group_send)
-    try:
-        for address in sorted(addresses):
+    # Each push on its own: one that fails is skipped, the others still go. The pages still
+    # render from the database; a lost push only delays that update.
+    for address in sorted(addresses):
+        try:
             send(node_group(address), {"type": "fragment", "html": capacity_fragment(address)})
+        except Exception:  # noqa: BLE001 - a bad row or a channel layer error: skip this push only
+            logger.warning("could not push the capacity of node %r", address[:60], exc_info=True)
+    try:
         send(NETWORK_GROUP, {"type": "fragment", "html": network_fragments()})
-    except Exception:
-        # The pages still render from the database; a lost push only delays the update.
-        logger.warning("could not publish dashboard updates", exc_info=True)
+    except Exception:  # noqa: BLE001 - as above
+        logger.warning("could not push the network overview", exc_info=True)

@@ -6,11 +6,20 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
+from dashboard.node_info import capabilities_of, runners_of
 from livepeer_ai.payments.models import WeiField
+
+
+class UsernameTaken(Exception):
+    """An account that is not the node's operator already has the operator's account name."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"an account named {username} already exists and is not this node's operator")
+        self.username = username
 
 
 class Operator(models.Model):
@@ -29,16 +38,34 @@ class Operator(models.Model):
     def __str__(self) -> str:
         return self.address
 
+    @staticmethod
+    def username_for(address: str) -> str:
+        """The account name of the node at `address`: "operator:0x…". Django's username
+        validator refuses the colon, so no public sign-up can take it before the operator."""
+        return f"operator:{to_checksum_address(address)}"
+
     @classmethod
     def for_address(cls, address: str) -> Operator:
-        """The operator of `address`, created with a password-less account on first sign-in."""
+        """The operator of `address`, created with a password-less account on first sign-in.
+
+        Raises UsernameTaken when an account not tied to this node already has its name
+        (only an admin can make one).
+        """
         checksummed = to_checksum_address(address)
-        with transaction.atomic():
+        found = cls.objects.select_related("user").filter(address=checksummed).first()
+        if found is not None:
+            return found
+        username = cls.username_for(checksummed)
+        try:
+            with transaction.atomic():
+                user = get_user_model().objects.create_user(username=username)
+                return cls.objects.create(user=user, address=checksummed)
+        except IntegrityError:
+            # Two first sign-ins racing: the other one made the operator.
             found = cls.objects.select_related("user").filter(address=checksummed).first()
             if found is not None:
                 return found
-            user = get_user_model().objects.create_user(username=checksummed.lower())
-            return cls.objects.create(user=user, address=checksummed)
+            raise UsernameTaken(username) from None
 
     @staticmethod
     def of(user: Any) -> Operator | None:
@@ -99,7 +126,7 @@ class NodeSnapshot(models.Model):
     reachable = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     info = models.JSONField(default=dict, blank=True)
-    # /runners: every runner with its log tail (it may need ORCHESTRATOR_ADMIN_TOKEN).
+    # /runners: every runner with its log tail (only from nodes the dashboard holds a token for, or local).
     runners = models.JSONField(default=list, blank=True)
     runners_error = models.TextField(blank=True)
     # From the chain registry; None off chain or when it could not be read.
@@ -112,23 +139,29 @@ class NodeSnapshot(models.Model):
 
     def capabilities(self) -> list[dict[str, Any]]:
         """/info's capabilities, each runner with its log tail from /runners when there is one."""
-        log_tails = {runner.get("id"): runner.get("log_tail", "") for runner in self.runners}
+        # Checked again on the way out: a row stored by an older dashboard may hold anything.
+        log_tails = {runner["id"]: runner.get("log_tail", "") for runner in runners_of(self.runners)}
         found = []
-        for capability in self.info.get("capabilities", []):
+        for capability in capabilities_of(self.info):
             runners = [
-                {**runner, "log_tail": log_tails.get(runner.get("id"), "")} for runner in capability.get("runners", [])
+                {**runner, "log_tail": log_tails.get(runner["id"], "")} for runner in capability.get("runners", [])
             ]
-            states = [str(runner.get("state", "")) for runner in runners]
-            slots = int(capability.get("capacity", 0))
-            in_use = int(capability.get("in_use", 0))
+            states = [runner.get("state", "") for runner in runners]
+            slots = capability.get("capacity", 0)
+            in_use = capability.get("in_use", 0)
+            # The node's own counts (runner_states in /info); counted from its runners for older nodes.
+            counted = {
+                "healthy": states.count("ready"),
+                "restarting": sum(1 for s in states if s in {"starting", "restarting", "unhealthy"}),
+                "down": sum(1 for s in states if s in {"failed", "stopped"}),
+                "restarts": sum(runner.get("restarts", 0) for runner in runners),
+            }
             found.append(
                 {
                     **capability,
                     "runners": runners,
-                    "healthy": states.count("ready"),
-                    "restarting": sum(1 for s in states if s in {"starting", "restarting", "unhealthy"}),
-                    "down": sum(1 for s in states if s in {"failed", "stopped"}),
-                    "restarts": sum(int(runner.get("restarts", 0)) for runner in runners),
+                    **counted,
+                    **capability.get("runner_states", {}),
                     "slots": slots,
                     "in_use": in_use,
                     "idle": max(0, slots - in_use),

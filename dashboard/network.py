@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from dashboard.models import NodeSnapshot
@@ -23,21 +24,26 @@ class OrchestratorRow:
     def address(self) -> str:
         return str(self.snapshot.orchestrator.address)
 
+    @cached_property
+    def capabilities(self) -> list[dict[str, Any]]:
+        return self.snapshot.capabilities()
+
     @property
     def warm_models(self) -> list[str]:
-        return [
-            f"{c.get('pipeline')} · {c.get('model_id')}"
-            for c in self.snapshot.info.get("capabilities", [])
-            if c.get("warm")
-        ]
+        return [f"{c['pipeline']} · {c['model_id']}" for c in self.capabilities if c.get("warm")]
 
     @property
     def slots(self) -> int:
-        return sum(int(c.get("capacity", 0)) for c in self.snapshot.info.get("capabilities", []))
+        return sum(c["slots"] for c in self.capabilities)
 
     @property
     def in_use(self) -> int:
-        return sum(int(c.get("in_use", 0)) for c in self.snapshot.info.get("capabilities", []))
+        return sum(c["in_use"] for c in self.capabilities)
+
+    @property
+    def runners(self) -> dict[str, int]:
+        """Runners healthy / restarting / down and restarts over all the node's capabilities (public in /info)."""
+        return {name: sum(c[name] for c in self.capabilities) for name in ("healthy", "restarting", "down", "restarts")}
 
 
 def orchestrator_rows(now: datetime) -> list[OrchestratorRow]:

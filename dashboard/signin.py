@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from eth_utils import is_address, to_checksum_address
 
-from dashboard.models import Operator, SignInNonce
+from dashboard.models import Operator, SignInNonce, UsernameTaken
 from dashboard.siwe import SiweError, SiweMessage, verify
 from livepeer_ai.gateway.models import Orchestrator
 
@@ -101,4 +101,7 @@ def sign_in_operator(text: str, signature: str, site: Site, now: datetime | None
         )
     if not may_sign_in(message.address):
         raise SignInRefused(f"{message.address} is not the address of any orchestrator this site knows", status=403)
-    return Operator.for_address(message.address)
+    try:
+        return Operator.for_address(message.address)
+    except UsernameTaken as exc:
+        raise SignInRefused(f"{exc}; ask the site's admins to rename or remove it", status=409) from None

@@ -73,9 +73,15 @@ def parse_time(text: str) -> datetime:
     # datetime.fromisoformat takes at most six fraction digits.
     normalized = re.sub(r"(\.\d{6})\d+", r"\1", normalized)
     try:
-        return datetime.fromisoformat(normalized)
+        moment = datetime.fromisoformat(normalized)
     except ValueError:
         raise SiweError(f"{text!r} is not a valid RFC 3339 date-time") from None
+    # In UTC from here on: a time near the calendar's ends with an offset (9999-12-31T23:59:59-01:00)
+    # parses, but would overflow wherever it is compared or shown.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise SiweError(f"{text!r} is out of range: in UTC it falls outside years 1 to 9999") from None
 
 
 @dataclass(frozen=True)

@@ -257,9 +257,10 @@ JOB_LEASE_S = envint("JOB_LEASE_S", 60)
 # A synchronous API call waits this long for its job, then answers 202 with its id.
 API_SYNC_TIMEOUT_S = envint("API_SYNC_TIMEOUT_S", 600)
 JOB_PICKUP_GRACE_S = envint("JOB_PICKUP_GRACE_S", 300)
-# The operator dashboard fetches every node's /info, /runners (with this bearer
-# token when the nodes require one) and stake this often, and pushes the result.
-ORCHESTRATOR_ADMIN_TOKEN = envstr("ORCHESTRATOR_ADMIN_TOKEN", "")
+# The operator dashboard fetches every node's /info and stake this often, and pushes the result.
+# Runner logs (/runners, an operator route) only from nodes on this machine or listed here,
+# "service_uri=token,…": each node gets its own token, never another's.
+ORCHESTRATOR_ADMIN_TOKENS = envmap("ORCHESTRATOR_ADMIN_TOKENS", {})
 DASHBOARD_REFRESH_S = envint("DASHBOARD_REFRESH_S", 5)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-jobs": {"task": "livepeer_ai.gateway.tasks.sweep_stalled_jobs", "schedule": 30.0},

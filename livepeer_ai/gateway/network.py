@@ -9,6 +9,7 @@ import httpx
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from eth_utils import to_checksum_address
 
 from livepeer_ai.gateway.models import AttemptOutcome, Orchestrator, StageAttempt
 from livepeer_ai.gateway.selection import Candidate, suspension_seconds
@@ -29,10 +30,22 @@ def service_uris() -> list[str]:
 
 
 def known_orchestrators() -> list[Orchestrator]:
-    """The discovered service URIs, each with its row (created on first sight)."""
+    """The discovered service URIs, each with its row (created on first sight).
+
+    On chain each row's address is the one the registry maps to that URI (protocol §4), so a
+    node cannot pose as another orchestrator through its /info; `refresh_info` leaves it be.
+    """
+    if not settings.WEB3_PROVIDER_URI:
+        return [Orchestrator.objects.get_or_create(service_uri=uri.rstrip("/"))[0] for uri in service_uris()]
+    from livepeer_ai.payments.discovery import active_orchestrators
+
     rows = []
-    for uri in service_uris():
-        row, _ = Orchestrator.objects.get_or_create(service_uri=uri.rstrip("/"))
+    for found in active_orchestrators():
+        row, _ = Orchestrator.objects.get_or_create(service_uri=found.service_uri.rstrip("/"))
+        registered = to_checksum_address(found.address)
+        if row.address != registered:
+            row.address = registered
+            row.save(update_fields=["address"])
         rows.append(row)
     return rows
 
@@ -48,7 +61,9 @@ def refresh_info(orchestrator: Orchestrator, force: bool = False) -> Orchestrato
         response = httpx.get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
         response.raise_for_status()
         orchestrator.info = response.json()
-        orchestrator.address = str(orchestrator.info.get("address", ""))[:42]
+        if not settings.WEB3_PROVIDER_URI:
+            # Off chain the gateway's own ORCHESTRATOR_URLS are trusted to say who a node is.
+            orchestrator.address = str(orchestrator.info.get("address", ""))[:42]
         orchestrator.reachable = True
     except (httpx.HTTPError, ValueError) as exc:
         orchestrator.reachable = False

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one orchestrator node, at GET /metrics.
+"""Prometheus metrics of one orchestrator node, at GET /metrics (an operator route: operator_access).
 
 Names follow go-livepeer's (monitor/census.go, namespace `livepeer`) where it has
 one; ours are marked below. Counters carry Prometheus' `_total` suffix on the
@@ -19,7 +19,6 @@ in one process, as the tests do.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -29,11 +28,12 @@ from django.db import close_old_connections
 from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Cast
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from livepeer_ai.orchestrator.operator_access import admin_token, refusal
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus
 
 if TYPE_CHECKING:
@@ -162,12 +162,6 @@ def tickets_received(recipient: str) -> Iterator[Metric]:
     yield by_status
 
 
-def authorized(authorization: str) -> bool:
-    """An open endpoint unless METRICS_TOKEN is set; then `Authorization: Bearer <token>`."""
-    token = settings.METRICS_TOKEN
-    return not token or hmac.compare_digest(authorization, f"Bearer {token}")
-
-
 def add_metrics_route(app: FastAPI, node: Node) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NodeCollector(node))
@@ -180,7 +174,10 @@ def add_metrics_route(app: FastAPI, node: Node) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
-        if not authorized(request.headers.get("authorization", "")):
-            return JSONResponse({"detail": {"msg": "Invalid bearer token."}}, status_code=401)
+        # An operator route (the node's earnings): the admin token, or METRICS_TOKEN for a scraper that
+        # should not also read the runners' logs; with neither set, only from the node's own machine.
+        refused = refusal(request, [admin_token(), settings.METRICS_TOKEN])
+        if refused is not None:
+            return refused
         # The ticket metrics read the database: off the event loop.
         return Response(await asyncio.to_thread(render), media_type=CONTENT_TYPE_LATEST)

@@ -9,10 +9,8 @@ output (payments/receipts.py) → debit completed work → release.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import os
 import re
 import uuid
 from collections import Counter
@@ -32,6 +30,7 @@ from starlette.datastructures import UploadFile
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
+from livepeer_ai.orchestrator.operator_access import admin_token, refusal
 from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender, manifest_id
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
 from livepeer_ai.orchestrator.units import fee_wei, units_for
@@ -129,10 +128,15 @@ class Node:
         self._pending_releases: set[asyncio.Task[None]] = set()
         self._runner_versions: dict[tuple[str, int], str] = {}
 
-    def capability_for(self, pipeline: str, model_id: str) -> Capability | None:
+    def capability_for(
+        self, pipeline: str, model_id: str, advertised: list[Capability] | None = None
+    ) -> Capability | None:
+        """The configured capability a request names; with no model named, the pipeline's first
+        advertised one (the first configured when none is, which is then refused as not approved)."""
         offered = [c for c in self.config.capabilities if c.pipeline == pipeline]
         if not model_id:
-            return offered[0] if offered else None
+            approved = [c for c in offered if advertised is None or c in advertised]
+            return (approved or offered or [None])[0]
         return next((c for c in offered if c.model_id == model_id), None)
 
     async def advertised(self) -> list[Capability]:
@@ -156,6 +160,7 @@ class Node:
                     "price_per_unit": capability.price_per_unit,
                     "pixels_per_unit": capability.pixels_per_unit,
                     "runners": [r.describe() for r in self.supervisor.runners_for(capability.key)],
+                    "runner_states": self.supervisor.runner_states(capability.key),
                     "stats": self.stats[capability.key].as_dict(),
                 }
             )
@@ -204,7 +209,7 @@ class Node:
             # JSON's NaN and Infinity parse in Python but have no canonical form to sign.
             invalid = [{"loc": ["body"], "msg": "Numbers must be finite", "type": "finite_number"}]
             raise RequestRejected(JSONResponse({"detail": invalid}, status_code=422)) from None
-        capability = self.capability_for(pipeline, str(fields.get("model_id") or ""))
+        capability = self.capability_for(pipeline, str(fields.get("model_id") or ""), await self.advertised())
         if capability is None:
             raise RequestRejected(error(400, f"This node does not serve {pipeline} {fields.get('model_id')!r}."))
         units = units_for(pipeline, fields, input_size, frames)
@@ -467,10 +472,10 @@ def create_node_app(node: Node) -> FastAPI:
 
     @app.get("/runners", response_model=None)
     async def runners(request: Request) -> dict[str, Any] | JSONResponse:
-        """Every runner with its state, restarts and log tail: what the operator needs to debug."""
-        token = os.environ.get("ORCHESTRATOR_ADMIN_TOKEN", "")
-        if token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
-            return error(401, "Invalid bearer token.")
+        """Every runner with its state, restarts and log tail: what the operator needs to debug (operator route)."""
+        refused = refusal(request, [admin_token()])
+        if refused is not None:
+            return refused
         return {"runners": [r.describe(with_log=True) for r in node.supervisor.runners]}
 
     add_metrics_route(app, node)

@@ -41,6 +41,10 @@ class RunnerState(StrEnum):
     STOPPED = "stopped"
 
 
+# States a runner leaves by itself (it comes up, or is restarted after failed health checks).
+RECOVERING = frozenset({RunnerState.STARTING, RunnerState.RESTARTING, RunnerState.UNHEALTHY})
+
+
 @dataclass
 class SupervisedRunner:
     id: str
@@ -287,6 +291,16 @@ class Supervisor:
 
     def release(self, runner: SupervisedRunner) -> None:
         runner.in_use = False
+
+    def runner_states(self, key: tuple[str, str]) -> dict[str, int]:
+        """How the capability's runners are doing, without their logs: public in /info."""
+        runners = self.runners_for(key)
+        return {
+            "healthy": sum(1 for r in runners if r.state == RunnerState.READY),
+            "restarting": sum(1 for r in runners if r.state in RECOVERING),
+            "down": sum(1 for r in runners if r.state in {RunnerState.FAILED, RunnerState.STOPPED}),
+            "restarts": sum(r.restarts for r in runners),
+        }
 
     def capacity(self, key: tuple[str, str]) -> tuple[int, int]:
         """(runners ready to serve, of which in use)."""

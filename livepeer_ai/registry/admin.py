@@ -32,6 +32,10 @@ class ModelAuditInline(admin.TabularInline):
     can_delete = False
     ordering = ["-at", "-id"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelAudit]:
+        # Each row shows its actor and (as its title) its entry: joined, not one query per row.
+        return super().get_queryset(request).select_related("entry", "actor")
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

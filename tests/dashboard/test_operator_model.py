@@ -13,6 +13,7 @@ def test_an_address_gets_one_operator_whatever_its_letter_case():
     assert first.pk == again.pk
     assert first.address == address
     assert not first.user.has_usable_password()
+    assert first.user.username == f"operator:{address}"
 
 
 @pytest.mark.django_db

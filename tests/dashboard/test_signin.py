@@ -7,7 +7,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth import get_user
+from django.contrib.auth import get_user, get_user_model
 from django.urls import reverse
 from django.utils import timezone
 from eth_account import Account
@@ -59,6 +59,50 @@ def test_an_orchestrator_seen_by_the_gateway_may_sign_in_before_it_has_an_accoun
     response = client.post(LOGIN, {"message": text, "signature": sign(text, STRANGER_KEY)})
     assert response.status_code == 302
     assert Operator.objects.get(address=address).user == get_user(client)
+
+
+SIGNUP = "/accounts/signup/"
+
+
+def sign_up(client, username: str) -> int:
+    fields = {"username": username, "email": "squatter@example.com"}
+    fields |= {"password1": "squat-pass-98765", "password2": "squat-pass-98765"}
+    status = client.post(SIGNUP, fields).status_code
+    client.logout()
+    return status
+
+
+@pytest.mark.django_db
+def test_a_visitor_who_signs_up_with_the_nodes_address_cannot_block_its_operators_first_sign_in(client):
+    User = get_user_model()
+    address = Account.from_key(STRANGER_KEY).address
+    Orchestrator.objects.create(service_uri="http://127.0.0.1:9999", address=address)
+    assert sign_up(client, address.lower()) == 302
+    # The name operator accounts get is one no sign-up can register.
+    assert sign_up(client, f"operator:{address}") == 400
+    assert sign_up(client, f"operator:{address.lower()}") == 400
+
+    text = ask_message(client, address)
+    response = client.post(LOGIN, {"message": text, "signature": sign(text, STRANGER_KEY)})
+    assert response.status_code == 302
+    operator = Operator.objects.get(address=address)
+    assert get_user(client) == operator.user
+    assert operator.user.username == f"operator:{address}"
+    assert User.objects.filter(username=address.lower()).exclude(pk=operator.user.pk).exists()
+
+
+@pytest.mark.django_db
+def test_an_account_already_holding_the_operators_name_is_a_clear_refusal_not_a_crash(client):
+    address = Account.from_key(STRANGER_KEY).address
+    Orchestrator.objects.create(service_uri="http://127.0.0.1:9999", address=address)
+    # Only an admin could make this name (the sign-up form refuses the colon).
+    get_user_model().objects.create_user(f"operator:{address}")
+    text = ask_message(client, address)
+    response = client.post(LOGIN, {"message": text, "signature": sign(text, STRANGER_KEY)})
+    assert response.status_code == 409
+    assert f"an account named operator:{address} already exists" in response.content.decode()
+    assert not Operator.objects.filter(address=address).exists()
+    assert not get_user(client).is_authenticated
 
 
 @pytest.mark.django_db
@@ -187,6 +231,22 @@ def test_a_broken_link_says_what_is_wrong(client, query, says):
     response = client.get("/dashboard/login/link/?" + urlencode(query))
     assert response.status_code == 400
     assert says in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("expiry", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_link_whose_expiry_leaves_the_calendar_is_a_clear_400(client, personas, expiry):
+    text = ask_message(client, personas.operator_address)
+    text = "\n".join(
+        f"Expiration Time: {expiry}" if line.startswith("Expiration Time: ") else line for line in text.split("\n")
+    )
+    assert expiry in text
+    fields = {"message": text, "signature": sign(text)}
+    shown = client.get("/dashboard/login/link/?" + urlencode(fields))
+    assert shown.status_code == 400 and "out of range" in shown.content.decode()
+    posted = client.post("/dashboard/login/link/", fields)
+    assert posted.status_code == 400 and "out of range" in posted.content.decode()
+    assert not get_user(client).is_authenticated
 
 
 @pytest.mark.django_db

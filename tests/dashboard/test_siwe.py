@@ -117,6 +117,25 @@ def test_refuses_text_that_does_not_follow_the_abnf(broken):
         SiweMessage.parse(broken(message().text()))
 
 
+def with_term(text: str, term: str, value: str) -> str:
+    return "\n".join(f"{term}: {value}" if line.startswith(f"{term}: ") else line for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("term", ["Issued At", "Expiration Time", "Not Before"])
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_refuses_a_time_that_leaves_the_calendar_in_utc(term, moment):
+    text = with_term(message(not_before=NOW).text(), term, moment)
+    assert moment in text
+    with pytest.raises(SiweError, match="out of range"):
+        SiweMessage.parse(text)
+
+
+def test_times_with_an_offset_are_read_in_utc():
+    text = message().text().replace("Issued At: 2026-11-29T12:00:00Z", "Issued At: 2026-11-29T13:30:00+01:30")
+    issued_at = SiweMessage.parse(text).issued_at
+    assert issued_at == NOW and issued_at.utcoffset() == timedelta(0)
+
+
 def test_refuses_an_address_with_a_wrong_checksum():
     address = ACCOUNT.address
     first_letter = next(i for i, c in enumerate(address) if i > 1 and c.isalpha())

@@ -139,3 +139,18 @@ def test_a_bad_export_filter_is_a_400(client, personas, tickets):
     client.force_login(personas.operator)
     response = client.get(f"/dashboard/nodes/{personas.operator_address}/tickets.csv?sender=nobody")
     assert response.status_code == 400 and b"Enter an Ethereum address" in response.content
+
+
+@pytest.mark.parametrize("query", ["?received_to=9999-12-31", "?received_from=0001-01-01", "?received_from=9999-12-31"])
+def test_a_date_at_the_ends_of_the_calendar_is_a_400_not_a_crash(client, personas, tickets, query):
+    status, html = listed(client, personas, query)
+    assert status == 400
+    assert "Enter a date between 1970-01-01 and 9999-12-30" in html
+    response = client.get(f"/dashboard/nodes/{personas.operator_address}/tickets.csv{query}")
+    assert response.status_code == 400 and b"Enter a date between 1970-01-01 and 9999-12-30" in response.content
+
+
+def test_the_last_day_allowed_still_filters(client, personas, tickets):
+    status, html = listed(client, personas, "?received_from=2026-10-05&received_to=9999-12-30")
+    assert status == 200
+    assert shown(html, tickets) == {"redeemed", "pending"}

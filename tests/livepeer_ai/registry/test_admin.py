@@ -94,3 +94,26 @@ def test_non_staff_cannot_open_the_registry_admin(client, personas, who):
     client.force_login(getattr(personas, who))
     response = client.get(CHANGELIST)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_audit_trail_on_the_change_page_costs_the_same_queries_however_many_actors(
+    client, personas, approved_entry
+):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from livepeer_ai.registry import curation
+
+    client.force_login(personas.admin)
+    change_page = f"{CHANGELIST}{approved_entry.pk}/change/"
+
+    def queries_after(new_actors: int) -> int:
+        for _ in range(new_actors):
+            curator = get_user_model().objects.create_user(f"curator-{get_user_model().objects.count()}", is_staff=True)
+            curation.edit(approved_entry, curator, {"memory_mb": approved_entry.memory_mb + 1}, note="bump")
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(change_page).status_code == 200
+        return len(captured)
+
+    assert queries_after(2) == queries_after(6)
