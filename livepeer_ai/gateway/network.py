@@ -12,6 +12,7 @@ from django.utils import timezone
 from eth_utils import to_checksum_address
 
 from livepeer_ai.gateway.models import AttemptOutcome, Orchestrator, StageAttempt
+from livepeer_ai.gateway.node_info import checked_info
 from livepeer_ai.gateway.selection import Candidate, suspension_seconds
 
 logger = logging.getLogger(__name__)
@@ -60,11 +61,16 @@ def refresh_info(orchestrator: Orchestrator, force: bool = False) -> Orchestrato
     try:
         response = httpx.get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
         response.raise_for_status()
-        orchestrator.info = response.json()
+        # Checked before selection reads it: a node that sends "capacity": "lots" is
+        # left with what it sent right, not able to break every job's choice of node.
+        orchestrator.info, problems = checked_info(response.json())
         if not settings.WEB3_PROVIDER_URI:
             # Off chain the gateway's own ORCHESTRATOR_URLS are trusted to say who a node is.
-            orchestrator.address = str(orchestrator.info.get("address", ""))[:42]
+            orchestrator.address = orchestrator.info["address"]
         orchestrator.reachable = True
+        if problems:
+            logger.warning("%s: %s", orchestrator.service_uri, problems)
+            orchestrator.last_error = problems
     except (httpx.HTTPError, ValueError) as exc:
         orchestrator.reachable = False
         orchestrator.last_error = f"/info failed: {exc}"

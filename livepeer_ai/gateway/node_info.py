@@ -1,12 +1,12 @@
-"""What a node says about itself (/info, /runners), checked before the dashboard keeps or shows it.
+"""What a node says about itself (/info, /runners), checked before the gateway or the dashboard keeps it.
 
-Any node can write these documents (on chain, anyone who stakes), and every
-visitor's page and every live push renders them. So the dashboard keeps only the
-shapes a node sends (`orchestrator.node.Node.info`): counts and prices as
-non-negative integers, names bounded, the address only if it is an Ethereum
-address (checksummed). Anything else is dropped and named in a problem list,
-which the snapshot shows as its error. Unknown keys are dropped silently, so a
-newer node still shows what this dashboard understands.
+Any node can write these documents (on chain, anyone who stakes); the gateway
+selects nodes from them for every job, and every dashboard page and live push
+renders them. So only the shapes a node sends (`orchestrator.node.Node.info`) are
+kept: counts and prices as non-negative integers, names bounded, the address only
+if it is an Ethereum address (checksummed). Anything else is dropped and named in
+a problem list, which the caller records as the node's error. Unknown keys are
+dropped silently, so a newer node still works with what this code understands.
 """
 
 from __future__ import annotations
@@ -200,13 +200,13 @@ class Checker:
             return ""
         listed = "; ".join(self.problems[:PROBLEMS_SHOWN])
         more = len(self.problems) - PROBLEMS_SHOWN
-        return f"{document} had values the dashboard cannot use, left out: {listed}" + (
+        return f"{document} had values this gateway cannot use, left out: {listed}" + (
             f"; and {more} more" if more > 0 else ""
         )
 
 
 def checked_info(raw: Any) -> tuple[dict[str, Any], str]:
-    """(/info as the dashboard keeps it, the error naming what was left out or "")."""
+    """(/info as the gateway and dashboard keep it, the error naming what was left out or "")."""
     checker = Checker()
     return checker.info(raw), checker.summary("/info")
 
