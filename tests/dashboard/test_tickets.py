@@ -11,6 +11,7 @@ import pytest
 from dashboard.tickets import PAGE_SIZE
 from livepeer_ai.payments.models import RedemptionStatus
 from tests.dashboard.factories import GATEWAY, make_ticket
+from tests.forms_a11y import assert_descriptions_exist, assert_error_linked, controls_of
 
 OTHER_GATEWAY = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"
 pytestmark = [
@@ -154,3 +155,13 @@ def test_the_last_day_allowed_still_filters(client, personas, tickets):
     status, html = listed(client, personas, "?received_from=2026-10-05&received_to=9999-12-30")
     assert status == 200
     assert shown(html, tickets) == {"redeemed", "pending"}
+
+
+@pytest.mark.django_db
+def test_ticket_filter_inputs_point_at_their_help_and_errors(client, personas):
+    client.force_login(personas.operator)
+    url = f"/dashboard/nodes/{personas.operator_address}/tickets/"
+    assert_descriptions_exist(controls_of(client.get(url)))
+    page = controls_of(client.get(url, {"sender": "not-an-address"}))
+    assert_descriptions_exist(page)
+    assert_error_linked(page, "sender")
