@@ -17,12 +17,6 @@ def fresh_rate_limits() -> Iterator[None]:
     cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    """The personas' passwords need no slow hash here (healthchecks' test runner does the same)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def open_login_link(browser: httpx.Client, link: str) -> httpx.Response:
     """What an operator does with a printed link: open it, then press the sign-in button."""
     page = browser.get(link)

@@ -21,12 +21,6 @@ def studio_models(approved_models: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    # Personas get real passwords; the default hasher's million rounds would dominate these tests.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Any:
     # Rate-limit counts live in the cache; one test's clicks must not limit the next.
     cache.clear()
