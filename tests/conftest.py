@@ -245,12 +245,14 @@ def orchestrator_node(
     chain_id: int | None = None,
     identity: Any = None,
     registry_refresh_s: float | None = None,
+    offers: list[tuple[str, str, str]] | None = None,
 ) -> Iterator[str]:
     """An in-process orchestrator node selling the given runners ({pipeline: url}) as external runners.
 
     It has a fresh Ethereum identity of its own, and signs receipts for `chain_id`
     (the gateway's CHAIN_ID unless given). With `registry_refresh_s` it sells only what
     the registry approves, re-read that often (as `run_orchestrator` does); without, everything.
+    `offers` ([(pipeline, model_id, runner url)]) replaces what `runner_urls` offers.
     """
     from django.conf import settings
     from eth_account import Account
@@ -261,18 +263,20 @@ def orchestrator_node(
     from livepeer_ai.orchestrator.payment import OffchainPayments
     from livepeer_ai.orchestrator.supervisor import Supervisor
 
-    # The model of each pipeline's main runner (named after its pipeline).
-    models = {pipeline: model for name, (pipeline, model) in RUNNERS.items() if name == pipeline}
+    if offers is None:
+        # The model of each pipeline's main runner (named after its pipeline).
+        models = {pipeline: model for name, (pipeline, model) in RUNNERS.items() if name == pipeline}
+        offers = [(pipeline, models[pipeline], url) for pipeline, url in runner_urls.items()]
     capabilities = tuple(
         Capability(
             pipeline,
-            models[pipeline],
+            model,
             warm=warm,
             price_per_unit=price_per_unit,
             pixels_per_unit=1,
             external=(ExternalRunner(url),),
         )
-        for pipeline, url in runner_urls.items()
+        for pipeline, model, url in offers
     )
     config = NodeConfig(
         service_uri="",

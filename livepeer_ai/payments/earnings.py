@@ -39,27 +39,32 @@ def add(recipient: str, moment: datetime, **deltas: int) -> None:
         row.save(update_fields=list(deltas))
 
 
+def received_amounts(expected_value: int, winning: bool, face_value: int) -> dict[str, int]:
+    """What one ticket adds to the hour it was received in."""
+    return {
+        "tickets": 1,
+        "expected_value": int(expected_value),
+        "winning_tickets": int(winning),
+        "winning_face_value": int(face_value) if winning else 0,
+    }
+
+
+def redeemed_amounts(face_value: int, gas_used: int | None) -> dict[str, int]:
+    """What one ticket adds to the hour it was redeemed in."""
+    return {"redeemed_tickets": 1, "redeemed_value": int(face_value), "redemption_gas": gas_used or 0}
+
+
 def count_received(ticket: ReceivedTicket) -> None:
-    winning_face_value = int(ticket.face_value) if ticket.winning else 0
     add(
         ticket.recipient,
         ticket.received_at,
-        tickets=1,
-        expected_value=int(ticket.expected_value),
-        winning_tickets=int(ticket.winning),
-        winning_face_value=winning_face_value,
+        **received_amounts(ticket.expected_value, ticket.winning, ticket.face_value),
     )
 
 
 def count_redeemed(ticket: ReceivedTicket) -> None:
     assert ticket.redeemed_at is not None, "a redeemed ticket has a redemption time"
-    add(
-        ticket.recipient,
-        ticket.redeemed_at,
-        redeemed_tickets=1,
-        redeemed_value=int(ticket.face_value),
-        redemption_gas=ticket.gas_used or 0,
-    )
+    add(ticket.recipient, ticket.redeemed_at, **redeemed_amounts(ticket.face_value, ticket.gas_used))
 
 
 def rebuild(recipients: Iterable[str] | None = None, batch_size: int = 5000) -> int:
@@ -85,16 +90,12 @@ def rebuild(recipients: Iterable[str] | None = None, batch_size: int = 5000) -> 
         *fields
     ).iterator(chunk_size=batch_size):
         received = totals[(recipient, hour_of(received_at))]
-        received["tickets"] += 1
-        received["expected_value"] += int(ev)
-        if winning:
-            received["winning_tickets"] += 1
-            received["winning_face_value"] += int(face_value)
+        for name, amount in received_amounts(ev, winning, face_value).items():
+            received[name] += amount
         if status == RedemptionStatus.REDEEMED and redeemed_at is not None:
             redeemed = totals[(recipient, hour_of(redeemed_at))]
-            redeemed["redeemed_tickets"] += 1
-            redeemed["redeemed_value"] += int(face_value)
-            redeemed["redemption_gas"] += gas or 0
+            for name, amount in redeemed_amounts(face_value, gas).items():
+                redeemed[name] += amount
     with transaction.atomic():
         rollups.delete()
         EarningsHour.objects.bulk_create(

@@ -86,43 +86,16 @@ def text_to_image_runner() -> Any:
 
 def test_a_job_naming_no_model_runs_on_an_approved_model_of_its_pipeline(tmp_path):
     import httpx
-    from django.conf import settings
-    from eth_account import Account
 
-    from livepeer_ai.orchestrator.config import Capability, ExternalRunner, NodeConfig
-    from livepeer_ai.orchestrator.node import Node, create_node_app
-    from livepeer_ai.orchestrator.payment import OffchainPayments
-    from livepeer_ai.orchestrator.supervisor import Supervisor
-    from tests.conftest import serve, wait_for
+    from tests.conftest import orchestrator_node, serve, wait_for
 
     disabled = ("text-to-image", "someone/disabled-model")
     register(disabled, EntryStatus.DISABLED)
     approved_entry = register(T2I, EntryStatus.APPROVED)
     with serve(text_to_image_runner()) as runner_url:
         # The disabled model is listed first: a job naming no model must not land on it.
-        capabilities = tuple(
-            Capability(
-                pipeline, model, warm=True, price_per_unit=1, pixels_per_unit=1, external=(ExternalRunner(runner_url),)
-            )
-            for pipeline, model in (disabled, T2I)
-        )
-        config = NodeConfig(
-            service_uri="",
-            host="127.0.0.1",
-            port=1,
-            private_key_env="UNUSED",
-            health_interval_s=0.5,
-            capabilities=capabilities,
-        )
-        node = Node(
-            config,
-            Account.create(),
-            Supervisor(config, {}, tmp_path),
-            OffchainPayments(),
-            chain_id=settings.CHAIN_ID,
-            approvals=RegistryApprovals([c.key for c in capabilities], refresh_s=0),
-        )
-        with serve(create_node_app(node)) as node_url:
+        offers = [(*disabled, runner_url), (*T2I, runner_url)]
+        with orchestrator_node({}, tmp_path, registry_refresh_s=0, offers=offers) as node_url:
 
             def info() -> dict[str, Any]:
                 return dict(httpx.get(f"{node_url}/info", timeout=5).json())
