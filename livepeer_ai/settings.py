@@ -228,7 +228,8 @@ MAX_PRICE_PIXELS_PER_UNIT = envint("MAX_PRICE_PIXELS_PER_UNIT", 1)
 # A job waits in the gateway queue at most this long before the fallback provider
 # (any server speaking the runner API) takes it, or it fails with the reason.
 QUEUE_MAX_WAIT_S = envint("QUEUE_MAX_WAIT_S", 600)
-QUEUE_POLL_S = float(envint("QUEUE_POLL_MS", 500)) / 1000
+# A capability no known node offers fails at once, unless this many seconds are given for one to appear.
+QUEUE_WAIT_FOR_NODES_S = envint("QUEUE_WAIT_FOR_NODES_S", 0)
 FALLBACK_PROVIDER_URL = envstr("FALLBACK_PROVIDER_URL", "")
 # The chain payments and receipts belong to; receipts name it in their EIP-712
 # domain, and the gateway refuses receipts made for another (31337: anvil's).
@@ -251,19 +252,21 @@ MAX_TOTAL_EV = envint("MAX_TOTAL_EV", 20_000_000_000_000)
 # Retries of a failing stage on other nodes: bounded in count and in total time.
 STAGE_MAX_ATTEMPTS = envint("STAGE_MAX_ATTEMPTS", 5)
 STAGE_RETRY_WINDOW_S = envint("STAGE_RETRY_WINDOW_S", 900)
-# A driver holds its job for JOB_LEASE_S and renews it while alive; the sweep
-# re-drives jobs whose lease ran out, and queued jobs not picked up in the grace.
-JOB_LEASE_S = envint("JOB_LEASE_S", 60)
+# The job engine (`manage.py run_engine`): stages one process streams at once; its
+# heartbeat, and how long a silent one keeps its stages before the others re-queue them.
+ENGINE_MAX_STAGES = envint("ENGINE_MAX_STAGES", 500)
+ENGINE_HEARTBEAT_S = float(envint("ENGINE_HEARTBEAT_MS", 2000)) / 1000
+ENGINE_LEASE_S = float(envint("ENGINE_LEASE_MS", 10000)) / 1000
+# A job's row takes its progress at most this often (every step still reaches the page).
+PROGRESS_WRITE_S = float(envint("PROGRESS_WRITE_MS", 250)) / 1000
 # A synchronous API call waits this long for its job, then answers 202 with its id.
 API_SYNC_TIMEOUT_S = envint("API_SYNC_TIMEOUT_S", 600)
-JOB_PICKUP_GRACE_S = envint("JOB_PICKUP_GRACE_S", 300)
 # The operator dashboard fetches every node's /info and stake this often, and pushes the result.
 # Runner logs (/runners, an operator route) only from nodes on this machine or listed here,
 # "service_uri=token,…": each node gets its own token, never another's.
 ORCHESTRATOR_ADMIN_TOKENS = envmap("ORCHESTRATOR_ADMIN_TOKENS", {})
 DASHBOARD_REFRESH_S = envint("DASHBOARD_REFRESH_S", 5)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stalled-jobs": {"task": "livepeer_ai.gateway.tasks.sweep_stalled_jobs", "schedule": 30.0},
     "close-rounds": {"task": "studio.tasks.close_rounds", "schedule": 60.0},
     "refresh-network": {
         "task": "dashboard.tasks.refresh_network",

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from livepeer_ai.gateway import queue
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, create_gif_job, gif_stages
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
@@ -92,6 +93,9 @@ def check_models_routable(choices: dict[str, Any]) -> None:
             routable_model(stage, settings.DEFAULT_MODELS.get(stage, ""))
         except ModelNotRoutable as exc:
             raise Refused(f"GIFs can't be made with these stages right now. {exc.message}", status=503) from None
+        unsold = queue.unsold(stage, settings.DEFAULT_MODELS.get(stage, ""))
+        if unsold:
+            raise Refused(f"GIFs can't be made with these stages right now. {unsold}", status=503)
 
 
 def start_generation(

@@ -23,8 +23,8 @@ from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 from pydantic import ValidationError
 
+from livepeer_ai.gateway import queue
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
-from livepeer_ai.gateway.tasks import drive_job
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
@@ -172,9 +172,12 @@ def accept(request: HttpRequest, pipeline: str) -> Job | HttpResponse:
         fields, upload = parse(request, pipeline)
     except Rejected as rejected:
         return rejected.response
-    job = create_api_job(pipeline, fields, upload, request.auth)
-    drive_job.delay_on_commit(str(job.id))
-    return job
+    unsold = queue.unsold(pipeline, fields["model_id"])
+    if unsold:
+        # Nobody could ever take it: say so now rather than after the queue's maximum wait.
+        return error(503, unsold)
+    # Created and queued in one transaction: a client with a request id has a queued job.
+    return create_api_job(pipeline, fields, upload, request.auth)
 
 
 async def submit(request: HttpRequest, pipeline: str) -> HttpResponse:

@@ -1,49 +1,57 @@
-"""Running one stage on the network: queue, choose, send, retry elsewhere, fall back.
+"""One stage on the node the queue chose: what is sent, and what each outcome does.
 
-- When no node has a free slot the job waits in the gateway queue, first come
-  first served per (pipeline, model), with its position and an ETA, instead of
-  failing with "insufficient capacity".
-- A node that answers 503 is busy, not broken: try another, no suspension.
+The engine (gateway/engine.py) calls these, in order, around the stream itself:
+`prepare` (the request, and payment on chain) → the stream → `succeeded`,
+`failed`, `abandoned` or `handed_back`. Every one of them ends the attempt with
+an outcome and frees or keeps the slot in the ledger (gateway/slots.py):
+
+- A node that answers 503 is busy, not broken: the stage keeps its place at the
+  head of the queue and the node counts as full; no suspension.
 - A node that fails or times out is suspended (growing back-off) and the stage
-  is retried on another, bounded in count and total time.
-- A 4xx is the caller's error: no retry.
-- Only models the registry approves are sent: one not approved, or disabled while
-  the job waited, fails the stage before anything is sent (registry/curation.py).
-- Past the queue's maximum wait the stage goes to the fallback provider, if one
-  is configured, or fails with a clear reason.
+  waits for another node, bounded in count (STAGE_MAX_ATTEMPTS) and total time.
+- A 4xx is the caller's error: the job fails, no retry, no suspension; so does a
+  payment the gateway itself refuses to make (402): that is not the node's fault.
 - A result whose receipts do not verify (gateway/receipts.py) is the node's
-  failure like any other: suspended, retried elsewhere. The fallback provider is
-  no network node and signs nothing; its results are taken without receipts.
+  failure like any other. The fallback provider is no network node and signs
+  nothing; its results are taken without receipts.
+- A result that arrives for a stage no longer this attempt's (its worker was
+  thought dead and the stage re-queued) is dropped: a stage finishes once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import random
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from livepeer_ai.gateway import network
-from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
+from livepeer_ai.gateway import network, queue, slots
+from livepeer_ai.gateway.models import (
+    AttemptOutcome,
+    Job,
+    JobStatus,
+    Orchestrator,
+    QueuedStage,
+    QueueState,
+    StageAttempt,
+)
 from livepeer_ai.gateway.payment import pay_for_stage
-from livepeer_ai.gateway.progress import publish_job_update
+from livepeer_ai.gateway.progress import publish_job_ids
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
-from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, eligible, queue_admits
 from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid, parameters_hash, request_parameters
-from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
-from livepeer_ai.runner.client import OnProgress, RunnerClient, RunnerError
+from livepeer_ai.runner.client import RunnerError
 
 logger = logging.getLogger(__name__)
 
 
 class JobAbandoned(Exception):
-    """The job was canceled (or finished elsewhere) while a stage ran or waited."""
+    """The job was canceled (or its stage taken from this attempt) while the stage ran."""
 
 
 @dataclass
@@ -65,61 +73,29 @@ class StageRequest:
         """The hash a node signs for these parameters as they arrive on the wire (payments/receipts.py)."""
         if self.json_body is not None:
             return parameters_hash(request_parameters(json.loads(json.dumps(self.json_body)), {}))
-        # RunnerClient sends form values as strings, booleans in lower case.
+        # Form values go on the wire as strings, booleans in lower case.
         fields = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in self.form.items()}
         return parameters_hash(request_parameters(fields, {name: raw for name, (_, raw, _) in self.files.items()}))
 
 
-def price_cap() -> PriceCap | None:
-    if not settings.MAX_PRICE_PER_UNIT:
-        return None
-    return PriceCap(settings.MAX_PRICE_PER_UNIT, settings.MAX_PRICE_PIXELS_PER_UNIT)
+@dataclass
+class PreparedStage:
+    """Everything the engine needs to send one stage, read from the DB before the stream starts."""
 
+    url: str
+    request: StageRequest
+    headers: dict[str, str]
+    node_address: str
+    job_id_signed: str
+    stage_index: int
+    # Upscale's frames share one progress bar: this is piece `piece` of `pieces`.
+    piece: int = 0
+    pieces: int = 1
+    charge: Callable[[], None] = lambda: None
 
-def still_running(job: Job) -> None:
-    if not Job.objects.filter(id=job.id, status=JobStatus.RUNNING).exists():
-        raise JobAbandoned
-
-
-def waiting_ahead(job: Job, key: str) -> int:
-    """Jobs waiting for the same capability that came before this one."""
-    waiting = Job.objects.filter(status=JobStatus.RUNNING, waiting_for=key).exclude(id=job.id)
-    if job.waiting_since is not None:
-        waiting = waiting.filter(waiting_since__lt=job.waiting_since)
-    return waiting.count()
-
-
-def expected_wait_s(request: StageRequest, position: int, total_capacity: int) -> float | None:
-    """Position in rounds of the whole capacity, times the recent mean service time."""
-    recent = list(
-        StageAttempt.objects.filter(
-            pipeline=request.pipeline, model_id=request.model_id, outcome=AttemptOutcome.SUCCEEDED
-        )
-        .order_by("-started_at")
-        .values_list("took_s", flat=True)[:20]
-    )
-    if not recent:
-        return None
-    return sum(recent) / len(recent) * math.ceil(position / max(total_capacity, 1))
-
-
-def enter_queue(job: Job, request: StageRequest, candidates: list[Candidate], ahead: int) -> None:
-    capacity = sum(c.capacity for c in candidates if not c.suspended)
-    job.waiting_for = request.queue_key
-    job.waiting_since = job.waiting_since or timezone.now()
-    job.queue_position = ahead + 1
-    job.eta_s = expected_wait_s(request, job.queue_position, capacity)
-    Job.objects.filter(id=job.id).update(
-        waiting_for=job.waiting_for, waiting_since=job.waiting_since, queue_position=job.queue_position, eta_s=job.eta_s
-    )
-    publish_job_update(job)
-
-
-def leave_queue(job: Job) -> None:
-    if job.waiting_for:
-        job.waiting_for, job.waiting_since, job.queue_position, job.eta_s = "", None, None, None
-        Job.objects.filter(id=job.id).update(waiting_for="", waiting_since=None, queue_position=None, eta_s=None)
-        publish_job_update(job)
+    def overall(self, step: int, total: int) -> tuple[int, int]:
+        """A piece's (step, total) as the whole stage's."""
+        return self.piece * total + step, self.pieces * total
 
 
 def stage_job_id(job: Job, stage: str) -> str:
@@ -127,100 +103,72 @@ def stage_job_id(job: Job, stage: str) -> str:
     return f"{job.id}:{stage}"
 
 
-def send(
-    url: str, request: StageRequest, on_progress: OnProgress, job_id: str, headers: dict[str, str] | None = None
-) -> dict[str, Any]:
-    client = RunnerClient(url, timeout_s=settings.RUNNER_TIMEOUT_S)
-    client.headers[JOB_ID_HEADER] = job_id
-    client.headers.update(headers or {})
-    if request.json_body is not None:
-        return client.run(request.pipeline, json_body=request.json_body, on_progress=on_progress)
-    return client.run(request.pipeline, form=request.form, files=request.files, on_progress=on_progress)
+def holds(assignment: queue.Assignment) -> QueuedStage | None:
+    """The row, if it is still this attempt's to run."""
+    return QueuedStage.objects.filter(
+        id=assignment.entry_id, state=QueueState.RUNNING, attempt_id=assignment.attempt_id
+    ).first()
 
 
-def dispatch_stage(
-    job: Job, stage: str, request: StageRequest, on_progress: OnProgress, rng: random.Random | None = None
-) -> dict[str, Any]:
-    started = time.monotonic()
-    failures = 0
-    tried: set[str] = set()
-    last_error = ""
-    while True:
-        still_running(job)
-        try:
-            routable_model(request.pipeline, request.model_id)
-        except ModelNotRoutable:
-            # Not approved, or disabled while the job waited: it fails here, before anything is sent or paid.
-            leave_queue(job)
-            raise
-        candidates, nodes = network.candidates(request.pipeline, request.model_id)
-        free = sum(c.free for c in eligible(candidates, price_cap(), set()))
-        ahead = waiting_ahead(job, request.queue_key)
-        chosen = choose(candidates, price_cap(), tried, rng) if queue_admits(ahead, free) else None
-        if chosen is None:
-            waited = (timezone.now() - job.waiting_since).total_seconds() if job.waiting_since else 0.0
-            if waited >= settings.QUEUE_MAX_WAIT_S:
-                leave_queue(job)
-                return fall_back(job, stage, request, on_progress, waited, last_error)
-            enter_queue(job, request, candidates, ahead)
-            # Nodes tried in this round get another chance once the queue moves.
-            tried.clear()
-            time.sleep(settings.QUEUE_POLL_S)
-            continue
-        leave_queue(job)
-        node = nodes[chosen.key]
-        attempt = StageAttempt.objects.create(
-            job=job,
-            stage=stage,
-            orchestrator=node,
-            pipeline=request.pipeline,
-            model_id=request.model_id,
-            units=request.units,
-            steps=request.steps,
+def prepare(assignment: queue.Assignment) -> PreparedStage:
+    from livepeer_ai.gateway import workflow
+
+    entry = holds(assignment)
+    job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
+    if entry is None or job is None:
+        raise JobAbandoned
+    request = workflow.stage_request(job, entry.stage_index, entry.part)
+    stage = job.stages[entry.stage_index]
+    StageAttempt.objects.filter(id=assignment.attempt_id).update(stage=stage, units=request.units, steps=request.steps)
+    pieces = workflow.stage_pieces(job, entry.stage_index)
+    if job.stage_index != entry.stage_index or entry.part == 0:
+        Job.objects.filter(id=job.id).update(
+            stage_index=entry.stage_index, step=0, total_steps=0, updated_at=timezone.now()
         )
-        t0 = time.monotonic()
-        try:
-            payment = pay_for_stage(node, request.pipeline, request.model_id, request.units)
-            result = send(node.service_uri, request, on_progress, stage_job_id(job, stage), payment.headers)
-            receipts = check_receipts(result, node.address, request, stage_job_id(job, stage))
-        except JobAbandoned:
-            finish_attempt(attempt, AttemptOutcome.CANCELED, t0)
-            raise
-        except RunnerError as exc:
-            tried.add(chosen.key)
-            last_error = f"{node.service_uri}: {exc.message}"
-            if exc.status == 503:
-                finish_attempt(attempt, AttemptOutcome.NO_CAPACITY, t0, exc)
-                network.refresh_info(node, force=True)
-                continue
-            if exc.is_caller_error:
-                finish_attempt(attempt, AttemptOutcome.REJECTED, t0, exc)
-                raise
-            finish_attempt(attempt, AttemptOutcome.FAILED, t0, exc)
-            network.record_failure(node, exc.message)
-            network.refresh_info(node, force=True)
-            failures += 1
-            if failures >= settings.STAGE_MAX_ATTEMPTS or time.monotonic() - started > settings.STAGE_RETRY_WINDOW_S:
-                raise RunnerError(
-                    exc.status, f"{stage} failed on {failures} orchestrator(s); last: {last_error}"
-                ) from exc
-            continue
-        finish_attempt(attempt, AttemptOutcome.SUCCEEDED, t0)
-        # Only completed work is charged against the credit there, as the node debits it.
-        payment.charge()
-        store_stage_receipts(job, stage, receipts)
-        network.record_success(node)
-        return result
+        publish_job_ids([job.id])
+    prepared = PreparedStage(
+        url=assignment.service_uri,
+        request=request,
+        headers={JOB_ID_HEADER: stage_job_id(job, stage)},
+        node_address="",
+        job_id_signed=stage_job_id(job, stage),
+        stage_index=entry.stage_index,
+        piece=entry.part,
+        pieces=pieces,
+    )
+    if assignment.orchestrator_id is not None:
+        node = Orchestrator.objects.get(id=assignment.orchestrator_id)
+        prepared.node_address = node.address
+        payment = pay_for_stage(node, request.pipeline, request.model_id, request.units)
+        prepared.headers.update(payment.headers)
+        prepared.charge = payment.charge
+    return prepared
 
 
-def check_receipts(result: dict[str, Any], address: str, request: StageRequest, job_id: str) -> list[OutputReceipt]:
+def record_progress(job_id: str, stage_index: int, step: int, total: int) -> bool:
+    """The row moves on; False once the job is no longer running (canceled meanwhile)."""
+    return bool(
+        Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+            stage_index=stage_index, step=step, total_steps=total, updated_at=timezone.now()
+        )
+    )
+
+
+def finish_attempt(attempt_id: int, outcome: str, took_s: float, exc: RunnerError | None = None) -> None:
+    fields: dict[str, Any] = {"outcome": outcome, "took_s": took_s}
+    if exc is not None:
+        fields.update(status_code=exc.status, message=exc.message[:2000])
+    StageAttempt.objects.filter(id=attempt_id).update(**fields)
+
+
+def check_receipts(result: dict[str, Any], prepared: PreparedStage) -> list[OutputReceipt]:
     try:
         return verify_stage_receipts(
             result,
-            address,
-            job_id=job_id,
-            model_id=request.model_id,
-            parameters_hash=request.parameters_hash,
+            prepared.node_address,
+            job_id=prepared.job_id_signed,
+            model_id=prepared.request.model_id,
+            parameters_hash=prepared.request.parameters_hash,
             chain_id=settings.CHAIN_ID,
         )
     except ReceiptInvalid as exc:
@@ -228,34 +176,116 @@ def check_receipts(result: dict[str, Any], address: str, request: StageRequest, 
         raise RunnerError(502, f"Receipt rejected: {exc}") from exc
 
 
-def finish_attempt(attempt: StageAttempt, outcome: str, t0: float, exc: RunnerError | None = None) -> None:
-    attempt.outcome = outcome
-    attempt.took_s = time.monotonic() - t0
-    if exc is not None:
-        attempt.status_code, attempt.message = exc.status, exc.message[:2000]
-    attempt.save(update_fields=["outcome", "took_s", "status_code", "message"])
+def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dict[str, Any], took_s: float) -> None:
+    from livepeer_ai.gateway import workflow
+
+    receipts = check_receipts(result, prepared) if assignment.orchestrator_id is not None else []
+    entry = holds(assignment)
+    job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
+    if entry is None or job is None:
+        # Canceled meanwhile, or re-queued as lost: this answer is not kept.
+        finish_attempt(assignment.attempt_id, AttemptOutcome.CANCELED, took_s)
+        return
+    finish_attempt(assignment.attempt_id, AttemptOutcome.SUCCEEDED, took_s)
+    # Only completed work is charged against the credit there, as the node debits it.
+    prepared.charge()
+    stage = job.stages[entry.stage_index]
+    store_stage_receipts(job, stage, receipts)
+    if assignment.orchestrator_id is not None:
+        network.record_success(Orchestrator(id=assignment.orchestrator_id))
+    more = workflow.store_result(job, entry.stage_index, entry.part, result)
+    advance(job, entry, more)
 
 
-def fall_back(
-    job: Job, stage: str, request: StageRequest, on_progress: OnProgress, waited: float, last_error: str
-) -> dict[str, Any]:
-    if not settings.FALLBACK_PROVIDER_URL:
-        reason = f"No orchestrator could take {request.queue_key} within {waited:.0f} s (all busy or failing)"
-        raise RunnerError(503, f"{reason}; last error: {last_error}" if last_error else reason)
-    attempt = StageAttempt.objects.create(
-        job=job,
-        stage=stage,
-        pipeline=request.pipeline,
-        model_id=request.model_id,
-        units=request.units,
-        steps=request.steps,
-        message="fallback provider",
+def advance(job: Job, entry: QueuedStage, more_pieces: bool) -> None:
+    """The next piece keeps the stage's place; the next stage joins the back of its own queue."""
+    with transaction.atomic():
+        if more_pieces:
+            QueuedStage.objects.filter(id=entry.id).update(
+                state=QueueState.WAITING,
+                part=entry.part + 1,
+                worker="",
+                orchestrator=None,
+                attempt=None,
+                failures=0,
+                excluded=[],
+                enqueued_at=timezone.now(),
+            )
+            transaction.on_commit(lambda: queue.notify(f"dispatch {entry.capability}"))
+        elif entry.stage_index + 1 < len(job.stages):
+            Job.objects.filter(id=job.id).update(
+                stage_index=entry.stage_index + 1, step=0, total_steps=0, updated_at=timezone.now()
+            )
+            queue.enqueue(job, entry.stage_index + 1, priority=entry.priority)
+            transaction.on_commit(lambda: publish_job_ids([job.id]))
+        else:
+            queue.finish_jobs([job.id], JobStatus.SUCCEEDED)
+
+
+def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> None:
+    entry = holds(assignment)
+    if entry is None:
+        finish_attempt(assignment.attempt_id, AttemptOutcome.CANCELED, took_s, exc)
+        return
+    where = assignment.service_uri
+    if assignment.orchestrator_id is None:
+        finish_attempt(assignment.attempt_id, AttemptOutcome.FAILED, took_s, exc)
+        queue.finish_jobs(
+            [entry.job_id], JobStatus.FAILED, f"runner_{exc.status}", f"Fallback provider failed: {exc.message}"
+        )
+        return
+    if exc.status == 503:
+        finish_attempt(assignment.attempt_id, AttemptOutcome.NO_CAPACITY, took_s, exc)
+        with transaction.atomic():
+            queue.release([entry.id])
+            QueuedStage.objects.filter(id=entry.id).update(last_error=f"{where}: {exc.message}"[:2000])
+            slots.mark_full(assignment.orchestrator_id, assignment.pipeline, assignment.model_id)
+        return
+    if exc.is_caller_error:
+        finish_attempt(assignment.attempt_id, AttemptOutcome.REJECTED, took_s, exc)
+        queue.finish_jobs([entry.job_id], JobStatus.FAILED, f"runner_{exc.status}", exc.message)
+        return
+    finish_attempt(assignment.attempt_id, AttemptOutcome.FAILED, took_s, exc)
+    node = Orchestrator.objects.get(id=assignment.orchestrator_id)
+    network.record_failure(node, exc.message)
+    failures = entry.failures + 1
+    last_error = f"{where}: {exc.message}"
+    too_long = timezone.now() - entry.enqueued_at > timedelta(seconds=settings.STAGE_RETRY_WINDOW_S)
+    if failures >= settings.STAGE_MAX_ATTEMPTS or too_long:
+        stage = assignment.pipeline
+        message = f"{stage} failed on {failures} orchestrator(s); last: {last_error}"
+        queue.finish_jobs([entry.job_id], JobStatus.FAILED, f"runner_{exc.status}", message)
+        return
+    with transaction.atomic():
+        queue.release([entry.id])
+        QueuedStage.objects.filter(id=entry.id).update(
+            failures=failures, excluded=[*entry.excluded, node.service_uri], last_error=last_error[:2000]
+        )
+    queue.notify(f"dispatch {entry.capability}")
+
+
+def abandoned(assignment: queue.Assignment, took_s: float) -> None:
+    """The job was canceled while its stage ran: the attempt ends, the row goes."""
+    finish_attempt(assignment.attempt_id, AttemptOutcome.CANCELED, took_s)
+    QueuedStage.objects.filter(id=assignment.entry_id, attempt_id=assignment.attempt_id).delete()
+
+
+def handed_back(assignment: queue.Assignment, took_s: float) -> None:
+    """The engine stops: the stage goes back to the head of its queue for another worker."""
+    finish_attempt(assignment.attempt_id, AttemptOutcome.LOST, took_s, RunnerError(499, "engine worker stopped"))
+    with transaction.atomic():
+        entry = holds(assignment)
+        if entry is not None:
+            queue.release([entry.id])
+    queue.notify(f"dispatch {assignment.capability}")
+
+
+def internal_error(assignment: queue.Assignment, took_s: float) -> None:
+    """A bug in the gateway: fail the job rather than re-run it forever; the log has the traceback."""
+    finish_attempt(assignment.attempt_id, AttemptOutcome.FAILED, took_s, RunnerError(500, "gateway internal error"))
+    queue.finish_jobs(
+        [assignment.job_id],
+        JobStatus.FAILED,
+        "internal_error",
+        "The gateway hit an internal error while running this job; it has been logged.",
     )
-    t0 = time.monotonic()
-    try:
-        result = send(settings.FALLBACK_PROVIDER_URL, request, on_progress, stage_job_id(job, stage))
-    except RunnerError as exc:
-        finish_attempt(attempt, AttemptOutcome.FAILED, t0, exc)
-        raise RunnerError(exc.status, f"Fallback provider failed after a {waited:.0f} s wait: {exc.message}") from exc
-    finish_attempt(attempt, AttemptOutcome.SUCCEEDED, t0)
-    return result

@@ -28,7 +28,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
+from livepeer_ai.gateway.models import AttemptOutcome, Job, StageAttempt
+from livepeer_ai.gateway.queue import waiting_counts
 from livepeer_ai.payments.models import OrchestratorCredit
 
 AI_LABELS = ["pipeline", "model_name"]
@@ -110,10 +111,8 @@ class GatewayCollector(Collector):
         for row in Job.objects.values("status", "error_code").annotate(count=Count("id")).order_by():
             jobs.add_metric([row["status"], row["error_code"]], row["count"])
         queue = GaugeMetricFamily("livepeer_ai_queue_length", "Jobs waiting in the gateway queue.", labels=AI_LABELS)
-        waiting = Job.objects.filter(status=JobStatus.RUNNING).exclude(waiting_for="")
-        for row in waiting.values("waiting_for").annotate(count=Count("id")).order_by():
-            pipeline, _, model = row["waiting_for"].partition(" ")
-            queue.add_metric([pipeline, model], row["count"])
+        for (pipeline, model), count in waiting_counts().items():
+            queue.add_metric([pipeline, model], count)
         yield jobs
         yield queue
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 class JobStatus(models.TextChoices):
@@ -42,15 +43,6 @@ class Job(models.Model):
     total_steps = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
-    # While waiting in the gateway queue: for which (pipeline model), since when,
-    # at what position, and the expected wait.
-    waiting_for = models.CharField(max_length=240, blank=True)
-    waiting_since = models.DateTimeField(null=True, blank=True)
-    queue_position = models.PositiveIntegerField(null=True, blank=True)
-    eta_s = models.FloatField(null=True, blank=True)
-    # The driver working on the job holds it until then and renews it while alive;
-    # an expired lease on an unfinished job means its worker died.
-    lease_until = models.DateTimeField(null=True, blank=True)
     # Stage outputs: {"text-to-image": {"image": "jobs/<id>/image.png", "seed": 1}, …}
     outputs = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -71,21 +63,30 @@ class Job(models.Model):
         return reverse("studio-job", args=[self.id])
 
     def cancel(self) -> bool:
-        """Mark canceled unless already finished; the driver sees it at its next step and stops the stage."""
-        updated = Job.objects.filter(id=self.id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
-            status=JobStatus.CANCELED,
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
-            waiting_for="",
-            queue_position=None,
-            eta_s=None,
-        )
-        self.refresh_from_db()
-        if updated:
-            from livepeer_ai.gateway.progress import publish_job_update
+        """Mark canceled unless already finished: a waiting stage leaves the queue, a running one is stopped."""
+        from livepeer_ai.gateway import queue
 
-            publish_job_update(self)
-        return bool(updated)
+        return queue.cancel_job(self)
+
+    @cached_property
+    def queue_place(self) -> Any:
+        """Where the job waits (gateway.queue.QueuePlace), or None when it is not waiting."""
+        from livepeer_ai.gateway import queue
+
+        return queue.place_of(self)
+
+    @property
+    def waiting_for(self) -> str:
+        """'pipeline model_id' of the capability the job waits for; empty when it is not waiting."""
+        return self.queue_place.capability if self.queue_place else ""
+
+    @property
+    def queue_position(self) -> int | None:
+        return self.queue_place.position if self.queue_place else None
+
+    @property
+    def eta_s(self) -> float | None:
+        return self.queue_place.eta_s if self.queue_place else None
 
     @property
     def is_finished(self) -> bool:
@@ -161,6 +162,8 @@ class AttemptOutcome(models.TextChoices):
     FAILED = "failed"
     REJECTED = "rejected"  # the request itself was wrong (4xx): not the node's fault
     CANCELED = "canceled"
+    # The engine worker driving it died (or stopped) mid-stage; the stage was queued again.
+    LOST = "lost"
 
 
 class StageAttempt(models.Model):
@@ -201,6 +204,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
+    # The key's jobs are dispatched before those of keys with a lower priority (FIFO within one).
+    priority = models.SmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -256,3 +261,70 @@ class Receipt(models.Model):
     @property
     def output_url(self) -> str:
         return f"{settings.MEDIA_URL}{self.path}" if self.path else ""
+
+
+class QueueState(models.TextChoices):
+    WAITING = "waiting"
+    RUNNING = "running"
+
+
+class QueuedStage(models.Model):
+    """A job's next piece of work in the gateway queue: waiting for a slot, or holding one.
+
+    One row per unfinished job (gateway/queue.py). Waiting rows cost nothing: the
+    engine dispatches them when a slot frees, first by priority, then by id (the
+    order they joined this stage's queue). A running row is the gateway's own
+    reservation of one slot on `orchestrator`, held by engine `worker`.
+    """
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="queued")
+    stage_index = models.PositiveSmallIntegerField(default=0)
+    # Which piece of the stage: the frame for upscale, else 0.
+    part = models.PositiveIntegerField(default=0)
+    pipeline = models.CharField(max_length=32)
+    model_id = models.CharField(max_length=200)
+    priority = models.SmallIntegerField(default=0)
+    state = models.CharField(max_length=8, choices=QueueState.choices, default=QueueState.WAITING)
+    # When it joined this stage's queue: the maximum wait counts from here.
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    orchestrator = models.ForeignKey(Orchestrator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attempt = models.ForeignKey(StageAttempt, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    worker = models.CharField(max_length=100, blank=True)
+    # Failed tries of this stage, and the nodes they failed on (not tried again for it).
+    failures = models.PositiveSmallIntegerField(default=0)
+    excluded = models.JSONField(default=list, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["pipeline", "model_id", "state", "-priority", "id"], name="queue_order"),
+            models.Index(fields=["state", "enqueued_at"], name="queue_age"),
+            models.Index(fields=["worker", "state"], name="queue_worker"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.pipeline} {self.model_id} {self.state}"
+
+    @property
+    def capability(self) -> str:
+        return f"{self.pipeline} {self.model_id}"
+
+
+class EngineWorker(models.Model):
+    """A live engine process; one whose heartbeat stops has its running stages queued again."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    # When it last finished reading every node's /info (so "nobody sells it" can be said).
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueueLock(models.Model):
+    """One row per capability: dispatching it takes this row's lock, so two workers never both fill one slot."""
+
+    capability = models.CharField(max_length=240, primary_key=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)

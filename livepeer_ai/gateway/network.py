@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -11,9 +12,10 @@ from django.db.models import F
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
-from livepeer_ai.gateway.models import AttemptOutcome, Orchestrator, StageAttempt
+from livepeer_ai.gateway import slots
+from livepeer_ai.gateway.models import Orchestrator
 from livepeer_ai.gateway.node_info import checked_info
-from livepeer_ai.gateway.selection import Candidate, suspension_seconds
+from livepeer_ai.gateway.selection import suspension_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +63,24 @@ def refresh_info(orchestrator: Orchestrator, force: bool = False) -> Orchestrato
     try:
         response = httpx.get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
         response.raise_for_status()
+        return apply_info(orchestrator, response.json())
+    except (httpx.HTTPError, ValueError) as exc:
+        return apply_info(orchestrator, None, f"/info failed: {exc}")
+
+
+def apply_info(
+    orchestrator: Orchestrator, answer: Any, error: str = "", ours: dict[str, int] | None = None
+) -> Orchestrator:
+    """Keep what a node's /info answered (checked first), or that it could not be reached.
+
+    `ours`: the stages of ours it may have counted (gateway/slots.py), so the rest of
+    its `in_use` is known to be busy for others.
+    """
+    if answer is not None:
         # Checked before selection reads it: a node that sends "capacity": "lots" is
         # left with what it sent right, not able to break every job's choice of node.
-        orchestrator.info, problems = checked_info(response.json())
+        orchestrator.info, problems = checked_info(answer)
+        slots.reconcile(orchestrator.info, ours or {})
         if not settings.WEB3_PROVIDER_URI:
             # Off chain the gateway's own ORCHESTRATOR_URLS are trusted to say who a node is.
             orchestrator.address = orchestrator.info["address"]
@@ -71,64 +88,12 @@ def refresh_info(orchestrator: Orchestrator, force: bool = False) -> Orchestrato
         if problems:
             logger.warning("%s: %s", orchestrator.service_uri, problems)
             orchestrator.last_error = problems
-    except (httpx.HTTPError, ValueError) as exc:
+    else:
         orchestrator.reachable = False
-        orchestrator.last_error = f"/info failed: {exc}"
+        orchestrator.last_error = error
     orchestrator.info_fetched_at = timezone.now()
     orchestrator.save(update_fields=["info", "address", "reachable", "last_error", "info_fetched_at"])
     return orchestrator
-
-
-def measured(orchestrator: Orchestrator, pipeline: str, model_id: str) -> tuple[float | None, float]:
-    """(latency per unit·step over recent successes, smoothed recent success rate)."""
-    recent = list(
-        StageAttempt.objects.filter(
-            orchestrator=orchestrator,
-            pipeline=pipeline,
-            model_id=model_id,
-            outcome__in=[AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED],
-        )
-        .order_by("-started_at")
-        .values_list("outcome", "took_s", "units", "steps")[:RECENT_ATTEMPTS]
-    )
-    scores = [
-        took / (units * max(steps, 1))
-        for outcome, took, units, steps in recent
-        if outcome == AttemptOutcome.SUCCEEDED and took and units
-    ]
-    successes = sum(1 for outcome, *_ in recent if outcome == AttemptOutcome.SUCCEEDED)
-    # Laplace smoothing: a node with no history starts at 0.5·(n+1)/(n+2)-ish, not at 0 or 1.
-    success_rate = (successes + 1) / (len(recent) + 2)
-    latency = sum(scores) / len(scores) if scores else None
-    return latency, success_rate
-
-
-def candidates(pipeline: str, model_id: str) -> tuple[list[Candidate], dict[str, Orchestrator]]:
-    """Every known node offering (pipeline, model), as selection sees it."""
-    found: list[Candidate] = []
-    by_key: dict[str, Orchestrator] = {}
-    now = timezone.now()
-    for orchestrator in known_orchestrators():
-        orchestrator = refresh_info(orchestrator)
-        offered = orchestrator.capability(pipeline, model_id) if orchestrator.reachable else None
-        if offered is None:
-            continue
-        latency, success_rate = measured(orchestrator, pipeline, model_id)
-        found.append(
-            Candidate(
-                key=orchestrator.service_uri,
-                warm=bool(offered.get("warm", False)),
-                capacity=int(offered.get("capacity", 0)),
-                in_use=int(offered.get("in_use", 0)),
-                price_per_unit=int(offered.get("price_per_unit", 0)),
-                pixels_per_unit=int(offered.get("pixels_per_unit", 1)) or 1,
-                latency_score=latency,
-                success_rate=success_rate,
-                suspended=orchestrator.is_suspended(now),
-            )
-        )
-        by_key[orchestrator.service_uri] = orchestrator
-    return found, by_key
 
 
 def record_failure(orchestrator: Orchestrator, message: str) -> None:

@@ -7,6 +7,7 @@ shows a wrong state; the message's snapshot only tells which step it was sent fo
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -38,3 +39,40 @@ def publish_job_update(job: Job) -> None:
     except Exception:
         # Progress display must never fail the job itself; the row still moves on.
         logger.warning("could not publish progress of job %s", job.id, exc_info=True)
+
+
+def publish_job_ids(job_ids: list[Any]) -> None:
+    """Tell watchers of these jobs to re-read their rows (a stage began or ended, the job finished)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for job_id in job_ids:
+        try:
+            async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.updated", "job_id": str(job_id)})
+        except Exception:
+            logger.warning("could not publish an update of job %s", job_id, exc_info=True)
+
+
+async def publish_step(job_id: str, stage_index: int, step: int, total: int) -> None:
+    """Every step reaches the watchers at once, from the engine's event loop (the row is written less often)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    snapshot = {"status": "running", "stage_index": stage_index, "step": step, "total_steps": total}
+    try:
+        await layer.group_send(job_group(job_id), {"type": "job.updated", "job_id": job_id, "snapshot": snapshot})
+    except Exception:
+        logger.warning("could not publish progress of job %s", job_id, exc_info=True)
+
+
+async def publish_queue_moved(capability: str) -> None:
+    """Watchers of jobs waiting for this capability re-read their place in the queue."""
+    from livepeer_ai.gateway.queue import queue_group
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(queue_group(capability), {"type": "job.updated"})
+    except Exception:
+        logger.warning("could not publish a queue move for %s", capability, exc_info=True)

@@ -102,12 +102,6 @@ def choose(
     return ranked[0] if ranked else None
 
 
-def queue_admits(waiting_ahead: int, free_slots: int) -> bool:
-    """First come, first served: a job may be dispatched only while fewer jobs that
-    came before it are waiting than there are free slots to take them."""
-    return waiting_ahead < free_slots
-
-
 def suspension_seconds(failures_in_row: int, base_s: float = 5.0, cap_s: float = 300.0) -> float:
     """Back-off that doubles with each failure in a row: 5, 10, 20, … up to 5 minutes."""
     if failures_in_row <= 0:

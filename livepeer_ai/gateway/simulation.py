@@ -5,7 +5,7 @@
 - `livepeer-2024`: the AI subnet's 2024 gateway: orchestrators ordered by latency score
   regardless of load; a busy one answers "insufficient capacity" and the next is tried;
   after cycling the list 4 times (protocol §2.5: new tries only within 2 s) the job fails.
-- `ours`: the real `selection.rank` and `selection.queue_admits` of this gateway; a job that
+- `ours`: the real `selection.rank` of this gateway; a job that
   finds nothing free waits in the FIFO queue, up to the maximum wait.
 - `M/M/c`: Erlang C for the same capacity and mean load, the ideal a single shared
   queue with exponential times would reach.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from livepeer_ai.gateway.selection import Candidate, queue_admits, rank
+from livepeer_ai.gateway.selection import Candidate, rank
 
 HOUR_S = 3600.0
 # The 2024 GIF competition's order of magnitude (issue 3): jobs per hour.
@@ -141,7 +141,7 @@ def simulate_ours(nodes: list[Node], arrivals: list[tuple[float, str]], seed: in
                 outcome.failed[pipeline] = outcome.failed.get(pipeline, 0) + 1
                 continue
             ranked = rank(candidates(nodes, pipeline, now), rng=rng)
-            if not ranked or not queue_admits(0, sum(c.free for c in ranked)):
+            if not ranked:
                 return
             node = by_key[ranked[0].key]
             arrival = queue.popleft()
@@ -245,7 +245,7 @@ def render(rows: list[Row], seed: int, command: str) -> str:
         f"text-to-image and {sum(1 for _, p in arrivals if p == 'image-to-video')} image-to-video jobs, Poisson "
         "with three 5-minute bursts at 3x the base rate. Each orchestrator has one slot per pipeline and its own "
         "GPU speed: image-to-video 23-60 s (uniform across nodes, ±10 % per job), text-to-image ~1 s scaled alike. "
-        "`ours` runs the gateway's real `selection.rank` and `selection.queue_admits` (maximum wait "
+        "`ours` runs the gateway's real `selection.rank` (maximum wait "
         f"{MAX_WAIT_S:.0f} s); `livepeer-2024` orders nodes by latency score regardless of load and fails a job "
         f"after cycling the list {LEGACY_CYCLES} times within {LEGACY_WINDOW_S:.0f} s; M/M/c is Erlang C at the "
         "same mean load and capacity (no bursts, exponential service), for reference. Load 1x is the "

@@ -1,7 +1,10 @@
-"""Running a job's stages in order, each stage's output feeding the next.
+"""A job's stages in order, each stage's output feeding the next.
 
-Each stage may run on a different orchestrator: `dispatch.dispatch_stage` picks
-one, queues, retries and falls back.
+What each stage sends (`stage_request`) and what it keeps of the answer
+(`store_result`). The engine (gateway/engine.py) takes a stage from the queue
+(gateway/queue.py), sends it to the node the dispatch chose, and comes back here
+with the result; each stage may run on a different orchestrator. Upscale is one
+request per frame, each a piece of the stage that may land on another node.
 """
 
 from __future__ import annotations
@@ -19,15 +22,13 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from livepeer_ai.gateway.dispatch import JobAbandoned, StageRequest, dispatch_stage
-from livepeer_ai.gateway.leases import Lease, claim
-from livepeer_ai.gateway.models import Job, JobStatus
-from livepeer_ai.gateway.progress import publish_job_update
+from livepeer_ai.gateway import queue
+from livepeer_ai.gateway.dispatch import StageRequest
+from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.orchestrator.units import units_for
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
-from livepeer_ai.registry.curation import ModelNotRoutable
-from livepeer_ai.runner.client import OnProgress, RunnerError
+from livepeer_ai.runner.client import RunnerError
 from livepeer_ai.runner.schemas import FILE_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,12 @@ def create_gif_job(
     if seed is not None:
         parameters["seed"] = seed
     stages = gif_stages(upscale=upscale, interpolate=interpolate)
-    return Job.objects.create(prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=stages)
+    with transaction.atomic():
+        job = Job.objects.create(
+            prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=stages
+        )
+        queue.enqueue(job)
+    return job
 
 
 def gif_stages(*, upscale: bool, interpolate: bool) -> list[str]:
@@ -85,80 +91,38 @@ def gif_stages(*, upscale: bool, interpolate: bool) -> list[str]:
     return stages
 
 
-def run_job(job_id: str) -> None:
-    """Drive a job from wherever its row says it is to the end, unless another driver holds it."""
-    if not claim(job_id):
-        return
-    with Lease(job_id):
-        drive(job_id)
+def run_job(job_id: str, timeout_s: float = 600.0) -> None:
+    """Drive one job to its end with an engine in this process (tests, management shells)."""
+    from livepeer_ai.gateway.engine import drive_until_finished
+
+    drive_until_finished([job_id], timeout_s)
 
 
-def drive(job_id: str) -> None:
-    with transaction.atomic():
-        job = Job.objects.select_for_update().get(id=job_id)
-        if job.is_finished:
-            return
-        job.status = JobStatus.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["status", "started_at", "updated_at"])
-    publish_job_update(job)
-    try:
-        for index in range(job.stage_index, len(job.stages)):
-            run_stage(job, index)
-    except JobAbandoned:
-        return
-    except ModelNotRoutable as exc:
-        finish(job, JobStatus.FAILED, code=exc.code, message=exc.message)
-        return
-    except RunnerError as exc:
-        finish(job, JobStatus.FAILED, code=f"runner_{exc.status}", message=exc.message)
-        return
-    except Exception:
-        # Fail it rather than leave it running: the sweep would re-drive it forever.
-        logger.exception("job %s failed inside the gateway", job.id)
-        finish(
-            job,
-            JobStatus.FAILED,
-            code="internal_error",
-            message="The gateway hit an internal error while running this job; it has been logged.",
-        )
-        return
-    finish(job, JobStatus.SUCCEEDED)
-
-
-def finish(job: Job, status: str, code: str = "", message: str = "") -> None:
-    updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
-        status=status, error_code=code, error_message=message, finished_at=timezone.now(), updated_at=timezone.now()
-    )
-    if updated:
-        job.refresh_from_db()
-        publish_job_update(job)
-
-
-def run_stage(job: Job, index: int) -> None:
-    stage = job.stages[index]
-    Job.objects.filter(id=job.id).update(stage_index=index, step=0, total_steps=0, updated_at=timezone.now())
-    job.stage_index, job.step, job.total_steps = index, 0, 0
-    publish_job_update(job)
-
-    def on_progress(step: int, total: int) -> None:
-        # The row decides: a job canceled meanwhile stops here, and leaving the
-        # stream makes the runner cancel its work.
-        updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
-            step=step, total_steps=total, updated_at=timezone.now()
-        )
-        if not updated:
-            raise JobAbandoned
-        job.step, job.total_steps = step, total
-        publish_job_update(job)
-
+def stage_request(job: Job, stage_index: int, part: int) -> StageRequest:
+    """What piece `part` of stage `stage_index` sends to a node."""
+    stage = job.stages[stage_index]
     if job.parameters.get("api"):
-        run_api_stage(job, stage, on_progress)
-        return
-    run = GIF_STAGE_RUNNERS.get(stage)
-    if run is None:
+        return api_stage_request(job, stage)
+    plan = GIF_STAGE_PLANS.get(stage)
+    if plan is None:
         raise RunnerError(400, f"Stage {stage!r} is not part of the GIF workflow.")
-    run(job, index, on_progress)
+    return plan[0](job, stage_index, part)
+
+
+def store_result(job: Job, stage_index: int, part: int, result: dict[str, Any]) -> bool:
+    """Keep what the stage made; True when the stage has more pieces to run."""
+    stage = job.stages[stage_index]
+    if job.parameters.get("api"):
+        store_api_result(job, stage, result)
+        return False
+    return GIF_STAGE_PLANS[stage][1](job, stage_index, part, result)
+
+
+def stage_pieces(job: Job, stage_index: int) -> int:
+    """How many requests a stage is: upscale sends each frame alone, the others one request."""
+    if job.stages[stage_index] != "upscale" or job.parameters.get("api"):
+        return 1
+    return len(job.outputs[job.stages[stage_index - 1]]["frames"])
 
 
 def generation_size(job: Job) -> tuple[int, int]:
@@ -169,20 +133,23 @@ def generation_size(job: Job) -> tuple[int, int]:
     return width, height
 
 
-def run_text_to_image(job: Job, index: int, on_progress: OnProgress) -> None:
+def text_to_image_request(job: Job, index: int, part: int) -> StageRequest:
     stage = job.stages[index]
     body = text_to_image_body(job)
-    request = StageRequest(stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body)
-    result = dispatch_stage(job, stage, request, on_progress)
+    return StageRequest(stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body)
+
+
+def store_text_to_image(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
     image = result["images"][0]
-    save_output(job, stage, "image", "image.png", image["url"], seed=image["seed"], **safety_flags([image]))
+    save_output(job, job.stages[index], "image", "image.png", image["url"], seed=image["seed"], **safety_flags([image]))
+    return False
 
 
-def run_image_to_video(job: Job, index: int, on_progress: OnProgress) -> None:
+def image_to_video_request(job: Job, index: int, part: int) -> StageRequest:
     stage = job.stages[index]
     source = default_storage.open(job.outputs["text-to-image"]["image"]).read()
     form = image_to_video_form(job)
-    request = StageRequest(
+    return StageRequest(
         stage,
         form["model_id"],
         units_for(stage, form),
@@ -190,19 +157,17 @@ def run_image_to_video(job: Job, index: int, on_progress: OnProgress) -> None:
         form=form,
         files={"image": ("image.png", source, "image/png")},
     )
-    save_video(job, stage, dispatch_stage(job, stage, request, on_progress))
 
 
-def run_upscale(job: Job, index: int, on_progress: OnProgress) -> None:
-    """Each frame of the video before it is one upscale request, each possibly on another node.
+def store_video_stage(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+    save_video(job, job.stages[index], result)
+    return False
 
-    Upscaled frames are stored as they arrive, so a re-driven job picks up at
-    the first frame not done yet.
-    """
+
+def upscale_request(job: Job, index: int, part: int) -> StageRequest:
+    """Frame `part` of the video before it: one upscale request, each possibly on another node."""
     stage = job.stages[index]
     source = job.outputs[job.stages[index - 1]]
-    done: list[str] = job.outputs.setdefault(stage, {}).setdefault("frames", [])
-    count = len(source["frames"])
     p = job.parameters
     form = {
         "prompt": job.prompt,
@@ -213,37 +178,44 @@ def run_upscale(job: Job, index: int, on_progress: OnProgress) -> None:
     seed = job.outputs.get("text-to-image", {}).get("seed")
     if seed is not None:
         form["seed"] = seed
-    for frame_index in range(len(done), count):
-        raw = default_storage.open(source["frames"][frame_index]).read()
-        size = Image.open(io.BytesIO(raw)).size
-        request = StageRequest(
-            stage,
-            form["model_id"],
-            units_for(stage, form, size),
-            form["num_inference_steps"],
-            form=form,
-            files={"image": (f"frame-{frame_index:03d}.png", raw, "image/png")},
-        )
+    # Frames already kept (a stage re-driven after its worker died) are not sent again.
+    frame_index = len(job.outputs.get(stage, {}).get("frames", []))
+    raw = default_storage.open(source["frames"][frame_index]).read()
+    size = Image.open(io.BytesIO(raw)).size
+    return StageRequest(
+        stage,
+        form["model_id"],
+        units_for(stage, form, size),
+        form["num_inference_steps"],
+        form=form,
+        files={"image": (f"frame-{frame_index:03d}.png", raw, "image/png")},
+    )
 
-        def frame_progress(step: int, total: int, offset: int = frame_index) -> None:
-            on_progress(offset * total + step, count * total)
 
-        result = dispatch_stage(job, stage, request, frame_progress)
-        flags = safety_flags(result["images"][:1])
-        outputs = job.outputs[stage]
-        outputs["nsfw"] = outputs.get("nsfw", False) or flags["nsfw"]
-        outputs["nsfw_checked"] = outputs.get("nsfw_checked", True) and flags["nsfw_checked"]
-        _mime, upscaled = parse_data_url(result["images"][0]["url"])
-        done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
-        attach_receipt(job, stage, done[-1], upscaled)
-        Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+    """Upscaled frames are stored as they arrive; the GIF and MP4 once the last is in."""
+    stage = job.stages[index]
+    source = job.outputs[job.stages[index - 1]]
+    done: list[str] = job.outputs.setdefault(stage, {}).setdefault("frames", [])
+    frame_index = len(done)
+    flags = safety_flags(result["images"][:1])
+    outputs = job.outputs[stage]
+    outputs["nsfw"] = outputs.get("nsfw", False) or flags["nsfw"]
+    outputs["nsfw_checked"] = outputs.get("nsfw_checked", True) and flags["nsfw_checked"]
+    _mime, upscaled = parse_data_url(result["images"][0]["url"])
+    done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
+    attach_receipt(job, stage, done[-1], upscaled)
+    Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    if len(done) < len(source["frames"]):
+        return True
     frames = [Image.open(default_storage.open(path)) for path in done]
     fps = source["fps"]
     save_media(job, stage, "gif", "video.gif", encode_gif(frames, fps))
     save_media(job, stage, "mp4", "video.mp4", encode_mp4(frames, fps), fps=fps)
+    return False
 
 
-def run_frame_interpolation(job: Job, index: int, on_progress: OnProgress) -> None:
+def frame_interpolation_request(job: Job, index: int, part: int) -> StageRequest:
     stage = job.stages[index]
     source = job.outputs[job.stages[index - 1]]
     frames = [Image.open(default_storage.open(path)) for path in source["frames"]]
@@ -253,7 +225,7 @@ def run_frame_interpolation(job: Job, index: int, on_progress: OnProgress) -> No
         "fps": source["fps"] * multiplier,
         "model_id": settings.DEFAULT_MODELS.get(stage, ""),
     }
-    request = StageRequest(
+    return StageRequest(
         stage,
         form["model_id"],
         units_for(stage, form, frames[0].size, len(frames)),
@@ -262,14 +234,16 @@ def run_frame_interpolation(job: Job, index: int, on_progress: OnProgress) -> No
         form=form,
         files={"video": ("video.png", encode_apng(frames, source["fps"]), "image/apng")},
     )
-    save_video(job, stage, dispatch_stage(job, stage, request, on_progress))
 
 
-GIF_STAGE_RUNNERS: dict[str, Callable[[Job, int, OnProgress], None]] = {
-    "text-to-image": run_text_to_image,
-    "image-to-video": run_image_to_video,
-    "upscale": run_upscale,
-    "frame-interpolation": run_frame_interpolation,
+# Per stage: what a piece sends, and what is kept of its answer.
+GIF_STAGE_PLANS: dict[
+    str, tuple[Callable[[Job, int, int], StageRequest], Callable[[Job, int, int, dict[str, Any]], bool]]
+] = {
+    "text-to-image": (text_to_image_request, store_text_to_image),
+    "image-to-video": (image_to_video_request, store_video_stage),
+    "upscale": (upscale_request, store_upscaled_frame),
+    "frame-interpolation": (frame_interpolation_request, store_video_stage),
 }
 
 
@@ -344,29 +318,36 @@ def create_api_job(pipeline: str, fields: dict[str, Any], upload: Any, api_key: 
 
     `upload` (gateway.api.Upload) carries the input's measured size, kept for billing.
     """
-    job = Job.objects.create(
-        prompt=str(fields.get("prompt", ""))[:2000],
-        api_key=api_key,
-        stages=[pipeline],
-        parameters={"api": True, "request": fields},
-    )
-    if upload is not None:
-        name = Path(upload.name).name or "upload"
-        path = default_storage.save(f"jobs/{job.id}/input-{name}", ContentFile(upload.raw))
-        job.parameters.update(
-            {
-                "input": path,
-                "input_name": name,
-                "input_mime": upload.mime,
-                "input_size": list(upload.size),
-                "input_frames": upload.frames,
-            }
+    with transaction.atomic():
+        job = Job.objects.create(
+            prompt=str(fields.get("prompt", ""))[:2000],
+            api_key=api_key,
+            stages=[pipeline],
+            parameters={"api": True, "request": fields},
         )
-        job.save(update_fields=["parameters"])
+        if upload is not None:
+            store_upload(job, upload)
+        queue.enqueue(job)
     return job
 
 
-def run_api_stage(job: Job, stage: str, on_progress: OnProgress) -> None:
+def store_upload(job: Job, upload: Any) -> None:
+    """The upload is kept beside the job, with its measured size and frames (what the stage bills from)."""
+    name = Path(upload.name).name or "upload"
+    path = default_storage.save(f"jobs/{job.id}/input-{name}", ContentFile(upload.raw))
+    job.parameters.update(
+        {
+            "input": path,
+            "input_name": name,
+            "input_mime": upload.mime,
+            "input_size": list(upload.size),
+            "input_frames": upload.frames,
+        }
+    )
+    job.save(update_fields=["parameters"])
+
+
+def api_stage_request(job: Job, stage: str) -> StageRequest:
     fields = dict(job.parameters["request"])
     fields["model_id"] = fields.get("model_id") or settings.DEFAULT_MODELS.get(stage, "")
     steps = int(fields.get("num_inference_steps") or 0)
@@ -378,7 +359,10 @@ def run_api_stage(job: Job, stage: str, on_progress: OnProgress) -> None:
         units = units_for(stage, fields, (width, height), job.parameters["input_frames"])
         files = {FILE_FIELDS[stage]: (job.parameters["input_name"], raw, job.parameters["input_mime"])}
         request = StageRequest(stage, fields["model_id"], units, steps, form=fields, files=files)
-    result = dispatch_stage(job, stage, request, on_progress)
+    return request
+
+
+def store_api_result(job: Job, stage: str, result: dict[str, Any]) -> None:
     if "images" in result:
         stored = []
         for index, image in enumerate(result["images"]):

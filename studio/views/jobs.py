@@ -10,7 +10,6 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from livepeer_ai.gateway.models import Job
-from livepeer_ai.gateway.tasks import drive_job
 from studio.access import member_required, refused
 from studio.creation import Limits, retry_generation, start_generation
 from studio.entries import enter_round
@@ -56,7 +55,6 @@ def create_job(request: HttpRequest) -> HttpResponse:
             form.add_error(None, refusal.message)
             status = refusal.status
         else:
-            drive_job.delay_on_commit(str(generation.job_id))
             return _go(request, generation.job.get_absolute_url())
     template = "studio/index.html#prompt-form" if request.htmx else "studio/index.html"
     return render(request, template, {"form": form, **_studio_context(request, round)}, status=status)
@@ -98,7 +96,6 @@ def retry_job(request: HttpRequest, job_id: str) -> HttpResponse:
         generation = retry_generation(job, request.user)
     except Refused as refusal:
         return refused(request, refusal.message, refusal.status)
-    drive_job.delay_on_commit(str(generation.job_id))
     return _go(request, generation.job.get_absolute_url())
 
 

@@ -1,0 +1,388 @@
+"""The gateway queue, kept as data: every unfinished job has one `QueuedStage` row.
+
+- A job is queued in the same transaction that creates it, so a client that got
+  a request id has a job in the queue, and a job that exists is queued.
+- Waiting rows cost nothing. The engine (gateway/engine.py) dispatches a
+  capability when it is told something changed there (a job queued, a slot
+  freed, a node refreshed) and once a second anyway, so a lost wake-up costs at
+  most that second.
+- Order: first by the API key's priority, then first come, first served, per
+  (pipeline, model) over the whole network. Capabilities never wait on each other.
+- Dispatching takes the capability's `QueueLock` row in a transaction, so two
+  workers never both fill one slot: the slot ledger (gateway/slots.py) is read
+  and written under that lock.
+- A position and an ETA are read from the rows at any moment, at any queue length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from livepeer_ai.gateway import slots
+from livepeer_ai.gateway.models import (
+    AttemptOutcome,
+    EngineWorker,
+    Job,
+    JobStatus,
+    Orchestrator,
+    QueuedStage,
+    QueueLock,
+    QueueState,
+    StageAttempt,
+)
+from livepeer_ai.gateway.selection import choose, eligible
+from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
+
+logger = logging.getLogger(__name__)
+
+# Redis pub/sub channel every engine listens on: "dispatch <pipeline> <model>", "cancel <job id>".
+WAKE_CHANNEL = "livepeer-ai:engine"
+# Successful attempts the ETA's mean service time is taken over.
+ETA_SAMPLE = 20
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    capability: str
+    position: int
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A stage the engine now runs: its row, job, attempt and where to send it (None: the fallback provider)."""
+
+    entry_id: int
+    job_id: str
+    attempt_id: int
+    pipeline: str
+    model_id: str
+    orchestrator_id: int | None
+    service_uri: str
+
+    @property
+    def capability(self) -> str:
+        return f"{self.pipeline} {self.model_id}"
+
+
+def capability_key(pipeline: str, model_id: str) -> str:
+    return f"{pipeline} {model_id}"
+
+
+def queue_group(capability: str) -> str:
+    """The Channels group of a capability's waiting jobs' watchers (names must be short ASCII)."""
+    return "queue_" + hashlib.sha1(capability.encode()).hexdigest()[:20]
+
+
+# -- joining and leaving ------------------------------------------------------
+
+
+def enqueue(job: Job, stage_index: int = 0, priority: int | None = None) -> QueuedStage:
+    """Queue the job's stage `stage_index` (its first piece); call inside the transaction that made the job."""
+    pipeline, model_id = stage_capability(job, stage_index)
+    if priority is None:
+        priority = job.api_key.priority if job.api_key_id and job.api_key else 0
+    QueuedStage.objects.filter(job=job).delete()
+    entry = QueuedStage.objects.create(
+        job=job, stage_index=stage_index, pipeline=pipeline, model_id=model_id, priority=priority
+    )
+    QueueLock.objects.get_or_create(capability=entry.capability)
+    transaction.on_commit(lambda: notify(f"dispatch {entry.capability}"))
+    return entry
+
+
+def ensure_queued(job: Job) -> None:
+    """Queue an unfinished job again at the stage its row is on, unless a stage of it is running."""
+    if job.is_finished or QueuedStage.objects.filter(job=job, state=QueueState.RUNNING).exists():
+        return
+    with transaction.atomic():
+        enqueue(job, min(job.stage_index, len(job.stages) - 1))
+
+
+def stage_capability(job: Job, stage_index: int) -> tuple[str, str]:
+    """(pipeline, model id) a stage runs on: what the request names, else the stage's default model."""
+    stage = job.stages[stage_index]
+    model_id = ""
+    if job.parameters.get("api"):
+        model_id = str(job.parameters.get("request", {}).get("model_id") or "")
+    return stage, model_id or settings.DEFAULT_MODELS.get(stage, "")
+
+
+def cancel_job(job: Job) -> bool:
+    """Cancel unless finished; a waiting stage leaves the queue, a running one is stopped by its engine."""
+    with transaction.atomic():
+        updated = Job.objects.filter(id=job.id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+            status=JobStatus.CANCELED, finished_at=timezone.now(), updated_at=timezone.now()
+        )
+        if updated:
+            QueuedStage.objects.filter(job_id=job.id, state=QueueState.WAITING).delete()
+    job.refresh_from_db()
+    job.__dict__.pop("queue_place", None)
+    if updated:
+        notify(f"cancel {job.id}")
+        from livepeer_ai.gateway.progress import publish_job_update
+
+        publish_job_update(job)
+    return bool(updated)
+
+
+def notify(message: str) -> None:
+    """Wake every engine: this process's at once, the others through Redis (best effort: they tick anyway)."""
+    from livepeer_ai.gateway import engine
+
+    engine.wake_local(message)
+    if not settings.REDIS_URL:
+        return
+    try:
+        wake_publisher().publish(WAKE_CHANNEL, message)
+    except Exception:  # noqa: BLE001 - the engines' one-second tick picks it up
+        logger.warning("could not publish %r to the engines", message, exc_info=True)
+
+
+_publisher: Any = None
+
+
+def wake_publisher() -> Any:
+    global _publisher
+    if _publisher is None:
+        import redis
+
+        _publisher = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return _publisher
+
+
+# -- where a job stands -----------------------------------------------------
+
+
+def place_of(job: Job) -> QueuePlace | None:
+    entry = QueuedStage.objects.filter(job_id=job.id, state=QueueState.WAITING).first()
+    if entry is None or job.is_finished:
+        return None
+    ahead = (
+        QueuedStage.objects.filter(pipeline=entry.pipeline, model_id=entry.model_id, state=QueueState.WAITING)
+        .filter(Q(priority__gt=entry.priority) | Q(priority=entry.priority, id__lt=entry.id))
+        .count()
+    )
+    position = ahead + 1
+    return QueuePlace(entry.capability, position, expected_wait_s(entry.pipeline, entry.model_id, position))
+
+
+def expected_wait_s(pipeline: str, model_id: str, position: int) -> float | None:
+    """Rounds of the capability's whole capacity ahead, times its recent mean service time."""
+    recent = list(
+        StageAttempt.objects.filter(pipeline=pipeline, model_id=model_id, outcome=AttemptOutcome.SUCCEEDED)
+        .order_by("-started_at")
+        .values_list("took_s", flat=True)[:ETA_SAMPLE]
+    )
+    recent = [took for took in recent if took is not None]
+    if not recent:
+        return None
+    capacity = sum(c.capacity for c in slots.candidates(pipeline, model_id)[0] if not c.suspended)
+    return sum(recent) / len(recent) * math.ceil(position / max(capacity, 1))
+
+
+def waiting_counts() -> dict[tuple[str, str], int]:
+    rows = (
+        QueuedStage.objects.filter(state=QueueState.WAITING, job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        .values("pipeline", "model_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {(row["pipeline"], row["model_id"]): row["n"] for row in rows}
+
+
+# -- dispatching -----------------------------------------------------------
+
+
+def waiting_capabilities() -> list[tuple[str, str]]:
+    return list(
+        QueuedStage.objects.filter(state=QueueState.WAITING).values_list("pipeline", "model_id").distinct().order_by()
+    )
+
+
+def dispatch(
+    pipeline: str, model_id: str, worker: str, rng: random.Random | None = None, limit: int = 1000
+) -> list[Assignment]:
+    """Give free slots to the first waiting stages of one capability; the caller runs what it gets back."""
+    key = capability_key(pipeline, model_id)
+    now = timezone.now()
+    with transaction.atomic():
+        # The lock comes first: on PostgreSQL the row lock, on SQLite the write lock (IMMEDIATE).
+        if not QueueLock.objects.filter(capability=key).update(dispatched_at=now):
+            QueueLock.objects.get_or_create(capability=key)
+            QueueLock.objects.select_for_update().filter(capability=key).first()
+        candidates, nodes = slots.candidates(pipeline, model_id)
+        cap = slots.price_cap()
+        free = sum(c.free for c in eligible(candidates, cap, set()))
+        waiting = QueuedStage.objects.filter(pipeline=pipeline, model_id=model_id, state=QueueState.WAITING)
+        if not free:
+            if not candidates and slots.network_known():
+                return serve_unsold(key, waiting, worker, now)
+            return []
+        try:
+            # Disabled while the jobs waited: they fail here, before anything is sent or paid.
+            routable_model(pipeline, model_id)
+        except ModelNotRoutable as exc:
+            fail_waiting(waiting, exc.code, exc.message)
+            return []
+        # A few more than the free slots, for rows that may not use a node they already failed on.
+        head = list(
+            waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-priority", "id")[
+                : min(free, limit) + 16
+            ]
+        )
+        assignments = []
+        for entry in head:
+            if len(assignments) >= limit:
+                break
+            chosen = choose(candidates, cap, set(entry.excluded), rng)
+            if chosen is None:
+                if not any(c.free for c in eligible(candidates, cap, set())):
+                    break
+                continue
+            node = nodes[chosen.key]
+            assignments.append(assign(entry, node, worker, now))
+            candidates = [slots.reserve(c) if c.key == chosen.key else c for c in candidates]
+        return assignments
+
+
+def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any) -> Assignment:
+    attempt = StageAttempt.objects.create(
+        job_id=entry.job_id,
+        stage=entry.pipeline,
+        orchestrator=node,
+        pipeline=entry.pipeline,
+        model_id=entry.model_id,
+        started_at=now,
+        message="" if node is not None else "fallback provider",
+    )
+    QueuedStage.objects.filter(id=entry.id).update(
+        state=QueueState.RUNNING, worker=worker, orchestrator=node, attempt=attempt
+    )
+    Job.objects.filter(id=entry.job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=now, updated_at=now
+    )
+    service_uri = node.service_uri if node is not None else settings.FALLBACK_PROVIDER_URL
+    return Assignment(
+        entry.id, str(entry.job_id), attempt.id, entry.pipeline, entry.model_id, node and node.id, service_uri
+    )
+
+
+def serve_unsold(key: str, waiting: Any, worker: str, now: Any) -> list[Assignment]:
+    """No known node offers the capability at all: the fallback provider serves it, or it fails at once."""
+    if settings.FALLBACK_PROVIDER_URL:
+        return [assign(entry, None, worker, now) for entry in waiting.order_by("-priority", "id")]
+    grace = timedelta(seconds=settings.QUEUE_WAIT_FOR_NODES_S)
+    fail_waiting(waiting.filter(enqueued_at__lte=now - grace), "no_orchestrator", unsold_reason(key))
+    return []
+
+
+def unsold(pipeline: str, model_id: str) -> str:
+    """Why no job for this capability can be served (no known node sells it), or "" when one may be."""
+    if settings.FALLBACK_PROVIDER_URL or settings.QUEUE_WAIT_FOR_NODES_S or not slots.network_known():
+        return ""
+    if slots.candidates(pipeline, model_id)[0]:
+        return ""
+    return unsold_reason(capability_key(pipeline, model_id))
+
+
+def unsold_reason(key: str) -> str:
+    return f"No orchestrator in the network offers {key}."
+
+
+def fail_waiting(waiting: Any, code: str, message: str) -> None:
+    job_ids = list(waiting.values_list("job_id", flat=True))
+    if not job_ids:
+        return
+    finish_jobs(job_ids, JobStatus.FAILED, code, message)
+
+
+def finish_jobs(job_ids: list[Any], status: str, code: str = "", message: str = "") -> list[Any]:
+    """Finish unfinished jobs and drop their rows; returns the ids this call finished."""
+    now = timezone.now()
+    finished = list(
+        Job.objects.filter(id__in=job_ids, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
+            "id", flat=True
+        )
+    )
+    Job.objects.filter(id__in=finished).update(
+        status=status, error_code=code, error_message=message, finished_at=now, updated_at=now
+    )
+    QueuedStage.objects.filter(job_id__in=job_ids).delete()
+    if finished:
+        from livepeer_ai.gateway.progress import publish_job_ids
+
+        transaction.on_commit(lambda: publish_job_ids(finished))
+    return finished
+
+
+def expire_waiting(worker: str) -> list[Assignment]:
+    """Stages past the maximum wait go to the fallback provider, or fail with the reason."""
+    now = timezone.now()
+    old = QueuedStage.objects.filter(
+        state=QueueState.WAITING, enqueued_at__lt=now - timedelta(seconds=settings.QUEUE_MAX_WAIT_S)
+    )
+    if not old.exists():
+        return []
+    with transaction.atomic():
+        if settings.FALLBACK_PROVIDER_URL:
+            return [assign(entry, None, worker, now) for entry in old.select_related(None).order_by("id")]
+        for entry in old:
+            reason = f"No orchestrator could take {entry.capability} within {settings.QUEUE_MAX_WAIT_S} s"
+            last = f"; last error: {entry.last_error}" if entry.last_error else " (all busy or failing)"
+            finish_jobs([entry.job_id], JobStatus.FAILED, "runner_503", reason + last)
+    return []
+
+
+# -- engine workers ---------------------------------------------------------
+
+
+def heartbeat(worker: str) -> None:
+    if not EngineWorker.objects.filter(name=worker).update(heartbeat_at=timezone.now()):
+        EngineWorker.objects.get_or_create(name=worker)
+
+
+def reclaim_lost(grace_s: float | None = None) -> list[str]:
+    """Stages held by workers whose heartbeat stopped go back to the head of their queue.
+
+    Their attempts end as `lost`; the node stopped the work when the stream
+    closed and charges nothing for it, so the stage runs (and is paid) once more.
+    """
+    lease = timedelta(seconds=settings.ENGINE_LEASE_S if grace_s is None else grace_s)
+    cutoff = timezone.now() - lease
+    alive = EngineWorker.objects.filter(heartbeat_at__gte=cutoff).values_list("name", flat=True)
+    with transaction.atomic():
+        lost = list(
+            QueuedStage.objects.select_for_update()
+            .filter(state=QueueState.RUNNING)
+            .exclude(worker__in=list(alive))
+            .values_list("id", "attempt_id", "pipeline", "model_id")
+        )
+        if not lost:
+            return []
+        release([entry_id for entry_id, *_ in lost])
+        StageAttempt.objects.filter(id__in=[a for _, a, _, _ in lost if a], outcome="").update(
+            outcome=AttemptOutcome.LOST, message="the engine worker driving it stopped"
+        )
+        EngineWorker.objects.filter(heartbeat_at__lt=cutoff).delete()
+    keys = sorted({capability_key(p, m) for _, _, p, m in lost})
+    logger.warning("re-queued %d stage(s) of stopped engine workers: %s", len(lost), ", ".join(keys))
+    return keys
+
+
+def release(entry_ids: list[int]) -> None:
+    """Back to waiting, keeping their place: the slot they held is free again."""
+    QueuedStage.objects.filter(id__in=entry_ids).update(
+        state=QueueState.WAITING, worker="", orchestrator=None, attempt=None
+    )

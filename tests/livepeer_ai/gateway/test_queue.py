@@ -1,0 +1,241 @@
+"""The queue's rules, on the real dispatch code and database: order, independence, priority, no double dispatch.
+
+Nodes here are rows with a stored /info (what the engine's refresh writes), so
+dispatch decides exactly as in production, with no stream behind it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from livepeer_ai.gateway import queue
+from livepeer_ai.gateway.models import (
+    ApiKey,
+    AttemptOutcome,
+    EngineWorker,
+    Job,
+    JobStatus,
+    Orchestrator,
+    QueuedStage,
+    QueueState,
+    StageAttempt,
+)
+from livepeer_ai.gateway.workflow import create_api_job
+
+T2I = ("text-to-image", "livepeer-ai/tiny-sdxl-turbo")
+I2V = ("image-to-video", "livepeer-ai/tiny-svd-xt")
+
+
+def node(uri: str, offers: dict[tuple[str, str], int], in_use: int = 0) -> Orchestrator:
+    """A node as the engine's last /info refresh left it: `offers` maps capability → slots."""
+    capabilities = [
+        {
+            "pipeline": p,
+            "model_id": m,
+            "warm": True,
+            "capacity": slots,
+            "in_use": in_use,
+            "price_per_unit": 1,
+            "pixels_per_unit": 1,
+        }
+        for (p, m), slots in offers.items()
+    ]
+    return Orchestrator.objects.create(
+        service_uri=uri,
+        address="0x" + "1" * 40,
+        info={"capabilities": capabilities},
+        info_fetched_at=timezone.now(),
+        reachable=True,
+    )
+
+
+def network_seen() -> None:
+    EngineWorker.objects.create(name="refresher", refreshed_at=timezone.now())
+
+
+def submit(capability: tuple[str, str] = T2I, key: ApiKey | None = None) -> Job:
+    pipeline, model_id = capability
+    return create_api_job(pipeline, {"prompt": "queued", "model_id": model_id}, None, key)
+
+
+def dispatched(capability: tuple[str, str] = T2I, worker: str = "w1") -> list[str]:
+    return [a.job_id for a in queue.dispatch(*capability, worker)]
+
+
+def end_stage(job: Job) -> None:
+    """The stage on a node ended: its row leaves the ledger, the slot is free."""
+    QueuedStage.objects.filter(job=job).delete()
+
+
+@pytest.fixture
+def network(approved_models: Any) -> None:
+    network_seen()
+
+
+@pytest.mark.django_db
+def test_every_job_is_queued_when_it_is_accepted(network):
+    node("http://a", {T2I: 1})
+    jobs = [submit() for _ in range(5)]
+    assert [QueuedStage.objects.get(job=job).state for job in jobs] == [QueueState.WAITING] * 5
+    assert [job.queue_position for job in jobs] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.django_db
+def test_strict_first_come_first_served_within_a_capability(network):
+    node("http://a", {T2I: 2})
+    jobs = [submit() for _ in range(6)]
+    first = dispatched()
+    assert first == [str(jobs[0].id), str(jobs[1].id)]
+    # Nothing more while both slots are ours.
+    assert dispatched() == []
+    end_stage(jobs[1])
+    assert dispatched() == [str(jobs[2].id)]
+    end_stage(jobs[0])
+    end_stage(jobs[2])
+    assert dispatched() == [str(jobs[3].id), str(jobs[4].id)]
+    assert Job.objects.get(id=jobs[5].id).queue_position == 1
+
+
+@pytest.mark.django_db
+def test_a_waiting_video_job_does_not_delay_an_image_job_with_a_free_slot(network):
+    node("http://a", {T2I: 1, I2V: 1})
+    video_jobs = [submit(I2V) for _ in range(3)]
+    assert dispatched(I2V) == [str(video_jobs[0].id)]
+    image_job = submit(T2I)
+    assert dispatched(T2I) == [str(image_job.id)]
+    assert Job.objects.get(id=video_jobs[2].id).queue_position == 2
+
+
+@pytest.mark.django_db
+def test_higher_priority_keys_go_first_and_fifo_within_a_priority(network):
+    node("http://a", {T2I: 1})
+    low, high = ApiKey.issue("low")[0], ApiKey.issue("high")[0]
+    ApiKey.objects.filter(id=high.id).update(priority=5)
+    high.refresh_from_db()
+    early_low = submit(key=low)
+    late_high = [submit(key=high), submit(key=high)]
+    assert Job.objects.get(id=early_low.id).queue_position == 3
+    order = []
+    for _ in range(3):
+        order += dispatched()
+        QueuedStage.objects.filter(state=QueueState.RUNNING).delete()
+    assert order == [str(late_high[0].id), str(late_high[1].id), str(early_low.id)]
+
+
+@pytest.mark.django_db
+def test_a_slot_taken_elsewhere_is_not_given_out(network):
+    busy = node("http://a", {T2I: 2}, in_use=2)
+    # What the engine's refresh writes: all of the node's in_use is someone else's.
+    from livepeer_ai.gateway import slots
+
+    slots.reconcile(busy.info, {})
+    busy.save()
+    submit()
+    assert dispatched() == []
+
+
+@pytest.mark.django_db
+def test_suspended_and_failed_nodes_are_skipped_for_that_stage(network):
+    node("http://a", {T2I: 1})
+    node("http://b", {T2I: 1})
+    job = submit()
+    QueuedStage.objects.filter(job=job).update(excluded=["http://a"])
+    (assignment,) = queue.dispatch(*T2I, "w1")
+    assert assignment.service_uri == "http://b"
+
+
+@pytest.mark.django_db
+def test_a_capability_nobody_sells_fails_at_once_with_its_reason(network, settings):
+    settings.FALLBACK_PROVIDER_URL = ""
+    settings.QUEUE_WAIT_FOR_NODES_S = 0
+    node("http://a", {T2I: 1})
+    job = create_api_job("image-to-image", {"prompt": "x", "model_id": T2I[1]}, None, None)
+    assert queue.dispatch("image-to-image", T2I[1], "w1") == []
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "no_orchestrator"
+    assert job.error_message == f"No orchestrator in the network offers image-to-image {T2I[1]}."
+    assert queue.unsold("image-to-image", T2I[1]) == job.error_message
+    assert queue.unsold(*T2I) == ""
+
+
+@pytest.mark.django_db
+def test_a_fallback_provider_takes_what_nobody_sells(network, settings):
+    settings.FALLBACK_PROVIDER_URL = "http://fallback.example"
+    job = create_api_job("image-to-image", {"prompt": "x", "model_id": T2I[1]}, None, None)
+    assert queue.unsold("image-to-image", T2I[1]) == ""
+    (assignment,) = queue.dispatch("image-to-image", T2I[1], "w1")
+    assert (assignment.job_id, assignment.orchestrator_id, assignment.service_uri) == (
+        str(job.id),
+        None,
+        "http://fallback.example",
+    )
+
+
+@pytest.mark.django_db
+def test_the_queue_position_needs_no_worker_and_survives_a_restart(network):
+    node("http://a", {T2I: 1})
+    jobs = [submit() for _ in range(3)]
+    dispatched()
+    # The running job has no position; the others count from the head.
+    assert [Job.objects.get(id=j.id).queue_position for j in jobs] == [None, 1, 2]
+
+
+@pytest.mark.django_db
+def test_a_stopped_workers_stages_go_back_to_the_head_of_the_queue(network):
+    node("http://a", {T2I: 1})
+    jobs = [submit() for _ in range(2)]
+    EngineWorker.objects.create(name="dead", heartbeat_at=timezone.now() - timezone.timedelta(seconds=60))
+    (assignment,) = queue.dispatch(*T2I, "dead")
+    assert queue.reclaim_lost() == [" ".join(T2I)]
+    attempt = StageAttempt.objects.get(id=assignment.attempt_id)
+    assert attempt.outcome == AttemptOutcome.LOST
+    # Back first in line, ahead of the job that came after it.
+    assert dispatched(worker="alive") == [str(jobs[0].id)]
+
+
+@pytest.mark.django_db
+def test_canceling_a_waiting_job_takes_it_out_of_the_queue(network):
+    node("http://a", {T2I: 1})
+    jobs = [submit() for _ in range(3)]
+    jobs[0].cancel()
+    assert not QueuedStage.objects.filter(job=jobs[0]).exists()
+    assert Job.objects.get(id=jobs[2].id).queue_position == 2
+    assert dispatched() == [str(jobs[1].id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_dispatching_at_once_never_fill_one_slot_twice(approved_models):
+    network_seen()
+    node("http://a", {T2I: 3})
+    node("http://b", {T2I: 2})
+    jobs = [submit() for _ in range(40)]
+    got: dict[str, list[str]] = {}
+    start = threading.Barrier(4)
+
+    def worker(name: str) -> None:
+        start.wait()
+        try:
+            taken: list[str] = []
+            for _ in range(20):
+                taken += [a.job_id for a in queue.dispatch(*T2I, name)]
+            got[name] = taken
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=[f"w{i}"]) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    everything = [job_id for taken in got.values() for job_id in taken]
+    assert len(got) == 4
+    # Five slots: five stages out, each once, the first five in order.
+    assert sorted(everything) == sorted(str(j.id) for j in jobs[:5])
+    assert len(set(everything)) == len(everything)
+    assert StageAttempt.objects.count() == 5
