@@ -351,3 +351,36 @@ def personas(db: Any) -> Personas:
         member=User.objects.create_user("member", password="member-pass-1234"),
         admin=User.objects.create_superuser("admin", password="admin-pass-1234"),
     )
+
+
+@contextmanager
+def engine_running(name: str = "test-engine") -> Iterator[Any]:
+    """A job engine (gateway/engine.py) running in a thread of this process, as `run_engine` runs it.
+
+    Its DB work runs in that thread, on that thread's own connection (transactional tests only).
+    """
+    from asgiref.sync import async_to_sync
+    from django.db import connection
+
+    from livepeer_ai.gateway.engine import Engine
+
+    engine = Engine(name=name)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            async_to_sync(engine.run)()
+        except BaseException as exc:  # noqa: BLE001 - reported by the fixture
+            failure.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    wait_for(lambda: engine.loop is not None or failure, 10, "the engine to start")
+    try:
+        yield engine
+    finally:
+        engine.stop()
+        thread.join(timeout=60)
+    assert not failure, failure

@@ -82,3 +82,8 @@ def start_worker(env: dict[str, str], log_dir: Path, beat: bool = False, concurr
     if beat:
         args += ["--beat", "--schedule", str(log_dir / "celerybeat-schedule")]
     return spawn("worker", args, env, log_dir)
+
+
+def start_engine(env: dict[str, str], log_dir: Path, name: str = "engine") -> ManagedProcess:
+    """A job engine process (`manage.py run_engine`), as the demo's Procfile runs it."""
+    return spawn(name, [PYTHON, "manage.py", "run_engine", "--name", name], env, log_dir)

@@ -20,7 +20,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import PYTHON, ROOT, wait_for
-from tests.processes import start_daphne, start_orchestrator, start_worker
+from tests.processes import start_daphne, start_engine, start_orchestrator
 
 pytestmark = pytest.mark.integration
 
@@ -90,12 +90,12 @@ def test_a_prompt_becomes_a_gif_with_live_progress_over_a_socket_idle_past_5s(we
     worker = None
     with connect(ws_url, origin=web, open_timeout=10) as socket:
         assert STATUS.search(socket.recv(timeout=10)).group(1) == "queued"
-        # No worker yet: nothing happens for 6 s, and the socket must survive it.
+        # No engine yet: nothing happens for 6 s, and the socket must survive it.
         idle_started = time.monotonic()
         with pytest.raises(TimeoutError):
             socket.recv(timeout=6)
         assert time.monotonic() - idle_started >= 6
-        worker = start_worker(live_env, tmp_path)
+        worker = start_engine(live_env, tmp_path)
         try:
             seen: list[tuple[str, int, int]] = []
             status = "queued"
@@ -139,7 +139,7 @@ def issue_api_key(stack_env: dict[str, str]) -> str:
 def test_api_streams_progress_while_the_job_runs_and_a_waiting_call_blocks_no_page(web, live_env, stack_env, tmp_path):
     headers = {"Authorization": f"Bearer {issue_api_key(stack_env)}"}
     long_job = {"prompt": "live api", "width": 512, "height": 512, "num_inference_steps": 40, "seed": 2}
-    worker = start_worker(live_env, tmp_path)
+    worker = start_engine(live_env, tmp_path)
     try:
         accepted = httpx.post(
             f"{web}/api/v1/text-to-image", json=long_job, timeout=30, headers={**headers, "Prefer": "respond-async"}

@@ -271,8 +271,13 @@ async def event_stream(request: HttpRequest, job: Job) -> AsyncIterator[str]:
     """
     last: tuple[Any, ...] = ()
     deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
+
+    def read() -> tuple[Any, ...]:
+        job.refresh_from_db()
+        return (job.queue_position, job.eta_s, job.step, job.total_steps)
+
     while time.monotonic() < deadline:
-        await sync_to_async(job.refresh_from_db)()
+        position, eta_s, step, total = await sync_to_async(read)()
         if job.is_finished:
             if job.total_steps and last[1:] != (job.step, job.total_steps):
                 yield sse("progress", {"step": job.step, "total": job.total_steps})
@@ -283,11 +288,11 @@ async def event_stream(request: HttpRequest, job: Job) -> AsyncIterator[str]:
                 failure = state.get("error") or {"status": 409, "msg": "Job canceled."}
                 yield sse("error", {"detail": {"msg": failure["msg"]}, "status": failure["status"]})
             return
-        now = (job.queue_position, job.step, job.total_steps)
+        now = (position, step, total)
         if now != last:
             last = now
-            if job.queue_position:
-                yield sse("queued", {"position": job.queue_position, "eta_s": job.eta_s})
-            elif job.total_steps:
-                yield sse("progress", {"step": job.step, "total": job.total_steps})
+            if position:
+                yield sse("queued", {"position": position, "eta_s": eta_s})
+            elif total:
+                yield sse("progress", {"step": step, "total": total})
         await asyncio.sleep(POLL_S)

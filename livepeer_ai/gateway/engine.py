@@ -127,6 +127,16 @@ class Engine:
             self.dirty_all = True
         self.wake()
 
+    def stop(self) -> None:
+        """From any thread: stop dispatching, hand the running stages back, return from `run`."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop)
+
+    def _stop(self) -> None:
+        self.stopping = True
+        self.wake()
+
     def wake(self) -> None:
         if self.woken is not None:
             self.woken.set()

@@ -68,6 +68,10 @@ class Job(models.Model):
 
         return queue.cancel_job(self)
 
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self.__dict__.pop("queue_place", None)
+
     @cached_property
     def queue_place(self) -> Any:
         """Where the job waits (gateway.queue.QueuePlace), or None when it is not waiting."""

@@ -23,7 +23,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY, PYTHON, ROOT, ManagedProcess, wait_for
-from tests.processes import start_daphne, start_orchestrator, start_worker
+from tests.processes import start_daphne, start_engine, start_orchestrator, start_worker
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google's hosts,
@@ -86,6 +86,7 @@ def demo_site(
             site.processes.append(start_orchestrator(env, log_dir, key, urls, name=f"orchestrator{index + 1}"))
         env["ORCHESTRATOR_URLS"] = ",".join(p.url for p in site.processes)
         site.processes.append(start_worker(env, log_dir, beat=True))
+        site.processes.append(start_engine(env, log_dir))
         web = start_daphne(env, log_dir)
         site.processes.append(web)
         site.url = web.url

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from livepeer_ai.asgi import application
-from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, Receipt, StageAttempt
+from livepeer_ai.gateway.models import (
+    AttemptOutcome,
+    Job,
+    JobStatus,
+    Orchestrator,
+    QueuedStage,
+    QueueState,
+    Receipt,
+    StageAttempt,
+)
 from livepeer_ai.gateway.progress import job_group
 from studio.models import Generation
 from tests.studio.factories import make_generation, make_queued_job, make_round
@@ -24,6 +34,7 @@ ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
 def test_job_page_renders_state_and_connects_its_socket(client, personas):
     job = make_queued_job(personas.member, "a lighthouse")
     Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, stage_index=1, step=3, total_steps=12)
+    QueuedStage.objects.filter(job=job).update(state=QueueState.RUNNING, stage_index=1)
     response = client.get(f"/jobs/{job.id}/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -67,9 +78,20 @@ def test_unknown_job_is_404(client):
 
 @pytest.mark.django_db
 def test_queue_position_and_eta_are_shown_while_waiting(client, personas):
+    ahead = [make_queued_job(personas.member, f"ahead {i}") for i in range(2)]
     job = make_queued_job(personas.member, "waiting")
-    Job.objects.filter(id=job.id).update(
-        status=JobStatus.RUNNING, waiting_for="text-to-image m", queue_position=3, eta_s=42.4
+    model_id = settings.DEFAULT_MODELS["text-to-image"]
+    offered = {"pipeline": "text-to-image", "model_id": model_id, "capacity": 3, "in_use": 0, "warm": True}
+    Orchestrator.objects.create(
+        service_uri="http://node", info={"capabilities": [offered]}, info_fetched_at=timezone.now()
+    )
+    StageAttempt.objects.create(
+        job=ahead[0],
+        stage="text-to-image",
+        pipeline="text-to-image",
+        model_id=model_id,
+        outcome="succeeded",
+        took_s=42.4,
     )
     html = client.get(f"/jobs/{job.id}/").content.decode()
     assert '<span class="queue-position">3</span>' in html
@@ -150,6 +172,8 @@ def _make_job(owner) -> Job:
 @database_sync_to_async
 def _advance(job: Job, step: int) -> None:
     Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, step=step, total_steps=6)
+    # Its stage holds a slot now: out of the queue.
+    QueuedStage.objects.filter(job=job).update(state=QueueState.RUNNING)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,17 +244,16 @@ async def test_socket_gives_the_owner_their_cancel_button_and_others_none(person
 @pytest.mark.django_db
 def test_owner_can_cancel_a_running_job(client, personas):
     client.force_login(personas.member)
-    with mock.patch("studio.views.jobs.drive_job.delay_on_commit"):
-        client.post(
-            "/jobs/",
-            {
-                "prompt": "to cancel",
-                "text_to_image_steps": 6,
-                "image_to_video_steps": 12,
-                "motion_bucket_id": 127,
-                "fps": 6,
-            },
-        )
+    client.post(
+        "/jobs/",
+        {
+            "prompt": "to cancel",
+            "text_to_image_steps": 6,
+            "image_to_video_steps": 12,
+            "motion_bucket_id": 127,
+            "fps": 6,
+        },
+    )
     job = Job.objects.get()
     Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, step=2, total_steps=6)
     response = client.post(f"/jobs/{job.id}/cancel/")
@@ -268,11 +291,10 @@ def test_retry_makes_a_new_job_with_the_same_settings(client, personas):
         interpolate=False,
     )
     client.force_login(personas.member)
-    with mock.patch("studio.views.jobs.drive_job.delay_on_commit") as enqueue:
-        response = client.post(f"/jobs/{original.job_id}/retry/")
+    response = client.post(f"/jobs/{original.job_id}/retry/")
     retry = Generation.objects.exclude(pk=original.pk).get()
     assert response.status_code == 302 and response["Location"] == retry.job.get_absolute_url()
-    enqueue.assert_called_once_with(str(retry.job_id))
+    assert QueuedStage.objects.filter(job_id=retry.job_id, stage_index=0).exists()
     assert retry.retry_of == original and retry.round == round
     assert retry.job.stages == ["text-to-image", "image-to-video", "upscale"]
     assert retry.job.prompt.startswith("again, anime style")

@@ -12,7 +12,6 @@ def gateway_settings(settings: Any, tmp_path: Any, approved_models: Any) -> Any:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.QUEUE_POLL_S = 0.1
     settings.QUEUE_MAX_WAIT_S = 120
     settings.MAX_PRICE_PER_UNIT = 0
     settings.FALLBACK_PROVIDER_URL = ""

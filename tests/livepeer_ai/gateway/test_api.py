@@ -1,24 +1,18 @@
-"""The public API (/api/v1/) end to end: real runners behind a real orchestrator node.
-
-The Celery enqueue is the one seam: it starts the real driver in a thread.
-"""
+"""The public API (/api/v1/) end to end: real runners behind a real orchestrator node, a real engine."""
 
 from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from PIL import Image
 
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
-from livepeer_ai.gateway.workflow import run_job
-from tests.conftest import orchestrator_node, wait_for
+from tests.conftest import engine_running, orchestrator_node, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,21 +22,12 @@ def network(runners: Any, settings: Any, tmp_path: Any, approved_models: Any) ->
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.QUEUE_POLL_S = 0.1
     settings.API_SYNC_TIMEOUT_S = 120
     urls = {"text-to-image": runners.url("text-to-image"), "image-to-video": runners.url("image-to-video")}
     with orchestrator_node(urls, tmp_path / "logs") as node_url:
         settings.ORCHESTRATOR_URLS = [node_url]
-        drivers: list[threading.Thread] = []
-
-        def start_driver(job_id: str) -> None:
-            drivers.append(threading.Thread(target=run_job, args=[job_id]))
-            drivers[-1].start()
-
-        with mock.patch("livepeer_ai.gateway.api.drive_job.delay_on_commit", side_effect=start_driver):
+        with engine_running():
             yield
-        for driver in drivers:
-            driver.join(timeout=120)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from livepeer_ai.gateway import network
+from livepeer_ai.gateway import network, slots
 from tests.conftest import serve
 
 PIPELINE, MODEL = "text-to-image", "livepeer-ai/tiny-sdxl-turbo"
@@ -54,7 +54,9 @@ def test_a_node_sending_a_malformed_info_cannot_break_the_choice_of_node(setting
     settings.WEB3_PROVIDER_URI = ""
     with serve(node_app(bad_info)) as bad_url, serve(node_app({"capabilities": [good_capability()]})) as good_url:
         settings.ORCHESTRATOR_URLS = [bad_url, good_url]
-        found, by_key = network.candidates(PIPELINE, MODEL)
+        for row in network.known_orchestrators():
+            network.refresh_info(row, force=True)
+        found, by_key = slots.candidates(PIPELINE, MODEL)
     assert good_url in {c.key for c in found}
     assert all(isinstance(c.capacity, int) and c.capacity >= 0 for c in found)
     bad = by_key.get(bad_url) or network.Orchestrator.objects.get(service_uri=bad_url)

@@ -173,9 +173,9 @@ def test_saturated_network_queues_jobs_and_completes_every_one(two_nodes):
 
     def watch_queue() -> None:
         while not stop.is_set():
-            positions.update(
-                p for p in Job.objects.filter(queue_position__isnull=False).values_list("queue_position", flat=True)
-            )
+            for job in Job.objects.filter(id__in=[j.id for j in jobs]):
+                if job.queue_position is not None:
+                    positions.add(job.queue_position)
             stop.wait(0.05)
 
     watcher = threading.Thread(target=watch_queue)

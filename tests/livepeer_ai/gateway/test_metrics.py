@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from livepeer_ai.gateway import workflow
-from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
+from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, QueuedStage, StageAttempt
 from livepeer_ai.payments.models import OrchestratorCredit
 from livepeer_ai.registry import curation
 from livepeer_ai.registry.models import ModelEntry
@@ -78,7 +78,7 @@ def test_metrics_count_requests_errors_latency_and_jobs_after_real_jobs(client, 
 
 def test_queue_length_and_tickets_sent_come_from_the_database(client):
     job = workflow.create_gif_job("waiting")
-    Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, waiting_for="image-to-video livepeer-ai/tiny-svd-xt")
+    QueuedStage.objects.filter(job=job).update(pipeline="image-to-video", model_id="livepeer-ai/tiny-svd-xt")
     OrchestratorCredit.objects.create(sender="0xG", recipient="0xO", manifest_id="text-to-image_m", tickets_sent=7)
     families = scrape(client)
     assert (

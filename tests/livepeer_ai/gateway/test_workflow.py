@@ -28,7 +28,6 @@ def stage_runners(runners: Any, settings: Any, tmp_path: Any, approved_models: A
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.QUEUE_POLL_S = 0.1
     with orchestrator_node(urls, tmp_path / "logs") as node_url:
         settings.ORCHESTRATOR_URLS = [node_url]
         yield urls
@@ -173,7 +172,6 @@ def chain_nodes(runners: Any, settings: Any, tmp_path: Any, approved_models: Any
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.QUEUE_POLL_S = 0.1
     first = {"text-to-image": runners.url("text-to-image"), "upscale": runners.url("upscale")}
     second = {
         "image-to-video": runners.url("image-to-video"),
@@ -259,7 +257,7 @@ def test_redriven_upscale_stage_resumes_at_the_first_frame_not_done(chain_nodes)
     # As if the worker had died after five frames: the sweep re-drives it from the row.
     job.outputs["upscale"] = {"frames": kept}
     Job.objects.filter(id=job.id).update(
-        status=JobStatus.RUNNING, stage_index=2, outputs=job.outputs, finished_at=None, lease_until=None
+        status=JobStatus.RUNNING, stage_index=2, outputs=job.outputs, finished_at=None
     )
     before = job.attempts.filter(stage="upscale").count()
     workflow.run_job(str(job.id))

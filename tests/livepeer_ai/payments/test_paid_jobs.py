@@ -44,7 +44,6 @@ def paid_node(
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.QUEUE_POLL_S = 0.1
     settings.QUEUE_MAX_WAIT_S = 5
     monkeypatch.setenv("GATEWAY_PRIVATE_KEY", GATEWAY_KEY)
     gateway_payment.gateway_sender.cache_clear()

@@ -26,12 +26,8 @@ class Command(BaseCommand):
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 # Stopping hands the running stages back to the queue at once, for the other engines.
-                loop.add_signal_handler(signum, stop)
+                loop.add_signal_handler(signum, engine.stop)
             await engine.run()
-
-        def stop() -> None:
-            engine.stopping = True
-            engine.wake()
 
         self.stdout.write(f"engine {engine.name} starting")
         asyncio.run(main())
