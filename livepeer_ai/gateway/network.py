@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
+from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import AttemptOutcome, Orchestrator, StageAttempt
 from livepeer_ai.gateway.node_info import checked_info
 from livepeer_ai.gateway.selection import Candidate, suspension_seconds
@@ -59,7 +60,7 @@ def refresh_info(orchestrator: Orchestrator, force: bool = False) -> Orchestrato
     if not force and orchestrator.reachable and fresh_until > timezone.now():
         return orchestrator
     try:
-        response = httpx.get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
+        response = orchestrator_client().get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
         response.raise_for_status()
         # Checked before selection reads it: a node that sends "capacity": "lots" is
         # left with what it sent right, not able to break every job's choice of node.
