@@ -13,6 +13,7 @@ from django.utils import timezone
 from eth_utils import to_checksum_address
 
 from livepeer_ai.gateway import slots
+from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import Orchestrator
 from livepeer_ai.gateway.node_info import checked_info
 from livepeer_ai.gateway.selection import suspension_seconds
@@ -61,7 +62,7 @@ def refresh_info(orchestrator: Orchestrator, force: bool = False) -> Orchestrato
     if not force and orchestrator.reachable and fresh_until > timezone.now():
         return orchestrator
     try:
-        response = httpx.get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
+        response = orchestrator_client().get(f"{orchestrator.service_uri}/info", timeout=INFO_TIMEOUT)
         response.raise_for_status()
         return apply_info(orchestrator, response.json())
     except (httpx.HTTPError, ValueError) as exc:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 
+from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import Orchestrator
 from livepeer_ai.orchestrator.payment import manifest_id
 from livepeer_ai.orchestrator.units import fee_wei
@@ -65,7 +66,7 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
     fee = fee_wei(units, price_per_unit, pixels_per_unit)
     manifest = manifest_id(pipeline, model_id)
     try:
-        response = httpx.get(
+        response = orchestrator_client().get(
             f"{node.service_uri}/ticket-params",
             params={"sender": sender.address, "pipeline": pipeline, "model_id": model_id},
             timeout=PARAMS_TIMEOUT,

@@ -82,8 +82,18 @@ def verify_stage_receipts(
 
 
 def store_receipt(job: Job, stage: str, kind: str, path: str, document: dict[str, Any]) -> Receipt:
-    """Keep a receipt; the document must verify (it is checked again here, cheaply)."""
-    verified = verify_receipt(document)
+    """Keep a receipt document from elsewhere; it must verify."""
+    return _save(job, stage, kind, path, verify_receipt(document))
+
+
+def store_stage_receipts(job: Job, stage: str, receipts: list[OutputReceipt]) -> list[Receipt]:
+    """Keep the receipts `verify_stage_receipts` passed, as they are: recovering a
+    signature is the costly part of a receipt, and each was recovered there."""
+    with transaction.atomic():
+        return [_save(job, stage, r.kind, "", r.verified) for r in receipts]
+
+
+def _save(job: Job, stage: str, kind: str, path: str, verified: VerifiedReceipt) -> Receipt:
     return Receipt.objects.create(
         job=job,
         stage=stage,
@@ -93,11 +103,6 @@ def store_receipt(job: Job, stage: str, kind: str, path: str, document: dict[str
         signer=verified.signer,
         document=verified.document,
     )
-
-
-def store_stage_receipts(job: Job, stage: str, receipts: list[OutputReceipt]) -> list[Receipt]:
-    with transaction.atomic():
-        return [store_receipt(job, stage, r.kind, "", r.verified.document) for r in receipts]
 
 
 def attach_receipt(job: Job, stage: str, path: str, raw: bytes) -> Receipt | None:

@@ -24,7 +24,6 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from httpx_sse import EventSource, SSEError
 from starlette.datastructures import UploadFile
 
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
@@ -32,6 +31,14 @@ from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
 from livepeer_ai.orchestrator.operator_access import admin_token, refusal
 from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender, manifest_id
+from livepeer_ai.orchestrator.relay import ReceiptFailed, relay_events
+from livepeer_ai.orchestrator.runner_http import (
+    RUNNER_TIMEOUT,
+    fetch_runner_version,
+    runner_auth,
+    runner_client,
+    wait_until_idle,
+)
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
 from livepeer_ai.orchestrator.units import fee_wei, units_for
 from livepeer_ai.payments.receipts import (
@@ -49,8 +56,6 @@ from livepeer_ai.runner.schemas import FILE_FIELDS, NOT_MULTIPART, RequestInvali
 logger = logging.getLogger(__name__)
 
 NODE_VERSION = "0.1.0"
-RUNNER_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
-RUNNER_VERSION_TIMEOUT_S = 5.0
 # The gateway's job id ("<job uuid>:<stage>") or any caller's own: what the receipts name.
 JOB_ID = re.compile(r"[\x21-\x7e]{1,200}")
 
@@ -97,10 +102,6 @@ class ParsedJob:
         return manifest_id(self.capability.pipeline, self.capability.model_id)
 
 
-class ReceiptFailed(Exception):
-    """The node could not sign for the runner's result (an output it cannot read)."""
-
-
 class Node:
     def __init__(
         self,
@@ -127,6 +128,26 @@ class Node:
         self.metrics = NodeMetrics()
         self._pending_releases: set[asyncio.Task[None]] = set()
         self._runner_versions: dict[tuple[str, int], str] = {}
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The node's one client to its runners (runner_http.py), open while its app runs."""
+        if self._http is None:
+            raise RuntimeError("The node talks to its runners only while its app runs (create_node_app).")
+        return self._http
+
+    @asynccontextmanager
+    async def runner_connections(self) -> AsyncIterator[httpx.AsyncClient]:
+        """Open the runner client for the app's lifetime; on the way out, stop waiting on canceled jobs."""
+        async with runner_client() as http:
+            self._http = http
+            try:
+                yield http
+            finally:
+                for task in list(self._pending_releases):
+                    task.cancel()
+                self._http = None
 
     def capability_for(
         self, pipeline: str, model_id: str, advertised: list[Capability] | None = None
@@ -265,36 +286,27 @@ class Node:
             self.metrics.failed(job.capability.key, error_code(outcome))
 
     async def _release_when_idle(self, runner: SupervisedRunner, timeout_s: float = 60.0) -> None:
-        headers = {"authorization": f"Bearer {runner.token}"} if runner.token else {}
-        deadline = asyncio.get_running_loop().time() + timeout_s
         try:
-            async with httpx.AsyncClient(timeout=5.0, headers=headers) as client:
-                while asyncio.get_running_loop().time() < deadline:
-                    try:
-                        if (await client.get(f"{runner.url}/health")).json().get("status") != "OK":
-                            return
-                    except (httpx.HTTPError, ValueError):
-                        return  # the health loop deals with a runner that stopped answering
-                    await asyncio.sleep(0.2)
+            await wait_until_idle(self.http, runner, timeout_s)
         finally:
             self.supervisor.release(runner)
 
     async def run_on(
         self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, streaming: bool
     ) -> Response:
-        headers = {"content-type": job.content_type}
-        if runner.token:
-            headers["authorization"] = f"Bearer {runner.token}"
+        headers = {"content-type": job.content_type, **runner_auth(runner)}
         if streaming:
             headers["accept"] = "text/event-stream"
-        client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
         try:
-            upstream_request = client.build_request(
-                "POST", f"{runner.url}/{job.capability.pipeline}", content=job.body, headers=headers
+            upstream_request = self.http.build_request(
+                "POST",
+                f"{runner.url}/{job.capability.pipeline}",
+                content=job.body,
+                headers=headers,
+                timeout=RUNNER_TIMEOUT,
             )
-            upstream = await client.send(upstream_request, stream=True)
+            upstream = await self.http.send(upstream_request, stream=True)
         except httpx.HTTPError as exc:
-            await client.aclose()
             await self.finish(runner, job, sender, fee, "runner_unreachable")
             asyncio.create_task(self.supervisor.check(runner))
             return error(502, f"Runner failed: {exc}")
@@ -306,7 +318,6 @@ class Node:
                 return error(502, f"Runner failed: {exc}")
             finally:
                 await upstream.aclose()
-                await client.aclose()
             if upstream.status_code != 200:
                 await self.finish(runner, job, sender, fee, str(upstream.status_code))
                 return Response(
@@ -322,49 +333,14 @@ class Node:
             await self.finish(runner, job, sender, fee, "ok")
             return JSONResponse(result)
         return StreamingResponse(
-            self._relay(runner, job, sender, fee, client, upstream),
+            relay_events(
+                upstream,
+                lambda data: self.with_receipts(runner, job, data),
+                lambda outcome: self.finish(runner, job, sender, fee, outcome),
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
-
-    async def _relay(
-        self,
-        runner: SupervisedRunner,
-        job: ParsedJob,
-        sender: Sender,
-        fee: int,
-        client: httpx.AsyncClient,
-        upstream: httpx.Response,
-    ) -> AsyncIterator[bytes]:
-        """Pass the runner's events through, its result with receipts added; closing early cancels the runner's job."""
-        outcome = "canceled"
-        finished = False
-        try:
-            async for event in EventSource(upstream).aiter_sse():
-                if event.event != "result":
-                    if event.event == "error":
-                        outcome = "runner_error"
-                    yield sse_event(event.event, event.data)
-                    continue
-                try:
-                    result = await self.with_receipts(runner, job, event.data)
-                except ReceiptFailed as exc:
-                    outcome = "receipt_failed"
-                    yield sse_event("error", json.dumps({"detail": {"msg": str(exc)}, "status": 502}))
-                    return
-                outcome = "ok"
-                # Charged before the result leaves, so the caller's next request sees a settled balance.
-                await self.finish(runner, job, sender, fee, outcome)
-                finished = True
-                yield sse_event("result", json.dumps(result))
-        except (httpx.HTTPError, SSEError):
-            if outcome != "ok":
-                outcome = "runner_unreachable"
-        finally:
-            await upstream.aclose()
-            await client.aclose()
-            if not finished:
-                await self.finish(runner, job, sender, fee, outcome)
 
     # -- receipts ------------------------------------------------------------------
 
@@ -373,13 +349,8 @@ class Node:
         external one); "unknown" when it will not say, asked again next time."""
         key = (runner.url, runner.restarts)
         if key not in self._runner_versions:
-            headers = {"authorization": f"Bearer {runner.token}"} if runner.token else {}
-            try:
-                async with httpx.AsyncClient(timeout=RUNNER_VERSION_TIMEOUT_S, headers=headers) as client:
-                    response = await client.get(f"{runner.url}/version")
-                    response.raise_for_status()
-                    version = str(response.json()["version"])[:100]
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            version = await fetch_runner_version(self.http, runner)
+            if version is None:
                 return "unknown"
             self._runner_versions[key] = version or "unknown"
         return self._runner_versions[key]
@@ -416,24 +387,20 @@ class Node:
         return {**result, "receipts": receipts}
 
 
-def sse_event(kind: str, data: str) -> bytes:
-    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
-    return f"event: {kind}\n{lines}\n".encode()
-
-
 def create_node_app(node: Node) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Serve /info at once; runners come up in the background and show as starting.
-        startup = asyncio.create_task(node.supervisor.start())
-        redeemer = getattr(node.payments, "start", None)
-        if redeemer is not None:
-            redeemer()
-        yield
-        startup.cancel()
-        if redeemer is not None:
-            await asyncio.to_thread(node.payments.stop)  # type: ignore[attr-defined]
-        await node.supervisor.stop()
+        async with node.runner_connections() as http:
+            # Serve /info at once; runners come up in the background and show as starting.
+            startup = asyncio.create_task(node.supervisor.start(http))
+            redeemer = getattr(node.payments, "start", None)
+            if redeemer is not None:
+                redeemer()
+            yield
+            startup.cancel()
+            if redeemer is not None:
+                await asyncio.to_thread(node.payments.stop)  # type: ignore[attr-defined]
+            await node.supervisor.stop()
 
     app = FastAPI(title="livepeer-ai orchestrator", version=NODE_VERSION, lifespan=lifespan)
     app.state.node = node

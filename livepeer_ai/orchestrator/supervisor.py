@@ -102,6 +102,9 @@ class Supervisor:
         self.runners: list[SupervisedRunner] = []
         self._monitor: asyncio.Task[None] | None = None
         self._restarts: set[asyncio.Task[None]] = set()
+        # The node's one runner client (runner_http.py), given at start: a client per
+        # health check would load the CA bundle every round, on the event loop.
+        self._http: httpx.AsyncClient | None = None
         self._place(memory_mb)
 
     def _place(self, memory_mb: dict[tuple[str, str], int]) -> None:
@@ -134,7 +137,8 @@ class Supervisor:
 
     # -- lifecycle -----------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, http: httpx.AsyncClient) -> None:
+        self._http = http
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for runner in self.runners:
             if runner.local and runner.state != RunnerState.FAILED:
@@ -186,11 +190,12 @@ class Supervisor:
         runner.state = RunnerState.STARTING if runner.restarts == 0 else RunnerState.RESTARTING
 
     async def _health(self, runner: SupervisedRunner) -> dict[str, Any] | None:
+        if self._http is None:
+            raise RuntimeError("The supervisor checks runners' health only once started.")
         headers = {"Authorization": f"Bearer {runner.token}"} if runner.token else {}
         try:
-            async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT_S, headers=headers) as client:
-                response = await client.get(f"{runner.url}/health")
-                return dict(response.json()) if response.status_code == 200 else None
+            response = await self._http.get(f"{runner.url}/health", headers=headers, timeout=HEALTH_TIMEOUT_S)
+            return dict(response.json()) if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return None
 

@@ -17,6 +17,7 @@ from livepeer_ai.gateway import workflow
 from livepeer_ai.gateway.dispatch import StageRequest
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, Receipt, StageAttempt
 from livepeer_ai.gateway.receipts import attach_receipt, store_stage_receipts, verify_stage_receipts
+from livepeer_ai.payments import receipts as signed_receipts
 from livepeer_ai.payments.receipts import (
     Receipt as SignedFields,
 )
@@ -118,6 +119,29 @@ def test_stage_request_hashes_parameters_as_the_wire_carries_them():
     assert json_request.parameters_hash == parameters_hash({"width": 64, "prompt": "p"})
 
 
+@pytest.fixture
+def recovered_signatures(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every receipt signature recovered while the test runs, each still recovered by the real function."""
+    recovered: list[str] = []
+    recover = signed_receipts._recover
+
+    def recover_and_count(receipt: SignedFields, signature: str) -> str:
+        recovered.append(signature)
+        return recover(receipt, signature)
+
+    monkeypatch.setattr(signed_receipts, "_recover", recover_and_count)
+    return recovered
+
+
+@pytest.mark.django_db
+def test_each_receipt_signature_is_recovered_once_from_check_to_storage(recovered_signatures):
+    result = signed_result()
+    job = Job.objects.create(prompt="p", stages=["image-to-video"])
+    store_stage_receipts(job, "image-to-video", verify_stage_receipts(result, ADDRESS, **expectations()))
+    assert sorted(recovered_signatures) == sorted(document["signature"] for document in result["receipts"])
+    assert Receipt.objects.filter(job=job).count() == 2
+
+
 @pytest.mark.django_db
 def test_stored_receipts_get_their_output_path_when_the_output_is_saved():
     job = Job.objects.create(prompt="p", stages=["image-to-video"])
@@ -143,12 +167,15 @@ def make_job(stages: list[str]) -> Job:
 
 
 @pytest.mark.django_db
-def test_every_output_of_a_gif_job_has_a_verified_receipt_from_its_node(runners, gateway_settings, tmp_path):
+def test_every_output_of_a_gif_job_has_a_verified_receipt_from_its_node(
+    runners, gateway_settings, tmp_path, recovered_signatures
+):
     urls = {"text-to-image": runners.url("text-to-image"), "image-to-video": runners.url("image-to-video")}
     with orchestrator_node(urls, tmp_path / "node") as node_url:
         gateway_settings.ORCHESTRATOR_URLS = [node_url]
         job = make_job(["text-to-image", "image-to-video"])
         workflow.run_job(str(job.id))
+    recovered_by_the_gateway = list(recovered_signatures)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     node_address = Orchestrator.objects.get(service_uri=node_url).address
@@ -158,6 +185,8 @@ def test_every_output_of_a_gif_job_has_a_verified_receipt_from_its_node(runners,
         ("image-to-video", "gif"),
         ("image-to-video", "mp4"),
     ]
+    # Checked as each stage result arrived, and only then.
+    assert sorted(recovered_by_the_gateway) == sorted(r.document["signature"] for r in receipts)
     for stored in receipts:
         output = default_storage.open(job.outputs[stored.stage][stored.kind]).read()
         verified = verify_receipt(stored.document, output)
