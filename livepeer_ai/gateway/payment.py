@@ -86,7 +86,9 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
     try:
         payment = sender.pay(params, fee, manifest, credit=credit)
     except SenderRefused as exc:
-        raise RunnerError(502, f"The gateway will not pay {node.service_uri}: {exc.message}") from exc
+        # 402: the gateway's own limits refuse this payment; it is no failure of the node's, so
+        # the job fails with the reason and the node is not suspended (gateway/dispatch.py).
+        raise RunnerError(402, f"The gateway will not pay {node.service_uri}: {exc.message}") from exc
     except ChainError as exc:
         raise RunnerError(503, f"chain unavailable while paying: {exc}") from exc
     return StagePayment(

@@ -42,15 +42,9 @@ def publish_job_update(job: Job) -> None:
 
 
 def publish_job_ids(job_ids: list[Any]) -> None:
-    """Tell watchers of these jobs to re-read their rows (a stage began or ended, the job finished)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for job_id in job_ids:
-        try:
-            async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.updated", "job_id": str(job_id)})
-        except Exception:
-            logger.warning("could not publish an update of job %s", job_id, exc_info=True)
+    """Tell watchers of these jobs that a stage began or ended, or the job finished (rare: read the rows)."""
+    for job in Job.objects.filter(id__in=job_ids):
+        publish_job_update(job)
 
 
 async def publish_step(job_id: str, stage_index: int, step: int, total: int) -> None:

@@ -222,19 +222,21 @@ def dispatch(
         if not QueueLock.objects.filter(capability=key).update(dispatched_at=now):
             QueueLock.objects.get_or_create(capability=key)
             QueueLock.objects.select_for_update().filter(capability=key).first()
-        candidates, nodes = slots.candidates(pipeline, model_id)
-        cap = slots.price_cap()
-        free = sum(c.free for c in eligible(candidates, cap, set()))
         waiting = QueuedStage.objects.filter(pipeline=pipeline, model_id=model_id, state=QueueState.WAITING)
-        if not free:
-            if not candidates and slots.network_known():
-                return serve_unsold(key, waiting, worker, now)
+        if not waiting.exists():
             return []
         try:
             # Disabled while the jobs waited: they fail here, before anything is sent or paid.
             routable_model(pipeline, model_id)
         except ModelNotRoutable as exc:
             fail_waiting(waiting, exc.code, exc.message)
+            return []
+        candidates, nodes = slots.candidates(pipeline, model_id)
+        cap = slots.price_cap()
+        free = sum(c.free for c in eligible(candidates, cap, set()))
+        if not free:
+            if not candidates and slots.network_known() and not slots.may_be_sold(pipeline, model_id):
+                return serve_unsold(key, waiting, worker, now)
             return []
         # A few more than the free slots, for rows that may not use a node they already failed on.
         head = list(
@@ -292,7 +294,7 @@ def unsold(pipeline: str, model_id: str) -> str:
     """Why no job for this capability can be served (no known node sells it), or "" when one may be."""
     if settings.FALLBACK_PROVIDER_URL or settings.QUEUE_WAIT_FOR_NODES_S or not slots.network_known():
         return ""
-    if slots.candidates(pipeline, model_id)[0]:
+    if slots.may_be_sold(pipeline, model_id):
         return ""
     return unsold_reason(capability_key(pipeline, model_id))
 

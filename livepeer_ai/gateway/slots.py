@@ -55,6 +55,19 @@ def network_known() -> bool:
     return EngineWorker.objects.filter(refreshed_at__gte=timezone.now() - known_window()).exists()
 
 
+def may_be_sold(pipeline: str, model_id: str) -> bool:
+    """Whether some known node offers the capability, or may: one never heard from could sell anything.
+
+    A node that went unreachable still counts by what it last said it sells: it may come back.
+    """
+    for node in Orchestrator.objects.filter(info_fetched_at__gte=timezone.now() - known_window()):
+        if node.capability(pipeline, model_id) is not None:
+            return True
+        if not node.reachable and not node.info.get("capabilities"):
+            return True
+    return False
+
+
 def ours_running(pipeline: str, model_id: str) -> dict[int, int]:
     rows = (
         QueuedStage.objects.filter(state=QueueState.RUNNING, pipeline=pipeline, model_id=model_id)

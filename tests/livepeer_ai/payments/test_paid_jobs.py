@@ -14,7 +14,7 @@ from eth_account import Account
 
 from livepeer_ai.gateway import payment as gateway_payment
 from livepeer_ai.gateway import workflow
-from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
 from livepeer_ai.orchestrator.payment import OnchainPayments, manifest_id
 from livepeer_ai.payments import discovery
 from livepeer_ai.payments.broker import Broker
@@ -124,3 +124,15 @@ def test_winning_tickets_are_redeemed_by_the_node_and_pay_it_on_chain(paid_node,
     assert receipt["from"] == address and receipt["status"] == 1
     redeemed = payments.events(receipt, "WinningTicketRedeemed")
     assert redeemed and redeemed[0]["recipient"] == address and redeemed[0]["faceValue"] == int(winner.face_value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_the_gateway_will_not_pay_for_fails_with_the_reason_and_suspends_no_node(paid_node, settings):
+    # 256×256 at this price needs 6.6e15 wei of tickets: over the gateway's own total limit.
+    settings.MAX_TOTAL_EV = 10**15
+    job = api_job(width=256, height=256)
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "runner_402")
+    assert "The gateway will not pay" in job.error_message
+    assert StageAttempt.objects.get(job=job).outcome == AttemptOutcome.REJECTED
+    assert not Orchestrator.objects.filter(suspended_until__isnull=False).exists()
+    assert not Orchestrator.objects.filter(failures_in_row__gt=0).exists()
