@@ -163,12 +163,10 @@ def summarise(m: Measured) -> tuple[Summary, list[str]]:
                 f"| {name}: p50 / p99 | {fmt(percentile(values, 0.5), 3)} / {fmt(percentile(values, 0.99), 3)} s |"
             )
     stages = len(done)
-    engine_cpu = m.cpu_s.get("engine")
+    engine_cpu = m.cpu_s.get("engine processes")
     for group, seconds in m.cpu_s.items():
         per = seconds / stages if stages else None
-        lines.append(
-            f"| CPU seconds, {group} processes: total / per succeeded stage | {fmt(seconds, 1)} / {fmt(per, 3)} s |"
-        )
+        lines.append(f"| CPU seconds, {group}: total / per succeeded stage | {fmt(seconds, 1)} / {fmt(per, 3)} s |")
     if m.db_statements is None:
         lines.append("| DB statements per waiting job per second | n/a for this engine (no stats file) |")
     else:

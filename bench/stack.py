@@ -290,12 +290,14 @@ def engine_ready(engine: str, process: Process, stats_file: Path, started: float
 @contextmanager
 def running(processes: Processes) -> Iterator[Processes]:
     """Stop everything started, whatever happens; Ctrl-C included (SIGTERM becomes KeyboardInterrupt too)."""
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGINT too: a shell starting us in the background hands us SIGINT ignored.
+    previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield processes
     finally:
         processes.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -310,3 +312,9 @@ def cpu_seconds(pids: list[int]) -> float:
         except psutil.Error:
             continue
     return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (all cores, every process, ours or not)."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
