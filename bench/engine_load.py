@@ -285,12 +285,13 @@ def start_network(
     stack.wait_for(lambda: httpx.get(f"{standin_url}/health", timeout=2).status_code == 200, 30, "stand-in runners")
     all_nodes = ([burst] if burst else []) + fleet
     env["ORCHESTRATOR_URLS"] = ",".join(node.url for node in all_nodes)
-    started = {node.name: stack.start_node(processes, node, env, workdir) for node in all_nodes}
+    # The web process first: started beside eleven nodes on two busy cores it can take minutes to answer.
     web_url = stack.start_web(processes, env)
+    started = {node.name: stack.start_node(processes, node, env, workdir) for node in all_nodes}
     for node in all_nodes:
         process = started[node.name]
         stack.wait_for(
-            lambda n=node, p=process: p.alive() and stack.node_ready(n), 120, f"{node.name}\n{process.log_tail()}"
+            lambda n=node, p=process: p.alive() and stack.node_ready(n), 300, f"{node.name}\n{process.log_tail()}"
         )
     network = Network(processes, workdir, env, standin_url, web_url, api_key, redis_url, database.label, started)
     return network, burst, fleet

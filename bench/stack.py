@@ -250,7 +250,7 @@ def start_web(processes: Processes, env: dict[str, str]) -> str:
     process = processes.start("web", args, {**env, "CSRF_TRUSTED_ORIGINS": base})
     wait_for(
         lambda: process.alive() and httpx.get(f"{base}/api/v1/openapi.json", timeout=2).status_code == 200,
-        60,
+        180,
         f"daphne\n{process.log_tail()}",
     )
     return base
