@@ -1,0 +1,1 @@
+"""Benchmarks, load generators and their stand-ins: outside the product packages, never imported by them."""
