@@ -45,6 +45,7 @@ bench: models
 	$(PY) -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
 	$(PY) -m livepeer_ai.gateway.simulation --output docs/benchmarks/scheduling.md
 	$(PY) -m livepeer_ai.gateway.overhead --rate 10,50 --seconds 20 --append docs/benchmarks/scheduling.md
+	$(PY) -m bench.engine_load --engine run_engine --output docs/benchmarks/engine.md
 	$(PY) -m livepeer_ai.payments.bench --output docs/benchmarks/payments.md
 	$(PY) -m dashboard.bench --output docs/benchmarks/dashboard.md
 

@@ -406,7 +406,7 @@ def read_stats(files: list[Path]) -> dict[str, int] | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engine", choices=["celery", "run_engine"], default="celery")
+    parser.add_argument("--engine", choices=["celery", "run_engine"], default="run_engine")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated: " + ", ".join(SCENARIOS))
     parser.add_argument("--workers", default="1,4", help="engine processes for the burst, one run per value")
     parser.add_argument("--fleet-workers", type=int, default=1, help="engine processes for the other scenarios")

@@ -7,11 +7,11 @@ from tests.conftest import ROOT
 
 
 def test_web_and_worker_code_never_import_torch():
-    # DESIGN: torch and diffusers load only in runners; web and worker stay small.
+    # DESIGN: torch and diffusers load only in runners; web, engine and worker stay small.
     script = (
         "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'livepeer_ai.settings'); "
         "django.setup(); "
-        "import livepeer_ai.asgi, livepeer_ai.urls, livepeer_ai.gateway.tasks, livepeer_ai.gateway.workflow, "
+        "import livepeer_ai.asgi, livepeer_ai.urls, livepeer_ai.gateway.engine, livepeer_ai.gateway.workflow, "
         "livepeer_ai.runner.client, studio.views, studio.consumers; "
         "loaded = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules); "
         "print(','.join(loaded)); sys.exit(1 if loaded else 0)"

@@ -99,7 +99,8 @@ def test_each_stage_records_what_the_safety_checker_said(stage_runners):
         assert (job.outputs[stage]["nsfw"], job.outputs[stage]["nsfw_checked"]) == (False, False)
 
 
-@pytest.mark.django_db
+# Transactional: the last message is sent once the job's end is committed.
+@pytest.mark.django_db(transaction=True)
 def test_every_step_of_every_stage_is_published(stage_runners, job_messages):
     job = make_job()
     job_messages(job)
