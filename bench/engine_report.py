@@ -51,6 +51,17 @@ def busy_in(intervals: list[tuple[float, float]], start: float, end: float) -> f
     return sum(max(0.0, min(e, end) - max(s, start)) for s, e in intervals)
 
 
+def waiting_periods(waits: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The union of (acceptance, start) intervals: the times at which some job was waiting."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(waits):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 @dataclass
 class Summary:
     """The headline numbers of a scenario, for the table at the top of the report."""
@@ -103,6 +114,19 @@ def summarise(m: Measured) -> tuple[Summary, list[str]]:
         lines.append(
             f"| slot utilisation, {pipeline} ({slots} slots, busy time ÷ slot time over the busy period) | "
             f"{100 * utilisations[pipeline]:.1f} % |"
+        )
+    for pipeline, intervals in m.intervals.items():
+        slots = m.slots.get(pipeline, 0)
+        waiting = waiting_periods(
+            [(r.created_at, r.created_at + r.wait_s) for r in done if r.wait_s and r.offered.pipeline == pipeline]
+        )
+        span = sum(e - s for s, e in waiting)
+        if not slots or span <= 0:
+            continue
+        busy = sum(busy_in(intervals, s, e) for s, e in waiting)
+        lines.append(
+            f"| slot utilisation, {pipeline}, while jobs waited (busy ÷ slot time over the {span:.1f} s "
+            f"in which at least one job waited) | {100 * busy / (slots * span):.1f} % |"
         )
     with_position = sum(1 for r in records if r.offered.position_within_1s)
     running = sum(1 for r in records if r.offered.running_within_1s)

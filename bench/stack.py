@@ -257,33 +257,14 @@ def start_web(processes: Processes, env: dict[str, str]) -> str:
 
 
 def engine_command(engine: str, index: int, stats_file: Path) -> list[str]:
-    if engine == "celery":
-        # The Procfile's worker, without beat: beat's sweep and dashboard refresh are not the job engine's hot path.
-        return [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "livepeer_ai",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"bench{index}@%h",
-        ]
-    return [PYTHON, "manage.py", "run_engine", "--stats-file", str(stats_file)]
+    """The job engine as the Procfile runs it, asked to write its statement and stage counts."""
+    return [PYTHON, "manage.py", "run_engine", "--name", f"bench-{index}", "--stats-file", str(stats_file)]
 
 
 def engine_ready(engine: str, process: Process, stats_file: Path, started: float) -> bool:
     if not process.alive():
         raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{process.log_tail()}")
-    if engine == "celery":
-        return " ready." in process.log_path.read_text(errors="replace")
-    # run_engine: ready once it writes its stats file, or after a few seconds alive when it writes none.
+    # Ready once it writes its stats file (after its first look at the network).
     return stats_file.exists() or time.monotonic() - started > 8
 
 

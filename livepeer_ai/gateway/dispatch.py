@@ -122,10 +122,10 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
     StageAttempt.objects.filter(id=assignment.attempt_id).update(stage=stage, units=request.units, steps=request.steps)
     pieces = workflow.stage_pieces(job, entry.stage_index)
     if job.stage_index != entry.stage_index or entry.part == 0:
+        # The engine tells the watchers (from its loop: no round trip from this thread).
         Job.objects.filter(id=job.id).update(
             stage_index=entry.stage_index, step=0, total_steps=0, updated_at=timezone.now()
         )
-        publish_job_ids([job.id])
     prepared = PreparedStage(
         url=assignment.service_uri,
         request=request,
@@ -143,6 +143,13 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
         prepared.headers.update(payment.headers)
         prepared.charge = payment.charge
     return prepared
+
+
+def slot_freed(assignment: queue.Assignment) -> None:
+    """The node answered: the stage still holds its row, but no longer the node's slot in the ledger."""
+    QueuedStage.objects.filter(
+        id=assignment.entry_id, attempt_id=assignment.attempt_id, state=QueueState.RUNNING
+    ).update(orchestrator=None)
 
 
 def record_progress(job_id: str, stage_index: int, step: int, total: int) -> bool:

@@ -248,17 +248,23 @@ class Engine:
             for assignment in await db(queue.expire_waiting, self.name):
                 self.start(assignment)
         for key in sorted(keys):
-            room = self.max_stages - len(self.running)
-            if room <= 0:
+            if not await self.dispatch_capability(key):
                 # Full: these wait for one of ours to end (which dispatches again) or another engine.
                 self.dirty |= keys
                 return
-            pipeline, _, model_id = key.partition(" ")
-            assignments = await db(queue.dispatch, pipeline, model_id, self.name, None, room)
-            for assignment in assignments:
-                self.start(assignment)
-            if assignments:
-                await publish_queue_moved(key)
+
+    async def dispatch_capability(self, key: str) -> bool:
+        """Fill the capability's free slots; False when this engine streams all it may already."""
+        room = self.max_stages - len(self.running)
+        if room <= 0:
+            return False
+        pipeline, _, model_id = key.partition(" ")
+        assignments = await db(queue.dispatch, pipeline, model_id, self.name, None, room)
+        for assignment in assignments:
+            self.start(assignment)
+        if assignments:
+            await publish_queue_moved(key)
+        return True
 
     def start(self, assignment: queue.Assignment) -> None:
         task = asyncio.create_task(self.run_stage(assignment))
@@ -273,6 +279,7 @@ class Engine:
         try:
             try:
                 prepared = await db(dispatch.prepare, assignment)
+                await publish_step(assignment.job_id, prepared.stage_index, 0, 0)
                 result = await self.stream(assignment, prepared)
             except asyncio.CancelledError:
                 took = time.monotonic() - started
@@ -288,6 +295,11 @@ class Engine:
                 await db(dispatch.failed, assignment, exc, time.monotonic() - started)
                 return
             took = time.monotonic() - started
+            # The runner is free the moment it answered: its slot goes to the next waiting
+            # stage before this one's result is stored, and that stage is prepared first.
+            await db(dispatch.slot_freed, assignment)
+            await self.dispatch_capability(assignment.capability)
+            await asyncio.sleep(0)
             try:
                 await db(dispatch.succeeded, assignment, prepared, result, took)
             except RunnerError as exc:
