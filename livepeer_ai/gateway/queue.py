@@ -41,7 +41,7 @@ from livepeer_ai.gateway.models import (
     QueueState,
     StageAttempt,
 )
-from livepeer_ai.gateway.selection import choose, eligible
+from livepeer_ai.gateway.selection import eligible, fill_slots
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 
 logger = logging.getLogger(__name__)
@@ -244,18 +244,8 @@ def dispatch(
                 : min(free, limit) + 16
             ]
         )
-        assignments = []
-        for entry in head:
-            if len(assignments) >= limit:
-                break
-            chosen = choose(candidates, cap, set(entry.excluded), rng)
-            if chosen is None:
-                if not any(c.free for c in eligible(candidates, cap, set())):
-                    break
-                continue
-            node = nodes[chosen.key]
-            assignments.append(assign(entry, node, worker, now))
-            candidates = [slots.reserve(c) if c.key == chosen.key else c for c in candidates]
+        placed = fill_slots(head, candidates, cap, lambda entry: set(entry.excluded), limit, rng)
+        assignments = [assign(entry, nodes[chosen.key], worker, now) for entry, chosen in placed]
         return assignments
 
 

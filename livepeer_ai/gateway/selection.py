@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import random
 import statistics
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 # Nodes whose score is within this factor of the best one share the load.
 BEST_SCORE_SPREAD = 1.5
 # At most this many of the best nodes are drawn from.
 TOP_K = 3
+
+Waiting = TypeVar("Waiting")
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,35 @@ def choose(
 ) -> Candidate | None:
     ranked = rank(candidates, price_cap, exclude, rng)
     return ranked[0] if ranked else None
+
+
+def fill_slots(
+    waiting: Sequence[Waiting],
+    candidates: list[Candidate],
+    price_cap: PriceCap | None,
+    excluded: Callable[[Waiting], set[str]],
+    limit: int,
+    rng: random.Random | None = None,
+) -> list[tuple[Waiting, Candidate]]:
+    """Free slots to the waiting stages in queue order (the caller's `waiting`, head first).
+
+    Each stage goes to the best eligible node (`choose`) not among the nodes it already
+    failed on; the slot it takes is no longer free for the next. A stage whose only free
+    nodes are ones it failed on lets the next one by; with no free slot left, the rest wait.
+    The gateway's dispatch (gateway/queue.py) and the scheduling simulation both call this.
+    """
+    placed: list[tuple[Waiting, Candidate]] = []
+    for stage in waiting:
+        if len(placed) >= limit:
+            break
+        chosen = choose(candidates, price_cap, excluded(stage), rng)
+        if chosen is None:
+            if not any(c.free for c in eligible(candidates, price_cap, set())):
+                break
+            continue
+        placed.append((stage, chosen))
+        candidates = [replace(c, in_use=c.in_use + 1) if c.key == chosen.key else c for c in candidates]
+    return placed
 
 
 def suspension_seconds(failures_in_row: int, base_s: float = 5.0, cap_s: float = 300.0) -> float:

@@ -5,8 +5,9 @@
 - `livepeer-2024`: the AI subnet's 2024 gateway: orchestrators ordered by latency score
   regardless of load; a busy one answers "insufficient capacity" and the next is tried;
   after cycling the list 4 times (protocol §2.5: new tries only within 2 s) the job fails.
-- `ours`: the real `selection.rank` of this gateway; a job that
-  finds nothing free waits in the FIFO queue, up to the maximum wait.
+- `ours`: the gateway's own slot filling (`selection.fill_slots`, as `gateway/queue.py`
+  dispatches) over a FIFO queue; a job that finds nothing free waits, up to the maximum wait.
+  A projection: a model of the queue, not the engine as it runs (that is `bench/engine_load.py`).
 - `M/M/c`: Erlang C for the same capacity and mean load, the ideal a single shared
   queue with exponential times would reach.
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from livepeer_ai.gateway.selection import Candidate, rank
+from livepeer_ai.gateway.selection import Candidate, fill_slots
 
 HOUR_S = 3600.0
 # The 2024 GIF competition's order of magnitude (issue 3): jobs per hour.
@@ -140,10 +141,10 @@ def simulate_ours(nodes: list[Node], arrivals: list[tuple[float, str]], seed: in
                 queue.popleft()
                 outcome.failed[pipeline] = outcome.failed.get(pipeline, 0) + 1
                 continue
-            ranked = rank(candidates(nodes, pipeline, now), rng=rng)
-            if not ranked:
+            placed = fill_slots([queue[0]], candidates(nodes, pipeline, now), None, lambda _: set(), 1, rng)
+            if not placed:
                 return
-            node = by_key[ranked[0].key]
+            node = by_key[placed[0][1].key]
             arrival = queue.popleft()
             took = node.service_s(pipeline, rng)
             node.busy_until[pipeline] = now + took
@@ -245,7 +246,9 @@ def render(rows: list[Row], seed: int, command: str) -> str:
         f"text-to-image and {sum(1 for _, p in arrivals if p == 'image-to-video')} image-to-video jobs, Poisson "
         "with three 5-minute bursts at 3x the base rate. Each orchestrator has one slot per pipeline and its own "
         "GPU speed: image-to-video 23-60 s (uniform across nodes, ±10 % per job), text-to-image ~1 s scaled alike. "
-        "`ours` runs the gateway's real `selection.rank` (maximum wait "
+        "A projection, not a measurement: a model of the queue in virtual time (the engine as it runs is "
+        "measured in `engine.md`). `ours` fills free slots with the gateway's own `selection.fill_slots`, "
+        "as its dispatch does (maximum wait "
         f"{MAX_WAIT_S:.0f} s); `livepeer-2024` orders nodes by latency score regardless of load and fails a job "
         f"after cycling the list {LEGACY_CYCLES} times within {LEGACY_WINDOW_S:.0f} s; M/M/c is Erlang C at the "
         "same mean load and capacity (no bursts, exponential service), for reference. Load 1x is the "

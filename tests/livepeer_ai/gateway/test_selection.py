@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, rank, suspension_seconds
+from livepeer_ai.gateway.selection import Candidate, PriceCap, choose, fill_slots, rank, suspension_seconds
 
 
 def node(key: str, **overrides: object) -> Candidate:
@@ -75,3 +75,22 @@ def test_excluded_nodes_are_not_chosen_again():
 def test_suspension_doubles_with_each_failure_up_to_a_cap():
     assert [suspension_seconds(n) for n in range(0, 5)] == [0.0, 5.0, 10.0, 20.0, 40.0]
     assert suspension_seconds(30) == 300.0
+
+
+def test_fill_slots_gives_free_slots_to_the_head_of_the_queue_in_order():
+    nodes = [Candidate("a", True, capacity=2, in_use=1), Candidate("b", True, capacity=1, in_use=0)]
+    placed = fill_slots(["first", "second", "third"], nodes, None, lambda _: set(), limit=10, rng=random.Random(1))
+    assert [stage for stage, _ in placed] == ["first", "second"]
+    assert sorted(node.key for _, node in placed) == ["a", "b"]
+
+
+def test_fill_slots_lets_a_stage_by_only_when_its_free_nodes_are_ones_it_failed_on():
+    nodes = [Candidate("a", True, capacity=1, in_use=0)]
+    failed_on = {"first": {"a"}}
+    placed = fill_slots(["first", "second"], nodes, None, lambda s: failed_on.get(s, set()), limit=10)
+    assert [(stage, node.key) for stage, node in placed] == [("second", "a")]
+
+
+def test_fill_slots_places_no_more_than_its_limit():
+    nodes = [Candidate("a", True, capacity=5, in_use=0)]
+    assert len(fill_slots(list(range(5)), nodes, None, lambda _: set(), limit=2)) == 2
