@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shlex
@@ -46,6 +45,7 @@ import httpx
 from bench import stack
 from bench.engine_report import Measured, Summary, header, summarise, summary_table
 from bench.load import ApiLoad, Arrivals, Offered, job_records, wait_until_finished
+from bench.queue_depth import run_depth
 from bench.stack import FAMILIES, MODELS, NodeSpec, Process, Processes
 
 HOUR_S = 3600.0
@@ -53,7 +53,7 @@ HOUR_S = 3600.0
 COMPETITION_PER_HOUR = {"text-to-image": 170, "image-to-video": 120}
 # Its service times: image-to-video 23–60 s depending on the GPU, text-to-image about 1 s.
 COMPETITION_SERVICE_S = {"text-to-image": (0.8, 1.2), "image-to-video": (23.0, 60.0)}
-SCENARIOS = ("burst", "saturation", "mix", "overhead")
+SCENARIOS = ("burst", "saturation", "mix", "overhead", "depth")
 # The demo's gateway settings (settings.py defaults; the demo sets none of them).
 DEMO_SETTINGS = {"ORCHESTRATOR_INFO_TTL_S": "5", "QUEUE_POLL_MS": "500"}
 # Teardown steps that are not processes (dropping the PostgreSQL database), run last.
@@ -327,7 +327,7 @@ def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario,
         }
         cpu_before = {group: stack.cpu_seconds(pids) for group, pids in groups.items()}
         machine_before, harness_before = stack.machine_busy_seconds(), stack.cpu_seconds([os.getpid()])
-        stats_before = read_stats(stats_files)
+        stats_before = stack.read_stats(stats_files)
         load = ApiLoad(network.web_url, network.api_key, scenario.steps, seed_base)
         offered: list[Offered] = asyncio.run(load.offer(scenario.arrivals))
         ids = [o.request_id for o in offered if o.request_id]
@@ -338,7 +338,7 @@ def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario,
         cpu["everything else on the machine"] = max(
             0.0, stack.machine_busy_seconds() - machine_before - sum(cpu.values())
         )
-        stats_after = read_stats(stats_files)
+        stats_after = stack.read_stats(stats_files)
         if left:
             load.cancel(left)
             wait_until_finished(left, 30)
@@ -387,21 +387,6 @@ def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario,
         ideal_makespan_s=scenario.ideal_makespan_s,
         notes=notes,
     )
-
-
-def read_stats(files: list[Path]) -> dict[str, int] | None:
-    """The engine's own counters summed over its processes; None when it writes none (Celery)."""
-    totals = {"db_statements": 0, "stages_finished": 0}
-    found = False
-    for path in files:
-        try:
-            stats = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        found = True
-        for key in totals:
-            totals[key] += int(stats.get(key, 0))
-    return totals if found else None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -477,6 +462,11 @@ def main(argv: list[str] | None = None) -> int:
                 measured = run_scenario(args, network, scenario, seed_base=(index + 1) * 1_000_000)
                 summary, lines = summarise(measured)
                 summaries.append(summary)
+                sections += lines
+                print("\n".join(lines), flush=True)
+            if "depth" in args.scenarios and burst is not None:
+                counts = (20, 200) if args.quick else (100, 10_000)
+                lines = run_depth(network, burst.url, counts, workdir / "engine-stats-depth.json")
                 sections += lines
                 print("\n".join(lines), flush=True)
             from django.db import connections

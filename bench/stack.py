@@ -10,6 +10,7 @@ on exit, Ctrl-C or error, by the PIDs this module started, never by name.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -299,3 +300,18 @@ def machine_busy_seconds() -> float:
     """CPU seconds the whole machine spent busy so far (all cores, every process, ours or not)."""
     times = psutil.cpu_times()
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+def read_stats(files: list[Path]) -> dict[str, int] | None:
+    """The engine's own counters (`run_engine --stats-file`) summed over its processes; None if none was written."""
+    totals = {"db_statements": 0, "stages_finished": 0}
+    found = False
+    for path in files:
+        try:
+            stats = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        found = True
+        for key in totals:
+            totals[key] += int(stats.get(key, 0))
+    return totals if found else None
