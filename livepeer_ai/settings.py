@@ -182,9 +182,10 @@ MEDIA_ROOT = VAR_DIR / "media"
 SERVE_MEDIA = envbool("SERVE_MEDIA", True)
 WHITENOISE_USE_FINDERS = True
 
-# Redis carries the Celery broker and the Channels layer. Without REDIS_URL
-# everything runs in one process (in-memory layer, eager Celery): fine for
-# `manage.py runserver`, not for the multi-process demo, which always sets it.
+# Redis carries the Celery broker, the Channels layer and the engines' wake-ups.
+# Without REDIS_URL nothing crosses processes: jobs still run once `run_engine`
+# is up (it finds them within its one-second tick), but their progress and a
+# cancel reach other processes only through the rows. The demo always sets it.
 REDIS_URL = envstr("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {

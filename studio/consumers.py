@@ -9,11 +9,13 @@ from django.template.loader import render_to_string
 
 from livepeer_ai.gateway.models import JobStatus
 from livepeer_ai.gateway.progress import job_group
+from livepeer_ai.gateway.queue import queue_group
 from studio.results import describe_job, studio_job
 
 
 @database_sync_to_async
-def render_progress(job_id: str, user: Any, snapshot: dict[str, Any] | None = None) -> str | None:
+def render_progress(job_id: str, user: Any, snapshot: dict[str, Any] | None = None) -> tuple[str, str] | None:
+    """The progress fragment, and the capability the job waits for ("" when it is not waiting)."""
     job = studio_job(job_id, user)
     if job is None:
         return None
@@ -23,7 +25,7 @@ def render_progress(job_id: str, user: Any, snapshot: dict[str, Any] | None = No
         job.step, job.total_steps = snapshot["step"], snapshot["total_steps"]
     # The watcher's own buttons (cancel, retry, enter) come with the fragment.
     context = {"job": job, "view": describe_job(job, user), "oob": True}
-    return render_to_string("studio/job.html#job-progress", context)
+    return render_to_string("studio/job.html#job-progress", context), job.waiting_for
 
 
 class JobProgressConsumer(AsyncWebsocketConsumer):
@@ -33,20 +35,35 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
         self.group = job_group(self.job_id)
         self.user = self.scope.get("user") or AnonymousUser()
-        html = await render_progress(self.job_id, self.user)
-        if html is None:
+        rendered = await render_progress(self.job_id, self.user)
+        if rendered is None:
             await self.close(code=4404)
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.queue = ""
+        await self.follow_queue(rendered[1])
         await self.accept()
         # A reload or a second tab starts from the row, not from the next event.
-        await self.send(text_data=html)
+        await self.send(text_data=rendered[0])
+
+    async def follow_queue(self, capability: str) -> None:
+        """While the job waits, its place moves whenever its capability's queue moves: listen there too."""
+        if capability == self.queue:
+            return
+        if self.queue:
+            await self.channel_layer.group_discard(queue_group(self.queue), self.channel_name)
+        if capability:
+            await self.channel_layer.group_add(queue_group(capability), self.channel_name)
+        self.queue = capability
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "queue", ""):
+            await self.channel_layer.group_discard(queue_group(self.queue), self.channel_name)
 
     async def job_updated(self, event: dict[str, Any]) -> None:
-        html = await render_progress(self.job_id, self.user, event.get("snapshot"))
-        if html is not None:
-            await self.send(text_data=html)
+        rendered = await render_progress(self.job_id, self.user, event.get("snapshot"))
+        if rendered is not None:
+            await self.follow_queue(rendered[1])
+            await self.send(text_data=rendered[0])

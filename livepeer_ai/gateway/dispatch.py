@@ -41,7 +41,7 @@ from livepeer_ai.gateway.models import (
     QueueState,
     StageAttempt,
 )
-from livepeer_ai.gateway.payment import pay_for_stage
+from livepeer_ai.gateway.payment import StagePayment, pay_for_stage
 from livepeer_ai.gateway.progress import publish_job_ids
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
 from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid, parameters_hash, request_parameters
@@ -120,8 +120,8 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
     request = workflow.stage_request(job, entry.stage_index, entry.part)
     stage = job.stages[entry.stage_index]
     StageAttempt.objects.filter(id=assignment.attempt_id).update(stage=stage, units=request.units, steps=request.steps)
-    pieces = workflow.stage_pieces(job, entry.stage_index)
-    if job.stage_index != entry.stage_index or entry.part == 0:
+    piece, pieces = workflow.stage_pieces(job, entry.stage_index)
+    if job.stage_index != entry.stage_index or piece == 0:
         # The engine tells the watchers (from its loop: no round trip from this thread).
         Job.objects.filter(id=job.id).update(
             stage_index=entry.stage_index, step=0, total_steps=0, updated_at=timezone.now()
@@ -133,16 +133,19 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
         node_address="",
         job_id_signed=stage_job_id(job, stage),
         stage_index=entry.stage_index,
-        piece=entry.part,
+        piece=piece,
         pieces=pieces,
     )
     if assignment.orchestrator_id is not None:
-        node = Orchestrator.objects.get(id=assignment.orchestrator_id)
-        prepared.node_address = node.address
-        payment = pay_for_stage(node, request.pipeline, request.model_id, request.units)
-        prepared.headers.update(payment.headers)
-        prepared.charge = payment.charge
+        prepared.node_address = Orchestrator.objects.get(id=assignment.orchestrator_id).address
     return prepared
+
+
+def pay(assignment: queue.Assignment, prepared: PreparedStage) -> StagePayment:
+    """Tickets for the stage at the node's price (on chain); off chain, nothing to attach."""
+    node = Orchestrator.objects.get(id=assignment.orchestrator_id)
+    request = prepared.request
+    return pay_for_stage(node, request.pipeline, request.model_id, request.units)
 
 
 def slot_freed(assignment: queue.Assignment) -> None:
@@ -190,8 +193,8 @@ def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dic
     entry = holds(assignment)
     job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
     if entry is None or job is None:
-        # Canceled meanwhile, or re-queued as lost: this answer is not kept.
-        finish_attempt(assignment.attempt_id, AttemptOutcome.CANCELED, took_s)
+        # Canceled meanwhile, or re-queued as lost: this answer is not kept; a canceled job's row goes.
+        abandoned(assignment, took_s)
         return
     finish_attempt(assignment.attempt_id, AttemptOutcome.SUCCEEDED, took_s)
     # Only completed work is charged against the credit there, as the node debits it.
@@ -205,10 +208,23 @@ def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dic
 
 
 def advance(job: Job, entry: QueuedStage, more_pieces: bool) -> None:
-    """The next piece keeps the stage's place; the next stage joins the back of its own queue."""
+    """The next piece keeps the stage's place; the next stage joins the back of its own queue.
+
+    Only while this attempt still holds the row and the job still runs: a job canceled while
+    its result was stored ends here, and a row re-queued meanwhile is left to its new attempt.
+    """
     with transaction.atomic():
+        # Row, then job: the order every writer takes them in (gateway/queue.py).
+        held = QueuedStage.objects.select_for_update().filter(
+            id=entry.id, attempt_id=entry.attempt_id, state=QueueState.RUNNING
+        )
+        if not held.exists():
+            return
+        if not Job.objects.select_for_update().filter(id=job.id, status=JobStatus.RUNNING).exists():
+            held.delete()
+            return
         if more_pieces:
-            QueuedStage.objects.filter(id=entry.id).update(
+            held.update(
                 state=QueueState.WAITING,
                 part=entry.part + 1,
                 worker="",
@@ -231,8 +247,10 @@ def advance(job: Job, entry: QueuedStage, more_pieces: bool) -> None:
 
 def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> None:
     entry = holds(assignment)
-    if entry is None:
+    if entry is None or not Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).exists():
+        # Canceled while it ran (or re-queued as lost): nothing to retry.
         finish_attempt(assignment.attempt_id, AttemptOutcome.CANCELED, took_s, exc)
+        QueuedStage.objects.filter(id=assignment.entry_id, attempt_id=assignment.attempt_id).delete()
         return
     where = assignment.service_uri
     if assignment.orchestrator_id is None:
@@ -244,8 +262,10 @@ def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> Non
     if exc.status == 503:
         finish_attempt(assignment.attempt_id, AttemptOutcome.NO_CAPACITY, took_s, exc)
         with transaction.atomic():
-            queue.release([entry.id])
-            QueuedStage.objects.filter(id=entry.id).update(last_error=f"{where}: {exc.message}"[:2000])
+            QueuedStage.objects.filter(id=entry.id, attempt_id=assignment.attempt_id).update(
+                last_error=f"{where}: {exc.message}"[:2000]
+            )
+            queue.release([entry.id], assignment.attempt_id)
             slots.mark_full(assignment.orchestrator_id, assignment.pipeline, assignment.model_id)
         return
     if exc.is_caller_error:
@@ -264,10 +284,10 @@ def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> Non
         queue.finish_jobs([entry.job_id], JobStatus.FAILED, f"runner_{exc.status}", message)
         return
     with transaction.atomic():
-        queue.release([entry.id])
-        QueuedStage.objects.filter(id=entry.id).update(
+        QueuedStage.objects.filter(id=entry.id, attempt_id=assignment.attempt_id).update(
             failures=failures, excluded=[*entry.excluded, node.service_uri], last_error=last_error[:2000]
         )
+        queue.release([entry.id], assignment.attempt_id)
     queue.notify(f"dispatch {entry.capability}")
 
 
@@ -280,16 +300,16 @@ def abandoned(assignment: queue.Assignment, took_s: float) -> None:
 def handed_back(assignment: queue.Assignment, took_s: float) -> None:
     """The engine stops: the stage goes back to the head of its queue for another worker."""
     finish_attempt(assignment.attempt_id, AttemptOutcome.LOST, took_s, RunnerError(499, "engine worker stopped"))
-    with transaction.atomic():
-        entry = holds(assignment)
-        if entry is not None:
-            queue.release([entry.id])
+    queue.release([assignment.entry_id], assignment.attempt_id)
     queue.notify(f"dispatch {assignment.capability}")
 
 
 def internal_error(assignment: queue.Assignment, took_s: float) -> None:
     """A bug in the gateway: fail the job rather than re-run it forever; the log has the traceback."""
     finish_attempt(assignment.attempt_id, AttemptOutcome.FAILED, took_s, RunnerError(500, "gateway internal error"))
+    if holds(assignment) is None:
+        # Re-queued meanwhile and perhaps running elsewhere: that attempt decides the job.
+        return
     queue.finish_jobs(
         [assignment.job_id],
         JobStatus.FAILED,

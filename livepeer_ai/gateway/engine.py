@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -96,11 +97,14 @@ class Engine:
         self.max_stages = max_stages or settings.ENGINE_MAX_STAGES
         self.stats_file = stats_file
         self.running: dict[int, asyncio.Task[None]] = {}
-        self.by_job: dict[str, asyncio.Task[None]] = {}
+        # The stream part of each running stage, by row and by job: what a cancel or a stop cancels.
+        self.streams: dict[int, asyncio.Task[Any]] = {}
+        self.by_job: dict[str, asyncio.Task[Any]] = {}
         self.canceled_jobs: set[str] = set()
         self.dirty: set[str] = set()
         self.dirty_all = True
         self.stopping = False
+        self.heart_stopped = threading.Event()
         self.stages_finished = 0
         self.statements = StatementCounter()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -153,9 +157,15 @@ class Engine:
         with _local_lock:
             _local.add(self)
         background: list[asyncio.Task[None]] = []
+        heart = threading.Thread(target=self.beat_heart, name=f"heartbeat-{self.name}", daemon=True)
         try:
             await db(queue.heartbeat, self.name)
-            await self.refresh_network()
+            heart.start()
+            try:
+                await self.refresh_network()
+            except Exception:
+                # The network (or the chain it is discovered on) may be down: the periodic refresh retries.
+                logger.exception("engine %s: first look at the network failed", self.name)
             background = [
                 asyncio.create_task(self.every(settings.ENGINE_HEARTBEAT_S, self.beat)),
                 asyncio.create_task(self.every(max(1.0, settings.ORCHESTRATOR_INFO_TTL_S), self.refresh_network)),
@@ -164,12 +174,17 @@ class Engine:
                 background.append(asyncio.create_task(self.listen()))
             if self.stats_file:
                 background.append(asyncio.create_task(self.every(1.0, self.write_stats)))
+            last_full = time.monotonic()
             while not self.stopping:
                 try:
                     await asyncio.wait_for(self.woken.wait(), timeout=TICK_S)
                 except TimeoutError:
-                    self.dirty_all = True
+                    pass
                 self.woken.clear()
+                if time.monotonic() - last_full >= TICK_S:
+                    # Once a tick whatever wakes us: every capability, and the maximum wait.
+                    last_full = time.monotonic()
+                    self.dirty_all = True
                 try:
                     await self.dispatch_waiting()
                 except Exception:
@@ -181,6 +196,9 @@ class Engine:
             for task in background:
                 task.cancel()
             await self.stop_stages(drain)
+            self.heart_stopped.set()
+            if heart.is_alive():
+                heart.join(timeout=10)
             with _local_lock:
                 _local.discard(self)
             connection_created.disconnect(self.statements.install)
@@ -193,13 +211,11 @@ class Engine:
         EngineWorker.objects.filter(name=self.name).delete()
 
     async def stop_stages(self, drain: bool) -> None:
-        tasks = list(self.running.values())
-        if drain:
-            await asyncio.gather(*tasks, return_exceptions=True)
-            return
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Drained: every stage runs to its end. Otherwise the streams stop and their stages go back to the queue."""
+        if not drain:
+            for streaming in list(self.streams.values()):
+                streaming.cancel()
+        await asyncio.gather(*self.running.values(), return_exceptions=True)
 
     async def every(self, period_s: float, action: Callable[[], Awaitable[None]]) -> None:
         while not self.stopping:
@@ -209,9 +225,25 @@ class Engine:
             except Exception:
                 logger.exception("engine %s: %s failed", self.name, getattr(action, "__name__", action))
 
+    def beat_heart(self) -> None:
+        """The heartbeat, on its own thread and connection: slow work on the DB thread never delays it,
+        so no live engine has its stages taken by the others."""
+        from django.db import connection as own
+
+        while not self.heart_stopped.wait(settings.ENGINE_HEARTBEAT_S):
+            try:
+                queue.heartbeat(self.name)
+            except Exception:
+                logger.warning("engine %s: heartbeat failed", self.name, exc_info=True)
+                own.close()
+        own.close()
+
     async def beat(self) -> None:
-        await db(queue.heartbeat, self.name)
-        for key in await db(queue.reclaim_lost):
+        """Re-queue the stages of engines that stopped beating, and any of ours this engine lost track of."""
+        keys = await db(queue.reclaim_lost)
+        before = timezone.now() - timedelta(seconds=settings.ENGINE_LEASE_S)
+        keys += await db(queue.release_orphans, self.name, set(self.running), before)
+        for key in keys:
             self.dirty.add(key)
             self.wake()
 
@@ -274,16 +306,18 @@ class Engine:
     # -- one stage --------------------------------------------------------
 
     async def run_stage(self, assignment: queue.Assignment) -> None:
+        """One stage, start to outcome. Only the stream part is ever canceled (a job canceled, the
+        engine stopping); every outcome is written whatever happens, so no attempt is left without one."""
         started = time.monotonic()
-        prepared: PreparedStage | None = None
+        streaming = asyncio.create_task(self.prepare_and_stream(assignment))
+        self.streams[assignment.entry_id] = streaming
+        self.by_job[assignment.job_id] = streaming
         try:
             try:
-                prepared = await db(dispatch.prepare, assignment)
-                await publish_step(assignment.job_id, prepared.stage_index, 0, 0)
-                result = await self.stream(assignment, prepared)
+                prepared, result = await streaming
             except asyncio.CancelledError:
                 took = time.monotonic() - started
-                if assignment.job_id in self.canceled_jobs:
+                if assignment.job_id in self.canceled_jobs or not self.stopping:
                     await db(dispatch.abandoned, assignment, took)
                 else:
                     await db(dispatch.handed_back, assignment, took)
@@ -298,7 +332,11 @@ class Engine:
             # The runner is free the moment it answered: its slot goes to the next waiting
             # stage before this one's result is stored, and that stage is prepared first.
             await db(dispatch.slot_freed, assignment)
-            await self.dispatch_capability(assignment.capability)
+            try:
+                await self.dispatch_capability(assignment.capability)
+            except Exception:
+                # Another job's dispatch failing is no failure of this stage: the tick retries it.
+                logger.exception("dispatch of %s failed; retrying at the next tick", assignment.capability)
             await asyncio.sleep(0)
             try:
                 await db(dispatch.succeeded, assignment, prepared, result, took)
@@ -306,16 +344,31 @@ class Engine:
                 await db(dispatch.failed, assignment, exc, took)
         except Exception:
             logger.exception("stage %s of job %s failed inside the gateway", assignment.pipeline, assignment.job_id)
-            await db(dispatch.internal_error, assignment, time.monotonic() - started)
+            try:
+                await db(dispatch.internal_error, assignment, time.monotonic() - started)
+            except Exception:
+                # The row stays ours and running: `release_orphans` hands it back within a heartbeat or two.
+                logger.exception("could not record the failure of job %s", assignment.job_id)
         finally:
             self.stages_finished += 1
             self.running.pop(assignment.entry_id, None)
-            if self.by_job.get(assignment.job_id) is asyncio.current_task():
+            self.streams.pop(assignment.entry_id, None)
+            if self.by_job.get(assignment.job_id) is streaming:
                 del self.by_job[assignment.job_id]
-            self.canceled_jobs.discard(assignment.job_id)
+                self.canceled_jobs.discard(assignment.job_id)
             # The slot is free in the ledger: give it to the next waiting stage now.
             self.dirty.add(assignment.capability)
             self.wake()
+
+    async def prepare_and_stream(self, assignment: queue.Assignment) -> tuple[PreparedStage, dict[str, Any]]:
+        prepared = await db(dispatch.prepare, assignment)
+        if assignment.orchestrator_id is not None and settings.WEB3_PROVIDER_URI:
+            # Paying asks the node for ticket params and may touch the chain: not on the DB thread.
+            payment = await sync_to_async(dispatch.pay, thread_sensitive=False)(assignment, prepared)
+            prepared.headers.update(payment.headers)
+            prepared.charge = payment.charge
+        await publish_step(assignment.job_id, prepared.stage_index, 0, 0)
+        return prepared, await self.stream(assignment, prepared)
 
     async def stream(self, assignment: queue.Assignment, prepared: PreparedStage) -> dict[str, Any]:
         assert self.client is not None
@@ -361,7 +414,7 @@ class Engine:
             raise RunnerError(504, f"Runner timed out: {exc!r}") from exc
         except httpx.TransportError as exc:
             raise RunnerError(502, f"Runner unreachable: {exc!r}") from exc
-        except (SSEError, ValueError, KeyError) as exc:
+        except (SSEError, ValueError, KeyError, TypeError, AttributeError, httpx.DecodingError) as exc:
             raise RunnerError(502, f"Runner sent a malformed stream: {exc!r}") from exc
         raise RunnerError(502, "Runner closed the stream without a result.")
 

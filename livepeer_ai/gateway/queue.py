@@ -122,6 +122,8 @@ def stage_capability(job: Job, stage_index: int) -> tuple[str, str]:
 def cancel_job(job: Job) -> bool:
     """Cancel unless finished; a waiting stage leaves the queue, a running one is stopped by its engine."""
     with transaction.atomic():
+        # Row, then job: the order every writer takes them in, so two never wait on each other.
+        list(QueuedStage.objects.select_for_update().filter(job_id=job.id))
         updated = Job.objects.filter(id=job.id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
             status=JobStatus.CANCELED, finished_at=timezone.now(), updated_at=timezone.now()
         )
@@ -170,7 +172,12 @@ def place_of(job: Job) -> QueuePlace | None:
     if entry is None or job.is_finished:
         return None
     ahead = (
-        QueuedStage.objects.filter(pipeline=entry.pipeline, model_id=entry.model_id, state=QueueState.WAITING)
+        QueuedStage.objects.filter(
+            pipeline=entry.pipeline,
+            model_id=entry.model_id,
+            state=QueueState.WAITING,
+            job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+        )
         .filter(Q(priority__gt=entry.priority) | Q(priority=entry.priority, id__lt=entry.id))
         .count()
     )
@@ -236,7 +243,7 @@ def dispatch(
         free = sum(c.free for c in eligible(candidates, cap, set()))
         if not free:
             if not candidates and slots.network_known() and not slots.may_be_sold(pipeline, model_id):
-                return serve_unsold(key, waiting, worker, now)
+                return serve_unsold(key, waiting, worker, now, limit)
             return []
         # A few more than the free slots, for rows that may not use a node they already failed on.
         head = list(
@@ -246,10 +253,17 @@ def dispatch(
         )
         placed = fill_slots(head, candidates, cap, lambda entry: set(entry.excluded), limit, rng)
         assignments = [assign(entry, nodes[chosen.key], worker, now) for entry, chosen in placed]
+        return [a for a in assignments if a is not None]
         return assignments
 
 
-def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any) -> Assignment:
+def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any) -> Assignment | None:
+    """The row taken for `worker`, with its attempt; None if another took it first."""
+    taken = QueuedStage.objects.filter(id=entry.id, state=QueueState.WAITING).update(
+        state=QueueState.RUNNING, worker=worker, orchestrator=node
+    )
+    if not taken:
+        return None
     attempt = StageAttempt.objects.create(
         job_id=entry.job_id,
         stage=entry.pipeline,
@@ -259,9 +273,7 @@ def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any)
         started_at=now,
         message="" if node is not None else "fallback provider",
     )
-    QueuedStage.objects.filter(id=entry.id).update(
-        state=QueueState.RUNNING, worker=worker, orchestrator=node, attempt=attempt
-    )
+    QueuedStage.objects.filter(id=entry.id).update(attempt=attempt)
     Job.objects.filter(id=entry.job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING, started_at=now, updated_at=now
     )
@@ -271,10 +283,11 @@ def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any)
     )
 
 
-def serve_unsold(key: str, waiting: Any, worker: str, now: Any) -> list[Assignment]:
+def serve_unsold(key: str, waiting: Any, worker: str, now: Any, limit: int) -> list[Assignment]:
     """No known node offers the capability at all: the fallback provider serves it, or it fails at once."""
     if settings.FALLBACK_PROVIDER_URL:
-        return [assign(entry, None, worker, now) for entry in waiting.order_by("-priority", "id")]
+        live = waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-priority", "id")
+        return [a for a in (assign(entry, None, worker, now) for entry in live[:limit]) if a is not None]
     grace = timedelta(seconds=settings.QUEUE_WAIT_FOR_NODES_S)
     fail_waiting(waiting.filter(enqueued_at__lte=now - grace), "no_orchestrator", unsold_reason(key))
     return []
@@ -303,38 +316,57 @@ def fail_waiting(waiting: Any, code: str, message: str) -> None:
 def finish_jobs(job_ids: list[Any], status: str, code: str = "", message: str = "") -> list[Any]:
     """Finish unfinished jobs and drop their rows; returns the ids this call finished."""
     now = timezone.now()
-    finished = list(
-        Job.objects.filter(id__in=job_ids, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
-            "id", flat=True
+    with transaction.atomic():
+        # Row, then job, as everywhere.
+        list(QueuedStage.objects.select_for_update().filter(job_id__in=job_ids).values_list("id", flat=True))
+        finished = list(
+            Job.objects.filter(id__in=job_ids, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
+                "id", flat=True
+            )
         )
-    )
-    Job.objects.filter(id__in=finished).update(
-        status=status, error_code=code, error_message=message, finished_at=now, updated_at=now
-    )
-    QueuedStage.objects.filter(job_id__in=job_ids).delete()
-    if finished:
-        from livepeer_ai.gateway.progress import publish_job_ids
+        Job.objects.filter(id__in=finished).update(
+            status=status, error_code=code, error_message=message, finished_at=now, updated_at=now
+        )
+        QueuedStage.objects.filter(job_id__in=job_ids).delete()
+        if finished:
+            from livepeer_ai.gateway.progress import publish_job_ids
 
-        transaction.on_commit(lambda: publish_job_ids(finished))
+            transaction.on_commit(lambda: publish_job_ids(finished))
     return finished
 
 
-def expire_waiting(worker: str) -> list[Assignment]:
-    """Stages past the maximum wait go to the fallback provider, or fail with the reason."""
+def expire_waiting(worker: str, limit: int = 1000) -> list[Assignment]:
+    """Stages past the maximum wait go to the fallback provider, or fail with the reason.
+
+    Per capability under its lock, as dispatch is, so no row is taken twice.
+    """
     now = timezone.now()
-    old = QueuedStage.objects.filter(
-        state=QueueState.WAITING, enqueued_at__lt=now - timedelta(seconds=settings.QUEUE_MAX_WAIT_S)
+    cutoff = now - timedelta(seconds=settings.QUEUE_MAX_WAIT_S)
+    keys = list(
+        QueuedStage.objects.filter(state=QueueState.WAITING, enqueued_at__lt=cutoff)
+        .values_list("pipeline", "model_id")
+        .distinct()
+        .order_by()
     )
-    if not old.exists():
-        return []
-    with transaction.atomic():
-        if settings.FALLBACK_PROVIDER_URL:
-            return [assign(entry, None, worker, now) for entry in old.select_related(None).order_by("id")]
-        for entry in old:
-            reason = f"No orchestrator could take {entry.capability} within {settings.QUEUE_MAX_WAIT_S} s"
-            last = f"; last error: {entry.last_error}" if entry.last_error else " (all busy or failing)"
-            finish_jobs([entry.job_id], JobStatus.FAILED, "runner_503", reason + last)
-    return []
+    assignments: list[Assignment] = []
+    for pipeline, model_id in keys:
+        key = capability_key(pipeline, model_id)
+        with transaction.atomic():
+            if not QueueLock.objects.filter(capability=key).update(dispatched_at=now):
+                QueueLock.objects.get_or_create(capability=key)
+            old = QueuedStage.objects.filter(
+                pipeline=pipeline, model_id=model_id, state=QueueState.WAITING, enqueued_at__lt=cutoff
+            ).order_by("-priority", "id")
+            if settings.FALLBACK_PROVIDER_URL:
+                live = old.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+                taken = (assign(entry, None, worker, now) for entry in live[: max(0, limit - len(assignments))])
+                assignments += [a for a in taken if a is not None]
+                continue
+            for entry in old:
+                reason = f"No orchestrator could take {entry.capability} within {settings.QUEUE_MAX_WAIT_S} s"
+                last = f"; last error: {entry.last_error}" if entry.last_error else " (all busy or failing)"
+                finish_jobs([entry.job_id], JobStatus.FAILED, "runner_503", reason + last)
+    return assignments
 
 
 # -- engine workers ---------------------------------------------------------
@@ -373,8 +405,34 @@ def reclaim_lost(grace_s: float | None = None) -> list[str]:
     return keys
 
 
-def release(entry_ids: list[int]) -> None:
-    """Back to waiting, keeping their place: the slot they held is free again."""
-    QueuedStage.objects.filter(id__in=entry_ids).update(
-        state=QueueState.WAITING, worker="", orchestrator=None, attempt=None
-    )
+def release(entry_ids: list[int], attempt_id: int | None = None) -> None:
+    """Back to waiting, keeping their place: the slot they held is free again.
+
+    With `attempt_id`, only while that attempt still holds the row (it may have been re-queued).
+    """
+    rows = QueuedStage.objects.filter(id__in=entry_ids, state=QueueState.RUNNING)
+    if attempt_id is not None:
+        rows = rows.filter(attempt_id=attempt_id)
+    rows.update(state=QueueState.WAITING, worker="", orchestrator=None, attempt=None)
+
+
+def release_orphans(worker: str, running: set[int], before: Any) -> list[str]:
+    """Rows this live worker holds but runs no stage for (a task lost to an error): back to the queue.
+
+    Only rows dispatched before `before`, so one dispatched while the caller looked is not taken.
+    """
+    with transaction.atomic():
+        orphans = list(
+            QueuedStage.objects.select_for_update()
+            .filter(worker=worker, state=QueueState.RUNNING, attempt__started_at__lt=before)
+            .exclude(id__in=running)
+            .values_list("id", "attempt_id", "pipeline", "model_id")
+        )
+        if not orphans:
+            return []
+        release([entry_id for entry_id, *_ in orphans])
+        StageAttempt.objects.filter(id__in=[a for _, a, _, _ in orphans if a], outcome="").update(
+            outcome=AttemptOutcome.LOST, message="the engine lost track of it"
+        )
+    logger.warning("re-queued %d stage(s) this engine had lost track of", len(orphans))
+    return sorted({capability_key(p, m) for _, _, p, m in orphans})

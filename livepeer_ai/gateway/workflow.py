@@ -118,11 +118,13 @@ def store_result(job: Job, stage_index: int, part: int, result: dict[str, Any]) 
     return GIF_STAGE_PLANS[stage][1](job, stage_index, part, result)
 
 
-def stage_pieces(job: Job, stage_index: int) -> int:
-    """How many requests a stage is: upscale sends each frame alone, the others one request."""
-    if job.stages[stage_index] != "upscale" or job.parameters.get("api"):
-        return 1
-    return len(job.outputs[job.stages[stage_index - 1]]["frames"])
+def stage_pieces(job: Job, stage_index: int) -> tuple[int, int]:
+    """(the piece about to be sent, how many there are): upscale sends each frame alone, the others one request."""
+    stage = job.stages[stage_index]
+    if stage != "upscale" or job.parameters.get("api"):
+        return 0, 1
+    done = len(job.outputs.get(stage, {}).get("frames", []))
+    return done, len(job.outputs[job.stages[stage_index - 1]]["frames"])
 
 
 def generation_size(job: Job) -> tuple[int, int]:
@@ -193,26 +195,30 @@ def upscale_request(job: Job, index: int, part: int) -> StageRequest:
 
 
 def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
-    """Upscaled frames are stored as they arrive; the GIF and MP4 once the last is in."""
+    """Upscaled frames are stored as they arrive; the GIF and MP4 once the last is in.
+
+    The last frame is counted done only after the GIF and MP4 exist: a stage re-driven
+    in between (its engine died while encoding) sends that frame again, never nothing.
+    """
     stage = job.stages[index]
     source = job.outputs[job.stages[index - 1]]
-    done: list[str] = job.outputs.setdefault(stage, {}).setdefault("frames", [])
+    outputs = job.outputs.setdefault(stage, {})
+    done: list[str] = list(outputs.get("frames", []))
     frame_index = len(done)
     flags = safety_flags(result["images"][:1])
-    outputs = job.outputs[stage]
     outputs["nsfw"] = outputs.get("nsfw", False) or flags["nsfw"]
     outputs["nsfw_checked"] = outputs.get("nsfw_checked", True) and flags["nsfw_checked"]
     _mime, upscaled = parse_data_url(result["images"][0]["url"])
     done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
     attach_receipt(job, stage, done[-1], upscaled)
+    if len(done) == len(source["frames"]):
+        frames = [Image.open(default_storage.open(path)) for path in done]
+        fps = source["fps"]
+        save_media(job, stage, "gif", "video.gif", encode_gif(frames, fps))
+        save_media(job, stage, "mp4", "video.mp4", encode_mp4(frames, fps), fps=fps)
+    outputs["frames"] = done
     Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
-    if len(done) < len(source["frames"]):
-        return True
-    frames = [Image.open(default_storage.open(path)) for path in done]
-    fps = source["fps"]
-    save_media(job, stage, "gif", "video.gif", encode_gif(frames, fps))
-    save_media(job, stage, "mp4", "video.mp4", encode_mp4(frames, fps), fps=fps)
-    return False
+    return len(done) < len(source["frames"])
 
 
 def frame_interpolation_request(job: Job, index: int, part: int) -> StageRequest:

@@ -23,7 +23,7 @@ from livepeer_ai.gateway.models import (
     Receipt,
     StageAttempt,
 )
-from livepeer_ai.gateway.progress import job_group
+from livepeer_ai.gateway.progress import job_group, publish_queue_moved
 from studio.models import Generation
 from tests.studio.factories import make_generation, make_queued_job, make_round
 
@@ -321,3 +321,18 @@ def test_retry_button_shows_for_the_owner_of_a_failed_job_only(personas):
     other.force_login(personas.admin)
     assert b'id="retry-job"' in owner.get(f"/jobs/{job.id}/").content
     assert b'id="retry-job"' not in other.get(f"/jobs/{job.id}/").content
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_waiting_jobs_socket_shows_its_place_move_when_the_queue_moves(personas):
+    first = await _make_job(personas.member)
+    second = await _make_job(personas.member)
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{second.id}/", headers=ORIGIN)
+    assert (await communicator.connect())[0]
+    assert '<span class="queue-position">2</span>' in await communicator.receive_from(timeout=5)
+    # The job ahead leaves the queue (it got a slot); the engine says the queue moved.
+    await database_sync_to_async(QueuedStage.objects.filter(job=first).update)(state=QueueState.RUNNING)
+    capability = await database_sync_to_async(lambda: QueuedStage.objects.get(job=second).capability)()
+    await publish_queue_moved(capability)
+    assert '<span class="queue-position">1</span>' in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()

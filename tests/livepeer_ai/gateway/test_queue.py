@@ -239,3 +239,50 @@ def test_two_workers_dispatching_at_once_never_fill_one_slot_twice(approved_mode
     assert sorted(everything) == sorted(str(j.id) for j in jobs[:5])
     assert len(set(everything)) == len(everything)
     assert StageAttempt.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_a_row_is_taken_once_even_when_two_paths_reach_it(network):
+    node("http://a", {T2I: 2})
+    job = submit()
+    entry = QueuedStage.objects.get(job=job)
+    now = timezone.now()
+    assert queue.assign(entry, None, "w1", now) is not None
+    assert queue.assign(entry, None, "w2", now) is None
+    assert StageAttempt.objects.filter(job=job).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_live_engine_hands_back_rows_it_lost_track_of(network):
+    node("http://a", {T2I: 1})
+    job = submit()
+    (assignment,) = queue.dispatch(*T2I, "w1")
+    StageAttempt.objects.filter(id=assignment.attempt_id).update(
+        started_at=timezone.now() - timezone.timedelta(seconds=60)
+    )
+    # Still running here: left alone.
+    assert queue.release_orphans("w1", {assignment.entry_id}, timezone.now()) == []
+    assert queue.release_orphans("w1", set(), timezone.now()) == [" ".join(T2I)]
+    assert StageAttempt.objects.get(id=assignment.attempt_id).outcome == AttemptOutcome.LOST
+    assert Job.objects.get(id=job.id).queue_position == 1
+
+
+@pytest.mark.django_db
+def test_a_result_arriving_after_a_cancel_leaves_no_row_behind(network, settings, tmp_path):
+    from livepeer_ai.gateway import dispatch
+
+    settings.MEDIA_ROOT = tmp_path
+    node("http://a", {T2I: 1})
+    job = create_gif_job_for_queue()
+    (assignment,) = queue.dispatch(*T2I, "w1")
+    job.cancel()
+    # The running row stays until its engine hears of it; the result then arrives.
+    dispatch.advance(Job.objects.get(id=job.id), QueuedStage.objects.get(job=job), more_pieces=False)
+    assert not QueuedStage.objects.filter(job=job).exists()
+    assert Job.objects.get(id=job.id).status == JobStatus.CANCELED
+
+
+def create_gif_job_for_queue() -> Job:
+    from livepeer_ai.gateway.workflow import create_gif_job
+
+    return create_gif_job("canceled while its result arrives")
