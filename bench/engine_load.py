@@ -108,10 +108,10 @@ def build_nodes(args: argparse.Namespace, first_port: int) -> tuple[NodeSpec | N
         return urls
 
     burst = None
-    if "burst" in args.scenarios:
+    if {"burst", "depth"} & set(args.scenarios):
         burst = NodeSpec("bench-burst", stack.free_port(), {"text-to-image": take("text-to-image", args.burst_slots)})
     fleet = []
-    if set(args.scenarios) - {"burst"}:
+    if set(args.scenarios) - {"burst", "depth"}:
         pattern = [int(s) for s in args.slots.split(",")]
         for index in range(args.nodes):
             runners = {

@@ -94,8 +94,8 @@ def run_depth(network: Any, burst_url: str, counts: tuple[int, ...], engine_stat
     lines = [
         f"### A deep queue: {' and '.join(f'{c:,}' for c in counts)} jobs waiting",
         "",
-        __doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
-        f" Window: {WINDOW_S:g} s per depth, one engine process.",
+        __doc__.split("\n\n", 1)[1].replace("\n", " ").strip()
+        + f" Window: {WINDOW_S:g} s per depth, one engine process.",
         "",
         "| jobs waiting | engine DB statements per second | per waiting job per second | engine threads | "
         "engine RSS | positions asked (first / middle / last) | `GET /api/v1/jobs/<id>` time (first / middle / last) |",
