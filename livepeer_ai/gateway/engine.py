@@ -215,7 +215,8 @@ class Engine:
         if not drain:
             for streaming in list(self.streams.values()):
                 streaming.cancel()
-        await asyncio.gather(*self.running.values(), return_exceptions=True)
+        while self.running:
+            await asyncio.gather(*self.running.values(), return_exceptions=True)
 
     async def every(self, period_s: float, action: Callable[[], Awaitable[None]]) -> None:
         while not self.stopping:
@@ -288,6 +289,9 @@ class Engine:
     async def dispatch_capability(self, key: str) -> bool:
         """Fill the capability's free slots; False when this engine streams all it may already."""
         room = self.max_stages - len(self.running)
+        if self.stopping:
+            # Nothing new once stopping: what this engine would take, another takes.
+            return True
         if room <= 0:
             return False
         pipeline, _, model_id = key.partition(" ")
