@@ -286,3 +286,46 @@ def create_gif_job_for_queue() -> Job:
     from livepeer_ai.gateway.workflow import create_gif_job
 
     return create_gif_job("canceled while its result arrives")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatching_a_capability_waits_for_another_workers_dispatch_of_it(approved_models):
+    """The capability's lock row serialises dispatch (on SQLite the whole write lock does it too)."""
+    from django.db import transaction
+
+    from livepeer_ai.gateway.models import QueueLock
+
+    network_seen()
+    node("http://a", {T2I: 1})
+    submit()
+    holding, done = threading.Event(), threading.Event()
+    release = threading.Event()
+    got: list[list[str]] = []
+
+    def first_worker() -> None:
+        try:
+            with transaction.atomic():
+                QueueLock.objects.filter(capability=" ".join(T2I)).update(dispatched_at=timezone.now())
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second_worker() -> None:
+        try:
+            got.append(dispatched(worker="w2"))
+            done.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_worker), threading.Thread(target=second_worker)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    # While the other worker holds the capability, this one cannot dispatch it.
+    assert not done.wait(1.0)
+    release.set()
+    assert done.wait(20)
+    for thread in threads:
+        thread.join(timeout=20)
+    assert len(got) == 1 and len(got[0]) == 1
