@@ -103,6 +103,8 @@ class Engine:
         self.canceled_jobs: set[str] = set()
         self.dirty: set[str] = set()
         self.dirty_all = True
+        # Service URIs of the nodes the last look at the network found (None until the first).
+        self.known: set[str] | None = None
         self.stopping = False
         self.heart_stopped = threading.Event()
         self.stages_finished = 0
@@ -295,7 +297,7 @@ class Engine:
         if room <= 0:
             return False
         pipeline, _, model_id = key.partition(" ")
-        assignments = await db(queue.dispatch, pipeline, model_id, self.name, None, room)
+        assignments = await db(queue.dispatch, pipeline, model_id, self.name, None, room, self.known)
         for assignment in assignments:
             self.start(assignment)
         if assignments:
@@ -427,6 +429,7 @@ class Engine:
     async def refresh_network(self) -> None:
         """Every node's /info at once, over the pooled client; then the ledger reconciles with it."""
         nodes = await db(network.known_orchestrators)
+        self.known = {node.service_uri for node in nodes}
         running = await db(slots.running_by_node)
         sent_at = timezone.now()
         answers = await asyncio.gather(*(self.fetch_info(node) for node in nodes))

@@ -219,7 +219,12 @@ def waiting_capabilities() -> list[tuple[str, str]]:
 
 
 def dispatch(
-    pipeline: str, model_id: str, worker: str, rng: random.Random | None = None, limit: int = 1000
+    pipeline: str,
+    model_id: str,
+    worker: str,
+    rng: random.Random | None = None,
+    limit: int = 1000,
+    known: set[str] | None = None,
 ) -> list[Assignment]:
     """Give free slots to the first waiting stages of one capability; the caller runs what it gets back."""
     key = capability_key(pipeline, model_id)
@@ -238,7 +243,7 @@ def dispatch(
         except ModelNotRoutable as exc:
             fail_waiting(waiting, exc.code, exc.message)
             return []
-        candidates, nodes = slots.candidates(pipeline, model_id)
+        candidates, nodes = slots.candidates(pipeline, model_id, known)
         cap = slots.price_cap()
         free = sum(c.free for c in eligible(candidates, cap, set()))
         if not free:

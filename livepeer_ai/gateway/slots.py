@@ -79,10 +79,18 @@ def ours_running(pipeline: str, model_id: str) -> dict[int, int]:
     return {row["orchestrator"]: row["n"] for row in rows}
 
 
-def candidates(pipeline: str, model_id: str) -> tuple[list[Candidate], dict[str, Orchestrator]]:
-    """Every live node offering (pipeline, model), with its free slots as this gateway's ledger has them."""
+def candidates(
+    pipeline: str, model_id: str, known: set[str] | None = None
+) -> tuple[list[Candidate], dict[str, Orchestrator]]:
+    """Every live node offering (pipeline, model), with its free slots as this gateway's ledger has them.
+
+    `known`: the service URIs the caller's discovery found (an engine's last look at the
+    network), so a node dropped from it is not sent work while its /info is still fresh.
+    """
     now = timezone.now()
     nodes = Orchestrator.objects.filter(reachable=True, info_fetched_at__gte=now - known_window())
+    if known is not None:
+        nodes = nodes.filter(service_uri__in=known)
     offering = [(node, node.capability(pipeline, model_id)) for node in nodes]
     offering = [(node, offered) for node, offered in offering if offered is not None]
     if not offering:

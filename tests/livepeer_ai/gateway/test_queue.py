@@ -329,3 +329,12 @@ def test_dispatching_a_capability_waits_for_another_workers_dispatch_of_it(appro
     for thread in threads:
         thread.join(timeout=20)
     assert len(got) == 1 and len(got[0]) == 1
+
+
+@pytest.mark.django_db
+def test_a_node_the_engines_discovery_no_longer_lists_gets_no_work(network):
+    node("http://dropped", {T2I: 4})
+    node("http://listed", {T2I: 1})
+    jobs = [submit() for _ in range(3)]
+    placed = queue.dispatch(*T2I, "w1", known={"http://listed"})
+    assert [(a.job_id, a.service_uri) for a in placed] == [(str(jobs[0].id), "http://listed")]
