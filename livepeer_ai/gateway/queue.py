@@ -230,10 +230,7 @@ def dispatch(
     key = capability_key(pipeline, model_id)
     now = timezone.now()
     with transaction.atomic():
-        # The lock comes first: on PostgreSQL the row lock, on SQLite the write lock (IMMEDIATE).
-        if not QueueLock.objects.filter(capability=key).update(dispatched_at=now):
-            QueueLock.objects.get_or_create(capability=key)
-            QueueLock.objects.select_for_update().filter(capability=key).first()
+        lock_capability(key, now)
         waiting = QueuedStage.objects.filter(pipeline=pipeline, model_id=model_id, state=QueueState.WAITING)
         if not waiting.exists():
             return []
@@ -260,6 +257,14 @@ def dispatch(
         assignments = [assign(entry, nodes[chosen.key], worker, now) for entry, chosen in placed]
         return [a for a in assignments if a is not None]
         return assignments
+
+
+def lock_capability(key: str, now: Any) -> None:
+    """Inside a transaction: hold the capability until it commits (PostgreSQL: the row's lock;
+    SQLite: the write lock every IMMEDIATE transaction takes anyway)."""
+    if not QueueLock.objects.filter(capability=key).update(dispatched_at=now):
+        QueueLock.objects.get_or_create(capability=key)
+        QueueLock.objects.select_for_update().filter(capability=key).first()
 
 
 def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any) -> Assignment | None:
@@ -357,8 +362,7 @@ def expire_waiting(worker: str, limit: int = 1000) -> list[Assignment]:
     for pipeline, model_id in keys:
         key = capability_key(pipeline, model_id)
         with transaction.atomic():
-            if not QueueLock.objects.filter(capability=key).update(dispatched_at=now):
-                QueueLock.objects.get_or_create(capability=key)
+            lock_capability(key, now)
             old = QueuedStage.objects.filter(
                 pipeline=pipeline, model_id=model_id, state=QueueState.WAITING, enqueued_at__lt=cutoff
             ).order_by("-priority", "id")
