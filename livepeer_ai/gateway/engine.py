@@ -92,7 +92,9 @@ class StatementCounter:
 
 
 class Engine:
-    def __init__(self, name: str = "", max_stages: int | None = None, stats_file: str = "") -> None:
+    def __init__(
+        self, name: str = "", max_stages: int | None = None, stats_file: str = "", own_heartbeat: bool = True
+    ) -> None:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.max_stages = max_stages or settings.ENGINE_MAX_STAGES
         self.stats_file = stats_file
@@ -107,6 +109,9 @@ class Engine:
         self.known: set[str] | None = None
         self.stopping = False
         self.heart_stopped = threading.Event()
+        # An engine inside another program's transaction (run_job in a test or a shell) beats on the
+        # DB thread, which shares that transaction; `run_engine` beats on a thread of its own.
+        self.own_heartbeat = own_heartbeat
         self.stages_finished = 0
         self.statements = StatementCounter()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -162,7 +167,8 @@ class Engine:
         heart = threading.Thread(target=self.beat_heart, name=f"heartbeat-{self.name}", daemon=True)
         try:
             await db(queue.heartbeat, self.name)
-            heart.start()
+            if self.own_heartbeat:
+                heart.start()
             try:
                 await self.refresh_network()
             except Exception:
@@ -207,10 +213,7 @@ class Engine:
             await self.client.aclose()
             if self.stats_file:
                 self.write_stats_now()
-            await db(self.leave)
-
-    def leave(self) -> None:
-        EngineWorker.objects.filter(name=self.name).delete()
+            await db(EngineWorker.objects.filter(name=self.name).delete)
 
     async def stop_stages(self, drain: bool) -> None:
         """Drained: every stage runs to its end. Otherwise the streams stop and their stages go back to the queue."""
@@ -243,6 +246,8 @@ class Engine:
 
     async def beat(self) -> None:
         """Re-queue the stages of engines that stopped beating, and any of ours this engine lost track of."""
+        if not self.own_heartbeat:
+            await db(queue.heartbeat, self.name)
         keys = await db(queue.reclaim_lost)
         before = timezone.now() - timedelta(seconds=settings.ENGINE_LEASE_S)
         keys += await db(queue.release_orphans, self.name, set(self.running), before)
@@ -488,6 +493,6 @@ def drive_until_finished(job_ids: list[str], timeout_s: float = 600.0) -> None:
         return not await db(lambda: Job.objects.filter(id__in=job_ids).exclude(status__in=FINISHED).exists())
 
     async def main() -> None:
-        await Engine().run(until=finished, drain=True)
+        await Engine(own_heartbeat=False).run(until=finished, drain=True)
 
     async_to_sync(main)()
