@@ -65,10 +65,6 @@ class StageRequest:
     files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
 
     @property
-    def queue_key(self) -> str:
-        return f"{self.pipeline} {self.model_id}"
-
-    @property
     def parameters_hash(self) -> str:
         """The hash a node signs for these parameters as they arrive on the wire (payments/receipts.py)."""
         if self.json_body is not None:

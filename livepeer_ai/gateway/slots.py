@@ -160,10 +160,6 @@ def measured(pipeline: str, model_id: str) -> dict[int, tuple[float | None, floa
     return scores
 
 
-def forget_measurements() -> None:
-    _measured.clear()
-
-
 def mark_full(node_id: int, pipeline: str, model_id: str) -> None:
     """The node answered 503: whatever we do not run there is busy for others, until /info says otherwise."""
     node = Orchestrator.objects.filter(id=node_id).first()

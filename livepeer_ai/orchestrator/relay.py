@@ -1,4 +1,4 @@
-"""Passing a runner's SSE stream through to the caller (protocol §2.3): progress as it
+"""Passing a runner's SSE stream through to the caller: progress as it
 comes, the result only once the node has signed its receipts and charged for it."""
 
 from __future__ import annotations

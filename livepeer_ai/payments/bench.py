@@ -378,8 +378,8 @@ def render(throughput: Throughput, samples: Sequence[GasSample], facts: Environm
         "## Ticket throughput on one core",
         "",
         f"One child process, {pinned}, after {WARM_UP_TICKETS} warm-up tickets. *Create + sign* is what a gateway "
-        "does per ticket (protocol §3.3): build the `Ticket` (shared params, its own nonce), `ticket_hash`, "
-        "`sign_ticket_hash`. *Verify* is what an orchestrator does per received ticket (§3.2): `ticket_hash`, "
+        "does per ticket: build the `Ticket` (shared params, its own nonce), `ticket_hash`, "
+        "`sign_ticket_hash`. *Verify* is what an orchestrator does per received ticket: `ticket_hash`, "
         "`recover_ticket_signer` against the sender, the `recipient_rand_hash` check, `is_winning_ticket`. "
         f"Each repetition signs {throughput.tickets} fresh tickets, then verifies them; the table gives the median "
         f"over {len(throughput.sign_rates)} repetitions. eth-keys' `{facts.ecc_backend}` does the secp256k1 work"
