@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install browser models demo test bench lint clean
+.PHONY: install browser models demo test test-fast bench lint clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -40,6 +40,10 @@ browser:
 
 test: install browser
 	$(PY) -m pytest
+
+# Every test that starts no process (tests/conftest.py marks the others `integration`).
+test-fast: install
+	$(PY) -m pytest -m "not integration"
 
 bench: models
 	$(PY) -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md

@@ -40,6 +40,45 @@ RUNNERS: dict[str, tuple[str, str]] = {
 }
 
 
+# Fixtures that start processes (servers, chains, tools run as subprocesses): a test that
+# uses one is marked `integration` here, and `make test-fast` (-m "not integration") skips it.
+PROCESS_FIXTURES = frozenset(
+    {"stack_env", "runners", "redis_url", "anvil", "chain", "deployed", "payments", "demo_site", "chromium", "new_page"}
+)
+# Programs a test may run without starting a service: ffmpeg encodes and decodes media in-line.
+TOOLS = ("ffmpeg",)
+_running: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+_popen_init = subprocess.Popen.__init__
+
+
+def _popen_only_in_integration_tests(self: subprocess.Popen, args: Any, *rest: Any, **kwargs: Any) -> None:
+    """A test that starts a process without the `integration` mark fails, naming the process."""
+    program = Path(str(args if isinstance(args, (str, os.PathLike)) else args[0])).name
+    if _running and not program.startswith(TOOLS) and _running[-1].get_closest_marker("integration") is None:
+        raise AssertionError(f"{_running[-1].nodeid} starts {program} but is not marked integration")
+    _popen_init(self, args, *rest, **kwargs)
+
+
+subprocess.Popen.__init__ = _popen_only_in_integration_tests  # type: ignore[method-assign]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

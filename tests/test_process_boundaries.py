@@ -3,9 +3,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
+@pytest.mark.integration
 def test_web_and_worker_code_never_import_torch():
     # DESIGN: torch and diffusers load only in runners; web, engine and worker stay small.
     script = (

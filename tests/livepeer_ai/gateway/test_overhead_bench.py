@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.integration
 def test_overhead_benchmark_completes_every_job_and_replaces_its_section(tmp_path: Path) -> None:
     report = tmp_path / "scheduling.md"
     report.write_text("# Scheduling simulation\n\nsimulation table\n\n## Gateway overhead per job\n\nstale numbers\n")

@@ -30,6 +30,7 @@ def test_runs_the_npm_packaged_binary() -> None:
     assert "node_modules" in binary.parts
 
 
+@pytest.mark.integration
 def test_a_second_anvil_answers_and_stops_by_pid(tmp_path: Path) -> None:
     node = Anvil(log_path=tmp_path / "anvil.log", chain_id=4242).start()
     process = node.process

@@ -294,6 +294,7 @@ def test_command_refuses_malformed_and_missing_files(tmp_path):
     assert failure.value.returncode == 2
 
 
+@pytest.mark.integration
 def test_command_exit_codes_from_the_shell(receipt_files, document, tmp_path):
     receipt_path, output_path = receipt_files
     altered = copy.deepcopy(document)

@@ -180,6 +180,7 @@ def test_unknown_family_raises_value_error() -> None:
         FrameInterpolation(spec)
 
 
+@pytest.mark.integration
 def test_optical_flow_path_never_imports_torch() -> None:
     script = textwrap.dedent(
         """
