@@ -10,13 +10,15 @@ from functools import wraps
 from typing import Any, Protocol
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 from eth_utils import is_address, to_checksum_address
 
 from dashboard.models import Operator
 from livepeer_ai.gateway.models import Orchestrator
+from livepeer_ai.htmx import HtmxHttpRequest
 
 
 def known_node(address: str) -> str | None:
@@ -57,7 +59,7 @@ def visible_node(user: Any, address: str) -> str | None:
 
 
 class NodeView(Protocol):
-    def __call__(self, request: HttpRequest, address: str) -> HttpResponse: ...
+    def __call__(self, request: HtmxHttpRequest, address: str) -> HttpResponseBase: ...
 
 
 def node_page(view: NodeView) -> NodeView:
@@ -67,7 +69,7 @@ def node_page(view: NodeView) -> NodeView:
     """
 
     @wraps(view)
-    def wrapper(request: HttpRequest, address: str) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, address: str) -> HttpResponseBase:
         if not request.user.is_authenticated:
             to_login = redirect_to_login(request.get_full_path(), reverse("dashboard-login"))
             if getattr(request, "htmx", False):

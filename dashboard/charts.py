@@ -9,7 +9,7 @@ never pass through a float; only pixel positions are fractional.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.utils.html import escape, format_html
@@ -113,7 +113,7 @@ def bar_chart(chart_id: str, title: str, description: str, points: Sequence[Poin
 
 
 def line_chart(
-    chart_id: str, title: str, description: str, labels: Sequence[str], series: dict[str, Sequence[int]]
+    chart_id: str, title: str, description: str, labels: Sequence[str], series: Mapping[str, Sequence[int]]
 ) -> SafeString:
     """One line per series over shared x labels, with a legend along the top."""
     largest = max((v for values in series.values() for v in values), default=0)

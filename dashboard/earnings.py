@@ -7,6 +7,7 @@ redeemed. Sums are Python ints, so every amount is exact to the wei.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -62,10 +63,10 @@ def buckets_for(period: str, now: datetime) -> list[Bucket]:
 
 
 def node_earnings(address: str, period: str, now: datetime) -> Earnings:
-    amounts = [f.name for f in fields(Amounts)]
-    rows = EarningsHour.objects.filter(recipient=address, hour__gte=hour_of(now) - WINDOW).values_list("hour", *amounts)
-    hourly = [(hour, Amounts(*(int(value) for value in amounts))) for hour, *amounts in rows]
-    totals = {}
+    names = [f.name for f in fields(Amounts)]
+    rows = EarningsHour.objects.filter(recipient=address, hour__gte=hour_of(now) - WINDOW).values_list("hour", *names)
+    hourly = [(hour, Amounts(*(int(value) for value in values))) for hour, *values in rows]
+    totals: dict[str, Amounts] = {}
     for name in ("24h", "7d", "30d"):
         first = buckets_for(name, now)[0].start
         total = Amounts()
@@ -104,7 +105,7 @@ def earnings_charts(earnings: Earnings, period: str) -> list[Chart]:
     span = {"24h": "per hour over the last 24 hours", "7d": "per day over 7 days", "30d": "per day over 30 days"}[
         period
     ]
-    measures = [
+    measures: list[tuple[str, str, Callable[[Amounts], int], Callable[[int], str]]] = [
         ("chart-ev", "Expected value received", lambda a: a.expected_value, eth),
         ("chart-winning", "Winning tickets", lambda a: a.winning_tickets, str),
         ("chart-redeemed", "ETH redeemed", lambda a: a.redeemed_value, eth),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -55,7 +56,7 @@ def orchestrator_rows(now: datetime) -> list[OrchestratorRow]:
     return rows
 
 
-def recent_redemptions(limit: int = FEED_LENGTH) -> list[dict[str, Any]]:
+def recent_redemptions(limit: int = FEED_LENGTH) -> list[Mapping[str, Any]]:
     """The latest winning tickets redeemed on chain, newest first: one query."""
     return list(
         ReceivedTicket.objects.filter(status=RedemptionStatus.REDEEMED, redeemed_at__isnull=False)

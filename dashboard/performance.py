@@ -108,7 +108,8 @@ def latency_by_pipeline(attempts: QuerySet[StageAttempt]) -> list[PipelineLatenc
     )
     by_pipeline: dict[str, list[float]] = defaultdict(list)
     for pipeline, took_s in recent:
-        by_pipeline[pipeline].append(took_s)
+        if took_s is not None:  # the filter above excludes it; the type cannot know
+            by_pipeline[pipeline].append(took_s)
     result = []
     for pipeline, values in sorted(by_pipeline.items()):
         values.sort()

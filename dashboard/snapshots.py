@@ -108,7 +108,9 @@ def discovered(discover: Callable[[], Sequence[Any]] | None = None) -> list[Disc
     if not settings.WEB3_PROVIDER_URI:
         return [Discovered(uri.rstrip("/")) for uri in settings.ORCHESTRATOR_URLS]
     if discover is None:
-        from livepeer_ai.payments.discovery import active_orchestrators as discover
+        from livepeer_ai.payments.discovery import active_orchestrators
+
+        discover = active_orchestrators
     return [
         Discovered(found.service_uri.rstrip("/"), int(found.stake), str(to_checksum_address(found.address)))
         for found in discover()

@@ -90,6 +90,7 @@ class PromptForm(forms.Form):
             ("image_to_video_steps", self.limits.max_image_to_video_steps),
         ):
             field = self.fields[name]
+            assert isinstance(field, forms.IntegerField)
             field.max_value = most
             field.validators.append(MaxValueValidator(most))
             field.widget.attrs["max"] = most
@@ -101,7 +102,7 @@ class PromptForm(forms.Form):
                 self.fields[name].help_text = "Not allowed by this round's rules."
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         # Left empty (or not sent at all): the studio's default, as the runner API does for a missing field.
         for name in ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps"):
             if cleaned.get(name) is None and name not in self.errors:
@@ -119,7 +120,7 @@ class PromptForm(forms.Form):
 class SignupForm(UserCreationForm):
     email = forms.EmailField(help_text="Only for resetting your password; never shown.")
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]  # django-stubs declares no Meta on it
         fields = ("username", "email")
 
 

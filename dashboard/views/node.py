@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +15,7 @@ from dashboard.forms import TicketFilterForm
 from dashboard.models import Operator
 from dashboard.performance import DEFAULT_PERIOD, PERIODS, node_stats
 from dashboard.tickets import async_lines, csv_lines, filtered, page_of
+from livepeer_ai.htmx import HtmxHttpRequest
 from livepeer_ai.payments.models import ReceivedTicket
 
 
@@ -31,7 +33,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @node_page
-def node(request: HttpRequest, address: str) -> HttpResponse:
+def node(request: HtmxHttpRequest, address: str) -> HttpResponse:
     period = request.GET.get("period", DEFAULT_PERIOD)
     if period not in PERIODS:
         return HttpResponse(f"period must be one of {', '.join(PERIODS)}", status=400, content_type="text/plain")
@@ -54,7 +56,7 @@ def node(request: HttpRequest, address: str) -> HttpResponse:
 
 @require_GET
 @node_page
-def tickets(request: HttpRequest, address: str) -> HttpResponse:
+def tickets(request: HtmxHttpRequest, address: str) -> HttpResponse:
     form = TicketFilterForm(request.GET)
     template = "dashboard/tickets.html#results" if request.htmx else "dashboard/tickets.html"
     if not form.is_valid():
@@ -65,11 +67,11 @@ def tickets(request: HttpRequest, address: str) -> HttpResponse:
 
 @require_GET
 @node_page
-def tickets_csv(request: HttpRequest, address: str) -> HttpResponse:
+def tickets_csv(request: HttpRequest, address: str) -> HttpResponseBase:
     """Every ticket matching the filter, streamed as CSV (read in chunks, never all in memory)."""
     form = TicketFilterForm(request.GET)
     if not form.is_valid():
-        errors = "; ".join(f"{field or 'filter'}: {' '.join(e)}" for field, e in form.errors.items())
+        errors = "; ".join(f"{field or 'filter'}: {' '.join(map(str, e))}" for field, e in form.errors.items())
         return HttpResponse(f"Bad filter: {errors}", status=400, content_type="text/plain")
     response = StreamingHttpResponse(async_lines(csv_lines(filtered(address, form))), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="tickets-{address}.csv"'

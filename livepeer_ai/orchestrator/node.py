@@ -157,7 +157,7 @@ class Node:
         offered = [c for c in self.config.capabilities if c.pipeline == pipeline]
         if not model_id:
             approved = [c for c in offered if advertised is None or c in advertised]
-            return (approved or offered or [None])[0]
+            return next(iter(approved or offered), None)
         return next((c for c in offered if c.model_id == model_id), None)
 
     async def advertised(self) -> list[Capability]:

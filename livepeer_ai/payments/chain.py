@@ -23,7 +23,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 REGISTRY = "OrchestratorRegistry"
@@ -232,7 +232,7 @@ class Chain:
         with self._send_lock:
             params: TxParams = {
                 "from": account.address,
-                "value": value,
+                "value": Wei(value),
                 "chainId": self.chain_id,
                 "nonce": self.w3.eth.get_transaction_count(account.address, "pending"),
             }

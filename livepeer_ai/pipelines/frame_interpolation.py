@@ -168,7 +168,8 @@ class _FlowPair:
         xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         self.grid = np.stack([xs, ys], axis=-1)
 
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        # opencv's stubs lack its factories.
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
         gray0 = cv2.cvtColor(frame0, cv2.COLOR_RGB2GRAY)
         gray1 = cv2.cvtColor(frame1, cv2.COLOR_RGB2GRAY)
         self.flow01 = dis.calc(gray0, gray1, None)

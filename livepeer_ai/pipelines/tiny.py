@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -359,7 +360,7 @@ def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
     tok_dir = models_dir / "tiny-clip-tokenizer"
     if force or not (tok_dir / "vocab.json").exists():
         build_tokenizer(tok_dir)
-    builders = {
+    builders: dict[str, Callable[[Path], None]] = {
         "sd15": lambda p: build_sd15(p, tok_dir),
         "sdxl-turbo": lambda p: build_sdxl_turbo(p, tok_dir),
         "svd": build_svd,

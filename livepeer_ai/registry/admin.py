@@ -27,7 +27,7 @@ class ModelEntryAdminForm(forms.ModelForm):
 class ModelAuditInline(admin.TabularInline):
     model = ModelAudit
     extra = 0
-    fields = ["at", "actor", "action", "changes", "note"]
+    fields = ("at", "actor", "action", "changes", "note")
     readonly_fields = fields
     can_delete = False
     ordering = ["-at", "-id"]
@@ -50,7 +50,7 @@ class ModelEntryAdmin(admin.ModelAdmin):
     inlines = [ModelAuditInline]
     actions = ["approve_selected", "disable_selected"]
 
-    def get_fields(self, request: HttpRequest, obj: ModelEntry | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ModelEntry | None = None) -> list[str]:  # type: ignore[override]
         return ["pipeline", "model_id", "status", "proposed_by", *curation.EDITABLE_FIELDS, "note"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModelEntry | None = None) -> list[str]:

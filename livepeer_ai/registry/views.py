@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from livepeer_ai.htmx import HtmxHttpRequest
 from livepeer_ai.registry import curation
 from livepeer_ai.registry.forms import ModelFilterForm, ProposeForm, StatusForm
 from livepeer_ai.registry.models import ModelEntry
@@ -22,7 +23,7 @@ def forbidden(request: HttpRequest, message: str) -> HttpResponse:
 
 
 @require_GET
-def model_list(request: HttpRequest) -> HttpResponse:
+def model_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ModelFilterForm(request.GET)
     entries = curation.visible_entries(request.user)
     valid = form.is_valid()
@@ -50,7 +51,7 @@ def model_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def change_status(request: HttpRequest, entry_id: int) -> HttpResponse:
+def change_status(request: HtmxHttpRequest, entry_id: int) -> HttpResponse:
     if not curation.can_curate(request.user):
         return forbidden(request, "Only admins may approve or disable models.")
     entry = get_object_or_404(ModelEntry.objects.select_related("proposed_by"), pk=entry_id)

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from livepeer_ai.htmx import HtmxHttpRequest
 from studio.access import member_required
 from studio.forms import ReportForm
 from studio.models import Entry, Round
@@ -39,7 +40,7 @@ def rounds(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def round_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def round_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     round = get_object_or_404(Round, slug=slug)
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "votes"
     entries = round.entries.public().select_related("job__generation", "author")
@@ -78,7 +79,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @member_required
 @rate_limited("studio:vote", "STUDIO_VOTE_RATE")
-def vote(request: HttpRequest, pk: int) -> HttpResponse:
+def vote(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     entry = _visible_entry(request, pk)
     try:
         entry = cast_vote(entry, request.user)
@@ -95,7 +96,7 @@ def vote(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @member_required
 @rate_limited("studio:report", "STUDIO_REPORT_RATE")
-def report(request: HttpRequest, pk: int) -> HttpResponse:
+def report(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     entry = _visible_entry(request, pk)
     form = ReportForm(request.POST)
     status, notice = 400, ""

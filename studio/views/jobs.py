@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from livepeer_ai.gateway.models import Job
+from livepeer_ai.htmx import HtmxHttpRequest
 from studio.access import member_required, refused
 from studio.creation import Limits, retry_generation, start_generation
 from studio.entries import enter_round
@@ -30,7 +31,7 @@ def _studio_context(request: HttpRequest, round: Round | None) -> dict[str, Any]
     }
 
 
-def _go(request: HttpRequest, url: str) -> HttpResponse:
+def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
@@ -44,7 +45,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_POST
 @member_required
 @rate_limited("studio:create", "STUDIO_CREATE_RATE")
-def create_job(request: HttpRequest) -> HttpResponse:
+def create_job(request: HtmxHttpRequest) -> HttpResponse:
     round = current_round()
     form = PromptForm(request.POST, limits=Limits.of(round))
     status = 400
@@ -61,7 +62,7 @@ def create_job(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = studio_job(job_id, request.user)
     if job is None:
         raise Http404("No such job.")
@@ -79,7 +80,7 @@ def _owned_job(request: HttpRequest, job_id: str) -> Job:
 
 @require_POST
 @member_required
-def cancel_job(request: HttpRequest, job_id: str) -> HttpResponse:
+def cancel_job(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = _owned_job(request, job_id)
     job.cancel()
     if request.htmx:
@@ -90,7 +91,7 @@ def cancel_job(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_POST
 @member_required
 @rate_limited("studio:create", "STUDIO_CREATE_RATE")
-def retry_job(request: HttpRequest, job_id: str) -> HttpResponse:
+def retry_job(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = _owned_job(request, job_id)
     try:
         generation = retry_generation(job, request.user)
@@ -101,7 +102,7 @@ def retry_job(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @require_POST
 @member_required
-def enter_job(request: HttpRequest, job_id: str) -> HttpResponse:
+def enter_job(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     job = _owned_job(request, job_id)
     try:
         entry = enter_round(job, request.user)

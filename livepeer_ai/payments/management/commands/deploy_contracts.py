@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from eth_utils import to_checksum_address
 
 from livepeer_ai.payments.accounts import AccountError, account_from_env
 from livepeer_ai.payments.broker import load_addresses, save_addresses
@@ -39,7 +40,10 @@ class Command(BaseCommand):
         try:
             if path.exists() and not options["force"]:
                 existing = load_addresses(path)
-                if all(chain.w3.eth.get_code(address) for address in (existing.registry, existing.ticket_broker)):
+                if all(
+                    chain.w3.eth.get_code(to_checksum_address(address))
+                    for address in (existing.registry, existing.ticket_broker)
+                ):
                     self.stdout.write(f"contracts already deployed: {existing.registry} {existing.ticket_broker}")
                     return
             deployer = account_from_env(options["key_env"])
