@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 PIPELINES = {"text-to-image", "image-to-image", "image-to-video", "upscale", "frame-interpolation"}
 
 
@@ -85,107 +87,154 @@ class NodeConfig:
     tx_cost_multiplier: int = 100
 
 
-def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    if key not in table:
-        raise ConfigError(f"{where}: missing {key!r}")
-    value = table[key]
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}")
-    return value
+class _Table(BaseModel):
+    """A TOML table: strict types (no "8935" for 8935, no true for 1), and no unknown keys (a typo is named)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _capability(raw: dict[str, Any], index: int) -> Capability:
-    where = f"capabilities[{index}]"
-    pipeline = _require(raw, "pipeline", str, where)
-    if pipeline not in PIPELINES:
-        raise ConfigError(f"{where}: unknown pipeline {pipeline!r}; known: {', '.join(sorted(PIPELINES))}")
-    price = raw.get("price_per_unit", 0)
-    pixels = raw.get("pixels_per_unit", 1)
-    if not isinstance(price, int) or isinstance(price, bool) or price < 0:
-        raise ConfigError(f"{where}: price_per_unit must be a non-negative integer (wei), got {price!r}")
-    if not isinstance(pixels, int) or isinstance(pixels, bool) or pixels < 1:
-        raise ConfigError(f"{where}: pixels_per_unit must be a positive integer, got {pixels!r}")
-    local, external = [], []
-    for r_index, runner in enumerate(raw.get("runners", [])):
-        r_where = f"{where}.runners[{r_index}]"
-        if not isinstance(runner, dict):
-            raise ConfigError(f'{r_where}: must be a table like {{ device = "cpu", count = 1 }} or {{ url = ... }}')
-        if "url" in runner:
-            external.append(
-                ExternalRunner(
-                    url=_require(runner, "url", str, r_where).rstrip("/"), token=str(runner.get("token", ""))
-                )
-            )
-        else:
-            count = runner.get("count", 1)
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise ConfigError(f"{r_where}: count must be a positive integer, got {count!r}")
-            local.append(LocalRunners(device=str(runner.get("device", "cpu")), count=count))
-    if not local and not external:
-        raise ConfigError(f"{where}: needs at least one runner (local device/count or external url)")
-    return Capability(
-        pipeline=pipeline,
-        model_id=_require(raw, "model_id", str, where),
-        warm=bool(raw.get("warm", True)),
-        price_per_unit=price,
-        pixels_per_unit=pixels,
-        local=tuple(local),
-        external=tuple(external),
-    )
+class _Runner(_Table):
+    device: str = "cpu"
+    count: int = Field(1, ge=1)
+    url: str = ""
+    token: str = ""
+
+    @model_validator(mode="after")
+    def _local_or_external(self) -> _Runner:
+        if self.url and self.model_fields_set & {"device", "count"}:
+            raise ValueError("a runner is local (device, count) or external (url, token), not both")
+        return self
+
+
+class _Capability(_Table):
+    pipeline: str
+    model_id: str
+    warm: bool = True
+    price_per_unit: int = Field(0, ge=0)
+    pixels_per_unit: int = Field(1, ge=1)
+    runners: list[_Runner] = Field([], validate_default=True)
+
+    @field_validator("pipeline")
+    @classmethod
+    def _known(cls, pipeline: str) -> str:
+        if pipeline not in PIPELINES:
+            raise ValueError(f"unknown pipeline {pipeline!r}; known: {', '.join(sorted(PIPELINES))}")
+        return pipeline
+
+    @field_validator("runners")
+    @classmethod
+    def _some(cls, runners: list[_Runner]) -> list[_Runner]:
+        if not runners:
+            raise ValueError("needs at least one runner (local device/count or external url)")
+        return runners
+
+
+class _Node(_Table):
+    name: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(8935, ge=1, le=65535)
+    service_uri: str = ""
+    private_key_env: str = ""
+    keystore: str = ""
+    keystore_password_env: str = ""
+    runner_start_timeout_s: float = Field(180.0, gt=0)
+    health_interval_s: float = Field(5.0, gt=0)
+    max_health_failures: int = Field(2, ge=1)
+    registry_refresh_s: float = Field(5.0, ge=0)
+
+
+class _Payments(_Table):
+    ticket_ev: int = Field(NodeConfig.ticket_ev, ge=1)
+    redeem_gas: int = Field(NodeConfig.redeem_gas, ge=1)
+    tx_cost_multiplier: int = Field(NodeConfig.tx_cost_multiplier, ge=1)
+
+
+class _File(_Table):
+    node: _Node = _Node()
+    devices: dict[str, int] = {"cpu": 0}
+    capabilities: list[_Capability] = []
+    payments: _Payments = _Payments()
+
+
+# What a key must be, in the words its error gives (a missing or wrongly typed key names itself).
+_MUST_BE = {
+    "port": "1-65535",
+    "price_per_unit": "a non-negative integer (wei)",
+    "pixels_per_unit": "a positive integer",
+    "count": "a positive integer",
+    "runner_start_timeout_s": "> 0 (seconds)",
+    "health_interval_s": "> 0 (seconds)",
+    "registry_refresh_s": ">= 0 (seconds)",
+    "max_health_failures": "an integer >= 1",
+    "ticket_ev": "a positive integer",
+    "redeem_gas": "a positive integer",
+    "tx_cost_multiplier": "a positive integer",
+}
+
+
+def _message(error: Any) -> str:
+    """One pydantic error as `where: key ...`, `where` written as in the file (capabilities[1].runners[0])."""
+    *path, last = error["loc"] or ("",)
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    if isinstance(last, int):
+        where, last = f"{where}[{last}]", ""
+    where = {"": "config", "node": "node"}.get(where, where)
+    if error["type"] == "missing":
+        return f"{where}: missing {last!r}"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key {last!r}"
+    if last in _MUST_BE:
+        return f"{where}: {last} must be {_MUST_BE[last]}, got {error['input']!r}"
+    if error["type"] == "model_type":
+        return f'{where}: must be a table like {{ device = "cpu", count = 1 }} or {{ url = ... }}'
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {last} {reason}" if last and error["type"] != "value_error" else f"{where}: {reason}"
 
 
 def parse_config(raw: dict[str, Any]) -> NodeConfig:
-    node = raw.get("node", {})
-    port = node.get("port", 8935)
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise ConfigError(f"node: port must be 1-65535, got {port!r}")
-    capabilities = tuple(_capability(c, i) for i, c in enumerate(raw.get("capabilities", [])))
-    if not capabilities:
+    try:
+        parsed = _File.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_message(e) for e in exc.errors())) from None
+    node = parsed.node
+    if not parsed.capabilities:
         raise ConfigError("at least one [[capabilities]] entry is required")
+    capabilities = tuple(
+        Capability(
+            pipeline=c.pipeline,
+            model_id=c.model_id,
+            warm=c.warm,
+            price_per_unit=c.price_per_unit,
+            pixels_per_unit=c.pixels_per_unit,
+            local=tuple(LocalRunners(r.device, r.count) for r in c.runners if not r.url),
+            external=tuple(ExternalRunner(r.url.rstrip("/"), r.token) for r in c.runners if r.url),
+        )
+        for c in parsed.capabilities
+    )
     seen: set[tuple[str, str]] = set()
     for capability in capabilities:
         if capability.key in seen:
             raise ConfigError(f"capability {capability.key} is listed twice")
         seen.add(capability.key)
-    if not node.get("private_key_env") and not node.get("keystore"):
+    if not node.private_key_env and not node.keystore:
         raise ConfigError("node: set private_key_env or keystore (the node's Ethereum identity)")
-    devices = raw.get("devices", {"cpu": 0})
-    host = str(node.get("host", "127.0.0.1"))
-    try:
-        budgets = {str(k): int(v) for k, v in devices.items()}
-        start_timeout = float(node.get("runner_start_timeout_s", 180))
-        health_interval = float(node.get("health_interval_s", 5))
-        max_failures = int(node.get("max_health_failures", 2))
-        registry_refresh = float(node.get("registry_refresh_s", 5))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"[node]/[devices]: expected numbers: {exc}") from None
-    payments = raw.get("payments", {})
-    economics = {}
-    for key in ("ticket_ev", "redeem_gas", "tx_cost_multiplier"):
-        if key in payments:
-            value = payments[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"[payments] {key} must be a positive integer, got {value!r}")
-            economics[key] = value
-    if start_timeout <= 0 or health_interval <= 0 or max_failures < 1:
-        raise ConfigError("node: runner_start_timeout_s and health_interval_s must be > 0, max_health_failures >= 1")
-    if registry_refresh < 0:
-        raise ConfigError(f"node: registry_refresh_s must be >= 0 (seconds), got {registry_refresh!r}")
     return NodeConfig(
-        name=str(node.get("name", "")),
-        service_uri=str(node.get("service_uri", f"http://{host}:{port}")).rstrip("/"),
-        host=host,
-        port=port,
+        name=node.name,
+        service_uri=(node.service_uri or f"http://{node.host}:{node.port}").rstrip("/"),
+        host=node.host,
+        port=node.port,
         capabilities=capabilities,
-        private_key_env=str(node.get("private_key_env", "")),
-        keystore=str(node.get("keystore", "")),
-        keystore_password_env=str(node.get("keystore_password_env", "")),
-        devices=budgets,
-        runner_start_timeout_s=start_timeout,
-        health_interval_s=health_interval,
-        max_health_failures=max_failures,
-        registry_refresh_s=registry_refresh,
-        **economics,
+        private_key_env=node.private_key_env,
+        keystore=node.keystore,
+        keystore_password_env=node.keystore_password_env,
+        devices=dict(parsed.devices),
+        runner_start_timeout_s=node.runner_start_timeout_s,
+        health_interval_s=node.health_interval_s,
+        max_health_failures=node.max_health_failures,
+        registry_refresh_s=node.registry_refresh_s,
+        ticket_ev=parsed.payments.ticket_ev,
+        redeem_gas=parsed.payments.redeem_gas,
+        tx_cost_multiplier=parsed.payments.tx_cost_multiplier,
     )
 
 

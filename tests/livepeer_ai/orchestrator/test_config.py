@@ -201,6 +201,38 @@ def test_an_error_names_the_capability_it_is_in() -> None:
         parse_config(raw)
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (minimal(health_interval=5), "node: unknown key 'health_interval'"),
+        (with_capability(price_per_units=5), "capabilities[0]: unknown key 'price_per_units'"),
+        ({**minimal(), "payment": {"ticket_ev": 1}}, "config: unknown key 'payment'"),
+        (
+            with_capability(runners=[{"device": "cpu"}, {"url": "http://x", "count": 2}]),
+            "capabilities[0].runners[1]: a runner is local (device, count) or external (url, token), not both",
+        ),
+        (with_capability(runners=[{"device": "cpu", "count": "2"}]), "capabilities[0].runners[0]: count must be"),
+        ({**minimal(), "payments": {"ticket_ev": 0}}, "payments: ticket_ev must be a positive integer, got 0"),
+    ],
+    ids=["node-typo", "capability-typo", "table-typo", "local-and-external", "runner-count-text", "zero-ticket-ev"],
+)
+def test_an_error_names_the_key_where_it_is(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw)
+
+    assert message in str(raised.value)
+
+
+def test_every_error_in_the_file_is_reported_at_once() -> None:
+    raw = minimal(port=0, health_interval_s=-1)
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw)
+
+    assert "node: port must be 1-65535, got 0" in str(raised.value)
+    assert "node: health_interval_s must be > 0 (seconds), got -1" in str(raised.value)
+
+
 def test_a_capability_listed_twice_is_refused() -> None:
     raw = minimal()
     raw["capabilities"].append({"pipeline": "text-to-image", "model_id": "m", "runners": [{"url": "http://x"}]})
@@ -352,7 +384,7 @@ def test_fee_is_units_times_price_over_pixels_rounded_up() -> None:
     ("node_overrides", "runners", "message"),
     [
         ({"port": True}, [{}], "port"),
-        ({"runner_start_timeout_s": "x"}, [{}], "expected numbers"),
+        ({"runner_start_timeout_s": "x"}, [{}], "runner_start_timeout_s must be > 0"),
         ({"health_interval_s": 0}, [{}], "must be > 0"),
         ({}, ["cpu"], "must be a table"),
     ],
