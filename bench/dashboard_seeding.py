@@ -1,5 +1,6 @@
 """Data at scale for the dashboard's benchmark and query-count tests: jobs, stage attempts and
 tickets spread over the last 30 days for a few nodes, inserted in bulk.
+`python -m bench.seed_dashboard` runs `seed` from the command line.
 
 Deterministic for a given `rng_seed`. Not for a production database: the rows
 are made up (though shaped like the real ones), and the service URIs end in
