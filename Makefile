@@ -46,12 +46,12 @@ test-fast: install
 	$(PY) -m pytest -m "not integration"
 
 bench: models
-	$(PY) -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
-	$(PY) -m livepeer_ai.gateway.simulation --output docs/benchmarks/scheduling.md
-	$(PY) -m livepeer_ai.gateway.overhead --rate 10,50 --seconds 20 --append docs/benchmarks/scheduling.md
+	$(PY) -m bench.runners --output docs/benchmarks/runners.md
+	$(PY) -m bench.scheduling --output docs/benchmarks/scheduling.md
+	$(PY) -m bench.gateway_overhead --rate 10,50 --seconds 20 --append docs/benchmarks/scheduling.md
 	$(PY) -m bench.engine_load --engine run_engine --output docs/benchmarks/engine.md
-	$(PY) -m livepeer_ai.payments.bench --output docs/benchmarks/payments.md
-	$(PY) -m dashboard.bench --output docs/benchmarks/dashboard.md
+	$(PY) -m bench.payments --output docs/benchmarks/payments.md
+	$(PY) -m bench.dashboard --output docs/benchmarks/dashboard.md
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

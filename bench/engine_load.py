@@ -51,7 +51,7 @@ from bench.queue_depth import run_depth
 from bench.stack import FAMILIES, MODELS, NodeSpec, Process, Processes
 
 HOUR_S = 3600.0
-# The 2024 GIF competition's order of magnitude (livepeer_ai/gateway/simulation.py ARRIVALS): jobs per hour.
+# The 2024 GIF competition's order of magnitude (bench/scheduling.py ARRIVALS): jobs per hour.
 COMPETITION_PER_HOUR = {"text-to-image": 170, "image-to-video": 120}
 # Its service times: image-to-video 23–60 s depending on the GPU, text-to-image about 1 s.
 COMPETITION_SERVICE_S = {"text-to-image": (0.8, 1.2), "image-to-video": (23.0, 60.0)}
@@ -188,7 +188,7 @@ def scenarios(args: argparse.Namespace, burst: NodeSpec | None, fleet: list[Node
                 description=(
                     f"Assumed load: the 2024 GIF competition's order of magnitude, {COMPETITION_PER_HOUR['text-to-image']} "
                     f"text-to-image and {COMPETITION_PER_HOUR['image-to-video']} image-to-video jobs an hour "
-                    f"(`livepeer_ai/gateway/simulation.py`), × {args.mix_load:g}, as independent public-API jobs. "
+                    f"(`bench/scheduling.py`), × {args.mix_load:g}, as independent public-API jobs. "
                     f"Service times (text-to-image 0.8–1.2 s, image-to-video 23–60 s, uniform) and time itself are "
                     f"scaled by {args.scale:g}, so arrivals are {rates['text-to-image']:.2f}/s and "
                     f"{rates['image-to-video']:.2f}/s for {args.seconds:g} s (= {args.seconds / args.scale / 60:.0f} "

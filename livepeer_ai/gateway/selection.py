@@ -4,8 +4,8 @@ Rules (protocol §2.5, minus the failures it describes): warm nodes before cold
 ones; only nodes with free capacity; under the price cap; ranked by measured
 latency per unit·step and recent success rate; a random pick among the best so
 load spreads instead of piling onto one node; suspended nodes skipped.
-Nothing here touches the DB or the network, so the scheduling simulation drives
-exactly this code.
+Nothing here touches the DB or the network, so the scheduling simulation
+(`bench/scheduling.py`) drives exactly this code.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def fill_slots(
     Each stage goes to the best eligible node (`choose`) not among the nodes it already
     failed on; the slot it takes is no longer free for the next. A stage whose only free
     nodes are ones it failed on lets the next one by; with no free slot left, the rest wait.
-    The gateway's dispatch (gateway/queue.py) and the scheduling simulation both call this.
+    The gateway's dispatch (gateway/queue.py) and the scheduling simulation (bench/scheduling.py)
+    both call this.
     """
     placed: list[tuple[Waiting, Candidate]] = []
     for stage in waiting:

@@ -29,6 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from livepeer_ai.payments.ticket_value import DEFAULT_REDEEM_GAS, DEFAULT_TICKET_EV, TX_COST_MULTIPLIER
+
 PIPELINES = {"text-to-image", "image-to-image", "image-to-video", "upscale", "frame-interpolation"}
 
 
@@ -82,9 +84,9 @@ class NodeConfig:
     registry_refresh_s: float = 5.0
     name: str = ""
     # [payments]: the recipient's ticket economics (protocol §3.2); used on chain only.
-    ticket_ev: int = 8_000_000_000
-    redeem_gas: int = 1_200_000
-    tx_cost_multiplier: int = 100
+    ticket_ev: int = DEFAULT_TICKET_EV
+    redeem_gas: int = DEFAULT_REDEEM_GAS
+    tx_cost_multiplier: int = TX_COST_MULTIPLIER
 
 
 class _Table(BaseModel):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.conf import settings
@@ -56,13 +55,33 @@ def gateway_account() -> LocalAccount:
     return account_from_env(settings.GATEWAY_PRIVATE_KEY_ENV)
 
 
+# An amount of ETH as typed: digits, at most one point, up to 18 decimals (no exponent, no sign).
+ETH_AMOUNT = re.compile(r"(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?")
+ETH_DECIMALS = 18
+MAX_WEI = 2**256 - 1
+MAX_WHOLE_ETH_DIGITS = len(str(MAX_WEI // WEI_PER_ETH))
+
+
 def eth_to_wei(amount: str) -> int:
-    """'1.5' ETH → wei, exactly (no floats); at most 18 decimals."""
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise AccountError(f"{amount!r} is not an amount of ETH") from None
-    wei = value * WEI_PER_ETH
-    if value < 0 or wei != wei.to_integral_value():
+    """'1.5' ETH → wei, exactly: parsed as digits, never through a float or a rounding Decimal."""
+    match = ETH_AMOUNT.fullmatch(amount.strip())
+    if match is None or not (match["whole"] or match["fraction"]):
+        raise AccountError(f"{amount!r} is not an amount of ETH")
+    fraction = (match["fraction"] or "").rstrip("0")
+    if len(fraction) > ETH_DECIMALS:
         raise AccountError(f"{amount!r} is not a non-negative amount of ETH with at most 18 decimals")
-    return int(wei)
+    whole = match["whole"].lstrip("0")
+    # More wei than a uint256 holds is no amount a transaction can carry (and no int worth parsing).
+    wei = -1
+    if len(whole) <= MAX_WHOLE_ETH_DIGITS:
+        wei = int(whole or "0") * WEI_PER_ETH + int(fraction.ljust(ETH_DECIMALS, "0"))
+    if not 0 <= wei <= MAX_WEI:
+        raise AccountError(f"{amount!r} ETH is more than any account can hold (2^256 - 1 wei)")
+    return wei
+
+
+def wei_to_eth(wei: int) -> str:
+    """Wei as ETH, exactly: 1500000000000000001 → '1.500000000000000001', 2 * 10**18 → '2'."""
+    whole, fraction = divmod(wei, WEI_PER_ETH)
+    decimals = f"{fraction:018d}".rstrip("0")
+    return f"{whole}.{decimals}" if decimals else str(whole)

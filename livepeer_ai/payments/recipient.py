@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +23,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from livepeer_ai.payments import ticket_value
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.earnings import count_received
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus, SenderBalance
+from livepeer_ai.payments.ticket_value import DEFAULT_REDEEM_GAS, DEFAULT_TICKET_EV, TX_COST_MULTIPLIER
 from livepeer_ai.payments.tickets import (
-    MAX_WIN_PROB,
     InvalidTicketSignature,
     Ticket,
     aux_data_for,
@@ -41,12 +41,8 @@ from livepeer_ai.payments.tickets import (
 from livepeer_ai.payments.wire import Payment, TicketParams
 
 # go-livepeer's defaults (protocol §3.2).
-DEFAULT_TICKET_EV = 8_000_000_000
-TX_COST_MULTIPLIER = 100
 EXPIRATION_BLOCKS = 40
 MAX_NONCES_PER_PARAMS = 600
-# Gas of one redemption as go-livepeer assumes on an L2; operators may set what they measure.
-DEFAULT_REDEEM_GAS = 1_200_000
 
 
 class PaymentRejected(Exception):
@@ -77,19 +73,16 @@ class Recipient:
     # Params
 
     def tx_cost(self) -> int:
-        return self.redeem_gas * self.broker.gas_price()
+        return ticket_value.tx_cost(self.redeem_gas, self.broker.gas_price())
 
     def face_value_for(self, sender: str) -> int:
         """max(txCost, EV) × 100, capped by what the sender's reserve can cover for us (protocol §3.2)."""
-        face_value = max(self.tx_cost(), self.ticket_ev) * self.tx_cost_multiplier
         info = self.broker.sender_info(sender)
-        pool = max(self.broker.pool_size(), 1)
-        # Deposit pays first; beyond it, this node's share of the reserve.
-        max_float = info.deposit + info.reserve // pool
-        face_value = min(face_value, max_float)
-        if self.max_face_value is not None:
-            face_value = min(face_value, self.max_face_value)
-        return face_value
+        return ticket_value.face_value(
+            ticket_value.uncapped_face_value(self.tx_cost(), self.ticket_ev, self.tx_cost_multiplier),
+            ticket_value.sender_float(info.deposit, info.reserve, self.broker.pool_size()),
+            self.max_face_value,
+        )
 
     def recipient_rand(self, params: TicketParams, sender: str) -> int:
         """HMAC-SHA256(secret, seed‖sender‖faceValue‖winProb‖expBlock‖price.num‖price.denom‖auxData)."""
@@ -111,7 +104,7 @@ class Recipient:
         face_value = self.face_value_for(sender)
         if face_value <= 0:
             raise PaymentRejected(f"sender {sender} has no deposit or reserve to back tickets")
-        win_prob = min(self.ticket_ev * math.ceil(MAX_WIN_PROB / face_value), MAX_WIN_PROB)
+        win_prob = ticket_value.win_probability(face_value, self.ticket_ev)
         creation_round, block_hash = self.broker.last_initialized_round()
         unsigned = TicketParams(
             recipient=self.address,
@@ -167,11 +160,11 @@ class Recipient:
                 f"sender {sender} has insufficient deposit or reserve (deposit {info.deposit} wei, "
                 f"reserve {info.reserve} wei)"
             )
-        pool = max(self.broker.pool_size(), 1)
-        if params.face_value > info.deposit + info.reserve // pool:
+        float_wei = ticket_value.sender_float(info.deposit, info.reserve, self.broker.pool_size())
+        if params.face_value > float_wei:
             raise PaymentRejected(
                 f"sender {sender} cannot cover face value {params.face_value} wei "
-                f"(deposit {info.deposit} + reserve share {info.reserve // pool} wei)"
+                f"(deposit {info.deposit} + reserve share {float_wei - info.deposit} wei)"
             )
         current_round = self.broker.current_round()
         if params.creation_round + self.broker.ticket_validity_period <= current_round:

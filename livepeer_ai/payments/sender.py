@@ -10,7 +10,6 @@ same rule the orchestrator applies to its balance.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -18,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.models import OrchestratorCredit, SenderNonce
+from livepeer_ai.payments.ticket_value import tickets_to_send
 from livepeer_ai.payments.tickets import expected_value, sign_ticket_hash, ticket_hash
 from livepeer_ai.payments.wire import Payment, TicketParams
 
@@ -87,7 +87,7 @@ class GatewaySender:
                 sender=self.address, recipient=params.recipient, manifest_id=manifest_id
             )
             existing = int(row.balance) if credit is None else credit
-            count = max(0, math.ceil((max(fee_wei, ev) - existing) / ev))
+            count = tickets_to_send(fee_wei, ev, existing)
             if count * ev > self.max_total_ev:
                 raise SenderRefused(
                     f"{count} tickets of {ev} wei EV exceed this gateway's limit of {self.max_total_ev} wei per batch"

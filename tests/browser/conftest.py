@@ -42,13 +42,15 @@ class DemoSite:
     env: dict[str, str]
     processes: list[ManagedProcess]
 
-    def manage(self, *args: str) -> str:
-        """Run a management command against the site's database; its stdout."""
-        result = subprocess.run(
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
-        )
+    def python(self, *args: str) -> str:
+        """Run Python (a script or `-m module`) against the site's database; its stdout."""
+        result = subprocess.run([PYTHON, *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against the site's database; its stdout."""
+        return self.python("manage.py", *args)
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "-c", code)

@@ -246,7 +246,7 @@ def test_on_chain_the_registered_address_stands_when_the_node_cannot_be_reached(
 
 @pytest.mark.django_db
 def test_off_chain_the_gateways_own_list_is_trusted_for_the_address(personas, settings):
-    """Several services may share one operator key off chain (seed_dashboard does): /info's address is kept."""
+    """Several services may share one operator key off chain (bench.seed_dashboard does): /info's address is kept."""
     orchestrator = Orchestrator.objects.create(service_uri="http://node.test", address=personas.other_operator_address)
     snapshot = store(orchestrator, Fetched(info=info(personas.operator_address)), None)
     assert (snapshot.error, snapshot.orchestrator.address) == ("", personas.operator_address)

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from bench.dashboard_seeding import seed
 from dashboard import live
-from dashboard.seeding import seed
 
 pytestmark = [
     pytest.mark.django_db,

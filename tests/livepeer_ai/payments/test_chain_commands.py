@@ -46,6 +46,10 @@ def test_fund_deposit_funds_and_tops_up(chain_settings):
     assert (info.deposit, info.reserve) == (1 * ETH, 2 * ETH)
     # Topping up to 1.5 / 2 adds only the missing half ether of deposit.
     assert "deposit 1.5 ETH, reserve 2 ETH" in run("fund_deposit", "--deposit", "1.5", "--reserve", "2", "--top-up")
+    # One more gwei of deposit, to the wei, and shown as such.
+    out = run("fund_deposit", "--deposit", "1.500000001", "--reserve", "2", "--top-up")
+    assert "deposit 1.500000001 ETH, reserve 2 ETH" in out
+    assert Broker.from_settings().sender_info(address_of(STRANGER_KEY)).deposit == 1_500_000_001 * 10**9
 
 
 def test_fund_deposit_rejects_bad_amounts_with_a_clear_error(chain_settings):

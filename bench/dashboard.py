@@ -1,10 +1,10 @@
 """Dashboard benchmark: render every page at 10,000 jobs and 100,000 tickets, p50/p95, as Markdown.
 
-    .venv/bin/python -m dashboard.bench --output docs/benchmarks/dashboard.md
+    .venv/bin/python -m bench.dashboard --output docs/benchmarks/dashboard.md
 
 Runs on a throw-away test database (Django's, like the test suite: a temporary
 SQLite file, or test_<name> on PostgreSQL when DATABASE_URL says so), seeded with
-`dashboard.seeding`; each page is rendered through Django's test client as its
+`bench.dashboard_seeding`; each page is rendered through Django's test client as its
 operator (or an admin, or a visitor) would see it, after a warm-up.
 """
 
@@ -58,9 +58,9 @@ def run(jobs: int, tickets: int, runs: int) -> tuple[list[Measured], dict[str, s
     from django.db import connection
     from django.test import Client
 
+    from bench.dashboard_seeding import seed
     from dashboard import live
     from dashboard.models import Operator
-    from dashboard.seeding import seed
     from livepeer_ai.gateway.models import StageAttempt
 
     report = seed(jobs=jobs, tickets=tickets, nodes=2)
@@ -131,10 +131,10 @@ def markdown(measured: list[Measured], facts: dict[str, str], runs: int) -> str:
     lines = [
         "# Dashboard benchmark",
         "",
-        f"Written by `python -m dashboard.bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"Written by `python -m bench.dashboard` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
         f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, {facts['database']}.",
         "",
-        f"Data: {facts['seeded']} (`dashboard.seeding`). Each page is rendered through Django's test client "
+        f"Data: {facts['seeded']} (`bench.dashboard_seeding`). Each page is rendered through Django's test client "
         f"(middleware, session, templates; no network), twice to warm up, then {runs} times "
         "(the CSV export fewer); times are wall-clock per render. Queries are counted on one render and "
         "do not grow with the data (`tests/dashboard/test_scale.py` asserts it).",

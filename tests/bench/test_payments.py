@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from livepeer_ai.payments import bench
+from bench import payments as payments_bench
+from bench import payments_measure
+from livepeer_ai.payments.anvil import Anvil
 from livepeer_ai.payments.chain import Chain
 
 
-@pytest.fixture
-def scratch_chain(chain: Chain) -> Iterator[Chain]:
-    """The session anvil, rolled back after the bench deploys and redeems on it."""
-    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    try:
-        yield chain
-    finally:
-        assert chain.w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
+@pytest.fixture(scope="module")
+def scratch_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """A private anvil for the bench to deploy and redeem on, as `make bench` gives it."""
+    log_path: Path = tmp_path_factory.mktemp("payments-bench") / "anvil.log"
+    with Anvil(log_path=log_path) as node:
+        yield Chain(node.url)
 
 
 def table_rows(markdown: str, heading: str) -> list[list[str]]:
@@ -29,19 +30,10 @@ def table_rows(markdown: str, heading: str) -> list[list[str]]:
     return [[cell.strip() for cell in row] for row in rows[1:]]  # without the header
 
 
-def test_face_value_is_a_hundred_times_the_larger_of_tx_cost_and_ev() -> None:
-    # Protocol §3.2: 1.2M gas at 0.1 gwei is a txCost of 1.2e14 wei, so faceValue 1.2e16.
-    assert bench.tx_cost(1_200_000, 10**8) == 120_000_000_000_000
-    assert bench.face_value_for(120_000_000_000_000) == 12_000_000_000_000_000
-    assert bench.face_value_for(1, ticket_ev_wei=8 * 10**9) == 800_000_000_000
-    face_value = bench.face_value_for(120_000_000_000_000)
-    assert bench.win_prob_for(face_value) * face_value // bench.MAX_WIN_PROB == bench.DEFAULT_TICKET_EV_WEI
-
-
 def test_bench_measures_and_writes_every_section(scratch_chain: Chain) -> None:
-    throughput = bench.measure_ticket_throughput(tickets=50, repetitions=2)
-    samples = bench.measure_redemption_gas(scratch_chain, batch_sizes=(1, 2), repetitions=2)
-    markdown = bench.render(throughput, samples, bench.environment(scratch_chain), "bench --tiny")
+    throughput = payments_measure.measure_ticket_throughput(tickets=50, repetitions=2)
+    samples = payments_measure.measure_redemption_gas(scratch_chain, batch_sizes=(1, 2), repetitions=2)
+    markdown = payments_bench.render(throughput, samples, payments_bench.environment(scratch_chain), "bench --tiny")
 
     assert len(throughput.sign_rates) == len(throughput.verify_rates) == 2
     assert all(rate > 0 for rate in throughput.sign_rates + throughput.verify_rates)

@@ -1,6 +1,6 @@
 """Scheduling simulation: the same arrivals under three policies, written as Markdown.
 
-    .venv/bin/python -m livepeer_ai.gateway.simulation --output docs/benchmarks/scheduling.md
+    .venv/bin/python -m bench.scheduling --output docs/benchmarks/scheduling.md
 
 - `livepeer-2024`: the AI subnet's 2024 gateway: orchestrators ordered by latency score
   regardless of load; a busy one answers "insufficient capacity" and the next is tried;
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.erlang import erlang_c
 from livepeer_ai.gateway.selection import Candidate, fill_slots
 
 HOUR_S = 3600.0
@@ -164,19 +165,6 @@ def simulate_ours(nodes: list[Node], arrivals: list[tuple[float, str]], seed: in
     return outcome
 
 
-def erlang_c(servers: int, offered: float) -> float:
-    """Probability an arrival waits in M/M/c with `offered` = λ/μ Erlangs."""
-    if offered >= servers:
-        return 1.0
-    term, total = 1.0, 1.0
-    for k in range(1, servers):
-        term *= offered / k
-        total += term
-    last = term * offered / servers
-    top = last * servers / (servers - offered)
-    return top / (total + top)
-
-
 def mmc(nodes: list[Node], pipeline: str, load: float) -> dict[str, float]:
     rate = load * ARRIVALS[pipeline] / HOUR_S
     mean_service = statistics.fmean(n.i2v_s if pipeline == "image-to-video" else n.i2v_s / 41.5 for n in nodes)
@@ -284,10 +272,7 @@ def main() -> None:
     parser.add_argument("--loads", default="1,3,6")
     args = parser.parse_args()
     rows = run([int(n) for n in args.nodes.split(",")], [float(x) for x in args.loads.split(",")], args.seed)
-    command = (
-        f"make bench  (python -m livepeer_ai.gateway.simulation --seed {args.seed} --nodes {args.nodes} "
-        f"--loads {args.loads})"
-    )
+    command = f"make bench  (python -m bench.scheduling --seed {args.seed} --nodes {args.nodes} --loads {args.loads})"
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(render(rows, args.seed, command))
     print(Path(args.output).read_text())

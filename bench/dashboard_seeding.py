@@ -1,14 +1,17 @@
 """Data at scale for the dashboard's benchmark and query-count tests: jobs, stage attempts and
 tickets spread over the last 30 days for a few nodes, inserted in bulk.
 
-Deterministic for a given `rng_seed`. Not for a production database: the rows
-are made up (though shaped like the real ones), and the service URIs end in
-`.invalid` so nothing ever tries to reach them.
+`python -m bench.seed_dashboard` runs `seed` from the command line.
+
+Deterministic for a given `rng_seed`, but for the tickets' unique hashes. Not for a
+production database: the rows are made up (though shaped like the real ones), and
+the service URIs end in `.invalid` so nothing ever tries to reach them.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -194,8 +197,10 @@ def attempt(
 
 
 def seed_tickets(count: int, recipients: list[str], now: datetime, days: int, rng: random.Random) -> int:
-    # Distinct per call, so seeding twice never repeats a (recipientRandHash, nonce) pair.
-    params_prefix = rng.getrandbits(64)
+    # Unique columns draw from their own generator, seeded afresh per call: seeding a database
+    # twice, with the same seed or not, never repeats a ticket hash or a (recipientRandHash, nonce).
+    unique = random.Random(secrets.randbits(64))
+    params_prefix = unique.getrandbits(64)
     with keep_given_times():
         for first in range(0, count, BATCH):
             rows = []
@@ -230,7 +235,7 @@ def seed_tickets(count: int, recipients: list[str], now: datetime, days: int, rn
                         recipient_rand=f"0x{rng.getrandbits(256):064x}",
                         aux_data="0x" + "00" * 64,
                         signature="0x" + "00" * 65,
-                        ticket_hash=f"0x{rng.getrandbits(256):064x}",
+                        ticket_hash=f"0x{unique.getrandbits(256):064x}",
                         expected_value=face_value // WIN_ODDS,
                         winning=winning,
                         received_at=received,

@@ -1,6 +1,6 @@
 """Runner benchmark: p50/p95 latency and peak memory per pipeline, written as Markdown.
 
-    .venv/bin/python -m livepeer_ai.runner.bench --output docs/benchmarks/runners.md
+    .venv/bin/python -m bench.runners --output docs/benchmarks/runners.md
 
 Each case starts a real runner process (`manage.py run_runner`) on a registry entry,
 sends one warm-up request and then N timed ones over HTTP, and reads the
@@ -27,7 +27,7 @@ from PIL import Image
 
 from livepeer_ai.orchestrator.supervisor import free_port
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _png(width: int, height: int) -> bytes:
@@ -233,7 +233,7 @@ def main() -> None:
         result = run_case(case, args.requests)
         print(f"  p50 {result['p50']:.3f}s p95 {result['p95']:.3f}s peak {result['peak_rss']:.0f} MiB", flush=True)
         results.append(result)
-    command = f"make bench  (python -m livepeer_ai.runner.bench --requests {args.requests})"
+    command = f"make bench  (python -m bench.runners --requests {args.requests})"
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(render(results, command))
     print(f"wrote {args.output}")

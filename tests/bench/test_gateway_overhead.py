@@ -14,7 +14,7 @@ def test_overhead_benchmark_completes_every_job_and_replaces_its_section(tmp_pat
     report = tmp_path / "scheduling.md"
     report.write_text("# Scheduling simulation\n\nsimulation table\n\n## Gateway overhead per job\n\nstale numbers\n")
     result = subprocess.run(
-        [sys.executable, "-m", "livepeer_ai.gateway.overhead", "--rate", "5", "--seconds", "2", "--runners", "1"]
+        [sys.executable, "-m", "bench.gateway_overhead", "--rate", "5", "--seconds", "2", "--runners", "1"]
         + ["--append", str(report)],
         capture_output=True,
         text=True,

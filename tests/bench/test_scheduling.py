@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from livepeer_ai.gateway import simulation
+from bench import scheduling
 
 
 def rows_for(load: float, nodes: int, pipeline: str = "image-to-video") -> dict[str, dict[str, float]]:
-    rows = simulation.run([nodes], [load], seed=7)
+    rows = scheduling.run([nodes], [load], seed=7)
     return {policy: m for _, _, p, policy, m in rows if p == pipeline}
 
 
@@ -22,14 +22,8 @@ def test_under_bursts_the_queue_keeps_jobs_the_2024_policy_drops():
     assert 0 < by_policy["ours"]["utilisation"] <= 1.0
 
 
-def test_erlang_c_matches_the_textbook_value():
-    # c=2, a=1 Erlang: P(wait) = 1/3.
-    assert abs(simulation.erlang_c(2, 1.0) - 1 / 3) < 1e-12
-    assert simulation.erlang_c(3, 3.5) == 1.0
-
-
 def test_arrivals_are_reproducible_and_scale_with_load():
-    once, again = simulation.make_arrivals(3), simulation.make_arrivals(3)
+    once, again = scheduling.make_arrivals(3), scheduling.make_arrivals(3)
     assert once == again
-    tripled = simulation.make_arrivals(3, load=3)
+    tripled = scheduling.make_arrivals(3, load=3)
     assert 2.4 < len(tripled) / len(once) < 3.6

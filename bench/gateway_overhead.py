@@ -1,6 +1,6 @@
 """The gateway's own cost per job: dispatch time, inference excluded, at a fixed arrival rate.
 
-    .venv/bin/python -m livepeer_ai.gateway.overhead --rate 50 --seconds 20 --append docs/benchmarks/scheduling.md
+    .venv/bin/python -m bench.gateway_overhead --rate 50 --seconds 20 --append docs/benchmarks/scheduling.md
 
 Two real orchestrator nodes (`manage.py run_orchestrator`, separate processes) sell
 text-to-image from real runner servers (`runner.app`, separate processes) whose
@@ -104,7 +104,7 @@ def network(workdir: Path, nodes: int, runners_per_node: int) -> Iterator[list[s
                 log = open(logs / f"runner-{node_index}-{runner_index}.log", "wb")  # noqa: SIM115 (closed with the process)
                 processes.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "livepeer_ai.gateway.overhead", "runner", "--port", str(port)],
+                        [sys.executable, "-m", "bench.gateway_overhead", "runner", "--port", str(port)],
                         env=env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -259,7 +259,7 @@ def render_rate(measured: Measured, rate: float) -> list[str]:
 def render(results: list[tuple[float, Measured]], seconds: float, threads: int, nodes: int, runners: int) -> str:
     rates = ",".join(f"{rate:g}" for rate, _ in results)
     command = (
-        f"python -m livepeer_ai.gateway.overhead --rate {rates} --seconds {seconds:g} --threads {threads} "
+        f"python -m bench.gateway_overhead --rate {rates} --seconds {seconds:g} --threads {threads} "
         f"--nodes {nodes} --runners {runners}"
     )
     lines = [
