@@ -295,9 +295,20 @@ DEFAULT_MODELS = envmap(
     },
 )
 
+# Periodic polls stay out of INFO (livepeer_ai/quiet_logs.py): runners' and nodes' access
+# lines for successful health checks and /info fetches, httpx's line per request, and
+# Celery's three lines per beat task. Errors and failed requests are still logged.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"quiet_polls": {"()": "livepeer_ai.quiet_logs.QuietPolls"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "uvicorn.access": {"filters": ["quiet_polls"]},
+        "httpx": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
