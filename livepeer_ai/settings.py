@@ -193,7 +193,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 defaults socket_timeout to 5 s, the same as channels_redis'
             # blocking-pop timeout, so idle consumers die with 1011 unless it is None
-            # (django/channels_redis#422, stack-notes §4).
+            # (django/channels_redis#422; docs/architecture.md, "Traps in the stack").
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }

@@ -3,7 +3,7 @@ Livepeer's redeem-gas assumption beside the measurement, written as Markdown.
 
     .venv/bin/python -m livepeer_ai.payments.bench --output docs/benchmarks/payments.md
 
-Throughput: a child process pinned to one CPU signs tickets as a gateway does (protocol
+Throughput: a child process pinned to one CPU signs tickets as a gateway does (docs/protocol.md
 §3.3) and verifies them as an orchestrator does (§3.2). Gas: receipts from a private
 anvil, redemptions submitted by a relayer. Comparison: txCost and faceValue (§3.2) for
 Livepeer's 1.2M (L2) and 350k (L1) redeemGas and for the measured figures.
@@ -48,7 +48,7 @@ from livepeer_ai.payments.tickets import (
 )
 
 GWEI = 10**9
-# Protocol §3.2: go-livepeer's redeemGas on L2 (Arbitrum) and on L1, its -ticketEV
+# docs/protocol.md §3.2: go-livepeer's redeemGas on L2 (Arbitrum) and on L1, its -ticketEV
 # default, and the ×100 factors of faceValue = max(txCost×100, EV×100).
 LIVEPEER_L2_REDEEM_GAS = 1_200_000
 LIVEPEER_L1_REDEEM_GAS = 350_000
@@ -75,17 +75,17 @@ ORCHESTRATOR_STAKE_WEI = 10**18
 
 
 def tx_cost(redeem_gas: int, gas_price_wei: int) -> int:
-    """txCost = redeemGas × gasPrice (protocol §3.2)."""
+    """txCost = redeemGas × gasPrice (docs/protocol.md §3.2)."""
     return redeem_gas * gas_price_wei
 
 
 def face_value_for(tx_cost_wei: int, ticket_ev_wei: int = DEFAULT_TICKET_EV_WEI) -> int:
-    """faceValue = max(txCost×100, EV×100), before the maxFloat cap (protocol §3.2)."""
+    """faceValue = max(txCost×100, EV×100), before the maxFloat cap (docs/protocol.md §3.2)."""
     return max(tx_cost_wei * TX_COST_MULTIPLIER, ticket_ev_wei * EV_MULTIPLIER)
 
 
 def win_prob_for(face_value: int, ticket_ev_wei: int = DEFAULT_TICKET_EV_WEI) -> int:
-    """winProb = EV × ceil((2^256−1)/faceValue) (protocol §3.2)."""
+    """winProb = EV × ceil((2^256−1)/faceValue) (docs/protocol.md §3.2)."""
     return ticket_ev_wei * -(-MAX_WIN_PROB // face_value)
 
 
@@ -118,7 +118,7 @@ THROUGHPUT_RECIPIENT_RAND = 0xB0B
 
 
 def _ticket_template(sender: str, recipient: str) -> Ticket:
-    """The params a gateway's batch of tickets shares (protocol §3.3), at a realistic face value and winProb."""
+    """The params a gateway's batch of tickets shares (docs/protocol.md §3.3), at a realistic face value and winProb."""
     return Ticket(
         recipient=recipient,
         sender=sender,
@@ -140,7 +140,7 @@ def _sign_tickets(count: int, first_nonce: int, sender_key: str, template: Ticke
 
 
 def _verify_tickets(signed: list[tuple[Ticket, bytes]], recipient_rand: int) -> int:
-    """What an orchestrator does per received ticket (protocol §3.2); returns the winners."""
+    """What an orchestrator does per received ticket (docs/protocol.md §3.2); returns the winners."""
     winners = 0
     for ticket, signature in signed:
         if recover_ticket_signer(ticket_hash(ticket), signature) != ticket.sender:
@@ -417,7 +417,7 @@ def render(throughput: Throughput, samples: Sequence[GasSample], facts: Environm
         f"balance is checked to move by exactly the face value, {BENCH_FACE_VALUE} wei per ticket). Every ticket "
         "wins (winProb 2^256−1), since finding a winner at a realistic winProb takes ~faceValue/EV signatures; a "
         'realistic winProb only has a few more zero bytes of calldata. "From deposit": the sender has a deposit '
-        'that covers the ticket. "From reserve": a sender with no deposit, paid from its reserve (protocol §3.4); '
+        'that covers the ticket. "From reserve": a sender with no deposit, paid from its reserve (docs/protocol.md §3.4); '
         "the first claim of a round writes the round's claim counters from zero. Batches are of one sender's "
         f"winners for one recipient. Median (and range) over {repetitions} transactions per row, except the first "
         "reserve claim, of which a round has one.",
@@ -441,7 +441,7 @@ def render(throughput: Throughput, samples: Sequence[GasSample], facts: Environm
         "go-livepeer prices a ticket so that redeeming a winner costs at most 1 % of its face value: txCost = "
         "redeemGas × gasPrice and faceValue = max(txCost×100, EV×100), before the maxFloat cap, with redeemGas "
         f"{LIVEPEER_L2_REDEEM_GAS} on L2 and {LIVEPEER_L1_REDEEM_GAS} on L1 and EV {DEFAULT_TICKET_EV_WEI} wei "
-        "(`-ticketEV` default) (protocol §3.2). 0.1 gwei is an Arbitrum-like gas price, 1 gwei a low L1 one. "
+        "(`-ticketEV` default) (docs/protocol.md §3.2). 0.1 gwei is an Arbitrum-like gas price, 1 gwei a low L1 one. "
         "All values are integer wei.",
         "",
         f"| redeemGas from | redeemGas | {price_headers} |",
@@ -458,7 +458,7 @@ def render(throughput: Throughput, samples: Sequence[GasSample], facts: Environm
         f"Livepeer's L2 figure is {LIVEPEER_L2_REDEEM_GAS / measured_single:.1f}× and its L1 figure "
         f"{LIVEPEER_L1_REDEEM_GAS / measured_single:.1f}× the measured single redemption from a deposit. The "
         "measurement is a lower bound for both: this broker pays the recipient with a plain ETH transfer, where "
-        "Livepeer's credits fees through `BondingManager.updateTranscoderWithFees` (protocol §3.4) and its extra "
+        "Livepeer's credits fees through `BondingManager.updateTranscoderWithFees` (docs/protocol.md §3.4) and its extra "
         "storage writes, and anvil charges no L1 data fee, which Arbitrum folds into the L2 gas every "
         "redemption is charged. At a face value of "
         f"{BENCH_FACE_VALUE} wei (1.2M gas at 0.1 gwei, ×100), a gateway sends about "

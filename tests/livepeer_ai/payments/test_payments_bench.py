@@ -30,7 +30,7 @@ def table_rows(markdown: str, heading: str) -> list[list[str]]:
 
 
 def test_face_value_is_a_hundred_times_the_larger_of_tx_cost_and_ev() -> None:
-    # Protocol §3.2: 1.2M gas at 0.1 gwei is a txCost of 1.2e14 wei, so faceValue 1.2e16.
+    # docs/protocol.md §3.2: 1.2M gas at 0.1 gwei is a txCost of 1.2e14 wei, so faceValue 1.2e16.
     assert bench.tx_cost(1_200_000, 10**8) == 120_000_000_000_000
     assert bench.face_value_for(120_000_000_000_000) == 12_000_000_000_000_000
     assert bench.face_value_for(1, ticket_ev_wei=8 * 10**9) == 800_000_000_000
