@@ -157,7 +157,7 @@ def render(throughput: Throughput, samples: Sequence[GasSample], facts: Environm
         f"balance is checked to move by exactly the face value, {BENCH_FACE_VALUE} wei per ticket). Every ticket "
         "wins (winProb 2^256−1), since finding a winner at a realistic winProb takes ~faceValue/EV signatures; a "
         'realistic winProb only has a few more zero bytes of calldata. "From deposit": the sender has a deposit '
-        'that covers the ticket. "From reserve": a sender with no deposit, paid from its reserve (protocol §3.4); '
+        'that covers the ticket. "From reserve": a sender with no deposit, paid from its reserve (docs/protocol.md §3.4); '
         "the first claim of a round writes the round's claim counters from zero. Batches are of one sender's "
         f"winners for one recipient. Median (and range) over {repetitions} transactions per row, except the first "
         "reserve claim, of which a round has one.",
@@ -182,7 +182,7 @@ def render(throughput: Throughput, samples: Sequence[GasSample], facts: Environm
         f"its face value: txCost = redeemGas × gasPrice and faceValue = max(txCost, EV) × {TX_COST_MULTIPLIER} "
         "(`ticket_value.uncapped_face_value`, the node's own rule), before the maxFloat cap, with redeemGas "
         f"{LIVEPEER_L2_REDEEM_GAS} on L2 and {LIVEPEER_L1_REDEEM_GAS} on L1 and EV {DEFAULT_TICKET_EV} wei "
-        "(`-ticketEV` default) (protocol §3.2). 0.1 gwei is an Arbitrum-like gas price, 1 gwei a low L1 one. "
+        "(`-ticketEV` default) (docs/protocol.md §3.2). 0.1 gwei is an Arbitrum-like gas price, 1 gwei a low L1 one. "
         "All values are integer wei.",
         "",
         f"| redeemGas from | redeemGas | {price_headers} |",
@@ -200,7 +200,7 @@ def render(throughput: Throughput, samples: Sequence[GasSample], facts: Environm
         f"Livepeer's L2 figure is {LIVEPEER_L2_REDEEM_GAS / measured_single:.1f}× and its L1 figure "
         f"{LIVEPEER_L1_REDEEM_GAS / measured_single:.1f}× the measured single redemption from a deposit. The "
         "measurement is a lower bound for both: this broker pays the recipient with a plain ETH transfer, where "
-        "Livepeer's credits fees through `BondingManager.updateTranscoderWithFees` (protocol §3.4) and its extra "
+        "Livepeer's credits fees through `BondingManager.updateTranscoderWithFees` (docs/protocol.md §3.4) and its extra "
         "storage writes, and anvil charges no L1 data fee, which Arbitrum folds into the L2 gas every "
         "redemption is charged. At a face value of "
         f"{BENCH_FACE_VALUE} wei (1.2M gas at 0.1 gwei, ×{TX_COST_MULTIPLIER}), a gateway sends about "

@@ -93,7 +93,7 @@ THROUGHPUT_RECIPIENT_RAND = 0xB0B
 
 
 def _ticket_template(sender: str, recipient: str) -> Ticket:
-    """The params a gateway's batch of tickets shares (protocol §3.3), at a realistic face value and winProb."""
+    """The params a gateway's batch of tickets shares (docs/protocol.md §3.3), at a realistic face value and winProb."""
     return Ticket(
         recipient=recipient,
         sender=sender,
@@ -115,7 +115,7 @@ def _sign_tickets(count: int, first_nonce: int, sender_key: str, template: Ticke
 
 
 def _verify_tickets(signed: list[tuple[Ticket, bytes]], recipient_rand: int) -> int:
-    """What an orchestrator does per received ticket (protocol §3.2); returns the winners."""
+    """What an orchestrator does per received ticket (docs/protocol.md §3.2); returns the winners."""
     winners = 0
     for ticket, signature in signed:
         if recover_ticket_signer(ticket_hash(ticket), signature) != ticket.sender:

@@ -4,7 +4,7 @@
 
 - `livepeer-2024`: the AI subnet's 2024 gateway: orchestrators ordered by latency score
   regardless of load; a busy one answers "insufficient capacity" and the next is tried;
-  after cycling the list 4 times (protocol §2.5: new tries only within 2 s) the job fails.
+  after cycling the list 4 times (docs/protocol.md §2.5: new tries only within 2 s) the job fails.
 - `ours`: the gateway's own slot filling (`selection.fill_slots`, as `gateway/queue.py`
   dispatches) over a FIFO queue; a job that finds nothing free waits, up to the maximum wait.
   A projection: a model of the queue, not the engine as it runs (that is `bench/engine_load.py`).

@@ -122,7 +122,7 @@ def store(
 ) -> NodeSnapshot:
     """Keep what the node answered, checked (`node_info`): what it got wrong is the snapshot's error.
 
-    On chain the registry's address is the node's (protocol §4: the registry maps an address to
+    On chain the registry's address is the node's (docs/protocol.md §4: the registry maps an address to
     its service URI), whatever /info claims: a node cannot pose as another orchestrator. Off chain
     the gateway's own ORCHESTRATOR_URLS are trusted, and several may share one operator key.
     """

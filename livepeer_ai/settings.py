@@ -193,7 +193,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 defaults socket_timeout to 5 s, the same as channels_redis'
             # blocking-pop timeout, so idle consumers die with 1011 unless it is None
-            # (django/channels_redis#422, stack-notes §4).
+            # (django/channels_redis#422; docs/architecture.md, "Traps in the stack").
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
@@ -293,9 +293,20 @@ DEFAULT_MODELS = envmap(
     },
 )
 
+# Periodic polls stay out of INFO (livepeer_ai/quiet_logs.py): runners' and nodes' access
+# lines for successful health checks and /info fetches, httpx's line per request, and
+# Celery's three lines per beat task. Errors and failed requests are still logged.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"quiet_polls": {"()": "livepeer_ai.quiet_logs.QuietPolls"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "uvicorn.access": {"filters": ["quiet_polls"]},
+        "httpx": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }

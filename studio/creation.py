@@ -24,7 +24,7 @@ from studio.refusals import Refused
 from studio.rounds import current_round
 
 # Bounds that are not the round's to set: motion_bucket_id and fps as the runner
-# API accepts them (protocol §1.2), kept to what makes sense for a short GIF.
+# API accepts them (docs/protocol.md §1.2), kept to what makes sense for a short GIF.
 MOTION_RANGE = (1, 255)
 FPS_RANGE = (1, 30)
 SEED_MAX = 2**32 - 1

@@ -58,7 +58,7 @@ class Round(models.Model):
     # Rules: which optional stages of the chain are allowed, and the limits.
     allow_upscale = models.BooleanField(default=True)
     allow_interpolation = models.BooleanField(default=True)
-    # Ceilings default to the runner API's own defaults (protocol §1.2: 50 and 25).
+    # Ceilings default to the runner API's own defaults (docs/protocol.md §1.2: 50 and 25).
     max_text_to_image_steps = models.PositiveSmallIntegerField(default=50)
     max_image_to_video_steps = models.PositiveSmallIntegerField(default=25)
     generations_per_member = models.PositiveSmallIntegerField(

@@ -2,7 +2,7 @@
 
 The socket is opened before any worker exists and left idle for more than 5 s:
 with redis-py 8 and channels_redis a socket_timeout of 5 s would kill the
-consumer right there (stack-notes §4); it must still receive every step after.
+consumer right there (docs/architecture.md, "Traps in the stack"); it must still receive every step after.
 """
 
 from __future__ import annotations

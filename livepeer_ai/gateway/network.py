@@ -20,12 +20,12 @@ from livepeer_ai.gateway.selection import suspension_seconds
 
 logger = logging.getLogger(__name__)
 
-INFO_TIMEOUT = httpx.Timeout(8.0, connect=3.0)  # go-livepeer: connect 3 s, call 8 s (protocol §2.3)
+INFO_TIMEOUT = httpx.Timeout(8.0, connect=3.0)  # go-livepeer: connect 3 s, call 8 s (docs/protocol.md §2.3)
 RECENT_ATTEMPTS = 20
 
 
 def service_uris() -> list[str]:
-    """On chain, the registry's active set (protocol §4); off chain, ORCHESTRATOR_URLS."""
+    """On chain, the registry's active set (docs/protocol.md §4); off chain, ORCHESTRATOR_URLS."""
     if settings.WEB3_PROVIDER_URI:
         from livepeer_ai.payments.discovery import active_orchestrators
 
@@ -36,7 +36,7 @@ def service_uris() -> list[str]:
 def known_orchestrators() -> list[Orchestrator]:
     """The discovered service URIs, each with its row (created on first sight).
 
-    On chain each row's address is the one the registry maps to that URI (protocol §4), so a
+    On chain each row's address is the one the registry maps to that URI (docs/protocol.md §4), so a
     node cannot pose as another orchestrator through its /info; `refresh_info` leaves it be.
     """
     if not settings.WEB3_PROVIDER_URI:

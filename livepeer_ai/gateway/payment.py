@@ -1,4 +1,4 @@
-"""Paying an orchestrator for one stage (protocol §2.3, §3.3), when the gateway is on chain.
+"""Paying an orchestrator for one stage (docs/protocol.md §2.3, §3.3), when the gateway is on chain.
 
 Before each request the gateway asks the node for ticket params for itself,
 checks they name the node's advertised address, and attaches tickets for the

@@ -1,6 +1,6 @@
 """Choosing an orchestrator for one stage: pure functions over what the gateway knows.
 
-Rules (protocol §2.5, minus the failures it describes): warm nodes before cold
+Rules (docs/protocol.md §2.5, minus the failures it describes): warm nodes before cold
 ones; only nodes with free capacity; under the price cap; ranked by measured
 latency per unit·step and recent success rate; a random pick among the best so
 load spreads instead of piling onto one node; suspended nodes skipped.

@@ -78,12 +78,12 @@ class NodeConfig:
     runner_start_timeout_s: float = 180.0
     health_interval_s: float = 5.0
     # Health checks that may fail in a row before a runner is restarted
-    # (go-livepeer destroys a container after 2, protocol §1.5).
+    # (go-livepeer destroys a container after 2, docs/protocol.md §1.5).
     max_health_failures: int = 2
     # How often the node re-reads which of its models the registry approves (only those are sold).
     registry_refresh_s: float = 5.0
     name: str = ""
-    # [payments]: the recipient's ticket economics (protocol §3.2); used on chain only.
+    # [payments]: the recipient's ticket economics (docs/protocol.md §3.2); used on chain only.
     ticket_ev: int = DEFAULT_TICKET_EV
     redeem_gas: int = DEFAULT_REDEEM_GAS
     tx_cost_multiplier: int = TX_COST_MULTIPLIER

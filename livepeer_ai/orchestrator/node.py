@@ -1,6 +1,6 @@
 """The orchestrator node's HTTP service: /info, and the runner API routes it sells.
 
-A job goes through the steps of protocol §2.3 in order: credentials → units →
+A job goes through the steps of docs/protocol.md §2.3 in order: credentials → units →
 reserve capacity (503 `insufficient capacity`, before any payment) → payment →
 run on a warm runner, SSE progress passed through → sign a receipt for every
 output (payments/receipts.py) → debit completed work → release.
@@ -214,7 +214,7 @@ class Node:
                 upload = form.get(FILE_FIELDS[pipeline])
                 if not isinstance(upload, UploadFile):
                     raise RequestInvalid(missing_field_error(FILE_FIELDS[pipeline]))
-                # Units depend on the input's size (protocol §2.4).
+                # Units depend on the input's size (docs/protocol.md §2.4).
                 raw = await upload.read()
                 uploads[FILE_FIELDS[pipeline]] = raw
                 input_size, frames = await asyncio.to_thread(measure_upload, raw, pipeline == "frame-interpolation")

@@ -1,4 +1,4 @@
-"""The seam between job handling and payment (protocol §2.3 steps 1, 5, 6, 9).
+"""The seam between job handling and payment (docs/protocol.md §2.3 steps 1, 5, 6, 9).
 
 The node calls these in protocol order; capacity is reserved between
 `check_credentials` and `process_payment`, so a job refused for capacity never
@@ -45,7 +45,7 @@ class Sender:
 
 
 def manifest_id(pipeline: str, model_id: str) -> str:
-    """go-livepeer's manifestID for AI jobs: "<capability>_<model_id>" (protocol §2.4)."""
+    """go-livepeer's manifestID for AI jobs: "<capability>_<model_id>" (docs/protocol.md §2.4)."""
     return f"{pipeline}_{model_id}"
 
 
@@ -137,7 +137,7 @@ class OnchainPayments:
     ) -> dict[str, Any] | None:
         try:
             params = self.recipient.ticket_params(sender, price_per_unit, pixels_per_unit).to_json()
-            # The sender's credit here: what its next batch need not cover (protocol §3.3's
+            # The sender's credit here: what its next batch need not cover (docs/protocol.md §3.3's
             # existing credit, as this node's ledger has it).
             return {"ticket_params": params, "balance": str(self.recipient.balance(sender, manifest))}
         except PaymentRejected as exc:

@@ -3,7 +3,7 @@
 Local runners are `manage.py run_runner` child processes; external ones are any
 server speaking the runner API, health-checked but never started or restarted.
 A runner that never becomes healthy is reported FAILED with its log tail rather
-than dropped, and every restart is counted (protocol §1.5 notes that go-livepeer's
+than dropped, and every restart is counted (docs/protocol.md §1.5 notes that go-livepeer's
 runners crashed silently).
 """
 
@@ -28,7 +28,7 @@ from livepeer_ai.orchestrator.config import Capability, NodeConfig
 logger = logging.getLogger(__name__)
 
 MANAGE_PY = Path(__file__).resolve().parent.parent.parent / "manage.py"
-HEALTH_TIMEOUT_S = 5.0  # go-livepeer checks health with a 5 s timeout (protocol §1.5)
+HEALTH_TIMEOUT_S = 5.0  # go-livepeer checks health with a 5 s timeout (docs/protocol.md §1.5)
 LOG_TAIL_LINES = 30
 
 

@@ -1,10 +1,10 @@
-"""Units billed per job, the same rule on both sides (protocol §2.4), and the fee."""
+"""Units billed per job, the same rule on both sides (docs/protocol.md §2.4), and the fee."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# image-to-video bills h × w × 25 whatever the frame count (protocol §2.4).
+# image-to-video bills h × w × 25 whatever the frame count (docs/protocol.md §2.4).
 I2V_BILLED_FRAMES = 25
 
 

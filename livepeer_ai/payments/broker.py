@@ -55,7 +55,7 @@ class Broker:
         return int(self.registry.functions.currentRound().call())
 
     def last_initialized_round(self) -> tuple[int, bytes]:
-        """(round, its block hash): what a fresh ticket's auxData names (protocol §3.1)."""
+        """(round, its block hash): what a fresh ticket's auxData names (docs/protocol.md §3.1)."""
         round_number = int(self.registry.functions.lastInitializedRound().call())
         return round_number, bytes(self.registry.functions.blockHashForRound(round_number).call())
 
@@ -81,7 +81,7 @@ class Broker:
         return bool(self.ticket_broker.functions.usedTickets(ticket_hash).call())
 
     def active_orchestrators(self) -> list[tuple[str, str, int]]:
-        """(address, service URI, stake) of the active set, highest stake first (protocol §4)."""
+        """(address, service URI, stake) of the active set, highest stake first (docs/protocol.md §4)."""
         result = []
         for address in self.registry.functions.getActiveTranscoders().call():
             uri = str(self.registry.functions.getServiceURI(address).call())

@@ -29,7 +29,7 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 REGISTRY = "OrchestratorRegistry"
 TICKET_BROKER = "TicketBroker"
 
-# Demo deployment defaults. Livepeer's active set is the top 100 (protocol §4)
+# Demo deployment defaults. Livepeer's active set is the top 100 (docs/protocol.md §4)
 # and its deploy config gives tickets 2 rounds of validity (§3.4); a round here
 # is counted in blocks because anvil mines one per transaction.
 DEFAULT_ROUND_LENGTH_BLOCKS = 100
@@ -193,7 +193,7 @@ class Chain:
 
     def ensure_round_initialized(self, registry_address: str, account_key: str) -> TxReceipt | None:
         """Initialize the current round if nobody has yet; redemption requires it (Livepeer's
-        currentRoundInitialized) and fresh tickets need its block hash (protocol §3.1)."""
+        currentRoundInitialized) and fresh tickets need its block hash (docs/protocol.md §3.1)."""
         registry = self.registry(registry_address)
         # Ask about the pending block: the latest may still be in the previous round.
         if registry.functions.currentRoundInitialized().call(block_identifier="pending"):

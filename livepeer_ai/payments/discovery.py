@@ -1,4 +1,4 @@
-"""On-chain discovery (protocol §4): the service URIs of the registry's active set.
+"""On-chain discovery (docs/protocol.md §4): the service URIs of the registry's active set.
 
 The gateway uses it instead of ORCHESTRATOR_URLS when WEB3_PROVIDER_URI is set.
 The active set is read at most every DISCOVERY_TTL_S; a failing read keeps the

@@ -53,7 +53,7 @@ class RedemptionStatus(models.TextChoices):
     SUBMITTED = "submitted", "Redemption sent"
     REDEEMED = "redeemed", "Redeemed"
     FAILED = "failed", "Redemption failed"
-    # Face value at or below the redemption's gas cost: redeeming would lose money (protocol §3.2).
+    # Face value at or below the redemption's gas cost: redeeming would lose money (docs/protocol.md §3.2).
     NOT_WORTH_IT = "not_worth_it", "Below redemption cost"
 
 
@@ -87,7 +87,7 @@ class ReceivedTicket(models.Model):
     class Meta:
         ordering = ["-received_at"]
         constraints = [
-            # No nonce twice under one recipientRand commitment (protocol §3.2).
+            # No nonce twice under one recipientRand commitment (docs/protocol.md §3.2).
             models.UniqueConstraint(fields=["recipient_rand_hash", "sender_nonce"], name="unique_nonce_per_params"),
         ]
         indexes = [

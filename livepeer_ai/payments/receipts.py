@@ -1,9 +1,9 @@
-"""Output receipts: what an orchestrator signs for every output it returns (DESIGN, "A GIF job", step 5).
+"""Output receipts: what an orchestrator signs for every output it returns (docs/architecture.md, "The life of a job", step 7).
 
 A receipt says: for job `job_id`, orchestrator `orchestrator` produced the output
 whose SHA-256 is `output_sha256`, with model `model_id` at `model_revision`, on
 runner `runner_version`, from the request parameters whose canonical hash is
-`parameters_hash`, billing `units` pixels (protocol §2.4). It is EIP-712 typed
+`parameters_hash`, billing `units` pixels (docs/protocol.md §2.4). It is EIP-712 typed
 data signed with the node's Ethereum key, so anyone holding an output and its
 receipt can check both offline, without trusting the gateway.
 

@@ -1,4 +1,4 @@
-"""The orchestrator's side of payment (protocol §3.2): ticket params, validation, balances.
+"""The orchestrator's side of payment (docs/protocol.md §3.2): ticket params, validation, balances.
 
 - `ticket_params` gives a sender a face value and win probability for the
   node's expected value per ticket, and commits to a recipientRand derived by
@@ -40,7 +40,7 @@ from livepeer_ai.payments.tickets import (
 )
 from livepeer_ai.payments.wire import Payment, TicketParams
 
-# go-livepeer's defaults (protocol §3.2).
+# go-livepeer's defaults (docs/protocol.md §3.2).
 EXPIRATION_BLOCKS = 40
 MAX_NONCES_PER_PARAMS = 600
 
@@ -76,7 +76,7 @@ class Recipient:
         return ticket_value.tx_cost(self.redeem_gas, self.broker.gas_price())
 
     def face_value_for(self, sender: str) -> int:
-        """max(txCost, EV) × 100, capped by what the sender's reserve can cover for us (protocol §3.2)."""
+        """max(txCost, EV) × 100, capped by what the sender's reserve can cover for us (docs/protocol.md §3.2)."""
         info = self.broker.sender_info(sender)
         return ticket_value.face_value(
             ticket_value.uncapped_face_value(self.tx_cost(), self.ticket_ev, self.tx_cost_multiplier),

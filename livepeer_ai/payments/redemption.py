@@ -5,7 +5,7 @@ never send the same ticket; the broker's `usedTickets` is the second guard. A
 failed send goes back to PENDING with a doubling back-off, up to a bounded
 number of attempts; a ticket left SUBMITTED by a crash is settled from the
 chain on the next pass. Tickets whose face value does not exceed the gas of
-redeeming them are left alone (protocol §3.2).
+redeeming them are left alone (docs/protocol.md §3.2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The gateway's side of payment (protocol §3.3): how many tickets, their nonces and signatures.
+"""The gateway's side of payment (docs/protocol.md §3.3): how many tickets, their nonces and signatures.
 
 For each request: numTickets = ceil((max(fee, EV) − credit) / EV), where the
 credit is what earlier tickets to this orchestrator and capability paid beyond
@@ -21,7 +21,7 @@ from livepeer_ai.payments.ticket_value import tickets_to_send
 from livepeer_ai.payments.tickets import expected_value, sign_ticket_hash, ticket_hash
 from livepeer_ai.payments.wire import Payment, TicketParams
 
-# go-livepeer's sender limits (protocol §3.3).
+# go-livepeer's sender limits (docs/protocol.md §3.3).
 MAX_TICKET_EV = 3_000_000_000_000
 MAX_TOTAL_EV = 20_000_000_000_000
 DEPOSIT_MULTIPLIER = 1

@@ -1,7 +1,7 @@
 """Livepeer's probabilistic-micropayment ticket: fields, hash, signature, win test.
 
 Everything here is byte-for-byte what go-livepeer (pm/ticket.go, pm/validator.go,
-crypto/verify.go) and the TicketBroker contract compute, protocol §3.1, so a
+crypto/verify.go) and the TicketBroker contract compute, docs/protocol.md §3.1, so a
 ticket made here could be checked by Livepeer's own code. Money is integer wei
 and probabilities are integers over MAX_WIN_PROB; there are no floats.
 """
@@ -15,7 +15,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_address, keccak, to_canonical_address, to_checksum_address
 
 UINT256_MAX = 2**256 - 1
-# winProb is a fraction of 2^256 − 1 (protocol §3.1).
+# winProb is a fraction of 2^256 − 1 (docs/protocol.md §3.1).
 MAX_WIN_PROB = UINT256_MAX
 AUX_DATA_LENGTH = 64
 SIGNATURE_LENGTH = 65
@@ -42,7 +42,7 @@ def _require_bytes(name: str, value: bytes, lengths: tuple[int, ...]) -> None:
 
 @dataclass(frozen=True)
 class Ticket:
-    """A lottery ticket from a sender (gateway) to a recipient (orchestrator), protocol §3.1.
+    """A lottery ticket from a sender (gateway) to a recipient (orchestrator), docs/protocol.md §3.1.
 
     Addresses are normalised to their checksummed form. `aux_data` is the 64
     bytes of `aux_data_for`; go-livepeer leaves it empty when both creation
@@ -91,7 +91,7 @@ class Ticket:
 
 
 def aux_data_for(creation_round: int, creation_round_block_hash: bytes) -> bytes:
-    """uint256 creationRound ‖ bytes32 creationRoundBlockHash (protocol §3.1)."""
+    """uint256 creationRound ‖ bytes32 creationRoundBlockHash (docs/protocol.md §3.1)."""
     _require_uint256("creation_round", creation_round)
     _require_bytes("creation_round_block_hash", creation_round_block_hash, (32,))
     return creation_round.to_bytes(32, "big") + creation_round_block_hash
@@ -99,7 +99,7 @@ def aux_data_for(creation_round: int, creation_round_block_hash: bytes) -> bytes
 
 def ticket_hash(ticket: Ticket) -> bytes:
     """keccak256(abi.encodePacked(recipient, sender, faceValue, winProb, senderNonce,
-    recipientRandHash, auxData)): 20+20+32+32+32+32+64 = 232 bytes (protocol §3.1)."""
+    recipientRandHash, auxData)): 20+20+32+32+32+32+64 = 232 bytes (docs/protocol.md §3.1)."""
     packed = b"".join(
         (
             to_canonical_address(ticket.recipient),
@@ -115,7 +115,7 @@ def ticket_hash(ticket: Ticket) -> bytes:
 
 
 def sign_ticket_hash(digest: bytes, private_key: str | bytes) -> bytes:
-    """EIP-191 personal signature over the 32-byte hash: r ‖ s ‖ v, v ∈ {27, 28} (protocol §3.1).
+    """EIP-191 personal signature over the 32-byte hash: r ‖ s ‖ v, v ∈ {27, 28} (docs/protocol.md §3.1).
 
     eth-account signs deterministically (RFC 6979) and always with a low s.
     """
@@ -148,7 +148,7 @@ def recover_ticket_signer(digest: bytes, signature: bytes) -> str:
 
 
 def is_winning_ticket(signature: bytes, recipient_rand: int, win_prob: int) -> bool:
-    """uint256(keccak256(sig ‖ uint256(recipientRand))) < winProb (protocol §3.1)."""
+    """uint256(keccak256(sig ‖ uint256(recipientRand))) < winProb (docs/protocol.md §3.1)."""
     _require_bytes("signature", signature, (SIGNATURE_LENGTH,))
     _require_uint256("recipient_rand", recipient_rand)
     _require_uint256("win_prob", win_prob)
@@ -157,7 +157,7 @@ def is_winning_ticket(signature: bytes, recipient_rand: int, win_prob: int) -> b
 
 
 def expected_value(face_value: int, win_prob: int) -> int:
-    """faceValue × winProb / (2^256 − 1) in whole wei, rounded down (protocol §3.1).
+    """faceValue × winProb / (2^256 − 1) in whole wei, rounded down (docs/protocol.md §3.1).
 
     go-livepeer keeps the exact fraction (big.Rat); rounding down never
     credits a sender with value it did not send.
@@ -168,6 +168,6 @@ def expected_value(face_value: int, win_prob: int) -> int:
 
 
 def recipient_rand_hash(recipient_rand: int) -> bytes:
-    """keccak256(pad32(recipientRand)): the recipient's commitment (protocol §3.2)."""
+    """keccak256(pad32(recipientRand)): the recipient's commitment (docs/protocol.md §3.2)."""
     _require_uint256("recipient_rand", recipient_rand)
     return keccak(recipient_rand.to_bytes(32, "big"))

@@ -2,7 +2,7 @@
 
 go-livepeer sends `Livepeer-Payment: base64(protobuf Payment{ticket_params,
 sender, expiration_params, ticket_sender_params[{sender_nonce, sig}],
-expected_price})` (protocol §2.3); this is the same message as base64 JSON, so
+expected_price})` (docs/protocol.md §2.3); this is the same message as base64 JSON, so
 the fields keep their meaning and a payment stays one header.
 """
 
@@ -71,7 +71,7 @@ class TicketParams:
         return replace(self, recipient_rand_hash=rand_hash)
 
     def ticket(self, sender: str, sender_nonce: int) -> Ticket:
-        """The ticket these params make for `sender`'s nonce: a batch shares all else (protocol §3.3)."""
+        """The ticket these params make for `sender`'s nonce: a batch shares all else (docs/protocol.md §3.3)."""
         return Ticket(
             recipient=self.recipient,
             sender=sender,
@@ -121,7 +121,7 @@ class TicketParams:
 class Payment:
     sender: str
     ticket_params: TicketParams
-    # (sender_nonce, 65-byte signature) per ticket; the batch shares the params (protocol §3.3).
+    # (sender_nonce, 65-byte signature) per ticket; the batch shares the params (docs/protocol.md §3.3).
     tickets: tuple[tuple[int, bytes], ...]
 
     def encode(self) -> str:

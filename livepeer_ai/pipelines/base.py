@@ -60,14 +60,14 @@ class CancelToken:
 
 
 def resolve_seed(seed: int | None) -> int:
-    """Protocol §1.2: a missing seed is random in [0, 2^32-1]."""
+    """docs/protocol.md §1.2: a missing seed is random in [0, 2^32-1]."""
     if seed is None:
         return random.randint(0, MAX_SEED)
     return seed
 
 
 def image_seeds(seed: int, count: int) -> list[int]:
-    """Protocol §1.3: images are generated one at a time with seed, seed+1, …"""
+    """docs/protocol.md §1.3: images are generated one at a time with seed, seed+1, …"""
     return [(seed + i) % (MAX_SEED + 1) for i in range(count)]
 
 

@@ -8,7 +8,7 @@ from livepeer_ai.pipelines.base import CancelToken, JobCanceled, ModelSpec, Prog
 from livepeer_ai.pipelines.device import pick_device
 from livepeer_ai.pipelines.outputs import GeneratedVideo
 
-# The runner forces this to save memory; it is not an API field (protocol §1.2).
+# The runner forces this to save memory; it is not an API field (docs/protocol.md §1.2).
 DECODE_CHUNK_SIZE = 4
 
 

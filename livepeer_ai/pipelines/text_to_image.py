@@ -6,7 +6,7 @@ from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback,
 from livepeer_ai.pipelines.device import pick_device
 from livepeer_ai.pipelines.outputs import GeneratedImage
 
-# Families distilled to run without classifier-free guidance (protocol §1.4).
+# Families distilled to run without classifier-free guidance (docs/protocol.md §1.4).
 NO_GUIDANCE_FAMILIES = {"sdxl-turbo"}
 
 
@@ -59,7 +59,7 @@ class TextToImage:
             guidance_scale = 0.0
         counter = StepCounter(num_inference_steps * num_images_per_prompt, on_progress, cancel)
         results = []
-        # One image at a time, seeds seed, seed+1, … (protocol §1.3): less memory,
+        # One image at a time, seeds seed, seed+1, … (docs/protocol.md §1.3): less memory,
         # and image k is the same whatever num_images_per_prompt was.
         for image_seed in image_seeds(seed, num_images_per_prompt):
             generator = self.torch.Generator(device=self.device).manual_seed(image_seed)

@@ -2,7 +2,7 @@
 
 They run the real diffusers code at real latent shapes (VAE scale factor 8, like
 the full models), quickly and with nothing downloaded. The pictures are noise.
-Configs and traps: shared/reference/stack-notes.md §2.
+Traps: docs/architecture.md, "Traps in the stack".
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def build_svd(out: Path, num_frames: int = 8) -> None:
         down_block_types=("DownEncoderBlock2D",) * 4,
     )
     # The pipeline always resizes PIL input to 224x224 for the image encoder, so
-    # the encoder must be built for 224 even when tiny (stack-notes §2b).
+    # the encoder must be built for 224 even when tiny (docs/architecture.md, "Traps in the stack").
     encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(
             hidden_size=32,

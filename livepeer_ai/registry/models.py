@@ -29,7 +29,7 @@ class Family(models.TextChoices):
     SD15 = "sd15", "Stable Diffusion 1.x"
     SDXL = "sdxl", "Stable Diffusion XL"
     # Turbo and Lightning distillations run without classifier-free guidance
-    # (protocol §1.4: the runner forces guidance_scale=0 for them).
+    # (docs/protocol.md §1.4: the runner forces guidance_scale=0 for them).
     SDXL_TURBO = "sdxl-turbo", "SDXL Turbo / Lightning"
     SVD = "svd", "Stable Video Diffusion"
     SD_X4_UPSCALER = "sd-x4-upscaler", "SD x4 upscaler"

@@ -42,7 +42,7 @@ from livepeer_ai.runner.schemas import (
 logger = logging.getLogger(__name__)
 
 RUNNER_VERSION = "0.1.0"
-# ai-runner refuses uploads over 50 MB with 413 (protocol §1.2).
+# ai-runner refuses uploads over 50 MB with 413 (docs/protocol.md §1.2).
 MAX_BODY_BYTES = 50 * 1024 * 1024
 
 Loader = Callable[[ModelSpec, str | None], Any]

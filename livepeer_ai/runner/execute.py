@@ -12,7 +12,7 @@ from livepeer_ai.runner.schemas import RunnerParams
 
 
 def image_response(images: list[GeneratedImage]) -> dict[str, Any]:
-    """ImageResponse (protocol §1.3): PNG data URLs, one per seed."""
+    """ImageResponse (docs/protocol.md §1.3): PNG data URLs, one per seed."""
     return {
         "images": [
             {"url": png_data_url(item.image), "seed": item.seed, "nsfw": item.nsfw, "nsfw_checked": item.nsfw_checked}

@@ -63,7 +63,7 @@ class JobSlot:
 
 
 def error_event(exc: BaseException, pipeline: str) -> JobEvent:
-    """Map a pipeline failure to the runner API's status and message (protocol §1.3)."""
+    """Map a pipeline failure to the runner API's status and message (docs/protocol.md §1.3)."""
     if isinstance(exc, JobCanceled):
         return JobEvent("error", {"detail": {"msg": "Job canceled."}}, 409)
     if isinstance(exc, MediaTooLarge):

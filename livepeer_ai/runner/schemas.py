@@ -1,4 +1,4 @@
-"""Request fields, defaults and value checks of the AI runner API (protocol §1.2).
+"""Request fields, defaults and value checks of the AI runner API (docs/protocol.md §1.2).
 
 Type errors are 422 in FastAPI's shape; values a model cannot take are 400
 `{"detail":{"msg":...}}`, as ai-runner answers them.
@@ -86,7 +86,7 @@ PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "frame-interpolation": FrameInterpolationParams,
 }
 
-# Multipart file fields each pipeline requires (protocol §1.1: all but t2i are forms).
+# Multipart file fields each pipeline requires (docs/protocol.md §1.1: all but t2i are forms).
 FILE_FIELDS: dict[str, str] = {
     "image-to-image": "image",
     "image-to-video": "image",

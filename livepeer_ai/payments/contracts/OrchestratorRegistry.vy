@@ -2,7 +2,7 @@
 """
 @title OrchestratorRegistry
 @notice Rounds, orchestrator stake and service URIs for the livepeer-ai network.
-        One contract stands in for three of Livepeer's (protocol §4): the
+        One contract stands in for three of Livepeer's (docs/protocol.md §4): the
         RoundsManager (rounds, `blockHashForRound`), the BondingManager's
         transcoder pool (top `poolMaxSize` by stake, same view names) and the
         ServiceRegistry (`setServiceURI`, `getServiceURI`, `ServiceURIUpdate`).

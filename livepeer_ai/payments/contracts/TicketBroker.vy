@@ -1,7 +1,7 @@
 # pragma version 0.4.3
 """
 @title TicketBroker
-@notice Livepeer's probabilistic-micropayment broker in ETH (protocol §3.4):
+@notice Livepeer's probabilistic-micropayment broker in ETH (docs/protocol.md §3.4):
         senders fund a deposit and a reserve, anyone submits a sender-signed
         winning ticket with its recipientRand, and the face value is paid to
         the ticket's recipient, from the deposit first and then from the
@@ -255,7 +255,7 @@ def _requireValidWinningTicket(_ticket: Ticket, _ticketHash: bytes32, _sig: Byte
 @internal
 @view
 def _requireValidTicketAuxData(_auxData: Bytes[MAX_AUX_DATA_LENGTH]):
-    # auxData = uint256 creationRound ‖ bytes32 creationRoundBlockHash (protocol §3.1).
+    # auxData = uint256 creationRound ‖ bytes32 creationRoundBlockHash (docs/protocol.md §3.1).
     assert len(_auxData) == 64, "invalid length for ticket auxData: must be 64 bytes"
     creationRound: uint256 = convert(extract32(_auxData, 0), uint256)
     creationRoundBlockHash: bytes32 = extract32(_auxData, 32)
@@ -268,7 +268,7 @@ def _requireValidTicketAuxData(_auxData: Bytes[MAX_AUX_DATA_LENGTH]):
 @internal
 @pure
 def _recoverTicketSigner(_ticketHash: bytes32, _sig: Bytes[65]) -> address:
-    # EIP-191 personal sign over the 32-byte ticket hash, r ‖ s ‖ v (protocol §3.1).
+    # EIP-191 personal sign over the 32-byte ticket hash, r ‖ s ‖ v (docs/protocol.md §3.1).
     assert len(_sig) == 65, "invalid signature length"
     r: uint256 = convert(extract32(_sig, 0), uint256)
     s: uint256 = convert(extract32(_sig, 32), uint256)
@@ -284,14 +284,14 @@ def _recoverTicketSigner(_ticketHash: bytes32, _sig: Bytes[65]) -> address:
 @internal
 @pure
 def _isWinningTicket(_sig: Bytes[65], _recipientRand: uint256, _winProb: uint256) -> bool:
-    # uint256(keccak256(sig ‖ uint256(recipientRand))) < winProb (protocol §3.1).
+    # uint256(keccak256(sig ‖ uint256(recipientRand))) < winProb (docs/protocol.md §3.1).
     return convert(keccak256(concat(_sig, convert(_recipientRand, bytes32))), uint256) < _winProb
 
 
 @internal
 @pure
 def _ticketHash(_ticket: Ticket) -> bytes32:
-    # keccak256(abi.encodePacked(...)): 232 bytes with a 64-byte auxData (protocol §3.1).
+    # keccak256(abi.encodePacked(...)): 232 bytes with a 64-byte auxData (docs/protocol.md §3.1).
     return keccak256(
         concat(
             convert(_ticket.recipient, bytes20),

@@ -85,7 +85,7 @@ def test_protocol_defaults_apply_to_omitted_fields(client, network, key):
     assert response.status_code == 200, response.content
     url = response.json()["images"][0]["url"].removeprefix("http://testserver")
     image = Image.open(io.BytesIO(b"".join(client.get(url).streaming_content)))
-    assert image.size == (1024, 576)  # protocol §1.2 width/height defaults
+    assert image.size == (1024, 576)  # docs/protocol.md §1.2 width/height defaults
     assert 0 <= response.json()["images"][0]["seed"] <= 2**32 - 1
 
 

@@ -1,4 +1,4 @@
-"""Rounds, stake, service URIs and the top-100 active set (protocol §4)."""
+"""Rounds, stake, service URIs and the top-100 active set (docs/protocol.md §4)."""
 
 from __future__ import annotations
 

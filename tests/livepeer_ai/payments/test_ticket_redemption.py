@@ -1,4 +1,4 @@
-"""Redeeming single winning tickets on the TicketBroker (protocol §3.1, §3.4)."""
+"""Redeeming single winning tickets on the TicketBroker (docs/protocol.md §3.1, §3.4)."""
 
 from __future__ import annotations
 

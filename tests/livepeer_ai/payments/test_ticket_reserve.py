@@ -1,5 +1,5 @@
 """The sender's reserve: pays what the deposit cannot, at most reserve/poolSize
-per active orchestrator per round (protocol §3.4, Livepeer's MixinReserve)."""
+per active orchestrator per round (docs/protocol.md §3.4, Livepeer's MixinReserve)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unlock and withdrawal by rounds (protocol §3.4, Livepeer's MixinTicketBrokerCore)."""
+"""Unlock and withdrawal by rounds (docs/protocol.md §3.4, Livepeer's MixinTicketBrokerCore)."""
 
 from __future__ import annotations
 

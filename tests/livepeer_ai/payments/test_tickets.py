@@ -1,4 +1,4 @@
-"""The ticket format of protocol §3.1, in pure Python (no chain needed)."""
+"""The ticket format of docs/protocol.md §3.1, in pure Python (no chain needed)."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def test_win_rate_at_one_in_ten_lies_within_five_sigma() -> None:
 
     Signing is ~4 ms in pure Python, so the draws reuse signatures; every
     (signature, recipientRand) pair is a distinct keccak input, which is what
-    the win test's uniformity rests on (protocol §3.1).
+    the win test's uniformity rests on (docs/protocol.md §3.1).
     """
     rng = random.Random(20261121)
     win_prob = MAX_WIN_PROB // 10

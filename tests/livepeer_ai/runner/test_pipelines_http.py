@@ -73,7 +73,7 @@ def test_text_to_image_uses_protocol_defaults(runners):
     )
     assert response.status_code == 200, response.text
     image = response.json()["images"][0]
-    # Protocol §1.2: width 1024, height 576, and a random seed in [0, 2^32-1].
+    # docs/protocol.md §1.2: width 1024, height 576, and a random seed in [0, 2^32-1].
     assert decode(image["url"]).size == (1024, 576)
     assert 0 <= image["seed"] <= 2**32 - 1
 
