@@ -74,10 +74,13 @@ class Limits:
         return found
 
 
+QUOTA_RULE = "Failed GIFs, and GIFs canceled before their first frame was made, don't count."
+
+
 def quota_message(round: Round) -> str:
     return (
         f"You have made all {round.generations_per_member} GIFs this round allows "
-        f"(“{round.title}”). Failed jobs don't count; the next round brings new ones."
+        f"(“{round.title}”). {QUOTA_RULE} The next round brings new ones."
     )
 
 

@@ -117,7 +117,9 @@ class Round(models.Model):
         return "between windows" if now >= self.prompt_opens_at else "upcoming"
 
     def generations_used(self, member: Any) -> int:
-        return self.generations.filter(member=member).exclude(job__status=JobStatus.FAILED).count()
+        """A failed job, or one canceled before its first frame was made, gives its GIF back."""
+        given_back = Q(job__status=JobStatus.FAILED) | Q(job__status=JobStatus.CANCELED, job__stage_index=0)
+        return self.generations.filter(member=member).exclude(given_back).count()
 
     def generations_left(self, member: Any) -> int:
         return max(self.generations_per_member - self.generations_used(member), 0)

@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.htmx import HtmxHttpRequest
 from studio.access import member_required, refused
-from studio.creation import Limits, retry_generation, start_generation
+from studio.creation import QUOTA_RULE, Limits, retry_generation, start_generation
 from studio.entries import enter_round
 from studio.forms import PromptForm
 from studio.models import Generation, Round
@@ -27,6 +27,7 @@ def _studio_context(request: HttpRequest, round: Round | None) -> dict[str, Any]
     return {
         "round": round,
         "generations_left": round.generations_left(member) if round and member else None,
+        "quota_rule": QUOTA_RULE,
         "recent": Generation.objects.filter(member=member).select_related("job")[:8] if member else [],
     }
 

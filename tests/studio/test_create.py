@@ -159,6 +159,26 @@ def test_the_page_shows_how_many_gifs_are_left_in_the_round(member_client, perso
 
 
 @pytest.mark.django_db
+def test_a_gif_canceled_before_its_first_frame_is_given_back_and_the_rule_is_on_the_page(member_client, personas):
+    round = make_round(generations_per_member=3)
+    early = make_generation(personas.member, round, status=JobStatus.CANCELED)
+    Job.objects.filter(pk=early.job_id).update(stage_index=0)  # canceled while the first frame was being made
+    make_generation(personas.member, round, status=JobStatus.CANCELED)  # canceled later: it counts
+    html = member_client.get("/").content.decode()
+    assert 'data-left="2" data-quota="3"' in html
+    assert "canceled before their first frame was made, don&#x27;t count" in html
+
+
+@pytest.mark.django_db
+def test_with_no_gifs_left_generate_is_disabled_with_the_reason(member_client, personas):
+    round = make_round(generations_per_member=1)
+    make_generation(personas.member, round)
+    html = member_client.get("/").content.decode()
+    assert re.search(r'<button[^>]*id="generate"[^>]*disabled[^>]*aria-describedby="no-gifs-left"', html)
+    assert 'id="no-gifs-left">You have made every GIF this round allows' in html
+
+
+@pytest.mark.django_db
 def test_over_quota_is_refused_with_a_clear_message(member_client, personas):
     round = make_round(generations_per_member=2, title="Spring jam")
     make_generation(personas.member, round)
