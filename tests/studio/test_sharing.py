@@ -49,3 +49,31 @@ def test_share_tags_follow_a_secure_proxy(client, personas, settings):
 @pytest.mark.django_db
 def test_unknown_entry_is_404(client):
     assert client.get("/entries/424242/").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"safety": "unchecked"}, "Waiting for a moderator's review"),
+        ({"safety": "flagged"}, "Waiting for a moderator's review"),
+        ({"hidden": True}, "A moderator hid this entry"),
+    ],
+    ids=["unchecked", "flagged", "hidden"],
+)
+def test_an_entry_others_cannot_see_offers_no_share_link_and_says_why(client, personas, fields, says):
+    entry = make_entry(personas.member, make_round(), **fields)
+    client.force_login(personas.member)
+    html = client.get(entry.get_absolute_url()).content.decode()
+    assert 'id="share-x"' not in html and 'id="share-url"' not in html
+    assert says in html
+
+
+@pytest.mark.django_db
+def test_once_approved_the_entrant_can_share_it(client, personas):
+    entry = make_entry(personas.member, make_round(), safety="unchecked")
+    entry.approved_at = entry.created_at
+    entry.save()
+    client.force_login(personas.member)
+    html = client.get(entry.get_absolute_url()).content.decode()
+    assert 'id="share-x"' in html and 'id="not-shared"' not in html
