@@ -32,3 +32,13 @@ def test_each_error_handler_renders_the_sites_page(handler, status, words):
     assert response.status_code == status
     assert 'class="site-header"' in html and f'data-status="{status}"' in html
     assert words in html
+
+
+@pytest.mark.django_db
+def test_every_page_has_a_skip_link_and_groups_the_networks_pages_under_one_menu(client):
+    html = client.get("/").content.decode()
+    assert html.index('class="skip-link" href="#main"') < html.index('class="site-header"')
+    menu = html.split('id="nav-infrastructure"', 1)[1].split("</details>", 1)[0]
+    for link in ("nav-network", "nav-models", "nav-dashboard", "nav-api-docs"):
+        assert f'id="{link}"' in menu
+    assert 'id="nav-create"' not in menu and 'id="nav-rounds"' not in menu
