@@ -36,6 +36,14 @@ def running_by_key(pipeline: str, model_id: str) -> dict[int | None, int]:
 
 def fair_head(waiting: QuerySet[QueuedStage], pipeline: str, model_id: str, count: int) -> list[QueuedStage]:
     """The first `count` waiting stages in fair order: priority, then each key's turn, then arrival."""
+    cap = settings.API_KEY_MAX_RUNNING
+    if not cap:
+        # One client waiting (the usual deep queue: one key's burst): its turns are its arrival order,
+        # and the ordered index serves them without numbering every waiting row.
+        head = list(waiting.annotate(client=F("job__api_key_id")).order_by("-priority", "id")[:count])
+        clients = {row.client for row in head}
+        if not head or (len(clients) == 1 and not waiting_other_than(waiting, clients.pop())):
+            return head
     running = running_by_key(pipeline, model_id)
     holding: Any = Case(
         *[When(job__api_key_id=key, then=Value(n)) for key, n in running.items() if key is not None],
@@ -45,9 +53,14 @@ def fair_head(waiting: QuerySet[QueuedStage], pipeline: str, model_id: str, coun
     )
     turn = Window(RowNumber(), partition_by=[F("job__api_key_id")], order_by=[F("id").asc()]) + holding
     rows = waiting.annotate(turn=turn)
-    cap = settings.API_KEY_MAX_RUNNING
     if cap:
         # Jobs without a key are never capped: their turn counts as 0 here.
         rows = rows.annotate(keyed_turn=Case(When(job__api_key__isnull=True, then=Value(0)), default=turn))
         rows = rows.filter(keyed_turn__lte=cap)
     return list(rows.order_by("-priority", "turn", "id")[:count])
+
+
+def waiting_other_than(waiting: QuerySet[QueuedStage], api_key_id: int | None) -> bool:
+    if api_key_id is None:
+        return waiting.filter(job__api_key__isnull=False).exists()
+    return waiting.exclude(job__api_key_id=api_key_id).exists()
