@@ -227,6 +227,8 @@ MAX_PRICE_PIXELS_PER_UNIT = envint("MAX_PRICE_PIXELS_PER_UNIT", 1)
 # A job waits in the gateway queue at most this long before the fallback provider
 # (any server speaking the runner API) takes it, or it fails with the reason.
 QUEUE_MAX_WAIT_S = envint("QUEUE_MAX_WAIT_S", 600)
+# Stages one API key may run on a capability at once (0: no cap; keys share free slots in turns anyway).
+API_KEY_MAX_RUNNING = envint("API_KEY_MAX_RUNNING", 0)
 # A capability no known node offers fails at once, unless this many seconds are given for one to appear.
 QUEUE_WAIT_FOR_NODES_S = envint("QUEUE_WAIT_FOR_NODES_S", 0)
 FALLBACK_PROVIDER_URL = envstr("FALLBACK_PROVIDER_URL", "")

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from livepeer_ai.gateway import queue
+from livepeer_ai.gateway import payment, queue
 from livepeer_ai.gateway.models import Job, JobStatus
-from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, create_gif_job, gif_stages
+from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, billed_units, create_gif_job, gif_stages
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from studio.models import Generation, Round
 from studio.presets import STYLE_PRESETS, apply_style
@@ -101,6 +101,24 @@ def check_models_routable(choices: dict[str, Any]) -> None:
             raise Refused(f"GIFs can't be made with these stages right now. {unsold}", status=503)
 
 
+def check_payable(prompt: str, parameters: dict[str, Any], choices: dict[str, Any]) -> None:
+    """Refused when the gateway could never pay for a stage of this GIF (its ticket limit per request)."""
+    stages = gif_stages(upscale=bool(choices.get("upscale")), interpolate=bool(choices.get("interpolate")))
+    planned = Job(prompt=prompt, stages=stages, parameters={**DEFAULT_PARAMETERS, **parameters})
+    for stage, model_id, units in billed_units(planned):
+        unpayable = payment.unpayable(stage, model_id, units)
+        if unpayable:
+            raise Refused(f"This GIF can't be made right now: its {stage} stage. {unpayable}", status=402)
+
+
+def gif_parameters(choices: dict[str, Any], negative_prompt: str) -> dict[str, Any]:
+    """What the job is asked to do, from the form's choices."""
+    names = ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps")
+    parameters = {name: choices[name] for name in names if name in choices}
+    parameters.update({"negative_prompt": negative_prompt, "style": choices["style"]})
+    return parameters
+
+
 def start_generation(
     member: Any, choices: dict[str, Any], *, retry_of: Generation | None = None, now: datetime | None = None
 ) -> Generation:
@@ -111,16 +129,13 @@ def start_generation(
         raise Refused(" ".join(problems), status=400)
     check_models_routable(choices)
     prompt, negative_prompt = apply_style(choices["prompt"], choices.get("negative_prompt", ""), choices["style"])
+    parameters = gif_parameters(choices, negative_prompt)
+    check_payable(prompt, parameters, choices)
     with transaction.atomic():
         # One member's creations queue on their own row, so two tabs can't both take the last GIF.
         get_user_model().objects.select_for_update().filter(pk=member.pk).first()
         if round is not None and round.generations_left(member) <= 0:
             raise Refused(quota_message(round), status=403)
-        parameters = {
-            name: choices[name] for name in ("text_to_image_steps", "image_to_video_steps") if name in choices
-        }
-        parameters.update({name: choices[name] for name in ("motion_bucket_id", "fps") if name in choices})
-        parameters.update({"negative_prompt": negative_prompt, "style": choices["style"]})
         job = create_gif_job(
             prompt,
             owner=member,

@@ -23,9 +23,10 @@ from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 from pydantic import ValidationError
 
-from livepeer_ai.gateway import queue
+from livepeer_ai.gateway import idempotency, payment, queue
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
+from livepeer_ai.orchestrator.units import units_for
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.runner.schemas import (
@@ -168,16 +169,34 @@ def job_state(request: HttpRequest, job: Job) -> dict[str, Any]:
 
 
 def accept(request: HttpRequest, pipeline: str) -> Job | HttpResponse:
+    """The request's job: a new one, or the one its Idempotency-Key already made (gateway/idempotency.py)."""
     try:
+        key = idempotency.key_of(request)
         fields, upload = parse(request, pipeline)
+        digest = idempotency.request_digest(pipeline, fields, upload.raw if upload else None)
+        return idempotency.once(
+            request.auth, key, digest, lambda: admit(pipeline, fields, upload, request, key, digest)
+        )
     except Rejected as rejected:
         return rejected.response
+    except idempotency.KeyRefused as exc:
+        return error(exc.status, exc.message)
+
+
+def admit(
+    pipeline: str, fields: dict[str, Any], upload: Upload | None, request: HttpRequest, key: str, digest: str
+) -> Job:
     unsold = queue.unsold(pipeline, fields["model_id"])
     if unsold:
         # Nobody could ever take it: say so now rather than after the queue's maximum wait.
-        return error(503, unsold)
+        raise Rejected(error(503, unsold))
+    # Units as the stage will bill them (workflow.api_stage_request), priced at the cheapest offer.
+    units = units_for(pipeline, fields, upload.size if upload else None, upload.frames if upload else 0)
+    unpayable = payment.unpayable(pipeline, fields["model_id"], units)
+    if unpayable:
+        raise Rejected(error(402, unpayable))
     # Created and queued in one transaction: a client with a request id has a queued job.
-    return create_api_job(pipeline, fields, upload, request.auth)
+    return create_api_job(pipeline, fields, upload, request.auth, idempotency_key=key, request_digest=digest)
 
 
 async def submit(request: HttpRequest, pipeline: str) -> HttpResponse:

@@ -88,6 +88,8 @@ class PreparedStage:
     piece: int = 0
     pieces: int = 1
     charge: Callable[[], None] = lambda: None
+    # Books the tickets sent with the request once the node took it (payments/sender.py).
+    accepted: Callable[[], None] | None = None
 
     def overall(self, step: int, total: int) -> tuple[int, int]:
         """A piece's (step, total) as the whole stage's."""

@@ -377,7 +377,7 @@ class Engine:
             # Paying asks the node for ticket params and may touch the chain: not on the DB thread.
             payment = await sync_to_async(dispatch.pay, thread_sensitive=False)(assignment, prepared)
             prepared.headers.update(payment.headers)
-            prepared.charge = payment.charge
+            prepared.charge, prepared.accepted = payment.charge, payment.accepted
         await publish_step(assignment.job_id, prepared.stage_index, 0, 0)
         return prepared, await self.stream(assignment, prepared)
 
@@ -400,6 +400,8 @@ class Engine:
                 if response.status_code >= 400:
                     await response.aread()
                     raise RunnerError(response.status_code, error_message(response))
+                if prepared.accepted is not None:
+                    await db(prepared.accepted)  # the node took the tickets before it answered
                 async for event in source.aiter_sse():
                     payload = event.json()
                     if event.event == "progress":

@@ -2,8 +2,9 @@
 
 Before each request the gateway asks the node for ticket params for itself,
 checks they name the node's advertised address, and attaches tickets for the
-fee at the node's advertised price. Only when the stage completed does the
-gateway charge its credit there, as the node debits its balance; a refused or
+fee at the node's advertised price. The tickets count as sent once the node
+answered the request they came with (a node that refused it first never took
+them). Only when the stage completed does the gateway charge its credit there, as the node debits its balance; a refused or
 failed job leaves both unchanged. Off chain (no WEB3_PROVIDER_URI) nothing is
 attached.
 """
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
+from django.utils import timezone
 
+from livepeer_ai.gateway import slots
 from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import Orchestrator
 from livepeer_ai.orchestrator.payment import manifest_id
@@ -24,6 +27,7 @@ from livepeer_ai.orchestrator.units import fee_wei
 from livepeer_ai.payments.accounts import AccountError, gateway_account
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.chain import ChainError
+from livepeer_ai.payments.models import OrchestratorCredit
 from livepeer_ai.payments.sender import GatewaySender, SenderRefused
 from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, TicketParams
 from livepeer_ai.runner.client import RunnerError
@@ -36,6 +40,8 @@ class StagePayment:
     headers: dict[str, str]
     # Called once the stage completed: the credit at the node pays for it.
     charge: Callable[[], None]
+    # Called once the node took the request (and so the tickets): the books count them then.
+    accepted: Callable[[], None] | None = None
 
 
 @functools.cache
@@ -53,6 +59,43 @@ def price_of(node: Orchestrator, pipeline: str, model_id: str) -> tuple[int, int
         if capability.get("pipeline") == pipeline and capability.get("model_id") == model_id:
             return int(capability["price_per_unit"]), int(capability["pixels_per_unit"])
     raise RunnerError(503, f"{node.service_uri} no longer advertises {pipeline} {model_id}")
+
+
+def unpayable(pipeline: str, model_id: str, units: int) -> str:
+    """Why this gateway could pay no node that sells the capability for `units`, or "" when one may be paid.
+
+    One request is paid by one batch of tickets, and `sender.pay` refuses a batch over
+    MAX_TOTAL_EV: so a fee beyond that (less the credit already at the node) can never
+    be paid, whatever the node. Asked before a job is accepted, at the prices the nodes
+    advertise (under the price cap); with no such offer known, nothing is said here.
+    """
+    if not settings.WEB3_PROVIDER_URI or units <= 0:
+        return ""
+    cap = slots.price_cap()
+    manifest = manifest_id(pipeline, model_id)
+    cheapest: tuple[int, int, str] | None = None
+    fresh = Orchestrator.objects.filter(reachable=True, info_fetched_at__gte=timezone.now() - slots.known_window())
+    for node in fresh:
+        offered = node.capability(pipeline, model_id)
+        if offered is None:
+            continue
+        price, pixels = int(offered.get("price_per_unit", 0)), int(offered.get("pixels_per_unit", 1)) or 1
+        if cap is not None and not cap.allows(price, pixels):
+            continue
+        fee = fee_wei(units, price, pixels)
+        credits = OrchestratorCredit.objects.filter(recipient=node.address, manifest_id=manifest)
+        credit = max([0, *(int(c.balance) for c in credits)])
+        if cheapest is None or fee - credit < cheapest[0] - cheapest[1]:
+            cheapest = (fee, credit, node.service_uri)
+    if cheapest is None or cheapest[0] - cheapest[1] <= settings.MAX_TOTAL_EV:
+        return ""
+    fee, credit, where = cheapest
+    return (
+        f"This gateway cannot pay for this request: it costs {fee} wei at the cheapest offer ({where}), "
+        f"and the gateway pays at most {settings.MAX_TOTAL_EV} wei of tickets per request"
+        + (f" beyond its credit of {credit} wei there" if credit > 0 else "")
+        + ". Ask for fewer pixels."
+    )
 
 
 def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) -> StagePayment:
@@ -94,4 +137,5 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
     return StagePayment(
         headers={PAYMENT_HEADER: payment.encode()},
         charge=lambda: sender.charge(params.recipient, manifest, fee),
+        accepted=lambda: sender.accepted(payment, manifest),
     )

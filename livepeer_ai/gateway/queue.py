@@ -6,8 +6,9 @@
   capability when it is told something changed there (a job queued, a slot
   freed, a node refreshed) and once a second anyway, so a lost wake-up costs at
   most that second.
-- Order: first by the API key's priority, then first come, first served, per
-  (pipeline, model) over the whole network. Capabilities never wait on each other.
+- Order: first by the API key's priority, then in turns between API keys
+  (gateway/fairness.py), then first come, first served, per (pipeline, model)
+  over the whole network. Capabilities never wait on each other.
 - Dispatching takes the capability's `QueueLock` row in a transaction, so two
   workers never both fill one slot: the slot ledger (gateway/slots.py) is read
   and written under that lock.
@@ -29,7 +30,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from livepeer_ai.gateway import slots
+from livepeer_ai.gateway import fairness, slots
 from livepeer_ai.gateway.models import (
     AttemptOutcome,
     EngineWorker,
@@ -152,16 +153,18 @@ def notify(message: str) -> None:
         logger.warning("could not publish %r to the engines", message, exc_info=True)
 
 
-_publisher: Any = None
+_publisher: tuple[str, Any] | None = None
 
 
 def wake_publisher() -> Any:
+    """One client per Redis URL (settings may name another, in tests), reconnecting by itself."""
     global _publisher
-    if _publisher is None:
+    if _publisher is None or _publisher[0] != settings.REDIS_URL:
         import redis
 
-        _publisher = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _publisher
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        _publisher = (settings.REDIS_URL, client)
+    return _publisher[1]
 
 
 # -- where a job stands -----------------------------------------------------
@@ -247,12 +250,10 @@ def dispatch(
             if not candidates and slots.network_known() and not slots.may_be_sold(pipeline, model_id):
                 return serve_unsold(key, waiting, worker, now, limit)
             return []
-        # A few more than the free slots, for rows that may not use a node they already failed on.
-        head = list(
-            waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-priority", "id")[
-                : min(free, limit) + 16
-            ]
-        )
+        # A few more than the free slots, for rows that may not use a node they already failed on;
+        # in turns between API keys, so one key's backlog does not hold the others back.
+        live = waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        head = fairness.fair_head(live, pipeline, model_id, min(free, limit) + 16)
         placed = fill_slots(head, candidates, cap, lambda entry: set(entry.excluded), limit, rng)
         assignments = [assign(entry, nodes[chosen.key], worker, now) for entry, chosen in placed]
         return [a for a in assignments if a is not None]

@@ -91,6 +91,25 @@ def gif_stages(*, upscale: bool, interpolate: bool) -> list[str]:
     return stages
 
 
+def billed_units(job: Job) -> list[tuple[str, str, int]]:
+    """(stage, model id, units) of each GIF stage whose bill is known before the job runs, as it will be sent.
+
+    Upscale bills per frame (one frame at the size the video is made at); frame
+    interpolation is left out: its units depend on the frames the video stage returns.
+    """
+    known = []
+    for stage in job.stages:
+        if stage == "text-to-image":
+            body = text_to_image_body(job)
+            known.append((stage, body["model_id"], units_for(stage, body)))
+        elif stage == "image-to-video":
+            form = image_to_video_form(job)
+            known.append((stage, form["model_id"], units_for(stage, form)))
+        elif stage == "upscale":
+            known.append((stage, settings.DEFAULT_MODELS.get(stage, ""), units_for(stage, {}, generation_size(job))))
+    return known
+
+
 def run_job(job_id: str, timeout_s: float = 600.0) -> None:
     """Drive one job to its end with an engine in this process (tests, management shells)."""
     from livepeer_ai.gateway.engine import drive_until_finished
@@ -319,7 +338,15 @@ def safety_flags(items: list[dict[str, Any]]) -> dict[str, bool]:
     }
 
 
-def create_api_job(pipeline: str, fields: dict[str, Any], upload: Any, api_key: Any) -> Job:
+def create_api_job(
+    pipeline: str,
+    fields: dict[str, Any],
+    upload: Any,
+    api_key: Any,
+    *,
+    idempotency_key: str = "",
+    request_digest: str = "",
+) -> Job:
     """A one-stage job from the public API: the runner route's fields, and its upload stored.
 
     `upload` (gateway.api.Upload) carries the input's measured size, kept for billing.
@@ -330,6 +357,8 @@ def create_api_job(pipeline: str, fields: dict[str, Any], upload: Any, api_key: 
             api_key=api_key,
             stages=[pipeline],
             parameters={"api": True, "request": fields},
+            idempotency_key=idempotency_key,
+            request_digest=request_digest,
         )
         if upload is not None:
             store_upload(job, upload)

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from livepeer_ai.orchestrator.children import Pidfile, die_with_parent, kill_group
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
 
 logger = logging.getLogger(__name__)
@@ -96,9 +97,17 @@ def free_port() -> int:
 
 
 class Supervisor:
-    def __init__(self, config: NodeConfig, memory_mb: dict[tuple[str, str], int], log_dir: Path) -> None:
+    def __init__(
+        self,
+        config: NodeConfig,
+        memory_mb: dict[tuple[str, str], int],
+        log_dir: Path,
+        pidfile: Pidfile | None = None,
+    ) -> None:
         self.config = config
         self.log_dir = log_dir
+        # Where the runners' pids are kept, so the next node can reap them (orchestrator/children.py).
+        self.pidfile = pidfile
         self.runners: list[SupervisedRunner] = []
         self._monitor: asyncio.Task[None] | None = None
         self._restarts: set[asyncio.Task[None]] = set()
@@ -159,8 +168,10 @@ class Supervisor:
                 try:
                     await asyncio.to_thread(runner.process.wait, 15)
                 except subprocess.TimeoutExpired:
-                    runner.process.kill()
+                    kill_group(runner.process.pid)
                 runner.state = RunnerState.STOPPED
+        if self.pidfile is not None:
+            self.pidfile.remove()
 
     def _spawn(self, runner: SupervisedRunner) -> None:
         runner.port = runner.port or free_port()
@@ -182,9 +193,20 @@ class Supervisor:
         with runner.log_path.open("ab") as log:
             log.write(f"--- start {time.strftime('%Y-%m-%d %H:%M:%S')} (restarts: {runner.restarts})\n".encode())
             log.flush()
+            # Its own process group, and killed by the kernel if the node dies (orchestrator/children.py).
+            # Started from the event loop's thread only: the kill follows that thread's death.
             runner.process = subprocess.Popen(
-                args, cwd=MANAGE_PY.parent, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+                args,
+                cwd=MANAGE_PY.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(os.environ),
+                start_new_session=True,
+                # Prepared before the fork: nothing between fork and exec may take a lock.
+                preexec_fn=die_with_parent(),
             )
+        if self.pidfile is not None:
+            self.pidfile.started(runner.id, runner.process.pid)
         runner.started_at = time.monotonic()
         runner.health_failures = 0
         runner.state = RunnerState.STARTING if runner.restarts == 0 else RunnerState.RESTARTING
@@ -273,7 +295,7 @@ class Supervisor:
         runner.in_use = False
         logger.warning("restarting runner %s (%s), restart #%d", runner.id, reason, runner.restarts)
         if runner.process and runner.process.poll() is None:
-            runner.process.kill()
+            kill_group(runner.process.pid)
             await asyncio.to_thread(runner.process.wait, 10)
         self._spawn(runner)
         await self._await_ready(runner)

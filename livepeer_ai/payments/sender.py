@@ -3,9 +3,11 @@
 For each request: numTickets = ceil((max(fee, EV) − credit) / EV), where the
 credit is what earlier tickets to this orchestrator and capability paid beyond
 the work charged; a batch shares the orchestrator's ticket params and each
-ticket gets the next nonce and its own signature. The credit grows by the
-batch's EV when sent and shrinks by the fee only once the work completed, the
-same rule the orchestrator applies to its balance.
+ticket gets the next nonce and its own signature. The books count a batch
+(tickets sent, credit grown by its EV) once the orchestrator accepted it, as it
+credits them, not when signed: a node that refused the request first (busy, or
+refusing it for another reason) never received them. The credit shrinks by the
+fee only once the work completed, the same rule the orchestrator applies.
 """
 
 from __future__ import annotations
@@ -77,30 +79,38 @@ class GatewaySender:
         """Tickets enough to cover `fee_wei` beyond the existing credit, nonces reserved, signed.
 
         `credit` is the balance the orchestrator reports for this gateway; without
-        it, the gateway's own record (EV sent minus completed work) is used. The
-        node's figure also covers what the gateway cannot see: a batch the node
-        never received because it refused the job for capacity first.
+        it, the gateway's own record (EV accepted minus completed work) is used.
+        Nothing is booked here: `accepted` does that once the node took the batch.
         """
         ev = self.validate(params)
-        with transaction.atomic():
-            row, _ = OrchestratorCredit.objects.select_for_update().get_or_create(
-                sender=self.address, recipient=params.recipient, manifest_id=manifest_id
+        existing = self.credit(params.recipient, manifest_id) if credit is None else credit
+        count = tickets_to_send(fee_wei, ev, existing)
+        if count * ev > self.max_total_ev:
+            raise SenderRefused(
+                f"{count} tickets of {ev} wei EV exceed this gateway's limit of {self.max_total_ev} wei per batch"
             )
-            existing = int(row.balance) if credit is None else credit
-            count = tickets_to_send(fee_wei, ev, existing)
-            if count * ev > self.max_total_ev:
-                raise SenderRefused(
-                    f"{count} tickets of {ev} wei EV exceed this gateway's limit of {self.max_total_ev} wei per batch"
-                )
+        with transaction.atomic():
+            # Nonces are spent even for a batch the node never takes: a ticket's nonce is never reused.
             nonces = self.reserve_nonces(params.recipient_rand_hash, count)
-            row.balance = int(row.balance) + count * ev
-            row.tickets_sent += count
-            row.save(update_fields=["balance", "tickets_sent", "updated_at"])
         tickets = [
             (nonce, sign_ticket_hash(ticket_hash(params.ticket(self.address, nonce)), self.account.key))
             for nonce in nonces
         ]
         return Payment(sender=self.address, ticket_params=params, tickets=tuple(tickets))
+
+    def accepted(self, payment: Payment, manifest_id: str) -> None:
+        """The node took the batch (it answered the request it came with): now it counts as sent."""
+        if not payment.tickets:
+            return
+        params = payment.ticket_params
+        ev = expected_value(params.face_value, params.win_prob)
+        with transaction.atomic():
+            row, _ = OrchestratorCredit.objects.select_for_update().get_or_create(
+                sender=self.address, recipient=params.recipient, manifest_id=manifest_id
+            )
+            row.balance = int(row.balance) + len(payment.tickets) * ev
+            row.tickets_sent += len(payment.tickets)
+            row.save(update_fields=["balance", "tickets_sent", "updated_at"])
 
     def reserve_nonces(self, rand_hash: bytes, count: int) -> list[int]:
         row, _ = SenderNonce.objects.select_for_update().get_or_create(recipient_rand_hash="0x" + rand_hash.hex())

@@ -338,3 +338,38 @@ def test_a_node_the_engines_discovery_no_longer_lists_gets_no_work(network):
     jobs = [submit() for _ in range(3)]
     placed = queue.dispatch(*T2I, "w1", known={"http://listed"})
     assert [(a.job_id, a.service_uri) for a in placed] == [(str(jobs[0].id), "http://listed")]
+
+
+@pytest.mark.django_db
+def test_one_keys_backlog_shares_the_free_slots_with_a_later_keys_job(network):
+    node("http://a", {T2I: 2})
+    flood, other = ApiKey.issue("flood")[0], ApiKey.issue("other")[0]
+    backlog = [submit(key=flood) for _ in range(10)]
+    late = submit(key=other)
+    assert dispatched() == [str(backlog[0].id), str(late.id)]
+
+
+@pytest.mark.django_db
+def test_a_slot_that_frees_goes_to_the_key_holding_fewer_not_to_the_backlog(network):
+    node("http://a", {T2I: 2})
+    flood, other = ApiKey.issue("flood")[0], ApiKey.issue("other")[0]
+    backlog = [submit(key=flood) for _ in range(10)]
+    assert dispatched() == [str(backlog[0].id), str(backlog[1].id)]
+    late = submit(key=other)
+    end_stage(backlog[0])
+    assert dispatched() == [str(late.id)]
+    # Then turns again: the backlog's next job, and it waited for one of its own only.
+    end_stage(late)
+    assert dispatched() == [str(backlog[2].id)]
+
+
+@pytest.mark.django_db
+def test_a_key_at_its_running_cap_waits_while_slots_stay_free_for_others(network, settings):
+    settings.API_KEY_MAX_RUNNING = 1
+    node("http://a", {T2I: 3})
+    flood, other = ApiKey.issue("flood")[0], ApiKey.issue("other")[0]
+    backlog = [submit(key=flood) for _ in range(4)]
+    assert dispatched() == [str(backlog[0].id)]
+    assert QueuedStage.objects.get(job=backlog[1]).state == QueueState.WAITING
+    late, studio = submit(key=other), submit()
+    assert dispatched() == [str(late.id), str(studio.id)]

@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from asgiref.sync import async_to_sync
 from eth_account import Account
 
 from livepeer_ai.gateway import payment as gateway_payment
-from livepeer_ai.gateway import workflow
+from livepeer_ai.gateway import queue, workflow
+from livepeer_ai.gateway.engine import Engine
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
 from livepeer_ai.orchestrator.payment import OnchainPayments, manifest_id
 from livepeer_ai.payments import discovery
@@ -131,8 +134,43 @@ def test_a_job_the_gateway_will_not_pay_for_fails_with_the_reason_and_suspends_n
     # 256×256 at this price needs 6.6e15 wei of tickets: over the gateway's own total limit.
     settings.MAX_TOTAL_EV = 10**15
     job = api_job(width=256, height=256)
-    assert (job.status, job.error_code) == (JobStatus.FAILED, "runner_402")
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "runner_402"), job.error_message
     assert "The gateway will not pay" in job.error_message
     assert StageAttempt.objects.get(job=job).outcome == AttemptOutcome.REJECTED
     assert not Orchestrator.objects.filter(suspended_until__isnull=False).exists()
     assert not Orchestrator.objects.filter(failures_in_row__gt=0).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tickets_count_as_sent_only_once_the_node_took_them(paid_node):
+    assert api_job().status == JobStatus.SUCCEEDED
+    assert gateway_credit().tickets_sent == ReceivedTicket.objects.count() == 1
+    node = Orchestrator.objects.get(address=address_of(ORCHESTRATOR_A_KEY))
+    # The node's only slot is taken (a paid job of another client of this gateway's account)...
+    held = gateway_payment.pay_for_stage(node, "text-to-image", MODEL, 256 * 256)
+    body = {"prompt": "hold", "width": 256, "height": 256, "num_inference_steps": 150, "model_id": MODEL}
+    headers = {**held.headers, "Accept": "text/event-stream"}
+    with httpx.stream("POST", f"{node.service_uri}/text-to-image", json=body, headers=headers, timeout=120) as hold:
+        assert hold.status_code == 200, hold.read()
+        assert held.accepted is not None
+        held.accepted()
+        lines = hold.iter_lines()
+        assert next(line for line in lines if line.startswith("event: ")) == "event: progress"
+        # ...when the gateway, its ledger still showing the slot free, pays a stage there.
+        job = workflow.create_api_job("text-to-image", {**body, "width": 512, "height": 512}, None, None)
+        (assignment,) = queue.dispatch("text-to-image", MODEL, "books-test")
+        engine = Engine(name="books-test", own_heartbeat=False)
+
+        async def run_stage() -> None:
+            engine.client = httpx.AsyncClient(timeout=30)
+            try:
+                await engine.run_stage(assignment)
+            finally:
+                await engine.client.aclose()
+
+        async_to_sync(run_stage)()
+    attempt = StageAttempt.objects.get(job=job)
+    assert (attempt.outcome, attempt.status_code) == (AttemptOutcome.NO_CAPACITY, 503)
+    # The refused stage's tickets were signed (nonces spent) but never taken: not in the books.
+    assert gateway_credit().tickets_sent == ReceivedTicket.objects.count()
+    assert int(gateway_credit().balance) == paid_node.balance(address_of(GATEWAY_KEY), MANIFEST)

@@ -53,7 +53,9 @@ def pay(recipient: Recipient, sender: GatewaySender, fee: int) -> Payment:
 def serve_until_a_ticket_wins(recipient: Recipient, sender: GatewaySender) -> ReceivedTicket:
     """Jobs of fee EV, each paid and charged on both sides, until one of their tickets wins."""
     for _ in range(40):
-        recipient.receive(pay(recipient, sender, fee=EV), MANIFEST)
+        payment = pay(recipient, sender, fee=EV)
+        recipient.receive(payment, MANIFEST)
+        sender.accepted(payment, MANIFEST)
         recipient.debit(sender.address, MANIFEST, EV)
         sender.charge(recipient.address, MANIFEST, EV)
         winner = ReceivedTicket.objects.filter(winning=True).first()
@@ -69,6 +71,7 @@ def test_tickets_credit_their_expected_value_and_change_is_carried_forward(broke
     ev = expected_value(payment.ticket_params.face_value, payment.ticket_params.win_prob)
     assert len(payment.tickets) == 3  # ceil(2.5 EV / EV)
     assert recipient.receive(Payment.decode(payment.encode()), MANIFEST) == 3 * ev
+    sender.accepted(payment, MANIFEST)
     assert recipient.balance(sender.address, MANIFEST) == 3 * ev
     recipient.debit(sender.address, MANIFEST, EV * 5 // 2)
     sender.charge(recipient.address, MANIFEST, EV * 5 // 2)

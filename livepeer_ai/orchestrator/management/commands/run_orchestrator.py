@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from eth_account.signers.local import LocalAccount
 
+from livepeer_ai.orchestrator.children import NodeAlreadyRunning, Pidfile
 from livepeer_ai.orchestrator.config import ConfigError, NodeConfig, load_config
 from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.identity import load_identity
@@ -46,7 +47,13 @@ class Command(BaseCommand):
             # What receipts name as the weights' revision; hashing reads the folder once, here.
             revisions[capability.key] = model_revision(entry.local_path if entry else "")
         name = node_config.name or account.address[:10]
-        supervisor = Supervisor(node_config, memory_mb, Path(settings.VAR_DIR) / "logs" / name)
+        pidfile = Pidfile(Path(settings.VAR_DIR) / "run" / f"{name}.json")
+        try:
+            # Runners a node of this name left behind (killed hard) hold memory and ports: gone first.
+            pidfile.reap_previous()
+        except NodeAlreadyRunning as exc:
+            raise CommandError(str(exc)) from None
+        supervisor = Supervisor(node_config, memory_mb, Path(settings.VAR_DIR) / "logs" / name, pidfile)
         node = Node(
             node_config,
             account,
