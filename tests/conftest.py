@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,10 +167,27 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @dataclass
 class RunnerFleet:
+    """The suite's runners, each started the first time a test asks for it (a test that needs one
+    runner waits for that one only), then kept for the session."""
+
+    env: dict[str, str]
+    log_dir: Path
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, name: str) -> str:
-        """The runner's URL once it is free again (a previous test may have left it busy)."""
+        """The runner's URL once it is loaded and free again (a previous test may have left it busy)."""
+        with self.lock:
+            if name not in self.processes:
+                pipeline, model = RUNNERS[name]
+                process = start_runner(name, pipeline, model, self.env, self.log_dir)
+                wait_for(
+                    lambda: process.proc.poll() is not None or health(process.url) == "IDLE",
+                    180,
+                    f"{process.name} to load\n{process.log_tail()}",
+                    interval=0.25,
+                )
+                self.processes[name] = process
         process = self.processes[name]
         assert process.proc.poll() is None, f"runner {name} died:\n{process.log_tail()}"
         wait_for(lambda: health(process.url) == "IDLE", 60, f"runner {name} idle\n{process.log_tail()}")
@@ -188,23 +204,8 @@ def start_runner(name: str, pipeline: str, model: str, env: dict[str, str], log_
 
 @pytest.fixture(scope="session")
 def runners(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerFleet]:
-    log_dir = tmp_path_factory.mktemp("runner-logs")
-    fleet = RunnerFleet()
-    for name, (pipeline, model) in RUNNERS.items():
-        fleet.processes[name] = start_runner(name, pipeline, model, stack_env, log_dir)
-
-    def ready(process: ManagedProcess) -> None:
-        wait_for(
-            lambda: process.proc.poll() is not None or health(process.url) == "IDLE",
-            180,
-            f"{process.name} to load\n{process.log_tail()}",
-            interval=0.25,
-        )
-        assert process.proc.poll() is None, f"{process.name} exited:\n{process.log_tail()}"
-
+    fleet = RunnerFleet(env=stack_env, log_dir=tmp_path_factory.mktemp("runner-logs"))
     try:
-        with ThreadPoolExecutor(len(fleet.processes)) as pool:
-            list(pool.map(ready, fleet.processes.values()))
         yield fleet
     finally:
         for process in fleet.processes.values():
