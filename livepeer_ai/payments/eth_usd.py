@@ -33,6 +33,7 @@ USD_PER_ETH_QUANTUM = Decimal(1).scaleb(-USD_PER_ETH_PLACES)
 FEED = "feed"
 CONFIGURED = "configured"
 NO_RATE = "none"
+FEED_READ_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,12 @@ def rate_from_settings() -> EthUsdRate:
     if address:
         if not settings.WEB3_PROVIDER_URI:
             return no_rate("ETH_USD_FEED_ADDRESS is set but WEB3_PROVIDER_URI is not")
-        return read_feed(Chain(settings.WEB3_PROVIDER_URI), address, settings.ETH_USD_FEED_MAX_AGE_S)
+        # Pages wait on this read: a short timeout, and a failed read is cached like any other.
+        return read_feed(
+            Chain(settings.WEB3_PROVIDER_URI, request_timeout_s=FEED_READ_TIMEOUT_S),
+            address,
+            settings.ETH_USD_FEED_MAX_AGE_S,
+        )
     if settings.ETH_USD_PRICE is not None:
         return configured_rate(settings.ETH_USD_PRICE)
     return no_rate("no ETH/USD feed or ETH_USD_PRICE is configured")
@@ -154,8 +160,3 @@ def current_rate() -> EthUsdRate:
     with _cache_lock:
         _cached = (key, time.monotonic() + settings.ETH_USD_CACHE_S, rate)
     return rate
-
-
-def wei_to_usd(wei: int, usd_per_eth: Decimal) -> Decimal:
-    """USD for an amount of wei, in Decimal to 28 significant digits (no float), not rounded for display."""
-    return Decimal(wei) * usd_per_eth / Decimal(10**18)

@@ -22,7 +22,6 @@ from livepeer_ai.payments.eth_usd import (
     feed_answer,
     rate_from_settings,
     read_feed,
-    wei_to_usd,
 )
 from livepeer_ai.settings import envdecimal
 from tests.livepeer_ai.payments.conftest import DEPLOYER_KEY, STRANGER_KEY, Payments
@@ -180,8 +179,3 @@ def test_prices_are_parsed_exactly_or_refused(monkeypatch):
         envdecimal("ETH_USD_PRICE")
     monkeypatch.setenv("ETH_USD_PRICE", "3000.5")
     assert envdecimal("ETH_USD_PRICE") == Decimal("3000.5")
-
-
-def test_usd_of_an_amount_of_wei_is_exact_decimal_arithmetic():
-    assert wei_to_usd(3_400_807_529_695_102, Decimal("3000")) == Decimal("10.202422589085306")
-    assert wei_to_usd(1, Decimal("3000")) == Decimal("3E-15")
