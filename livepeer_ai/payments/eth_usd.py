@@ -8,7 +8,8 @@ not positive, or a feed that cannot be read gives no rate at all, with the
 reason, rather than an old price passed off as today's. Only where no feed is
 configured does ETH_USD_PRICE stand in, labelled "configured, not live".
 
-A rate is a Decimal with 8 places (Chainlink's ETH/USD scale), never a float.
+A rate is a Decimal with 8 places (Chainlink's ETH/USD scale), never a float;
+rows that keep it (`UsdRateAtTheTime`) store it as an integer × 10**8.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -26,12 +28,12 @@ from web3.exceptions import Web3Exception
 
 from livepeer_ai.payments.broker import load_addresses
 from livepeer_ai.payments.chain import Chain, ChainError
+from livepeer_ai.payments.models import USD_RATE_SCALE, UsdRateSource
 
-USD_PER_ETH_PLACES = 8
-USD_PER_ETH_QUANTUM = Decimal(1).scaleb(-USD_PER_ETH_PLACES)
+USD_PER_ETH_QUANTUM = Decimal(1).scaleb(-USD_RATE_SCALE)
 
-FEED = "feed"
-CONFIGURED = "configured"
+FEED = UsdRateSource.FEED.value
+CONFIGURED = UsdRateSource.CONFIGURED.value
 NO_RATE = "none"
 FEED_READ_TIMEOUT_S = 3.0
 
@@ -52,6 +54,12 @@ class EthUsdRate:
     @property
     def live(self) -> bool:
         return self.source == FEED
+
+    def recorded(self) -> dict[str, Any]:
+        """The fields of a `UsdRateAtTheTime` row made now: the rate as an integer × 10**8, and its source."""
+        if self.usd_per_eth is None:
+            return {"usd_per_eth_e8": None, "usd_rate_source": ""}
+        return {"usd_per_eth_e8": int(self.usd_per_eth.scaleb(USD_RATE_SCALE)), "usd_rate_source": self.source}
 
 
 def no_rate(reason: str) -> EthUsdRate:
