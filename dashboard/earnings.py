@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from dashboard.charts import Point, bar_chart
-from dashboard.formatting import eth
+from livepeer_ai.payments.amounts import readable
 from livepeer_ai.payments.earnings import hour_of
 from livepeer_ai.payments.models import EarningsHour, ReceivedTicket, RedemptionStatus
 
@@ -106,9 +106,9 @@ def earnings_charts(earnings: Earnings, period: str) -> list[Chart]:
         period
     ]
     measures: list[tuple[str, str, Callable[[Amounts], int], Callable[[int], str]]] = [
-        ("chart-ev", "Expected value received", lambda a: a.expected_value, eth),
+        ("chart-ev", "Expected value received", lambda a: a.expected_value, readable),
         ("chart-winning", "Winning tickets", lambda a: a.winning_tickets, str),
-        ("chart-redeemed", "ETH redeemed", lambda a: a.redeemed_value, eth),
+        ("chart-redeemed", "ETH redeemed", lambda a: a.redeemed_value, readable),
     ]
     charts = []
     for chart_id, title, measure, text in measures:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -62,6 +63,20 @@ def envmap(name: str, default: dict[str, str]) -> dict[str, str]:
             raise ImproperlyConfigured(f"{name} must look like key=value,key=value; got {raw!r}")
         result[key.strip()] = value.strip()
     return result
+
+
+def envdecimal(name: str) -> Decimal | None:
+    """A positive decimal such as 3012.45, or None when unset; never a float."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a decimal number such as 3012.45, got {raw!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise ImproperlyConfigured(f"{name} must be a positive decimal number, got {raw!r}")
+    return value
 
 
 DEBUG = envbool("DEBUG", False)
@@ -242,6 +257,15 @@ WEB3_PROVIDER_URI = envstr("WEB3_PROVIDER_URI", "")
 CHAIN_ADDRESSES_FILE = envstr("CHAIN_ADDRESSES_FILE", str(VAR_DIR / "chain.json"))
 TICKET_BROKER_ADDRESS = envstr("TICKET_BROKER_ADDRESS", "")
 ORCHESTRATOR_REGISTRY_ADDRESS = envstr("ORCHESTRATOR_REGISTRY_ADDRESS", "")
+# ETH/USD, for amounts in dollars: a Chainlink-style feed (AggregatorV3Interface) at
+# ETH_USD_FEED_ADDRESS, or the one `deploy_contracts` wrote to CHAIN_ADDRESSES_FILE; an
+# answer older than ETH_USD_FEED_MAX_AGE_S (Chainlink's ETH/USD heartbeat: 1 h) is no
+# price. With no feed, ETH_USD_PRICE (USD per ETH) is shown as "configured, not live";
+# with neither, amounts are in ETH alone. A read is reused for ETH_USD_CACHE_S.
+ETH_USD_FEED_ADDRESS = envstr("ETH_USD_FEED_ADDRESS", "")
+ETH_USD_FEED_MAX_AGE_S = envint("ETH_USD_FEED_MAX_AGE_S", 3600)
+ETH_USD_PRICE = envdecimal("ETH_USD_PRICE")
+ETH_USD_CACHE_S = envint("ETH_USD_CACHE_S", 60)
 # The gateway's Ethereum account (the ticket sender): a keystore file and its
 # password's env variable, or a raw key in GATEWAY_PRIVATE_KEY.
 GATEWAY_KEYSTORE = envstr("GATEWAY_KEYSTORE", "")

@@ -1,14 +1,13 @@
-"""Showing wei, addresses and durations on the dashboard pages."""
+"""Showing addresses, shares and durations on the dashboard pages (amounts: `{% load money %}`)."""
 
 from __future__ import annotations
 
 from django import template
 
-from dashboard import charts, formatting
+from dashboard import charts
 
 register = template.Library()
 
-register.filter("eth", formatting.eth)
 register.filter("series_colour", charts.legend_colour)
 
 

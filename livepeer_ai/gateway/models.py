@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from livepeer_ai.payments.models import UsdRateAtTheTime
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -22,11 +24,12 @@ class JobStatus(models.TextChoices):
 FINISHED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
 
 
-class Job(models.Model):
+class Job(UsdRateAtTheTime):
     """A workflow of stages (text-to-image → image-to-video → …); this row is the truth.
 
     The driver moves it queued → running(stage, step/total) → succeeded | failed |
-    canceled; a page reload or a second tab renders whatever is here.
+    canceled; a page reload or a second tab renders whatever is here. Its ETH/USD
+    rate is the one when it was submitted (`workflow` records it).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

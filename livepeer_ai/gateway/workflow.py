@@ -27,6 +27,7 @@ from livepeer_ai.gateway.dispatch import StageRequest
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.orchestrator.units import units_for
+from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
 from livepeer_ai.runner.client import RunnerError
 from livepeer_ai.runner.schemas import FILE_FIELDS
@@ -73,9 +74,10 @@ def create_gif_job(
     if seed is not None:
         parameters["seed"] = seed
     stages = gif_stages(upscale=upscale, interpolate=interpolate)
+    rate = current_rate().recorded()  # read before the transaction: it may ask the chain
     with transaction.atomic():
         job = Job.objects.create(
-            prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=stages
+            prompt=prompt, owner=owner, session_key=session_key, parameters=parameters, stages=stages, **rate
         )
         queue.enqueue(job)
     return job
@@ -351,6 +353,7 @@ def create_api_job(
 
     `upload` (gateway.api.Upload) carries the input's measured size, kept for billing.
     """
+    rate = current_rate().recorded()  # read before the transaction: it may ask the chain
     with transaction.atomic():
         job = Job.objects.create(
             prompt=str(fields.get("prompt", ""))[:2000],
@@ -359,6 +362,7 @@ def create_api_job(
             parameters={"api": True, "request": fields},
             idempotency_key=idempotency_key,
             request_digest=request_digest,
+            **rate,
         )
         if upload is not None:
             store_upload(job, upload)

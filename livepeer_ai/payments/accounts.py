@@ -78,10 +78,3 @@ def eth_to_wei(amount: str) -> int:
     if not 0 <= wei <= MAX_WEI:
         raise AccountError(f"{amount!r} ETH is more than any account can hold (2^256 - 1 wei)")
     return wei
-
-
-def wei_to_eth(wei: int) -> str:
-    """Wei as ETH, exactly: 1500000000000000001 → '1.500000000000000001', 2 * 10**18 → '2'."""
-    whole, fraction = divmod(wei, WEI_PER_ETH)
-    decimals = f"{fraction:018d}".rstrip("0")
-    return f"{whole}.{decimals}" if decimals else str(whole)

@@ -112,16 +112,20 @@ def load_addresses(path: Path | None = None) -> PaymentContracts:
             f"{path} does not exist: run `manage.py deploy_contracts`, or set TICKET_BROKER_ADDRESS "
             "and ORCHESTRATOR_REGISTRY_ADDRESS"
         ) from None
-    return PaymentContracts(registry=raw["registry"], ticket_broker=raw["ticket_broker"])
+    return PaymentContracts(
+        registry=raw["registry"], ticket_broker=raw["ticket_broker"], eth_usd_feed=raw.get("eth_usd_feed", "")
+    )
 
 
 def save_addresses(addresses: PaymentContracts, chain_id: int, path: Path | None = None) -> Path:
     path = path or Path(settings.CHAIN_ADDRESSES_FILE)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {"chain_id": chain_id, "registry": addresses.registry, "ticket_broker": addresses.ticket_broker}, indent=2
-        )
-        + "\n"
-    )
+    written: dict[str, Any] = {
+        "chain_id": chain_id,
+        "registry": addresses.registry,
+        "ticket_broker": addresses.ticket_broker,
+    }
+    if addresses.eth_usd_feed:
+        written["eth_usd_feed"] = addresses.eth_usd_feed
+    path.write_text(json.dumps(written, indent=2) + "\n")
     return path

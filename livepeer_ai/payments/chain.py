@@ -28,6 +28,7 @@ from web3.types import TxParams, TxReceipt, Wei
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 REGISTRY = "OrchestratorRegistry"
 TICKET_BROKER = "TicketBroker"
+ETH_USD_FEED = "EthUsdFeed"
 
 # Demo deployment defaults. Livepeer's active set is the top 100 (docs/protocol.md §4)
 # and its deploy config gives tickets 2 rounds of validity (§3.4); a round here
@@ -36,6 +37,8 @@ DEFAULT_ROUND_LENGTH_BLOCKS = 100
 DEFAULT_POOL_MAX_SIZE = 100
 DEFAULT_UNLOCK_PERIOD_ROUNDS = 2
 DEFAULT_TICKET_VALIDITY_PERIOD_ROUNDS = 2
+# Chainlink's ETH/USD aggregators answer in USD with 8 decimals.
+ETH_USD_FEED_DECIMALS = 8
 
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 GAS_HEADROOM_DIVISOR = 5  # 20 % above the estimate
@@ -68,6 +71,7 @@ class PaymentContracts:
 
     registry: str
     ticket_broker: str
+    eth_usd_feed: str = ""  # empty where the chain has no ETH/USD feed
 
 
 def default_cache_dir() -> Path:
@@ -190,6 +194,15 @@ class Chain:
             TICKET_BROKER, (registry, unlock_period_rounds, ticket_validity_period_rounds), deployer_key
         )
         return PaymentContracts(registry=registry, ticket_broker=broker)
+
+    def deploy_eth_usd_feed(
+        self, deployer_key: str, answer: int, decimals: int = ETH_USD_FEED_DECIMALS, description: str = "ETH / USD"
+    ) -> str:
+        """An ETH/USD feed whose admin is the deployer; `answer` is USD per ETH scaled by 10**decimals."""
+        return self.deploy(ETH_USD_FEED, (decimals, description, answer), deployer_key)
+
+    def eth_usd_feed(self, address: str) -> Contract:
+        return self.contract(ETH_USD_FEED, address)
 
     def ensure_round_initialized(self, registry_address: str, account_key: str) -> TxReceipt | None:
         """Initialize the current round if nobody has yet; redemption requires it (Livepeer's

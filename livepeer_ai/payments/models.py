@@ -12,6 +12,7 @@ so that ordering and range filters on non-negative amounts stay numeric.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -47,6 +48,31 @@ class WeiField(models.CharField):
         return str(number).zfill(UINT256_DIGITS) if number >= 0 else str(number)
 
 
+class UsdRateSource(models.TextChoices):
+    FEED = "feed", "live ETH/USD feed"
+    CONFIGURED = "configured", "configured, not live"
+
+
+# A rate is stored as USD per ETH × 10**8 (Chainlink's ETH/USD scale) in an integer:
+# SQLite would keep a DecimalField as a float.
+USD_RATE_SCALE = 8
+
+
+class UsdRateAtTheTime(models.Model):
+    """The ETH/USD rate when the row was made, so its USD value does not move with today's price.
+    Null when no rate was known then (no feed, a stale one, nothing configured)."""
+
+    usd_per_eth_e8 = models.PositiveBigIntegerField(null=True, blank=True)
+    usd_rate_source = models.CharField(max_length=16, choices=UsdRateSource.choices, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def usd_per_eth(self) -> Decimal | None:
+        return None if self.usd_per_eth_e8 is None else Decimal(self.usd_per_eth_e8).scaleb(-USD_RATE_SCALE)
+
+
 class RedemptionStatus(models.TextChoices):
     NOT_WINNING = "not_winning", "Did not win"
     PENDING = "pending", "Waiting to be redeemed"
@@ -57,7 +83,7 @@ class RedemptionStatus(models.TextChoices):
     NOT_WORTH_IT = "not_worth_it", "Below redemption cost"
 
 
-class ReceivedTicket(models.Model):
+class ReceivedTicket(UsdRateAtTheTime):
     """A valid ticket an orchestrator accepted (invalid ones are refused, never stored)."""
 
     recipient = models.CharField(max_length=42, db_index=True)

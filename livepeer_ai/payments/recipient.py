@@ -26,6 +26,7 @@ from django.utils import timezone
 from livepeer_ai.payments import ticket_value
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.earnings import count_received
+from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus, SenderBalance
 from livepeer_ai.payments.ticket_value import DEFAULT_REDEEM_GAS, DEFAULT_TICKET_EV, TX_COST_MULTIPLIER
 from livepeer_ai.payments.tickets import (
@@ -138,6 +139,8 @@ class Recipient:
         if not payment.tickets:
             return 0
         self.check_sender(sender, params)
+        # The rate when the tickets arrived, read once per payment and outside any transaction.
+        rate = current_rate().recorded()
         credited = 0
         for sender_nonce, signature in payment.tickets:
             ticket = params.ticket(sender, sender_nonce)
@@ -148,7 +151,7 @@ class Recipient:
                 raise PaymentRejected(f"invalid ticket signature: {exc}") from None
             if signer.lower() != sender.lower():
                 raise PaymentRejected(f"invalid ticket signature: signed by {signer}, not by sender {sender}")
-            credited += self.record(ticket, digest, signature, rand, manifest_id)
+            credited += self.record(ticket, digest, signature, rand, manifest_id, rate)
         return credited
 
     def check_sender(self, sender: str, params: TicketParams) -> None:
@@ -172,7 +175,9 @@ class Recipient:
         if self.broker.round_block_hash(params.creation_round) != params.creation_round_block_hash:
             raise PaymentRejected(f"ticket params name a wrong block hash for round {params.creation_round}")
 
-    def record(self, ticket: Ticket, digest: bytes, signature: bytes, rand: int, manifest_id: str) -> int:
+    def record(
+        self, ticket: Ticket, digest: bytes, signature: bytes, rand: int, manifest_id: str, rate: dict[str, Any]
+    ) -> int:
         ev = expected_value(ticket.face_value, ticket.win_prob)
         winning = is_winning_ticket(signature, rand, ticket.win_prob)
         rand_hash = "0x" + ticket.recipient_rand_hash.hex()
@@ -199,6 +204,7 @@ class Recipient:
                     winning=winning,
                     status=RedemptionStatus.PENDING if winning else RedemptionStatus.NOT_WINNING,
                     next_attempt_at=timezone.now() if winning else None,
+                    **rate,
                 )
                 count_received(row)
                 self.adjust(ticket.sender, manifest_id, ev)

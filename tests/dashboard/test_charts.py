@@ -6,7 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from dashboard.charts import PLOT_HEIGHT, Point, bar_chart, line_chart, scaled
-from dashboard.formatting import eth
+from livepeer_ai.payments.amounts import readable
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -17,14 +17,18 @@ def parse(svg: str) -> ET.Element:
 
 def test_a_bar_chart_is_labelled_and_carries_every_exact_value():
     huge = 2**200
-    points = [Point("Nov 1", 0, "0 ETH"), Point("Nov 2", huge, eth(huge)), Point("Nov 3", huge // 2, eth(huge // 2))]
+    points = [
+        Point("Nov 1", 0, "0 ETH"),
+        Point("Nov 2", huge, readable(huge)),
+        Point("Nov 3", huge // 2, readable(huge // 2)),
+    ]
     root = parse(str(bar_chart("chart-test", "EV <received>", "EV per day", points)))
     assert root.get("role") == "img" and root.get("aria-labelledby") == "chart-test-title chart-test-desc"
     assert root.find(f"{SVG}title").text == "EV <received>"  # escaped in the markup, intact when read
     bars = root.findall(f"{SVG}rect")
     assert [int(bar.get("data-value")) for bar in bars] == [0, huge, huge // 2]
     assert [int(bar.get("height")) for bar in bars] == [0, PLOT_HEIGHT, PLOT_HEIGHT // 2]
-    assert bars[1].find(f"{SVG}title").text == f"Nov 2: {eth(huge)}"
+    assert bars[1].find(f"{SVG}title").text == f"Nov 2: {readable(huge)}"
 
 
 def test_a_tiny_amount_beside_a_huge_one_still_shows():
@@ -52,12 +56,3 @@ def test_a_line_chart_draws_one_labelled_line_per_series():
         "text-to-image, d3: 2",
     ]
     assert re.search(r"<text[^>]*>upscale</text>", svg)
-
-
-def test_eth_is_written_exactly_from_wei():
-    assert eth(0) == "0 ETH"
-    assert eth(1) == "0.000000000000000001 ETH"
-    assert eth(1230000000000000) == "0.00123 ETH"
-    assert eth(12345 * 10**18 + 5) == "12,345.000000000000000005 ETH"
-    assert eth(-(10**18)) == "-1 ETH"
-    assert eth(None) == "unknown"

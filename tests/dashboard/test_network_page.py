@@ -66,7 +66,7 @@ def test_lists_orchestrators_by_stake_with_warm_models_capacity_and_scores(clien
             f'<tr data-address="{personas.other_operator_address}"'
         )
     ]
-    assert f'data-wei="{2 * 10**18}">2 ETH' in first
+    assert f'data-wei="{2 * 10**18}"><span class="amount" title="{2 * 10**18} wei (2 ETH)">2 ETH</span>' in first
     warm = re.search(r'data-label="Warm models">(.*?)</td>', first).group(1)
     assert "text-to-image · livepeer-ai/tiny-sdxl-turbo" in warm and "image-to-video" not in warm
     assert "1 / 3" in first  # in use / slots over both capabilities

@@ -169,12 +169,13 @@ def test_earnings_over_24h_7d_and_30d_are_exact_to_the_wei(client, personas, nod
     html = page(client, personas, "?period=7d")
     rows = dict(re.findall(r'<tr data-window="(\w+)">.*?data-wei="(\d+)"', html, re.S))
     assert rows == {"24h": str(big), "7d": str(big + 5), "30d": str(big + 12)}
-    assert 'data-label="ETH redeemed" class="num" data-wei="3000000000000000">0.003 ETH' in html
+    assert 'data-label="ETH redeemed" class="num" data-wei="3000000000000000"><span class="amount"' in html
+    assert 'title="3000000000000000 wei (0.003 ETH)">0.003 ETH</span>' in html
     winning_7d = re.search(
         r'<tr data-window="7d">.*?data-label="Winning tickets" class="num" data-wei="(\d+)">(\d+)', html, re.S
     )
     assert winning_7d.groups() == (str(7 * 10**15), "2")
-    assert re.search(r'id="figure-pending" data-wei="4000000000000000"><strong>0.004 ETH</strong>', html)
+    assert re.search(r'id="figure-pending" data-wei="4000000000000000"><strong><span [^>]*>0.004 ETH</span>', html)
     # Three charts for the period, each with its own title and description, and a table of the same numbers.
     for chart in ("chart-ev", "chart-winning", "chart-redeemed"):
         assert f'<svg id="{chart}"' in html and f'aria-labelledby="{chart}-title {chart}-desc"' in html

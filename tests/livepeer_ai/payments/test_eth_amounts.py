@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from livepeer_ai.payments.accounts import AccountError, eth_to_wei, wei_to_eth
+from livepeer_ai.payments.accounts import AccountError, eth_to_wei
+from livepeer_ai.payments.amounts import exact_eth
 
 MAX_WEI = 2**256 - 1
 
@@ -48,9 +49,9 @@ def test_anything_else_is_refused_with_a_clear_error(amount: str, message: str) 
 
 
 def test_wei_are_shown_as_eth_without_rounding() -> None:
-    assert wei_to_eth(2 * 10**18) == "2"
-    assert wei_to_eth(15 * 10**17) == "1.5"
+    assert exact_eth(2 * 10**18) == "2"
+    assert exact_eth(15 * 10**17) == "1.5"
     # As a float with :g this was "1 ETH".
-    assert wei_to_eth(10**18 + 10**9) == "1.000000001"
-    assert wei_to_eth(1) == "0.000000000000000001"
-    assert wei_to_eth(0) == "0"
+    assert exact_eth(10**18 + 10**9) == "1.000000001"
+    assert exact_eth(1) == "0.000000000000000001"
+    assert exact_eth(0) == "0"

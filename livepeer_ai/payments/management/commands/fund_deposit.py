@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from livepeer_ai.payments.accounts import AccountError, eth_to_wei, gateway_account, wei_to_eth
+from livepeer_ai.payments.accounts import AccountError, eth_to_wei, gateway_account
+from livepeer_ai.payments.amounts import exact_eth
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.chain import ChainError
 
@@ -35,5 +36,5 @@ class Command(BaseCommand):
         except (AccountError, ChainError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
-            f"gateway {account.address}: deposit {wei_to_eth(info.deposit)} ETH, reserve {wei_to_eth(info.reserve)} ETH"
+            f"gateway {account.address}: deposit {exact_eth(info.deposit)} ETH, reserve {exact_eth(info.reserve)} ETH"
         )

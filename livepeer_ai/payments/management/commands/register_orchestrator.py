@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from livepeer_ai.orchestrator.config import ConfigError, load_config
 from livepeer_ai.orchestrator.identity import load_identity
-from livepeer_ai.payments.accounts import AccountError, eth_to_wei, wei_to_eth
+from livepeer_ai.payments.accounts import AccountError, eth_to_wei
+from livepeer_ai.payments.amounts import exact_eth
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.chain import ChainError
 
@@ -41,6 +42,6 @@ class Command(BaseCommand):
         except (ConfigError, AccountError, ChainError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
-            f"orchestrator {account.address} at {config.service_uri}: stake {wei_to_eth(staked)} ETH, "
+            f"orchestrator {account.address} at {config.service_uri}: stake {exact_eth(staked)} ETH, "
             f"{'active' if active else 'not in the active set'}"
         )
