@@ -42,7 +42,19 @@ RUNNERS: dict[str, tuple[str, str]] = {
 # Fixtures that start processes (servers, chains, tools run as subprocesses): a test that
 # uses one is marked `integration` here, and `make test-fast` (-m "not integration") skips it.
 PROCESS_FIXTURES = frozenset(
-    {"stack_env", "runners", "redis_url", "anvil", "chain", "deployed", "payments", "demo_site", "chromium", "new_page"}
+    {
+        "stack_env",
+        "runners",
+        "redis_url",
+        "anvil",
+        "chain",
+        "deployed",
+        "payments",
+        "scratch_chain",
+        "demo_site",
+        "chromium",
+        "new_page",
+    }
 )
 # Programs a test may run without starting a service: ffmpeg encodes and decodes media in-line.
 TOOLS = ("ffmpeg",)

@@ -41,6 +41,7 @@ from livepeer_ai.gateway import dispatch, network, queue, slots
 from livepeer_ai.gateway.dispatch import JobAbandoned, PreparedStage
 from livepeer_ai.gateway.models import EngineWorker, Job, JobStatus, Orchestrator
 from livepeer_ai.gateway.progress import publish_queue_moved, publish_step
+from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.runner.client import CONNECT_TIMEOUT_S, RunnerError, error_message
 
 logger = logging.getLogger(__name__)
@@ -340,8 +341,7 @@ class Engine:
                 await db(dispatch.failed, assignment, exc, time.monotonic() - started)
                 return
             took = time.monotonic() - started
-            # The runner is free the moment it answered: its slot goes to the next waiting
-            # stage before this one's result is stored, and that stage is prepared first.
+            # The runner is free once it answered: its slot goes to the next waiting stage, before this result is stored.
             await db(dispatch.slot_freed, assignment)
             try:
                 await self.dispatch_capability(assignment.capability)
@@ -397,11 +397,11 @@ class Engine:
         try:
             async with aconnect_sse(self.client, "POST", url, headers=headers, timeout=timeout, **body) as source:
                 response = source.response
+                if prepared.accepted is not None and response.headers.get(PAYMENT_ACCEPTED_HEADER):
+                    await db(prepared.accepted)  # the node took the tickets, whatever came after
                 if response.status_code >= 400:
                     await response.aread()
                     raise RunnerError(response.status_code, error_message(response))
-                if prepared.accepted is not None:
-                    await db(prepared.accepted)  # the node took the tickets before it answered
                 async for event in source.aiter_sse():
                     payload = event.json()
                     if event.event == "progress":

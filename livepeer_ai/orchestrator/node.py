@@ -50,6 +50,7 @@ from livepeer_ai.payments.receipts import (
     request_parameters,
     signed_document,
 )
+from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.runner.schemas import FILE_FIELDS, NOT_MULTIPART, RequestInvalid, json_object, missing_field_error
 
@@ -264,7 +265,9 @@ class Node:
             self.metrics.failed(key, f"payment_{exc.status}")
             return error(exc.status, exc.message)
         streaming = "text/event-stream" in request.headers.get("accept", "")
-        return await self.run_on(runner, job, sender, fee, streaming)
+        response = await self.run_on(runner, job, sender, fee, streaming)
+        response.headers[PAYMENT_ACCEPTED_HEADER] = "true"
+        return response
 
     async def finish(self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, outcome: str) -> None:
         if outcome == "canceled":

@@ -19,6 +19,9 @@ from eth_utils import is_address, to_checksum_address
 from livepeer_ai.payments.tickets import Ticket, aux_data_for
 
 PAYMENT_HEADER = "Livepeer-Payment"
+# Set by a node on every answer given after it credited the request's tickets (whatever the
+# status: a runner's 400 comes after the payment), so the gateway books exactly what was taken.
+PAYMENT_ACCEPTED_HEADER = "Livepeer-Payment-Accepted"
 
 
 class MalformedPayment(ValueError):
