@@ -4,6 +4,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livepeer_ai.settings")
 django_asgi_app = get_asgi_application()
 
@@ -17,7 +19,8 @@ from studio.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Django reads a body without Content-Length whole and unbounded, then parses it as empty.
+        "http": BodySizeLimit(django_asgi_app, MAX_BODY_BYTES, buffer_chunked=True),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns + dashboard_websockets))
         ),
