@@ -33,11 +33,13 @@ from livepeer_ai.body_limit import MAX_BODY_BYTES
 from livepeer_ai.gateway import queue
 from livepeer_ai.gateway.api_errors import error, invalid
 from livepeer_ai.gateway.api_schemas import (
-    ANY_OTHER_FAILURE,
     EVENT_STREAM,
     JOB_EVENTS_RESPONSES,
+    JOB_OPERATIONS,
     JOB_RESPONSES,
+    SUBMIT_EXTRA_RESPONSES,
     SUBMIT_RESPONSES,
+    request_schema,
 )
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
@@ -122,7 +124,9 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
             if request.content_type != "multipart/form-data":
                 raise Rejected(error(415, f"Send {pipeline}'s fields and file as multipart/form-data."))
             fields, upload = form_fields(request, FILE_FIELDS[pipeline])
-        params = PARAMS_BY_PIPELINE[pipeline].model_validate(fields)
+        # JSON has types, held to as the OpenAPI document gives them (a seed of `false` is no seed);
+        # form fields are all text, converted.
+        params = PARAMS_BY_PIPELINE[pipeline].model_validate(fields, strict=pipeline not in FILE_FIELDS)
     except BodyTooLarge as exc:
         raise Rejected(error(413, str(exc))) from None
     except RequestInvalid as exc:
@@ -265,7 +269,7 @@ def route(pipeline: str) -> Any:
 
 
 for _pipeline, _params in PARAMS_BY_PIPELINE.items():
-    _schema = _params.model_json_schema()
+    _schema = request_schema(_params)
     if _pipeline in FILE_FIELDS:
         _schema["properties"][FILE_FIELDS[_pipeline]] = {"type": "string", "format": "binary"}
         _schema.setdefault("required", []).append(FILE_FIELDS[_pipeline])
@@ -277,11 +281,16 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
         operation_id=route(_pipeline).__name__,
         summary=f"Run {_pipeline}",
         response=SUBMIT_RESPONSES,
-        openapi_extra={"requestBody": {"content": _content, "required": True}, **ANY_OTHER_FAILURE},
+        openapi_extra={"requestBody": {"content": _content, "required": True}, "responses": SUBMIT_EXTRA_RESPONSES},
     )(route(_pipeline))
 
 
-@api.get("/jobs/{job_id}", summary="A job's status, progress and result", response=JOB_RESPONSES)
+@api.get(
+    "/jobs/{job_id}",
+    operation_id=JOB_OPERATIONS["GetJob"],
+    summary="A job's status, progress and result",
+    response=JOB_RESPONSES,
+)
 def get_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
@@ -289,7 +298,12 @@ def get_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     return JsonResponse(job_state(request, job))
 
 
-@api.post("/jobs/{job_id}/cancel", summary="Cancel a job; the running stage stops", response=JOB_RESPONSES)
+@api.post(
+    "/jobs/{job_id}/cancel",
+    operation_id=JOB_OPERATIONS["CancelJob"],
+    summary="Cancel a job; the running stage stops",
+    response=JOB_RESPONSES,
+)
 def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
@@ -300,6 +314,7 @@ def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @api.get(
     "/jobs/{job_id}/events",
+    operation_id=JOB_OPERATIONS["JobEvents"],
     summary="Server-Sent Events: progress, then the result or error",
     response=JOB_EVENTS_RESPONSES,
     openapi_extra=EVENT_STREAM,

@@ -15,6 +15,17 @@ from livepeer_ai import json_input
 MAX_STEPS = 150
 MAX_IMAGES_PER_PROMPT = 4
 MAX_SEED = 2**32 - 1
+# name → (low, high, whether low itself is excluded): what check_values allows (else 400),
+# and what the gateway's OpenAPI document publishes.
+VALUE_RANGES: dict[str, tuple[float, float, bool]] = {
+    "guidance_scale": (0.0, 50.0, False),
+    "image_guidance_scale": (0.0, 50.0, False),
+    "strength": (0.0, 1.0, True),
+    "noise_aug_strength": (0.0, 1.0, False),
+    "motion_bucket_id": (0, 255, False),
+    "fps": (1, 60, False),
+    "multiplier": (2, 8, False),
+}
 # Fields only, never media: a prompt of this size is already far past what any text encoder reads.
 MAX_JSON_BYTES = 1024 * 1024
 
@@ -169,13 +180,8 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
     seed = getattr(params, "seed", None)
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise BadValue(f"seed must be between 0 and {MAX_SEED}, got {seed}.")
-    _check_range(params, "guidance_scale", 0.0, 50.0)
-    _check_range(params, "image_guidance_scale", 0.0, 50.0)
-    _check_range(params, "strength", 0.0, 1.0, low_open=True)
-    _check_range(params, "noise_aug_strength", 0.0, 1.0)
-    _check_range(params, "motion_bucket_id", 0, 255)
-    _check_range(params, "fps", 1, 60)
-    _check_range(params, "multiplier", 2, 8)
+    for name, (low, high, low_open) in VALUE_RANGES.items():
+        _check_range(params, name, low, high, low_open)
 
 
 def _check_range(params: RunnerParams, name: str, low: float, high: float, low_open: bool = False) -> None:
