@@ -96,6 +96,16 @@ def test_form_numbers_must_be_finite(client, key, pipeline, field, number):
     assert not Job.objects.exists()
 
 
+@pytest.mark.parametrize(("field", "value"), [("seed", False), ("width", "64"), ("safety_check", 1), ("prompt", 5)])
+def test_json_fields_must_have_the_documented_type(client, key, field, value):
+    """A seed of `false` was taken as seed 0: JSON has types, and the OpenAPI document gives them."""
+    raw = json.dumps({"prompt": "x", "num_inference_steps": 1, field: value})
+    response = post_raw(client, "/api/v1/text-to-image", raw, key)
+    assert response.status_code == 422, response.content
+    assert ["body", field] in [item["loc"] for item in response.json()["detail"]]
+    assert not Job.objects.exists()
+
+
 def test_a_lone_surrogate_in_a_prompt_is_refused(client, key):
     raw = '{"prompt": "a cat \\ud800"}'  # valid JSON, but no text that UTF-8 can carry
     assert_invalid(post_raw(client, "/api/v1/text-to-image", raw, key), "string_unicode", ["body"])

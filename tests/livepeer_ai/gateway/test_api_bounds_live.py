@@ -91,3 +91,15 @@ def test_a_3_mb_json_body_is_413_in_the_api_shape(live_api):
     )
     assert response.status_code == 413
     assert "at most 1024 KiB" in response.json()["detail"]["msg"]
+
+
+def test_a_malformed_multipart_body_gets_the_api_shape_not_twisteds_empty_400(live_api):
+    response = httpx.post(
+        f"{live_api.url}/api/v1/frame-interpolation",
+        content=b"--xyz--\r\n",
+        headers={**live_api.headers, "Content-Type": "multipart/form-data; boundary=xyz"},
+        timeout=30,
+    )
+    assert response.headers["Content-Type"] == "application/json", (response.status_code, response.text)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "video"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -52,8 +53,10 @@ def test_every_answer_of_the_public_api_matches_its_openapi_document(live_api, t
         "--request-timeout",
         "30",
     ]
+    started = time.monotonic()
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     report = result.stdout + result.stderr
+    print(f"schemathesis: {time.monotonic() - started:.0f} s")
     assert result.returncode == 0, report[-6000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", report)
     assert counts is not None, report[-3000:]
