@@ -4,8 +4,10 @@ Bodies are validated with the runner's own schemas (livepeer_ai/runner/schemas.p
 so a request the gateway accepts is one a runner accepts, and the 400/422 shapes
 are the runner API's (every refusal is JSON: gateway/api_errors.py). Every input is
 bounded before it costs memory or CPU: the body's size and type, JSON's depth, finite
-numbers, valid Unicode, a video's frames × pixels. Synchronous by default; `Prefer: respond-async` answers
-202 with a request id to poll (`GET /jobs/<id>`) or stream (`GET /jobs/<id>/events`).
+numbers, valid Unicode, a video's frames × pixels. Synchronous by default;
+`Prefer: respond-async` answers 202 with a request id to poll (`GET /jobs/<id>`) or
+stream (`GET /jobs/<id>/events`). What each route answers is in the OpenAPI document
+(gateway/api_schemas.py).
 """
 
 from __future__ import annotations
