@@ -2,8 +2,12 @@
 
 Bodies are validated with the runner's own schemas (livepeer_ai/runner/schemas.py),
 so a request the gateway accepts is one a runner accepts, and the 400/422 shapes
-are the runner API's. Synchronous by default; `Prefer: respond-async` answers
-202 with a request id to poll (`GET /jobs/<id>`) or stream (`GET /jobs/<id>/events`).
+are the runner API's (every refusal is JSON: gateway/api_errors.py). Every input is
+bounded before it costs memory or CPU: the body's size and type, JSON's depth, finite
+numbers, valid Unicode, a video's frames × pixels. Synchronous by default;
+`Prefer: respond-async` answers 202 with a request id to poll (`GET /jobs/<id>`) or
+stream (`GET /jobs/<id>/events`). What each route answers is in the OpenAPI document
+(gateway/api_schemas.py).
 """
 
 from __future__ import annotations
@@ -11,19 +15,34 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 from pydantic import ValidationError
 
+from livepeer_ai.body_limit import MAX_BODY_BYTES
 from livepeer_ai.gateway import idempotency, payment, queue
+from livepeer_ai.gateway.api_errors import error, invalid
+from livepeer_ai.gateway.api_schemas import (
+    EVENT_STREAM,
+    JOB_EVENTS_RESPONSES,
+    JOB_OPERATIONS,
+    JOB_RESPONSES,
+    SUBMIT_EXTRA_RESPONSES,
+    SUBMIT_RESPONSES,
+    request_schema,
+)
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.orchestrator.units import units_for
@@ -31,9 +50,10 @@ from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
-    NOT_MULTIPART,
+    MAX_JSON_BYTES,
     PARAMS_BY_PIPELINE,
     BadValue,
+    BodyTooLarge,
     RequestInvalid,
     check_values,
     json_object,
@@ -41,7 +61,6 @@ from livepeer_ai.runner.schemas import (
     validation_errors,
 )
 
-MAX_BODY_BYTES = 50 * 1024 * 1024
 POLL_S = 0.2
 
 
@@ -55,13 +74,24 @@ api = NinjaAPI(
 )
 
 
-def error(status: int, msg: str) -> JsonResponse:
-    return JsonResponse({"detail": {"msg": msg}}, status=status)
-
-
 @api.exception_handler(AuthenticationError)
 def unauthorized(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error(401, "Missing or invalid API key (Authorization: Bearer <key>).")
+
+
+@api.exception_handler(NinjaValidationError)
+def invalid_path(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    return invalid(exc.errors)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error(exc.status_code, exc.message)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error(404, "Not found.")
 
 
 class Rejected(Exception):
@@ -80,25 +110,32 @@ class Upload:
 
 def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload | None]:
     """Fields and upload, checked exactly as a runner checks them."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit():
+        raise Rejected(error(400, "Content-Length must be a number of bytes."))
+    if int(length) > MAX_BODY_BYTES:
         raise Rejected(error(413, "Request body is over the 50 MB limit."))
     upload = None
     try:
         if pipeline not in FILE_FIELDS:
+            if request.content_type != "application/json":
+                raise Rejected(error(415, f"Send {pipeline}'s fields as JSON (Content-Type: application/json)."))
+            if int(length) > MAX_JSON_BYTES:
+                raise BodyTooLarge(f"A JSON body may be at most {MAX_JSON_BYTES // 1024} KiB.")
             fields = json_object(request.body)
         else:
-            if not request.content_type.startswith("multipart/form-data"):
-                raise RequestInvalid(NOT_MULTIPART)
-            fields = dict(request.POST.items())
-            file = request.FILES.get(FILE_FIELDS[pipeline])
-            if file is None:
-                raise RequestInvalid(missing_field_error(FILE_FIELDS[pipeline]))
-            upload = (file.name or "upload", file.read(), file.content_type or "application/octet-stream")
-        params = PARAMS_BY_PIPELINE[pipeline].model_validate(fields)
+            if request.content_type != "multipart/form-data":
+                raise Rejected(error(415, f"Send {pipeline}'s fields and file as multipart/form-data."))
+            fields, upload = form_fields(request, FILE_FIELDS[pipeline])
+        # JSON has types, held to as the OpenAPI document gives them (a seed of `false` is no seed);
+        # form fields are all text, converted.
+        params = PARAMS_BY_PIPELINE[pipeline].model_validate(fields, strict=pipeline not in FILE_FIELDS)
+    except BodyTooLarge as exc:
+        raise Rejected(error(413, str(exc))) from None
     except RequestInvalid as exc:
-        raise Rejected(JsonResponse({"detail": exc.errors}, status=422)) from None
+        raise Rejected(invalid(exc.errors)) from None
     except ValidationError as exc:
-        raise Rejected(JsonResponse({"detail": validation_errors(exc)}, status=422)) from None
+        raise Rejected(invalid(validation_errors(exc))) from None
     model_id = params.model_id or settings.DEFAULT_MODELS.get(pipeline, "")
     try:
         # Only approved models are routed; refused here, before any job exists (ModelNotRoutable says why).
@@ -124,6 +161,23 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
     body = params.model_dump(exclude_none=True, include=set(fields) | {"model_id"})
     body["model_id"] = model_id
     return body, measured
+
+
+def form_fields(request: HttpRequest, file_field: str) -> tuple[dict[str, str], tuple[str, bytes, str]]:
+    """A multipart body's text fields and its one upload; Django's own refusals of it, as the API's."""
+    try:
+        fields = dict(request.POST.items())
+        file = request.FILES.get(file_field)
+    except RequestDataTooBig:
+        raise BodyTooLarge(
+            f"The form's text fields are over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024} KiB in all."
+        ) from None
+    except (MultiPartParserError, SuspiciousOperation) as exc:
+        # Too many fields or files, a broken boundary: Django's own words say which.
+        raise Rejected(error(400, f"Malformed multipart body: {exc}")) from None
+    if file is None:
+        raise RequestInvalid(missing_field_error(file_field))
+    return fields, (file.name or "upload", file.read(), file.content_type or "application/octet-stream")
 
 
 def media_url(request: HttpRequest, path: str) -> str:
@@ -223,7 +277,7 @@ async def submit(request: HttpRequest, pipeline: str) -> HttpResponse:
     return JsonResponse({"request_id": str(job.id)}, status=202)
 
 
-def own_job(request: HttpRequest, job_id: str) -> Job | None:
+def own_job(request: HttpRequest, job_id: uuid.UUID) -> Job | None:
     return Job.objects.filter(id=job_id, api_key=request.auth).first()
 
 
@@ -236,7 +290,7 @@ def route(pipeline: str) -> Any:
 
 
 for _pipeline, _params in PARAMS_BY_PIPELINE.items():
-    _schema = _params.model_json_schema()
+    _schema = request_schema(_params)
     if _pipeline in FILE_FIELDS:
         _schema["properties"][FILE_FIELDS[_pipeline]] = {"type": "string", "format": "binary"}
         _schema.setdefault("required", []).append(FILE_FIELDS[_pipeline])
@@ -247,20 +301,31 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
         f"/{_pipeline}",
         operation_id=route(_pipeline).__name__,
         summary=f"Run {_pipeline}",
-        openapi_extra={"requestBody": {"content": _content, "required": True}},
+        response=SUBMIT_RESPONSES,
+        openapi_extra={"requestBody": {"content": _content, "required": True}, "responses": SUBMIT_EXTRA_RESPONSES},
     )(route(_pipeline))
 
 
-@api.get("/jobs/{job_id}", summary="A job's status, progress and result")
-def get_job(request: HttpRequest, job_id: str) -> HttpResponse:
+@api.get(
+    "/jobs/{job_id}",
+    operation_id=JOB_OPERATIONS["GetJob"],
+    summary="A job's status, progress and result",
+    response=JOB_RESPONSES,
+)
+def get_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")
     return JsonResponse(job_state(request, job))
 
 
-@api.post("/jobs/{job_id}/cancel", summary="Cancel a job; the running stage stops")
-def cancel_job(request: HttpRequest, job_id: str) -> HttpResponse:
+@api.post(
+    "/jobs/{job_id}/cancel",
+    operation_id=JOB_OPERATIONS["CancelJob"],
+    summary="Cancel a job; the running stage stops",
+    response=JOB_RESPONSES,
+)
+def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")
@@ -268,8 +333,14 @@ def cancel_job(request: HttpRequest, job_id: str) -> HttpResponse:
     return JsonResponse(job_state(request, job))
 
 
-@api.get("/jobs/{job_id}/events", summary="Server-Sent Events: progress, then the result or error")
-def job_events(request: HttpRequest, job_id: str) -> HttpResponse:
+@api.get(
+    "/jobs/{job_id}/events",
+    operation_id=JOB_OPERATIONS["JobEvents"],
+    summary="Server-Sent Events: progress, then the result or error",
+    response=JOB_EVENTS_RESPONSES,
+    openapi_extra=EVENT_STREAM,
+)
+def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")

@@ -25,7 +25,9 @@ from eth_utils import is_address, to_checksum_address
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
+from starlette.types import ASGIApp
 
+from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
@@ -52,7 +54,14 @@ from livepeer_ai.payments.receipts import (
 )
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
-from livepeer_ai.runner.schemas import FILE_FIELDS, NOT_MULTIPART, RequestInvalid, json_object, missing_field_error
+from livepeer_ai.runner.schemas import (
+    FILE_FIELDS,
+    NOT_MULTIPART,
+    BodyTooLarge,
+    RequestInvalid,
+    json_object,
+    missing_field_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +219,7 @@ class Node:
             else:
                 if not content_type.startswith("multipart/form-data"):
                     raise RequestInvalid(NOT_MULTIPART)
-                form = await request.form(max_part_size=50 * 1024 * 1024)
+                form = await request.form(max_part_size=MAX_BODY_BYTES)
                 fields = {k: v for k, v in form.items() if isinstance(v, str)}
                 upload = form.get(FILE_FIELDS[pipeline])
                 if not isinstance(upload, UploadFile):
@@ -221,7 +230,7 @@ class Node:
                 input_size, frames = await asyncio.to_thread(measure_upload, raw, pipeline == "frame-interpolation")
         except RequestInvalid as exc:
             raise RequestRejected(JSONResponse({"detail": exc.errors}, status_code=422)) from None
-        except MediaTooLarge as exc:
+        except (MediaTooLarge, BodyTooLarge) as exc:
             raise RequestRejected(error(413, str(exc))) from None
         except UnsupportedMedia as exc:
             raise RequestRejected(error(415, str(exc))) from None
@@ -390,7 +399,7 @@ class Node:
         return {**result, "receipts": receipts}
 
 
-def create_node_app(node: Node) -> FastAPI:
+def create_node_app(node: Node) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with node.runner_connections() as http:
@@ -452,7 +461,8 @@ def create_node_app(node: Node) -> FastAPI:
     for pipeline in sorted({c.pipeline for c in node.config.capabilities}):
         app.add_api_route(f"/{pipeline}", job_route(node, pipeline), methods=["POST"])
         app.add_api_route(f"/{pipeline}/", job_route(node, pipeline), methods=["POST"], include_in_schema=False)
-    return app
+    # A job's body is read whole before it is parsed: bounded first, as a runner bounds it.
+    return BodySizeLimit(app, MAX_BODY_BYTES)
 
 
 def job_route(node: Node, pipeline: str) -> Any:

@@ -47,6 +47,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_checksum_address
 
+from livepeer_ai import json_input
 from livepeer_ai.pipelines.media import parse_data_url
 
 # The gateway names the job (its job id and stage) in this request header; the
@@ -220,9 +221,10 @@ def document_from_json(text: str | bytes) -> dict[str, Any]:
     if len(text) > MAX_DOCUMENT_BYTES:
         raise ReceiptMalformed(f"A receipt is a small JSON document; this one is over {MAX_DOCUMENT_BYTES} bytes.")
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReceiptMalformed(f"The receipt is not valid JSON: {exc}.") from None
+        # Depth-checked: a visitor's upload, and 64 KB of `[` once crashed the web process.
+        document = json_input.loads(text)
+    except json_input.JsonRefused as exc:
+        raise ReceiptMalformed(f"The receipt is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise ReceiptMalformed('The receipt must be a JSON object with "receipt", "signature" and "signer".')
     return document

@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 
+from livepeer_ai import json_input
 from livepeer_ai.payments.tickets import Ticket, aux_data_for
 
 PAYMENT_HEADER = "Livepeer-Payment"
@@ -140,7 +141,7 @@ class Payment:
     @classmethod
     def decode(cls, header: str) -> Payment:
         try:
-            message = json.loads(base64.b64decode(header, validate=True))
+            message = json_input.loads(base64.b64decode(header, validate=True))
         except (binascii.Error, ValueError):
             raise MalformedPayment(f"{PAYMENT_HEADER} is not base64 JSON") from None
         if not isinstance(message, dict):

@@ -9,7 +9,7 @@ import base64
 import io
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,12 @@ from PIL import Image
 # Uploads larger than this many pixels are refused before they are decoded
 # (a 64 MP image is already far beyond anything the runners take as input).
 MAX_INPUT_PIXELS = 64 * 1024 * 1024
+# A video may hold no more pixels in all its frames than the largest still image:
+# frames are kept decoded (3 bytes a pixel), so this bounds a video's memory to
+# about 200 MB whatever its file size (100 frames of 2048x2048 fit in a 403 KB GIF
+# and decode to 1.2 GB).
+MAX_VIDEO_PIXELS = MAX_INPUT_PIXELS
+MAX_VIDEO_FRAMES = 500
 
 
 class UnsupportedMedia(ValueError):
@@ -48,8 +54,33 @@ def decode_image(raw: bytes, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
     return image.convert("RGB")
 
 
-def decode_video_frames(raw: bytes, max_pixels: int = MAX_INPUT_PIXELS, max_frames: int = 500) -> list[Image.Image]:
-    """Frames of an animated GIF/WebP/PNG or an MP4/WebM upload."""
+def decode_video_frames(
+    raw: bytes, max_pixels: int = MAX_INPUT_PIXELS, max_frames: int = MAX_VIDEO_FRAMES
+) -> list[Image.Image]:
+    """Frames of an animated GIF/WebP/PNG or an MP4/WebM upload, as RGB images."""
+    return [frame.convert("RGB") for frame in video_frames(raw, max_pixels, max_frames)]
+
+
+def measure_upload(raw: bytes, is_video: bool) -> tuple[tuple[int, int], int]:
+    """((width, height), frame count) of an upload, decoded safely; a still image counts 0 frames.
+
+    A video's frames are decoded one at a time and dropped: what it costs is one frame.
+    """
+    if is_video:
+        size, count = (0, 0), 0
+        for frame in video_frames(raw):
+            size, count = size if count else frame.size, count + 1
+        return size, count
+    return decode_image(raw).size, 0
+
+
+def video_frames(
+    raw: bytes, max_pixels: int = MAX_INPUT_PIXELS, max_frames: int = MAX_VIDEO_FRAMES
+) -> Iterator[Image.Image]:
+    """Each frame of a video upload in turn, refused (MediaTooLarge) before the frames would add up
+    to more than MAX_VIDEO_PIXELS: for a picture format from its header, before any frame is decoded;
+    for MP4/WebM as they are decoded. A frame yielded may be reused for the next: copy what you keep.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -59,33 +90,49 @@ def decode_video_frames(raw: bytes, max_pixels: int = MAX_INPUT_PIXELS, max_fram
     except Exception:
         # Not a picture format Pillow knows: let ffmpeg try it as a video.
         return _ffmpeg_frames(raw, max_pixels, max_frames)
-    if getattr(image, "n_frames", 1) < 2:
+    try:
+        # Read from the frames' headers (GIF) or the container's (APNG, WebP): nothing decoded yet.
+        count = getattr(image, "n_frames", 1)
+    except Exception:
+        raise UnsupportedMedia("Uploaded file is not a supported video (GIF, MP4, WebM, animated WebP/PNG).") from None
+    if count < 2:
         raise UnsupportedMedia("A video needs at least two frames; this is a still image.")
-    return _pil_frames(image, max_pixels, max_frames)
+    _check_video_size(image.size, count, max_pixels, max_frames)
+    return _pil_frames(image, count, max_pixels, max_frames)
 
 
-def measure_upload(raw: bytes, is_video: bool) -> tuple[tuple[int, int], int]:
-    """((width, height), frame count) of an upload, decoded safely; a still image counts 0 frames."""
-    if is_video:
-        frames = decode_video_frames(raw)
-        return frames[0].size, len(frames)
-    return decode_image(raw).size, 0
-
-
-def _pil_frames(image: Image.Image, max_pixels: int, max_frames: int) -> list[Image.Image]:
-    width, height = image.size
+def _check_video_size(size: tuple[int, int], frames: int, max_pixels: int, max_frames: int) -> None:
+    width, height = size
     if width * height > max_pixels:
         raise MediaTooLarge(f"Video is {width}x{height}; at most {max_pixels} pixels a frame are accepted.")
-    if image.n_frames > max_frames:
-        raise MediaTooLarge(f"Video has {image.n_frames} frames; at most {max_frames} are accepted.")
-    frames = []
-    for index in range(image.n_frames):
-        image.seek(index)
-        frames.append(image.convert("RGB"))
-    return frames
+    if frames > max_frames:
+        raise MediaTooLarge(f"Video has {frames} frames; at most {max_frames} are accepted.")
+    if width * height * frames > MAX_VIDEO_PIXELS:
+        raise MediaTooLarge(
+            f"Video is {frames} frames of {width}x{height}, {width * height * frames:,} pixels in all; "
+            f"at most {MAX_VIDEO_PIXELS:,} are accepted (fewer frames or smaller ones)."
+        )
 
 
-def _ffmpeg_frames(raw: bytes, max_pixels: int, max_frames: int) -> list[Image.Image]:
+def _pil_frames(image: Image.Image, count: int, max_pixels: int, max_frames: int) -> Iterator[Image.Image]:
+    pixels = 0
+    try:
+        for index in range(count):
+            image.seek(index)
+            # A GIF frame may reach past the canvas its header declared, and Pillow grows the canvas.
+            pixels += image.width * image.height
+            _check_video_size(image.size, 1, max_pixels, max_frames)
+            if pixels > MAX_VIDEO_PIXELS:
+                raise MediaTooLarge(f"Video frames add up to more than {MAX_VIDEO_PIXELS:,} pixels, the most accepted.")
+            image.load()
+            yield image
+    except MediaTooLarge:
+        raise
+    except Exception:
+        raise UnsupportedMedia("Uploaded file is not a supported video (GIF, MP4, WebM, animated WebP/PNG).") from None
+
+
+def _ffmpeg_frames(raw: bytes, max_pixels: int, max_frames: int) -> Iterator[Image.Image]:
     import imageio.v3 as iio
 
     # imageio picks its plugin by file extension; ffmpeg itself probes the content.
@@ -93,23 +140,21 @@ def _ffmpeg_frames(raw: bytes, max_pixels: int, max_frames: int) -> list[Image.I
     with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
         handle.write(raw)
         handle.flush()
+        count = 0
         try:
-            frames = []
-            for index, array in enumerate(iio.imiter(handle.name, plugin="FFMPEG")):
-                if index == 0 and array.shape[0] * array.shape[1] > max_pixels:
-                    raise MediaTooLarge("Video frames are larger than allowed.")
-                if index >= max_frames:
-                    raise MediaTooLarge(f"Video has more than {max_frames} frames.")
-                frames.append(Image.fromarray(array).convert("RGB"))
+            for count, array in enumerate(iio.imiter(handle.name, plugin="FFMPEG"), start=1):
+                height, width = array.shape[:2]
+                # The frame count is known only at the end: the budget is checked as frames come.
+                _check_video_size((width, height), count, max_pixels, max_frames)
+                yield Image.fromarray(array)
         except MediaTooLarge:
             raise
         except Exception:
             raise UnsupportedMedia(
                 "Uploaded file is not a supported video (GIF, MP4, WebM, animated WebP/PNG)."
             ) from None
-    if len(frames) < 2:
+    if count < 2:
         raise UnsupportedMedia("A video needs at least two frames.")
-    return frames
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -20,8 +20,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
+from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
 from livepeer_ai.runner import execute
@@ -31,6 +32,7 @@ from livepeer_ai.runner.schemas import (
     NOT_MULTIPART,
     PARAMS_BY_PIPELINE,
     BadValue,
+    BodyTooLarge,
     RequestInvalid,
     RunnerParams,
     check_values,
@@ -42,69 +44,12 @@ from livepeer_ai.runner.schemas import (
 logger = logging.getLogger(__name__)
 
 RUNNER_VERSION = "0.1.0"
-# ai-runner refuses uploads over 50 MB with 413 (docs/protocol.md §1.2).
-MAX_BODY_BYTES = 50 * 1024 * 1024
 
 Loader = Callable[[ModelSpec, str | None], Any]
 
 
 def error(status: int, msg: str) -> JSONResponse:
     return JSONResponse({"detail": {"msg": msg}}, status_code=status)
-
-
-class BodySizeLimit:
-    """413 for bodies over the limit, by Content-Length or by counting a chunked body.
-
-    A chunked body is only known to be too large while the app is reading it, so
-    the 413 is sent from here, the app is told the client went away, and whatever
-    the app does about that (an error response, an exception) is swallowed.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-        received = 0
-        rejected = False
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes and not response_started:
-                rejected = True
-                await self._reject(scope, receive, send)
-                return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal response_started
-            if rejected:
-                return
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except Exception:
-            if not rejected:
-                raise
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error(413, f"Request body is over the {self.max_bytes // (1024 * 1024)} MB limit.")
-        await response(scope, receive, send)
 
 
 class RunnerState:
@@ -218,7 +163,7 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
         return JSONResponse({"detail": validation_errors(exc)}, status_code=422)
     except BadValue as exc:
         return error(400, str(exc))
-    except MediaTooLarge as exc:
+    except (MediaTooLarge, BodyTooLarge) as exc:
         return error(413, str(exc))
     except UnsupportedMedia as exc:
         return error(415, str(exc))

@@ -6,14 +6,28 @@ Type errors are 422 in FastAPI's shape; values a model cannot take are 400
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from livepeer_ai import json_input
+
 MAX_STEPS = 150
 MAX_IMAGES_PER_PROMPT = 4
 MAX_SEED = 2**32 - 1
+# name → (low, high, whether low itself is excluded): what check_values allows (else 400),
+# and what the gateway's OpenAPI document publishes.
+VALUE_RANGES: dict[str, tuple[float, float, bool]] = {
+    "guidance_scale": (0.0, 50.0, False),
+    "image_guidance_scale": (0.0, 50.0, False),
+    "strength": (0.0, 1.0, True),
+    "noise_aug_strength": (0.0, 1.0, False),
+    "motion_bucket_id": (0, 255, False),
+    "fps": (1, 60, False),
+    "multiplier": (2, 8, False),
+}
+# Fields only, never media: a prompt of this size is already far past what any text encoder reads.
+MAX_JSON_BYTES = 1024 * 1024
 
 
 class BadValue(ValueError):
@@ -21,7 +35,8 @@ class BadValue(ValueError):
 
 
 class RunnerParams(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # NaN and ±Infinity pass every range check (all comparisons with NaN are false): refused as types.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     model_id: str = ""
 
@@ -106,12 +121,22 @@ class RequestInvalid(Exception):
 NOT_MULTIPART = [{"loc": ["body"], "msg": "Expected multipart/form-data", "type": "content_type"}]
 
 
+class BodyTooLarge(ValueError):
+    """A body over its size limit (HTTP 413)."""
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
-    """A JSON body that must be an object, or RequestInvalid in the runner API's 422 shape."""
+    """A JSON body that must be an object, or RequestInvalid in the runner API's 422 shape.
+
+    Refused before parsing when over MAX_JSON_BYTES (BodyTooLarge) or nested too deep;
+    NaN, Infinity and lone surrogates are refused too: none can be signed, stored or sent on.
+    """
+    if len(raw) > MAX_JSON_BYTES:
+        raise BodyTooLarge(f"A JSON body may be at most {MAX_JSON_BYTES // 1024} KiB; this one is {len(raw)} bytes.")
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestInvalid([{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]) from None
+        body = json_input.loads(raw)
+    except json_input.JsonRefused as exc:
+        raise RequestInvalid([{"loc": ["body"], "msg": str(exc), "type": exc.kind}]) from None
     if not isinstance(body, dict):
         raise RequestInvalid([{"loc": ["body"], "msg": "Input should be an object", "type": "dict_type"}])
     return body
@@ -155,13 +180,8 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
     seed = getattr(params, "seed", None)
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise BadValue(f"seed must be between 0 and {MAX_SEED}, got {seed}.")
-    _check_range(params, "guidance_scale", 0.0, 50.0)
-    _check_range(params, "image_guidance_scale", 0.0, 50.0)
-    _check_range(params, "strength", 0.0, 1.0, low_open=True)
-    _check_range(params, "noise_aug_strength", 0.0, 1.0)
-    _check_range(params, "motion_bucket_id", 0, 255)
-    _check_range(params, "fps", 1, 60)
-    _check_range(params, "multiplier", 2, 8)
+    for name, (low, high, low_open) in VALUE_RANGES.items():
+        _check_range(params, name, low, high, low_open)
 
 
 def _check_range(params: RunnerParams, name: str, low: float, high: float, low_open: bool = False) -> None:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from django.core.management import call_command
 from PIL import Image
@@ -54,6 +55,15 @@ def png(width: int = 64, height: int = 64) -> io.BytesIO:
 SMALL = {"prompt": "api", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 11}
 
 
+def assert_documented(client: Any, method: str, route: str, response: Any) -> None:
+    """The answer's status is in the OpenAPI document for this route, and its JSON body matches the schema given."""
+    document = client.get("/api/v1/openapi.json").json()
+    responses = document["paths"][route][method]["responses"]
+    documented = responses.get(str(response.status_code)) or responses["default"]
+    schema = documented["content"]["application/json"]["schema"]
+    jsonschema_rs.validate({**schema, "components": document["components"]}, response.json())
+
+
 def test_requests_without_a_valid_key_are_401(client, network):
     assert (
         client.post("/api/v1/text-to-image", data=json.dumps(SMALL), content_type="application/json").status_code == 401
@@ -70,6 +80,7 @@ def test_requests_without_a_valid_key_are_401(client, network):
 def test_synchronous_text_to_image_returns_the_runner_shape_with_fetchable_urls(client, network, key):
     response = post_json(client, "/api/v1/text-to-image", {**SMALL, "num_images_per_prompt": 2}, key)
     assert response.status_code == 200, response.content
+    assert_documented(client, "post", "/api/v1/text-to-image", response)
     images = response.json()["images"]
     assert [i["seed"] for i in images] == [11, 12]
     assert all(i["nsfw"] is False for i in images)
@@ -105,6 +116,7 @@ def test_bad_requests_get_the_runner_error_shapes(client, network, key, body, st
     response = post_json(client, "/api/v1/text-to-image", body, key)
     assert response.status_code == status
     detail = response.json()["detail"]
+    assert_documented(client, "post", "/api/v1/text-to-image", response)
     if status == 422:
         assert expected in [item["loc"] for item in detail]
         assert all({"loc", "msg", "type"} <= set(item) for item in detail)
@@ -127,6 +139,7 @@ def test_multipart_routes_refuse_missing_and_non_image_uploads(client, network, 
 def test_async_request_is_202_then_pollable_and_private(client, network, key):
     response = post_json(client, "/api/v1/text-to-image", SMALL, key, HTTP_PREFER="respond-async")
     assert response.status_code == 202
+    assert_documented(client, "post", "/api/v1/text-to-image", response)
     request_id = response.json()["request_id"]
     assert response["Location"] == f"http://testserver/api/v1/jobs/{request_id}"
 
@@ -136,6 +149,7 @@ def test_async_request_is_202_then_pollable_and_private(client, network, key):
 
     state = wait_for(finished, 60, "async job to finish")
     assert state["status"] == "succeeded"
+    assert_documented(client, "get", "/api/v1/jobs/{job_id}", client.get(f"/api/v1/jobs/{request_id}", **auth(key)))
     assert state["result"]["images"][0]["seed"] == 11
     assert state["total_steps"] == 2
     other = ApiKey.issue("someone else")[1]
@@ -163,6 +177,7 @@ def test_image_to_video_returns_the_mp4_as_images_url_and_a_gif(client, network,
         **auth(key),
     )
     assert response.status_code == 200, response.content
+    assert_documented(client, "post", "/api/v1/image-to-video", response)
     body = response.json()
     assert body["images"][0]["url"].endswith("video.mp4")
     assert body["images"][0]["seed"] == 4
@@ -179,7 +194,9 @@ def test_cancel_stops_an_async_job(client, network, key, runners):
         HTTP_PREFER="respond-async",
     ).json()["request_id"]
     wait_for(lambda: Job.objects.get(id=request_id).step >= 1, 60, "job to start")
-    state = client.post(f"/api/v1/jobs/{request_id}/cancel", **auth(key)).json()
+    canceled = client.post(f"/api/v1/jobs/{request_id}/cancel", **auth(key))
+    assert_documented(client, "post", "/api/v1/jobs/{job_id}/cancel", canceled)
+    state = canceled.json()
     assert state["status"] == "canceled"
     wait_for(lambda: client.get(f"/api/v1/jobs/{request_id}", **auth(key)).json()["status"] == "canceled", 10, "")
     job = Job.objects.get(id=request_id)

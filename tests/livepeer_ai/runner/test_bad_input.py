@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import RUNNERS, RunnerFleet, health
+from tests.livepeer_ai.pipelines.test_media_bounds import big_canvas_gif
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +51,10 @@ def two_frame_gif() -> bytes:
     first, second = Image.new("RGB", (64, 64), (0, 0, 0)), Image.new("RGB", (64, 64), (255, 255, 255))
     first.save(buffer, format="GIF", save_all=True, append_images=[second], duration=100, loop=0)
     return buffer.getvalue()
+
+
+def raw_json(body: bytes) -> dict[str, Any]:
+    return {"content": body, "headers": {"content-type": "application/json"}}
 
 
 PNG_64 = ("input.png", png(64, 64), "image/png")
@@ -119,6 +124,10 @@ CASES = [
         ["body"],
     ),
     case("t2i-json-array", "text-to-image", {"json": [T2I_OK]}, 422, "object", ["body"]),
+    case("t2i-nan", "text-to-image", raw_json(b'{"prompt": "x", "guidance_scale": NaN}'), 422, "finite", ["body"]),
+    case("t2i-nested-100000", "text-to-image", raw_json(b"[" * 100_000), 422, "nest at most 32", ["body"]),
+    case("t2i-lone-surrogate", "text-to-image", raw_json(b'{"prompt": "\\ud800"}'), 422, "surrogate", ["body"]),
+    case("t2i-json-over-1-mib", "text-to-image", t2i(prompt="x" * MB), 413, "at most 1024 KiB"),
     # image-to-image: multipart
     case("i2i-missing-image", "image-to-image", form(upload=None, **I2I), 422, "Field required", ["body", "image"]),
     case("i2i-text-file", "image-to-image", form(upload=TEXT_FILE, **I2I), 415, "not a supported image"),
@@ -166,6 +175,13 @@ CASES = [
         "multiplier must be at least 2 and at most 8, got 9",
     ),
     case("interp-json-body", "frame-interpolation", {"json": {"multiplier": 2}}, 422, "multipart", ["body"]),
+    case(
+        "interp-100-frames-of-2048",
+        "frame-interpolation",
+        form("video", ("big.gif", big_canvas_gif(), "image/gif")),
+        413,
+        "100 frames of 2048x2048",
+    ),
 ]
 
 

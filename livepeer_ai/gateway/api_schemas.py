@@ -1,0 +1,197 @@
+"""What the public API answers, as schemas: published in its OpenAPI document for every route and status.
+
+The views build their JSON themselves (the runner API's shapes, byte for byte); these
+describe it, and tests check real answers against the published document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import Schema
+from pydantic import BaseModel, Field
+
+from livepeer_ai.gateway.models import JobStatus
+from livepeer_ai.runner.schemas import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_STEPS, VALUE_RANGES
+
+
+class Message(Schema):
+    msg: str
+
+
+class Error(Schema):
+    """Every refusal but 422: `{"detail": {"msg": "..."}}`."""
+
+    detail: Message
+
+
+class InvalidItem(Schema):
+    loc: list[str] = Field(description='Where: ["body", field], ["path", name] or ["body"] for the whole body.')
+    msg: str
+    type: str
+
+
+class Invalid(Schema):
+    """422: a body or path that is not the right shape, in FastAPI's item list."""
+
+    detail: list[InvalidItem]
+
+
+class Image(Schema):
+    url: str = Field(description="An absolute URL to fetch the image (or, for video, the MP4) from.")
+    seed: int | None
+    nsfw: bool
+
+
+class Media(Schema):
+    url: str
+
+
+class Result(Schema):
+    """The runner API's result: images (for video, `images[0]` is the MP4), and for video a GIF too."""
+
+    images: list[Image]
+    gif: Media | None = None
+
+
+class Accepted(Schema):
+    request_id: str = Field(description="The job's id (a UUID): poll `GET /jobs/{id}` or stream its events.")
+
+
+class JobError(Schema):
+    status: int = Field(description="The HTTP status the job failed with, as a synchronous request would answer.")
+    msg: str
+
+
+class JobState(Schema):
+    request_id: str
+    status: JobStatus
+    pipeline: str
+    step: int
+    total_steps: int
+    queue_position: int | None
+    eta_s: float | None
+    result: Result | None = Field(default=None, description="Once succeeded.")
+    error: JobError | None = Field(default=None, description="Once failed.")
+
+
+# Refusals every authenticated route can answer.
+REFUSALS: dict[int, Any] = {401: Error, 422: Invalid, 500: Error}
+
+# A submission: 200 with the result when it finishes in time, else 202 with its id; a job
+# that fails while the request waits answers with the status it failed with (any, in the
+# Error shape: a node's or runner's refusal, a timeout), hence the default.
+SUBMIT_RESPONSES: dict[int, Any] = {
+    200: Result,
+    202: Accepted,
+    400: Error,
+    403: Error,
+    404: Error,
+    409: Error,
+    413: Error,
+    415: Error,
+    502: Error,
+    503: Error,
+    504: Error,
+    **REFUSALS,
+}
+JOB_RESPONSES: dict[int, Any] = {200: JobState, 404: Error, **REFUSALS}
+JOB_OPERATIONS = {"GetJob": "getJob", "CancelJob": "cancelJob", "JobEvents": "jobEvents"}
+# The event stream's 200 is not JSON: given below, in EVENT_STREAM.
+JOB_EVENTS_RESPONSES: dict[int, Any] = {404: Error, **REFUSALS}
+SUBMIT_EXTRA_RESPONSES = {
+    "default": {
+        "description": "A job that failed while the request waited: the status it failed with.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    # What a client does with the id: OpenAPI links, which API testers follow too.
+    202: {
+        "links": {
+            link: {"operationId": operation, "parameters": {"job_id": "$response.body#/request_id"}}
+            for link, operation in JOB_OPERATIONS.items()
+        }
+    },
+}
+
+
+def request_schema(params: type[BaseModel]) -> dict[str, Any]:
+    """A pipeline's fields as JSON Schema, with the bounds check_values holds them to (400 outside them).
+
+    A model's own side limit is not among them: it differs by model.
+    """
+    schema = params.model_json_schema()
+    bounds: dict[str, dict[str, Any]] = {
+        "width": {"minimum": 8, "multipleOf": 8},
+        "height": {"minimum": 8, "multipleOf": 8},
+        "num_inference_steps": {"minimum": 1, "maximum": MAX_STEPS},
+        "num_images_per_prompt": {"minimum": 1, "maximum": MAX_IMAGES_PER_PROMPT},
+        "seed": {"minimum": 0, "maximum": MAX_SEED},
+        "prompt": {"pattern": r"\S"},
+        "loras": {"maxLength": 0, "description": "LoRAs are not supported."},
+    }
+    for name, (low, high, low_open) in VALUE_RANGES.items():
+        bounds[name] = {"exclusiveMinimum" if low_open else "minimum": low, "maximum": high}
+    for name, field_bounds in bounds.items():
+        field = schema["properties"].get(name)
+        if field is not None:
+            # `int | None` is an anyOf: the bounds belong to its number branch.
+            target = next((branch for branch in field.get("anyOf", []) if branch.get("type") != "null"), field)
+            target.update(field_bounds)
+    return schema
+
+
+def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One Server-Sent Event as OpenAPI 3.1 describes an event stream's items: its `data` is JSON."""
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": kind},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+        },
+    }
+
+
+def integers(*names: str) -> dict[str, Any]:
+    return {"type": "object", "required": list(names), "properties": {name: {"type": "integer"} for name in names}}
+
+
+EVENT_STREAM = {
+    "responses": {
+        200: {
+            "description": "Server-Sent Events: `queued`, `progress`, then `result` or `error`.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "oneOf": [
+                            event(
+                                "queued",
+                                {
+                                    "type": "object",
+                                    "required": ["position", "eta_s"],
+                                    "properties": {
+                                        "position": {"type": "integer"},
+                                        "eta_s": {"type": ["number", "null"]},
+                                    },
+                                },
+                            ),
+                            event("progress", integers("step", "total")),
+                            event("result", {"$ref": "#/components/schemas/Result"}),
+                            event(
+                                "error",
+                                {
+                                    "type": "object",
+                                    "required": ["detail", "status"],
+                                    "properties": {
+                                        "detail": {"$ref": "#/components/schemas/Message"},
+                                        "status": {"type": "integer"},
+                                    },
+                                },
+                            ),
+                        ]
+                    }
+                }
+            },
+        }
+    }
+}
