@@ -200,9 +200,13 @@ def result_body(request: HttpRequest, job: Job) -> dict[str, Any]:
     }
 
 
+# A failed job's status for the codes that are not a node's or runner's HTTP status (runner_NNN).
+STATUS_OF_CODE = {"no_orchestrator": 503, "model_unknown": 400, "model_not_approved": 403, "internal_error": 500}
+
+
 def status_of(job: Job) -> int:
     code = job.error_code.removeprefix("runner_")
-    return int(code) if code.isdigit() else 500
+    return int(code) if code.isdigit() else STATUS_OF_CODE.get(code, 500)
 
 
 def job_state(request: HttpRequest, job: Job) -> dict[str, Any]:

@@ -222,3 +222,14 @@ def test_admin_shows_a_new_api_key_once_and_stores_only_its_hash(admin_client):
     assert stored.key_hash == ApiKey.digest(key) and key not in stored.key_hash
     assert ApiKey.authenticate(key) == stored
     call_command("check")
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("runner_402", 402), ("no_orchestrator", 503), ("model_not_approved", 403), ("model_unknown", 400), ("x", 500)],
+)
+def test_a_failed_jobs_status_says_whose_failure_it_was(code, status):
+    from livepeer_ai.gateway.api import status_of
+    from livepeer_ai.gateway.models import Job
+
+    assert status_of(Job(error_code=code)) == status
