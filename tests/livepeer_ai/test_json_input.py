@@ -76,6 +76,7 @@ worker.join()
 """
 
 
+@pytest.mark.integration
 def test_the_recursion_limit_is_sane_once_the_app_has_loaded():
     """py_ecc raises it to 100,000; at that, plain json.loads of 100,000 `[` overflowed the C stack (SIGSEGV)."""
     result = subprocess.run([PYTHON, "-W", "ignore", "-c", APP_LOADED], cwd=ROOT, capture_output=True, text=True)

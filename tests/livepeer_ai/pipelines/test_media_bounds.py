@@ -86,6 +86,7 @@ def gif_2048(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("function", "args"), [("measure_upload", ["True"]), ("decode_video_frames", [])])
 def test_a_small_gif_of_many_big_frames_is_refused_without_decoding_it(gif_2048, function, args):
     """100 frames of 2048x2048 in under 500 KB: 1.2 GB decoded, refused with a few MB."""
@@ -98,6 +99,7 @@ def test_a_small_gif_of_many_big_frames_is_refused_without_decoding_it(gif_2048,
     assert str(measured["outcome"]).startswith("MediaTooLarge: Video is 100 frames of 2048x2048"), measured
 
 
+@pytest.mark.integration
 def test_measuring_a_video_costs_one_frame_not_all(tmp_path):
     """32 frames of 1024x1024 within the bound: 100 MB if all were kept decoded; measured one at a time."""
     path = tmp_path / "canvas-1024.gif"
