@@ -29,7 +29,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PIPELINES = {"text-to-image", "image-to-image", "image-to-video", "upscale", "frame-interpolation"}
+PIPELINES = {
+    "text-to-image",
+    "image-to-image",
+    "image-to-video",
+    "upscale",
+    "frame-interpolation",
+    "image-to-text",
+    "audio-to-text",
+}
 
 
 class ConfigError(ValueError):
