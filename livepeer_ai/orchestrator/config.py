@@ -31,7 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from livepeer_ai.payments.ticket_value import DEFAULT_REDEEM_GAS, DEFAULT_TICKET_EV, TX_COST_MULTIPLIER
 
-PIPELINES = {"text-to-image", "image-to-image", "image-to-video", "upscale", "frame-interpolation"}
+PIPELINES = {
+    "text-to-image",
+    "image-to-image",
+    "image-to-video",
+    "upscale",
+    "frame-interpolation",
+    "image-to-text",
+    "audio-to-text",
+}
 
 
 class ConfigError(ValueError):

@@ -53,6 +53,7 @@ from livepeer_ai.payments.receipts import (
     signed_document,
 )
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
+from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
@@ -211,7 +212,7 @@ class Node:
             )
         body = await request.body()
         content_type = request.headers.get("content-type", "")
-        input_size, frames = None, 0
+        input_size, frames, input_ms = None, 0, 0
         uploads: dict[str, bytes] = {}
         try:
             if pipeline not in FILE_FIELDS:
@@ -227,7 +228,10 @@ class Node:
                 # Units depend on the input's size (docs/protocol.md §2.4).
                 raw = await upload.read()
                 uploads[FILE_FIELDS[pipeline]] = raw
-                input_size, frames = await asyncio.to_thread(measure_upload, raw, pipeline == "frame-interpolation")
+                if pipeline == "audio-to-text":
+                    input_ms = (await asyncio.to_thread(decode_audio, raw)).duration_ms
+                else:
+                    input_size, frames = await asyncio.to_thread(measure_upload, raw, pipeline == "frame-interpolation")
         except RequestInvalid as exc:
             raise RequestRejected(JSONResponse({"detail": exc.errors}, status_code=422)) from None
         except (MediaTooLarge, BodyTooLarge) as exc:
@@ -243,7 +247,7 @@ class Node:
         capability = self.capability_for(pipeline, str(fields.get("model_id") or ""), await self.advertised())
         if capability is None:
             raise RequestRejected(error(400, f"This node does not serve {pipeline} {fields.get('model_id')!r}."))
-        units = units_for(pipeline, fields, input_size, frames)
+        units = units_for(pipeline, fields, input_size, frames, input_ms)
         return ParsedJob(capability, fields, units, body, content_type, job_id, signed_parameters)
 
     async def handle(self, request: Request, pipeline: str) -> Response:

@@ -16,9 +16,17 @@ def _int(fields: dict[str, Any], name: str, default: int) -> int:
 
 
 def units_for(
-    pipeline: str, fields: dict[str, Any], input_size: tuple[int, int] | None = None, input_frames: int = 0
+    pipeline: str,
+    fields: dict[str, Any],
+    input_size: tuple[int, int] | None = None,
+    input_frames: int = 0,
+    input_ms: int = 0,
 ) -> int:
-    """Pixels billed. `input_size` is (width, height) of the uploaded image or video frame."""
+    """Units billed: pixels, or for audio-to-text milliseconds of audio (`input_ms`, measured
+    by decoding it). `input_size` is (width, height) of the uploaded image or video frame."""
+    if pipeline == "audio-to-text":
+        # Livepeer bills transcription by the audio's duration in milliseconds.
+        return input_ms
     if pipeline == "text-to-image":
         # The runner's own defaults (1024 × 576): what is billed is what is generated.
         return _int(fields, "width", 1024) * _int(fields, "height", 576) * _int(fields, "num_images_per_prompt", 1)
@@ -27,7 +35,8 @@ def units_for(
     width, height = input_size or (0, 0)
     if pipeline == "image-to-image":
         return width * height * _int(fields, "num_images_per_prompt", 1)
-    if pipeline == "upscale":
+    if pipeline in ("upscale", "image-to-text"):
+        # Both bill the input image's pixels, whatever the output.
         return width * height
     if pipeline == "frame-interpolation":
         # Our addition: every output frame at the input size.

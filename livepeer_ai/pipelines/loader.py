@@ -4,6 +4,17 @@ from typing import Any
 
 from livepeer_ai.pipelines.base import ModelSpec
 
+# Every pipeline a runner can load.
+PIPELINES = (
+    "text-to-image",
+    "image-to-image",
+    "image-to-video",
+    "upscale",
+    "frame-interpolation",
+    "image-to-text",
+    "audio-to-text",
+)
+
 
 def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
     """Load a registry entry warm, offline, on the chosen device."""
@@ -39,4 +50,12 @@ def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
         from livepeer_ai.pipelines.frame_interpolation import FrameInterpolation
 
         return FrameInterpolation(spec, device)
+    if spec.pipeline == "image-to-text":
+        from livepeer_ai.pipelines.image_to_text import ImageToText
+
+        return ImageToText(spec, device)
+    if spec.pipeline == "audio-to-text":
+        from livepeer_ai.pipelines.audio_to_text import AudioToText
+
+        return AudioToText(spec, device)
     raise ValueError(f"Unknown pipeline {spec.pipeline!r}.")

@@ -345,6 +345,20 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
             "max_side": 512,
         },
         {
+            "pipeline": "image-to-text",
+            "model_id": "livepeer-ai/tiny-blip-captioning",
+            "family": "blip",
+            "local_path": str(models_dir / "tiny-blip-captioning"),
+            "build": "blip",
+        },
+        {
+            "pipeline": "audio-to-text",
+            "model_id": "livepeer-ai/tiny-whisper",
+            "family": "whisper",
+            "local_path": str(models_dir / "tiny-whisper"),
+            "build": "whisper",
+        },
+        {
             "pipeline": "frame-interpolation",
             "model_id": "opencv/dis-flow",
             "family": "optical-flow",
@@ -356,6 +370,8 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
 
 def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
     """Build every tiny model that is missing (or all with force); return the catalog."""
+    from livepeer_ai.pipelines.tiny_text import build_blip, build_whisper
+
     models_dir.mkdir(parents=True, exist_ok=True)
     tok_dir = models_dir / "tiny-clip-tokenizer"
     if force or not (tok_dir / "vocab.json").exists():
@@ -365,6 +381,8 @@ def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
         "sdxl-turbo": lambda p: build_sdxl_turbo(p, tok_dir),
         "svd": build_svd,
         "x4-upscaler": lambda p: build_x4_upscaler(p, tok_dir),
+        "blip": build_blip,
+        "whisper": build_whisper,
     }
     catalog = tiny_catalog(models_dir)
     built: set[str] = set()
@@ -374,6 +392,7 @@ def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
             continue
         built.add(build)
         path = Path(entry["local_path"])
-        if force or not (path / "model_index.json").exists():
+        # A diffusers folder has model_index.json at its top, a transformers one config.json.
+        if force or not any((path / name).exists() for name in ("model_index.json", "config.json")):
             builders[build](path)
     return catalog

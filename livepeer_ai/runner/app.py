@@ -23,6 +23,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
+from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
 from livepeer_ai.runner import execute
@@ -191,6 +192,8 @@ async def decode_upload(upload: UploadFile, spec: ModelSpec) -> Any:
     raw = await upload.read()
     if spec.pipeline == "frame-interpolation":
         return await asyncio.to_thread(decode_video_frames, raw)
+    if spec.pipeline == "audio-to-text":
+        return await asyncio.to_thread(decode_audio, raw)
     image = await asyncio.to_thread(decode_image, raw)
     # Upscale keeps the input size, so the model's side limit applies to it.
     if spec.pipeline == "upscale" and max(image.size) > spec.max_side:

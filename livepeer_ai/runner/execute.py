@@ -96,6 +96,10 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
             )
         if name == "frame-interpolation":
             return video_response(pipeline(frames=media, multiplier=values["multiplier"], fps=values["fps"], **common))
+        if name == "image-to-text":
+            return {"text": pipeline(image=media, prompt=values["prompt"], **common)}
+        if name == "audio-to-text":
+            return pipeline(audio=media, return_timestamps=values["return_timestamps"].lower(), **common)
         raise ValueError(f"Unknown pipeline {name!r}.")
 
     return run

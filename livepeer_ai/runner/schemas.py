@@ -93,12 +93,24 @@ class FrameInterpolationParams(RunnerParams):
     fps: int = 12
 
 
+class ImageToTextParams(RunnerParams):
+    prompt: str = ""
+
+
+class AudioToTextParams(RunnerParams):
+    return_timestamps: str = "true"
+    # Job information from the gateway (a JSON object as a string); the runner reads none of it.
+    metadata: str = "{}"
+
+
 PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "text-to-image": TextToImageParams,
     "image-to-image": ImageToImageParams,
     "image-to-video": ImageToVideoParams,
     "upscale": UpscaleParams,
     "frame-interpolation": FrameInterpolationParams,
+    "image-to-text": ImageToTextParams,
+    "audio-to-text": AudioToTextParams,
 }
 
 # Multipart file fields each pipeline requires (docs/protocol.md §1.1: all but t2i are forms).
@@ -107,7 +119,11 @@ FILE_FIELDS: dict[str, str] = {
     "image-to-video": "image",
     "upscale": "image",
     "frame-interpolation": "video",
+    "image-to-text": "image",
+    "audio-to-text": "audio",
 }
+# The runner API's return_timestamps values ("true" is "sentence").
+TIMESTAMP_VALUES = ("true", "sentence", "word", "false")
 
 
 class RequestInvalid(Exception):
@@ -161,8 +177,11 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
     if getattr(params, "loras", ""):
         raise BadValue("LoRAs are not supported by this runner.")
     prompt = getattr(params, "prompt", None)
-    if prompt is not None and not prompt.strip():
+    # image-to-text's prompt is optional: it only starts the caption.
+    if prompt is not None and not prompt.strip() and not isinstance(params, ImageToTextParams):
         raise BadValue("prompt must not be empty.")
+    if isinstance(params, AudioToTextParams):
+        _check_audio_params(params)
     for side in ("width", "height"):
         value = getattr(params, side, None)
         if value is None:
@@ -182,6 +201,19 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
         raise BadValue(f"seed must be between 0 and {MAX_SEED}, got {seed}.")
     for name, (low, high, low_open) in VALUE_RANGES.items():
         _check_range(params, name, low, high, low_open)
+
+
+def _check_audio_params(params: AudioToTextParams) -> None:
+    if params.return_timestamps.lower() not in TIMESTAMP_VALUES:
+        raise BadValue(
+            f"return_timestamps must be one of {', '.join(TIMESTAMP_VALUES)}; got {params.return_timestamps!r}."
+        )
+    try:
+        metadata = json_input.loads(params.metadata)
+    except json_input.JsonRefused:
+        metadata = None
+    if not isinstance(metadata, dict):
+        raise BadValue("metadata must be a JSON object.")
 
 
 def _check_range(params: RunnerParams, name: str, low: float, high: float, low_open: bool = False) -> None:

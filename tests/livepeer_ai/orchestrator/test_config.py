@@ -368,6 +368,15 @@ def test_frame_interpolation_bills_every_output_frame() -> None:
     assert units_for("frame-interpolation", {}, input_size=(10, 8), input_frames=5) == 10 * 8 * 9
 
 
+def test_image_to_text_bills_the_input_pixels() -> None:
+    assert units_for("image-to-text", {"prompt": "a photo of"}, input_size=(40, 30)) == 1200
+
+
+def test_audio_to_text_bills_milliseconds_of_audio_whatever_the_fields() -> None:
+    assert units_for("audio-to-text", {"return_timestamps": "word"}, input_ms=2_345) == 2_345
+    assert units_for("audio-to-text", {}, input_size=(40, 30), input_ms=7) == 7
+
+
 def test_unknown_pipeline_has_no_units() -> None:
     with pytest.raises(ValueError, match="unknown pipeline"):
         units_for("text-to-speech", {})

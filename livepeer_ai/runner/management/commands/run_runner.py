@@ -5,14 +5,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from livepeer_ai.pipelines.base import ModelSpec
-from livepeer_ai.registry.models import ModelEntry, Pipeline
+from livepeer_ai.pipelines.loader import PIPELINES
+from livepeer_ai.registry.models import ModelEntry
 
 
 class Command(BaseCommand):
     help = "Serve the AI runner API for one (pipeline, model) from the registry, loaded warm."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--pipeline", required=True, choices=Pipeline.values)
+        parser.add_argument("--pipeline", required=True, choices=PIPELINES)
         parser.add_argument("--model", required=True, help="model_id of a registry entry")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,190 @@
+"""Tiny random-weight models that write text: a BLIP captioner and a Whisper transcriber.
+
+Built offline from configs with tokenizers learned here from a few sentences, like
+the diffusers ones in tiny.py: the real transformers code runs at real input shapes
+(Whisper's 80 mel bins over 30 s, BLIP's image patches); the text is gibberish.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from livepeer_ai.pipelines.tiny import SENTENCES, _bytes_to_unicode
+
+# Whisper's special tokens in its order; timestamps follow <|notimestamps|>, which the
+# tokenizer and the generation code both count on.
+WHISPER_SPECIALS = [
+    "<|startoftranscript|>",
+    "<|en|>",
+    "<|translate|>",
+    "<|transcribe|>",
+    "<|startoflm|>",
+    "<|startofprev|>",
+    "<|nospeech|>",
+    "<|notimestamps|>",
+]
+# <|0.00|> … <|30.00|> in 20 ms steps.
+WHISPER_TIMESTAMPS = 1501
+
+
+def learn_byte_merges(count: int = 64) -> list[tuple[str, str]]:
+    """GPT-2-style byte-level BPE merges (a space starts a word) learned from SENTENCES."""
+    table = _bytes_to_unicode()
+    words = [[table[b] for b in (" " + w).encode()] for s in SENTENCES for w in s.split()]
+    merges: list[tuple[str, str]] = []
+    for _ in range(count):
+        pairs: Counter[tuple[str, str]] = Counter()
+        for word in words:
+            pairs.update(zip(word, word[1:], strict=False))
+        if not pairs:
+            break
+        # Ties break on the pair itself so the result never depends on dict order.
+        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        merges.append(best)
+        words = [_merge(word, best) for word in words]
+    return merges
+
+
+def _merge(word: list[str], pair: tuple[str, str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(word):
+        if i < len(word) - 1 and (word[i], word[i + 1]) == pair:
+            out.append(word[i] + word[i + 1])
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return out
+
+
+def whisper_tokenizer() -> Any:
+    from transformers import AddedToken, WhisperTokenizer
+
+    merges = learn_byte_merges()
+    symbols = list(_bytes_to_unicode().values()) + [a + b for a, b in merges]
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(symbols))}
+    tokenizer = WhisperTokenizer(vocab=vocab, merges=merges)
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": [AddedToken(t, special=True, normalized=False) for t in WHISPER_SPECIALS]}
+    )
+    # Timestamps are added tokens but not special ones (as in Whisper's own tokenizer):
+    # decoding with offsets must see them.
+    tokenizer.add_tokens(
+        [AddedToken(f"<|{i * 0.02:.2f}|>", normalized=False, special=False) for i in range(WHISPER_TIMESTAMPS)]
+    )
+    return tokenizer
+
+
+def build_whisper(out: Path) -> None:
+    import torch
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = whisper_tokenizer()
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in ["<|endoftext|>", *WHISPER_SPECIALS]}
+    end = ids["<|endoftext|>"]
+    config = WhisperConfig(
+        vocab_size=len(tokenizer),
+        num_mel_bins=80,
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_source_positions=1500,  # 30 s of 10 ms mel frames, halved by the conv stem
+        max_target_positions=64,
+        pad_token_id=end,
+        bos_token_id=end,
+        eos_token_id=end,
+        decoder_start_token_id=ids["<|startoftranscript|>"],
+        begin_suppress_tokens=[end],
+        suppress_tokens=[],
+    )
+    model = WhisperForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=ids["<|startoftranscript|>"],
+        bos_token_id=end,
+        eos_token_id=end,
+        pad_token_id=end,
+        no_timestamps_token_id=ids["<|notimestamps|>"],
+        prev_sot_token_id=ids["<|startofprev|>"],
+        is_multilingual=True,
+        lang_to_id={"<|en|>": ids["<|en|>"]},
+        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+        # Cross-attention heads whose alignment gives word timestamps.
+        alignment_heads=[[0, 0], [1, 1]],
+        max_initial_timestamp_index=50,
+        begin_suppress_tokens=[end],
+        suppress_tokens=[],
+        # Random weights rarely stop by themselves: a short limit keeps a window fast.
+        max_length=16,
+    )
+    model.save_pretrained(str(out))
+    WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tokenizer).save_pretrained(
+        str(out)
+    )
+
+
+def blip_tokenizer() -> Any:
+    """A WordPiece vocabulary of the sentences' words and letters, plus BLIP's [DEC] start token."""
+    from transformers import BertTokenizer
+
+    words = sorted({w for s in SENTENCES for w in s.split()})
+    letters = sorted({c for s in SENTENCES for c in s.replace(" ", "")})
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *letters, *[f"##{c}" for c in letters]]
+    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(dict.fromkeys(tokens))}, model_max_length=512)
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    return tokenizer
+
+
+def build_blip(out: Path) -> None:
+    import torch
+    from transformers import BlipConfig, BlipForConditionalGeneration, BlipImageProcessorPil, BlipProcessor
+
+    torch.manual_seed(0)
+    tokenizer = blip_tokenizer()
+    config = BlipConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "encoder_hidden_size": 32,
+            "intermediate_size": 37,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "max_position_embeddings": 64,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.sep_token_id,
+            "sep_token_id": tokenizer.sep_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 37,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "image_size": 64,
+            "patch_size": 16,
+        },
+        projection_dim=32,
+    )
+    model = BlipForConditionalGeneration(config)
+    # A caption of at least a few tokens (random weights may end at once), at most 16.
+    model.generation_config.min_length = 4
+    model.generation_config.max_length = 16
+    model.save_pretrained(str(out))
+    # The PIL image processor: no torchvision on the runners.
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessorPil(size={"height": 64, "width": 64}), tokenizer=tokenizer
+    )
+    processor.save_pretrained(str(out))
