@@ -152,6 +152,7 @@ def test_a_starting_node_kills_the_runners_a_previous_node_left_and_nothing_else
         bystander.wait()
 
 
+@pytest.mark.integration
 def test_a_node_refuses_to_start_while_the_node_its_pidfile_names_still_runs(tmp_path: Path) -> None:
     alive = subprocess.Popen(["sleep", "60"])
     try:
