@@ -21,6 +21,8 @@ class Pipeline(models.TextChoices):
     IMAGE_TO_VIDEO = "image-to-video"
     UPSCALE = "upscale"
     FRAME_INTERPOLATION = "frame-interpolation"
+    IMAGE_TO_TEXT = "image-to-text"
+    AUDIO_TO_TEXT = "audio-to-text"
 
 
 class Family(models.TextChoices):
@@ -35,6 +37,8 @@ class Family(models.TextChoices):
     SD_X4_UPSCALER = "sd-x4-upscaler", "SD x4 upscaler"
     OPTICAL_FLOW = "optical-flow", "OpenCV optical flow (no weights)"
     TORCHSCRIPT_INTERPOLATOR = "torchscript-interpolator", "Learned interpolator (TorchScript)"
+    BLIP = "blip", "BLIP image captioning"
+    WHISPER = "whisper", "Whisper speech recognition"
 
 
 class EntryStatus(models.TextChoices):
