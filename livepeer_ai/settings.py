@@ -318,6 +318,8 @@ DEFAULT_MODELS = envmap(
         "image-to-video": "livepeer-ai/tiny-svd-xt",
         "upscale": "livepeer-ai/tiny-sd-x4-upscaler",
         "frame-interpolation": "opencv/dis-flow",
+        "image-to-text": "livepeer-ai/tiny-blip-captioning",
+        "audio-to-text": "livepeer-ai/tiny-whisper",
     },
 )
 

@@ -36,6 +36,8 @@ RUNNERS: dict[str, tuple[str, str]] = {
     "image-to-video-b": ("image-to-video", "livepeer-ai/tiny-svd-xt"),
     "upscale": ("upscale", "livepeer-ai/tiny-sd-x4-upscaler"),
     "frame-interpolation": ("frame-interpolation", "opencv/dis-flow"),
+    "image-to-text": ("image-to-text", "livepeer-ai/tiny-blip-captioning"),
+    "audio-to-text": ("audio-to-text", "livepeer-ai/tiny-whisper"),
 }
 
 
@@ -272,6 +274,8 @@ SUITE_MODEL_FAMILIES: dict[tuple[str, str], str] = {
     ("image-to-video", "livepeer-ai/tiny-svd-xt"): "svd",
     ("upscale", "livepeer-ai/tiny-sd-x4-upscaler"): "sd-x4-upscaler",
     ("frame-interpolation", "opencv/dis-flow"): "optical-flow",
+    ("image-to-text", "livepeer-ai/tiny-blip-captioning"): "blip",
+    ("audio-to-text", "livepeer-ai/tiny-whisper"): "whisper",
 }
 
 

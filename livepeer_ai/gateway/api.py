@@ -40,12 +40,13 @@ from livepeer_ai.gateway.api_schemas import (
     JOB_OPERATIONS,
     JOB_RESPONSES,
     SUBMIT_EXTRA_RESPONSES,
-    SUBMIT_RESPONSES,
     request_schema,
+    submit_responses,
 )
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.orchestrator.units import units_for
+from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.runner.schemas import (
@@ -106,6 +107,7 @@ class Upload:
     mime: str
     size: tuple[int, int]
     frames: int
+    ms: int = 0  # audio's duration, billed by audio-to-text
 
 
 def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload | None]:
@@ -147,10 +149,13 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
         check_values(params, model_id, entry.max_side)
         if upload is not None:
             # Measured once here; the stage bills from these numbers without decoding again.
-            size, frames = measure_upload(upload[1], pipeline == "frame-interpolation")
-            if pipeline == "upscale" and max(size) > entry.max_side:
-                raise BadValue(f"Image is {size[0]}x{size[1]}; this model takes up to {entry.max_side} px a side.")
-            measured = Upload(*upload, size=size, frames=frames)
+            if pipeline == "audio-to-text":
+                measured = Upload(*upload, size=(0, 0), frames=0, ms=decode_audio(upload[1]).duration_ms)
+            else:
+                size, frames = measure_upload(upload[1], pipeline == "frame-interpolation")
+                if pipeline == "upscale" and max(size) > entry.max_side:
+                    raise BadValue(f"Image is {size[0]}x{size[1]}; this model takes up to {entry.max_side} px a side.")
+                measured = Upload(*upload, size=size, frames=frames)
     except BadValue as exc:
         raise Rejected(error(400, str(exc))) from None
     except MediaTooLarge as exc:
@@ -187,6 +192,8 @@ def media_url(request: HttpRequest, path: str) -> str:
 def result_body(request: HttpRequest, job: Job) -> dict[str, Any]:
     """The runner API's response shape, with absolute, fetchable media URLs."""
     output = job.outputs.get(job.stages[0], {})
+    if "text" in output:
+        return dict(output)  # image-to-text's {"text"}, audio-to-text's {"text", "chunks"}: as the runner sent them
     if "images" in output:
         return {
             "images": [
@@ -249,7 +256,9 @@ def admit(
         # Nobody could ever take it: say so now rather than after the queue's maximum wait.
         raise Rejected(error(503, unsold))
     # Units as the stage will bill them (workflow.api_stage_request), priced at the cheapest offer.
-    units = units_for(pipeline, fields, upload.size if upload else None, upload.frames if upload else 0)
+    units = units_for(
+        pipeline, fields, upload.size if upload else None, upload.frames if upload else 0, upload.ms if upload else 0
+    )
     unpayable = payment.unpayable(pipeline, fields["model_id"], units)
     if unpayable:
         raise Rejected(error(402, unpayable))
@@ -305,7 +314,7 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
         f"/{_pipeline}",
         operation_id=route(_pipeline).__name__,
         summary=f"Run {_pipeline}",
-        response=SUBMIT_RESPONSES,
+        response=submit_responses(_pipeline),
         openapi_extra={"requestBody": {"content": _content, "required": True}, "responses": SUBMIT_EXTRA_RESPONSES},
     )(route(_pipeline))
 

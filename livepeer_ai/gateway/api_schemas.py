@@ -54,6 +54,18 @@ class Result(Schema):
     gif: Media | None = None
 
 
+class Chunk(Schema):
+    timestamp: list[float | None] = Field(description="[start, end] in seconds; the end of the last may be null.")
+    text: str
+
+
+class TextResult(Schema):
+    """The runner API's text answers: image-to-text's `{"text"}`, audio-to-text's `{"text", "chunks"}`."""
+
+    text: str
+    chunks: list[Chunk] | None = None
+
+
 class Accepted(Schema):
     request_id: str = Field(description="The job's id (a UUID): poll `GET /jobs/{id}` or stream its events.")
 
@@ -71,7 +83,7 @@ class JobState(Schema):
     total_steps: int
     queue_position: int | None
     eta_s: float | None
-    result: Result | None = Field(default=None, description="Once succeeded.")
+    result: Result | TextResult | None = Field(default=None, description="Once succeeded.")
     error: JobError | None = Field(default=None, description="Once failed.")
 
 
@@ -95,6 +107,14 @@ SUBMIT_RESPONSES: dict[int, Any] = {
     504: Error,
     **REFUSALS,
 }
+# The pipelines whose runners answer with text rather than media.
+TEXT_PIPELINES = frozenset({"image-to-text", "audio-to-text"})
+
+
+def submit_responses(pipeline: str) -> dict[int, Any]:
+    return {**SUBMIT_RESPONSES, 200: TextResult} if pipeline in TEXT_PIPELINES else SUBMIT_RESPONSES
+
+
 JOB_RESPONSES: dict[int, Any] = {200: JobState, 404: Error, **REFUSALS}
 JOB_OPERATIONS = {"GetJob": "getJob", "CancelJob": "cancelJob", "JobEvents": "jobEvents"}
 # The event stream's 200 is not JSON: given below, in EVENT_STREAM.
@@ -176,7 +196,15 @@ EVENT_STREAM = {
                                 },
                             ),
                             event("progress", integers("step", "total")),
-                            event("result", {"$ref": "#/components/schemas/Result"}),
+                            event(
+                                "result",
+                                {
+                                    "anyOf": [
+                                        {"$ref": "#/components/schemas/Result"},
+                                        {"$ref": "#/components/schemas/TextResult"},
+                                    ]
+                                },
+                            ),
                             event(
                                 "error",
                                 {

@@ -381,6 +381,7 @@ def store_upload(job: Job, upload: Any) -> None:
             "input_mime": upload.mime,
             "input_size": list(upload.size),
             "input_frames": upload.frames,
+            "input_ms": upload.ms,
         }
     )
     job.save(update_fields=["parameters"])
@@ -395,14 +396,20 @@ def api_stage_request(job: Job, stage: str) -> StageRequest:
     else:
         raw = default_storage.open(job.parameters["input"]).read()
         width, height = job.parameters["input_size"]
-        units = units_for(stage, fields, (width, height), job.parameters["input_frames"])
+        units = units_for(
+            stage, fields, (width, height), job.parameters["input_frames"], job.parameters.get("input_ms", 0)
+        )
         files = {FILE_FIELDS[stage]: (job.parameters["input_name"], raw, job.parameters["input_mime"])}
         request = StageRequest(stage, fields["model_id"], units, steps, form=fields, files=files)
     return request
 
 
 def store_api_result(job: Job, stage: str, result: dict[str, Any]) -> None:
-    if "images" in result:
+    if "text" in result:
+        # Text answers are kept as the runner sent them (no media to store).
+        job.outputs[stage] = {key: result[key] for key in ("text", "chunks") if key in result}
+        Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    elif "images" in result:
         stored = []
         for index, image in enumerate(result["images"]):
             _mime, raw_image = parse_data_url(image["url"])
