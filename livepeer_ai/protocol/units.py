@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from livepeer_ai.runner.schemas import (
+    FrameInterpolationParams,
+    ImageToImageParams,
+    ImageToVideoParams,
+    RunnerParams,
+    TextToImageParams,
+)
+
 # image-to-video bills h × w × 25 whatever the frame count (docs/protocol.md §2.4).
 I2V_BILLED_FRAMES = 25
 
 
-def _int(fields: dict[str, Any], name: str, default: int) -> int:
+def _int(fields: dict[str, Any], name: str, params: type[RunnerParams]) -> int:
+    """`fields[name]` as sent, or the runner's own default for it: what is billed is what is generated."""
+    default = int(params.model_fields[name].default)
     try:
         return int(fields.get(name, default))
     except (TypeError, ValueError):
@@ -20,18 +30,20 @@ def units_for(
 ) -> int:
     """Pixels billed. `input_size` is (width, height) of the uploaded image or video frame."""
     if pipeline == "text-to-image":
-        # The runner's own defaults (1024 × 576): what is billed is what is generated.
-        return _int(fields, "width", 1024) * _int(fields, "height", 576) * _int(fields, "num_images_per_prompt", 1)
+        t2i = TextToImageParams
+        return _int(fields, "width", t2i) * _int(fields, "height", t2i) * _int(fields, "num_images_per_prompt", t2i)
     if pipeline == "image-to-video":
-        return _int(fields, "width", 1024) * _int(fields, "height", 576) * I2V_BILLED_FRAMES
+        return (
+            _int(fields, "width", ImageToVideoParams) * _int(fields, "height", ImageToVideoParams) * I2V_BILLED_FRAMES
+        )
     width, height = input_size or (0, 0)
     if pipeline == "image-to-image":
-        return width * height * _int(fields, "num_images_per_prompt", 1)
+        return width * height * _int(fields, "num_images_per_prompt", ImageToImageParams)
     if pipeline == "upscale":
         return width * height
     if pipeline == "frame-interpolation":
         # Our addition: every output frame at the input size.
-        multiplier = _int(fields, "multiplier", 2)
+        multiplier = _int(fields, "multiplier", FrameInterpolationParams)
         return width * height * max(0, (input_frames - 1) * multiplier + 1)
     raise ValueError(f"unknown pipeline {pipeline!r}")
 
