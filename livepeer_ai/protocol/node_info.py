@@ -13,7 +13,7 @@ kept. Unknown keys are ignored, so a newer node still works with this code.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError, ValidationInfo
@@ -127,7 +127,7 @@ PositiveCount = Annotated[int | None, PlainValidator(_positive_count)]
 Name = Annotated[str | None, PlainValidator(_name)]
 Flag = Annotated[bool | None, PlainValidator(_flag)]
 NamedCounts = Annotated[
-    dict[Annotated[str, PlainValidator(_name)], Count] | None,
+    dict[Annotated[str, PlainValidator(_name)], Annotated[int, PlainValidator(_count)]] | None,
     BeforeValidator(_at_most(MAX_CAPABILITIES, say=False)),
     BeforeValidator(_not_null("must be an object")),
 ]
@@ -138,6 +138,9 @@ class Part(BaseModel):
     """A part of the document: unknown keys ignored, absent keys stay absent (exclude_unset)."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+P = TypeVar("P", bound=Part)
 
 
 class RunnerStates(Part):
@@ -248,7 +251,7 @@ def _drop(document: Any, loc: tuple[int | str, ...]) -> None:
     parent = document
     for part in loc[:-1]:
         parent = parent[part]
-    if isinstance(parent, list):
+    if isinstance(parent, list) and isinstance(loc[-1], int):
         parent[loc[-1]] = None
     elif isinstance(parent, dict):
         parent.pop(loc[-1], None)
@@ -263,7 +266,7 @@ def _without_dropped_entries(document: Any) -> Any:
     return document
 
 
-def salvaged(schema: type[Part], raw: Any, root: str = "") -> tuple[Part | None, list[str]]:
+def salvaged(schema: type[P], raw: Any, root: str = "") -> tuple[P | None, list[str]]:
     """The parts of `raw` that fit `schema`, and a problem for each part left out.
 
     Values are dropped where they fail; a list entry that fails is marked and its
@@ -341,7 +344,6 @@ def _info(raw: Any) -> tuple[dict[str, Any], list[str]]:
     parsed, problems = salvaged(NodeInfo, raw)
     if parsed is None:
         return {"address": "", "capabilities": []}, problems
-    assert isinstance(parsed, NodeInfo)
     return parsed.document(), problems
 
 
@@ -349,8 +351,7 @@ def _runners(raw: Any) -> tuple[list[dict[str, Any]], list[str]]:
     parsed, problems = salvaged(RunnersDocument, {"runners": raw})
     if parsed is None:
         return [], problems
-    assert isinstance(parsed, RunnersDocument)
-    return [runner.model_dump(exclude_unset=True) for runner in parsed.runners], problems
+    return [runner.model_dump(exclude_unset=True) for runner in parsed.runners or []], problems
 
 
 def checked_info(raw: Any) -> tuple[dict[str, Any], str]:
