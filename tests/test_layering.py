@@ -172,3 +172,9 @@ def test_the_job_model_does_not_import_the_queue() -> None:
     """Job's queue place and cancel reach gateway.queue through the app's start-up, not an import."""
     imports = {e.target for e in import_edges() if e.source == "livepeer_ai.gateway.models"}
     assert "livepeer_ai.gateway.queue" not in imports
+
+
+def test_the_gateway_and_the_node_share_rules_only_through_the_protocol_package() -> None:
+    sides = {"livepeer_ai.gateway", "livepeer_ai.orchestrator"}
+    across = [e for e in package_edges(import_edges()) if {e.source, e.target} == sides]
+    assert not across, "the gateway and the node import each other:\n" + "\n".join(map(str, across))

@@ -30,7 +30,7 @@ from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
 from livepeer_ai.orchestrator.operator_access import admin_token, refusal
-from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender, manifest_id
+from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender
 from livepeer_ai.orchestrator.relay import ReceiptFailed, relay_events
 from livepeer_ai.orchestrator.runner_http import (
     RUNNER_TIMEOUT,
@@ -51,7 +51,7 @@ from livepeer_ai.payments.receipts import (
 )
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.protocol.node_info import CapabilityInfo, HardwareInfo, NodeInfo, RunnerInfo, RunnerStates, StatsInfo
-from livepeer_ai.protocol.units import fee_wei, units_for
+from livepeer_ai.protocol.units import fee_wei, manifest_id, units_for
 from livepeer_ai.runner.schemas import FILE_FIELDS, NOT_MULTIPART, RequestInvalid, json_object, missing_field_error
 
 logger = logging.getLogger(__name__)

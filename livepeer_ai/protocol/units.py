@@ -48,6 +48,11 @@ def units_for(
     raise ValueError(f"unknown pipeline {pipeline!r}")
 
 
+def manifest_id(pipeline: str, model_id: str) -> str:
+    """go-livepeer's manifestID for AI jobs: "<capability>_<model_id>" (docs/protocol.md §2.4)."""
+    return f"{pipeline}_{model_id}"
+
+
 def fee_wei(units: int, price_per_unit: int, pixels_per_unit: int) -> int:
     """fee = units × pricePerUnit / pixelsPerUnit, in integer wei, rounded up."""
     return -(-units * price_per_unit // pixels_per_unit)
