@@ -7,8 +7,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.erlang import erlang_c, mean_wait, percentile, wait_percentile
+from bench.erlang import erlang_c, mean_wait, wait_percentile
 from bench.load import JobRecord
+from livepeer_ai.percentile import percentile
 
 
 @dataclass

@@ -8,7 +8,6 @@ a = λ/μ erlangs and utilisation ρ = a/c (must be < 1 for the queue to be stab
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 
 def erlang_c(servers: int, offered_erlangs: float) -> float:
@@ -51,11 +50,3 @@ def wait_percentile(servers: int, arrival_rate: float, service_rate: float, q: f
     if waiting <= 1 - q:
         return 0.0
     return math.log(waiting / (1 - q)) / (servers * service_rate - arrival_rate)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank q-quantile (q in [0, 1]) of the measured values; NaN for none."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]

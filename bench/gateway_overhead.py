@@ -38,8 +38,9 @@ from typing import Any
 
 import httpx
 
-from livepeer_ai.orchestrator.supervisor import free_port
 from livepeer_ai.payments.anvil import DEFAULT_PRIVATE_KEYS
+from livepeer_ai.percentile import percentile
+from livepeer_ai.ports import free_port
 
 MODEL_ID = "livepeer-ai/tiny-sdxl-turbo"
 SECTION = "## Gateway overhead per job"
@@ -221,19 +222,12 @@ def drive(rate: float, seconds: float, threads: int) -> Measured:
     return Measured(runs, round_trip, overhead, lag, failed, span, makespan)
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def render_rate(measured: Measured, rate: float) -> list[str]:
     def row(name: str, values: list[float]) -> str:
         ms = [v * 1000 for v in values]
         return (
-            f"| {name} | {statistics.fmean(ms):.1f} | {percentile(ms, 0.5):.1f} | "
-            f"{percentile(ms, 0.95):.1f} | {max(ms):.1f} |"
+            f"| {name} | {statistics.fmean(ms):.1f} | {percentile(ms, 0.5) or 0.0:.1f} | "
+            f"{percentile(ms, 0.95) or 0.0:.1f} | {max(ms):.1f} |"
         )
 
     done = len(measured.run_s)

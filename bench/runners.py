@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from livepeer_ai.orchestrator.supervisor import free_port
+from livepeer_ai.percentile import percentile
+from livepeer_ai.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,12 +130,6 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def run_case(case: Case, requests: int) -> dict[str, Any]:
     port = free_port()
     args = [
@@ -177,7 +172,7 @@ def run_case(case: Case, requests: int) -> dict[str, Any]:
         return {
             "case": case,
             "p50": statistics.median(latencies),
-            "p95": _percentile(latencies, 0.95),
+            "p95": percentile(latencies, 0.95),
             "peak_rss": _peak_rss_mib(proc.pid),
             "load_s": load_s,
             "n": len(latencies),

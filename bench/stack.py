@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 import psutil
 
+from livepeer_ai.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -35,12 +37,6 @@ LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 MODELS = {"text-to-image": "bench/standin-sdxl-turbo", "image-to-video": "bench/standin-svd"}
 # Families the registry accepts (tests/conftest.py SUITE_MODEL_FAMILIES).
 FAMILIES = {"text-to-image": "sdxl-turbo", "image-to-video": "svd"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def free_port_block(count: int) -> int:

@@ -10,8 +10,8 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
-from livepeer_ai.gateway.node_info import capabilities_of, runners_of
 from livepeer_ai.payments.models import WeiField
+from livepeer_ai.protocol.node_info import capabilities_of, runners_of
 
 
 class UsernameTaken(Exception):

@@ -8,7 +8,6 @@ as a quiet one's.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,18 +17,11 @@ from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Max, 
 from django.db.models.functions import Greatest, RowNumber, TruncDate
 
 from livepeer_ai.gateway.models import AttemptOutcome, StageAttempt
+from livepeer_ai.percentile import percentile
 
 LATENCY_SAMPLES = 500
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DEFAULT_PERIOD = "7d"
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 @dataclass(frozen=True)

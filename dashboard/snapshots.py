@@ -23,7 +23,7 @@ from eth_utils import to_checksum_address
 
 from dashboard.models import NodeSnapshot
 from livepeer_ai.gateway.models import Orchestrator
-from livepeer_ai.gateway.node_info import checked_info, checked_runners
+from livepeer_ai.protocol.node_info import checked_info, checked_runners
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("dashboard/models/", include("livepeer_ai.registry.urls")),
     path("", include("livepeer_ai.payments.urls")),
+    path("", include("livepeer_ai.gateway.urls")),
     path("", include("dashboard.urls")),
     path("", include("studio.urls")),
 ]

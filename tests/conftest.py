@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+
+from livepeer_ai.ports import free_port  # noqa: F401 - the one free_port, imported from here by the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -90,12 +91,6 @@ def _popen_only_in_integration_tests(self: subprocess.Popen, args: Any, *rest: A
 
 
 subprocess.Popen.__init__ = _popen_only_in_integration_tests  # type: ignore[method-assign]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, message: str, interval: float = 0.1) -> Any:

@@ -45,9 +45,9 @@ from livepeer_ai.gateway.api_schemas import (
 )
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
-from livepeer_ai.orchestrator.units import units_for
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
+from livepeer_ai.protocol.units import units_for
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,

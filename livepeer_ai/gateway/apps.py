@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class GatewayConfig(AppConfig):
     name = "livepeer_ai.gateway"
     label = "gateway"
+
+    def ready(self) -> None:
+        from livepeer_ai.gateway import queue
+        from livepeer_ai.gateway.models import Job
+
+        Job.line = queue

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from django.conf import settings
 from django.db import models
@@ -24,6 +24,14 @@ class JobStatus(models.TextChoices):
 FINISHED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
 
 
+class WaitingLine(Protocol):
+    """What a job asks of the queue (gateway/queue.py): where it waits, and to leave it."""
+
+    def place_of(self, job: Job) -> Any: ...
+
+    def cancel_job(self, job: Job) -> bool: ...
+
+
 class Job(UsdRateAtTheTime):
     """A workflow of stages (text-to-image → image-to-video → …); this row is the truth.
 
@@ -31,6 +39,10 @@ class Job(UsdRateAtTheTime):
     canceled; a page reload or a second tab renders whatever is here. Its ETH/USD
     rate is the one when it was submitted (`workflow` records it).
     """
+
+    # The queue imports this module, so it is plugged in when the app is ready
+    # (GatewayConfig.ready) instead of imported here: no models ↔ queue cycle.
+    line: ClassVar[WaitingLine | None] = None
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -78,9 +90,13 @@ class Job(UsdRateAtTheTime):
 
     def cancel(self) -> bool:
         """Mark canceled unless already finished: a waiting stage leaves the queue, a running one is stopped."""
-        from livepeer_ai.gateway import queue
+        return self.waiting_line().cancel_job(self)
 
-        return queue.cancel_job(self)
+    @classmethod
+    def waiting_line(cls) -> WaitingLine:
+        if cls.line is None:
+            raise RuntimeError("gateway.queue is plugged into Job when the gateway app is ready")
+        return cls.line
 
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
@@ -89,9 +105,7 @@ class Job(UsdRateAtTheTime):
     @cached_property
     def queue_place(self) -> Any:
         """Where the job waits (gateway.queue.QueuePlace), or None when it is not waiting."""
-        from livepeer_ai.gateway import queue
-
-        return queue.place_of(self)
+        return self.waiting_line().place_of(self)
 
     @property
     def waiting_for(self) -> str:

@@ -15,8 +15,8 @@ from eth_utils import to_checksum_address
 from livepeer_ai.gateway import slots
 from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import Orchestrator
-from livepeer_ai.gateway.node_info import checked_info
 from livepeer_ai.gateway.selection import suspension_seconds
+from livepeer_ai.protocol.node_info import checked_info
 
 logger = logging.getLogger(__name__)
 

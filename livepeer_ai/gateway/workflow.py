@@ -26,9 +26,9 @@ from livepeer_ai.gateway import queue
 from livepeer_ai.gateway.dispatch import StageRequest
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
-from livepeer_ai.orchestrator.units import units_for
 from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
+from livepeer_ai.protocol.units import units_for
 from livepeer_ai.runner.client import RunnerError
 from livepeer_ai.runner.schemas import FILE_FIELDS
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -37,7 +37,9 @@ from livepeer_ai.orchestrator.operator_access import admin_token, refusal
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus
 
 if TYPE_CHECKING:
-    from livepeer_ai.orchestrator.node import Node
+    from livepeer_ai.orchestrator.config import NodeConfig
+    from livepeer_ai.orchestrator.curation import RegistryApprovals
+    from livepeer_ai.orchestrator.supervisor import Supervisor
 
 Key = tuple[str, str]
 GWEI = 10**9
@@ -62,13 +64,28 @@ class NodeMetrics:
         self.errors[(key, code)] += 1
 
 
+class MeasuredNode(Protocol):
+    """What the metrics read of a node (`orchestrator.node.Node`, which imports this module)."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def metrics(self) -> NodeMetrics: ...
+    @property
+    def config(self) -> NodeConfig: ...
+    @property
+    def supervisor(self) -> Supervisor: ...
+    @property
+    def approvals(self) -> RegistryApprovals | None: ...
+
+
 def error_code(outcome: str) -> str:
     """A job outcome as an error code: a runner's HTTP status becomes `runner_<status>`, as the gateway names it."""
     return f"runner_{outcome}" if outcome.isdigit() else outcome
 
 
 class NodeCollector(Collector):
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: MeasuredNode) -> None:
         self.node = node
 
     def collect(self) -> Iterator[Metric]:
@@ -162,7 +179,7 @@ def tickets_received(recipient: str) -> Iterator[Metric]:
     yield by_status
 
 
-def add_metrics_route(app: FastAPI, node: Node) -> None:
+def add_metrics_route(app: FastAPI, node: MeasuredNode) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NodeCollector(node))
 

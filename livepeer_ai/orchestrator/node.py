@@ -32,7 +32,7 @@ from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
 from livepeer_ai.orchestrator.operator_access import admin_token, refusal
-from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender, manifest_id
+from livepeer_ai.orchestrator.payment import PaymentError, PaymentProcessor, Sender
 from livepeer_ai.orchestrator.relay import ReceiptFailed, relay_events
 from livepeer_ai.orchestrator.runner_http import (
     RUNNER_TIMEOUT,
@@ -42,7 +42,6 @@ from livepeer_ai.orchestrator.runner_http import (
     wait_until_idle,
 )
 from livepeer_ai.orchestrator.supervisor import SupervisedRunner, Supervisor
-from livepeer_ai.orchestrator.units import fee_wei, units_for
 from livepeer_ai.payments.receipts import (
     JOB_ID_HEADER,
     UNPINNED,
@@ -55,6 +54,8 @@ from livepeer_ai.payments.receipts import (
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
+from livepeer_ai.protocol.node_info import CapabilityInfo, HardwareInfo, NodeInfo, RunnerInfo, RunnerStates, StatsInfo
+from livepeer_ai.protocol.units import fee_wei, manifest_id, units_for
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
     NOT_MULTIPART,
@@ -179,30 +180,33 @@ class Node:
         return [c for c in self.config.capabilities if c.key in approved]
 
     def info(self, advertised: list[Capability] | None = None) -> dict[str, Any]:
+        """/info, built through the schema the gateway and dashboard read it with."""
         capabilities = []
         for capability in self.config.capabilities if advertised is None else advertised:
             ready, in_use = self.supervisor.capacity(capability.key)
             capabilities.append(
-                {
-                    "pipeline": capability.pipeline,
-                    "model_id": capability.model_id,
-                    "warm": capability.warm,
-                    "capacity": ready,
-                    "in_use": in_use,
-                    "price_per_unit": capability.price_per_unit,
-                    "pixels_per_unit": capability.pixels_per_unit,
-                    "runners": [r.describe() for r in self.supervisor.runners_for(capability.key)],
-                    "runner_states": self.supervisor.runner_states(capability.key),
-                    "stats": self.stats[capability.key].as_dict(),
-                }
+                CapabilityInfo(
+                    pipeline=capability.pipeline,
+                    model_id=capability.model_id,
+                    warm=capability.warm,
+                    capacity=ready,
+                    in_use=in_use,
+                    price_per_unit=capability.price_per_unit,
+                    pixels_per_unit=capability.pixels_per_unit,
+                    runners=[
+                        RunnerInfo.model_validate(r.describe()) for r in self.supervisor.runners_for(capability.key)
+                    ],
+                    runner_states=RunnerStates.model_validate(self.supervisor.runner_states(capability.key)),
+                    stats=StatsInfo.model_validate(self.stats[capability.key].as_dict()),
+                )
             )
-        return {
-            "address": self.address,
-            "service_uri": self.config.service_uri,
-            "version": NODE_VERSION,
-            "capabilities": capabilities,
-            "hardware": {"devices": self.config.devices},
-        }
+        return NodeInfo(
+            address=self.address,
+            service_uri=self.config.service_uri,
+            version=NODE_VERSION,
+            capabilities=capabilities,
+            hardware=HardwareInfo(devices=self.config.devices),
+        ).document()
 
     async def parse(self, request: Request, pipeline: str) -> ParsedJob:
         job_id = request.headers.get(JOB_ID_HEADER) or str(uuid.uuid4())

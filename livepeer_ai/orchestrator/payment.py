@@ -25,6 +25,7 @@ from livepeer_ai.payments.chain import ChainError
 from livepeer_ai.payments.recipient import PaymentRejected, Recipient
 from livepeer_ai.payments.redemption import redeem_winning_tickets
 from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, Payment
+from livepeer_ai.protocol.units import manifest_id  # noqa: F401 - where tests/livepeer_ai/payments import it
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,6 @@ class PaymentError(Exception):
 class Sender:
     address: str
     payment: Payment | None = None
-
-
-def manifest_id(pipeline: str, model_id: str) -> str:
-    """go-livepeer's manifestID for AI jobs: "<capability>_<model_id>" (docs/protocol.md §2.4)."""
-    return f"{pipeline}_{model_id}"
 
 
 class PaymentProcessor(Protocol):

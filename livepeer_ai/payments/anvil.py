@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+
+from livepeer_ai.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "node_modules"
@@ -60,12 +61,6 @@ def anvil_binary(node_modules: Path = NODE_MODULES) -> Path:
     if len(platform_binaries) == 1:
         return platform_binaries[0]
     return node_modules / ".bin" / "anvil"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class Anvil:

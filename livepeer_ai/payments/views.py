@@ -1,15 +1,13 @@
-"""Public receipt pages: check any output against its receipt, and show a stored one."""
+"""The public receipt check: any output against any receipt document (the stored ones: gateway/receipt_pages.py)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
 
-from livepeer_ai.gateway.models import Receipt as StoredReceipt
-from livepeer_ai.gateway.receipts import verify_stored
 from livepeer_ai.payments.forms import VerifyReceiptForm
-from livepeer_ai.payments.receipts import ReceiptInvalid, ReceiptMalformed, document_to_json, verify_receipt
+from livepeer_ai.payments.receipts import ReceiptInvalid, ReceiptMalformed, verify_receipt
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,23 +26,3 @@ def verify(request: HttpRequest) -> HttpResponse:
         return render(request, "payments/verify.html", {"form": form, "invalid": str(exc), "receipt": exc.receipt})
     context = {"form": form, "verified": verified, "receipt": verified.receipt}
     return render(request, "payments/verify.html", context)
-
-
-@require_GET
-def receipt_detail(request: HttpRequest, receipt_id: str) -> HttpResponse:
-    stored = get_object_or_404(StoredReceipt, id=receipt_id)
-    context = {"stored": stored, "document_json": document_to_json(stored.document)}
-    try:
-        context["verified"] = verified = verify_stored(stored)
-        context["receipt"] = verified.receipt
-    except ReceiptInvalid as exc:
-        context.update(invalid=str(exc), receipt=exc.receipt)
-    return render(request, "payments/receipt.html", context)
-
-
-@require_GET
-def receipt_json(request: HttpRequest, receipt_id: str) -> HttpResponse:
-    stored = get_object_or_404(StoredReceipt, id=receipt_id)
-    response = HttpResponse(document_to_json(stored.document), content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="receipt-{stored.id}.json"'
-    return response

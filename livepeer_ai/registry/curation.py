@@ -12,7 +12,7 @@ caller (the studio) that wants to refuse early. Orchestrator nodes ask
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -70,10 +70,16 @@ class ModelNotRoutable(Exception):
 # -- who may do what ----------------------------------------------------------------
 
 
-def is_operator(user: Any) -> bool:
-    from dashboard.models import Operator
+# Who besides staff may propose a model. The registry knows only users; the apps above it
+# that know other roles (the dashboard's node operators) register a check for them at
+# start-up, so the registry imports nothing above it.
+_PROPOSER_CHECKS: list[Callable[[Any], bool]] = []
 
-    return Operator.of(user) is not None
+
+def allow_proposals_from(check: Callable[[Any], bool]) -> None:
+    """Let the users `check` accepts propose models (called once per app in `AppConfig.ready`)."""
+    if check not in _PROPOSER_CHECKS:
+        _PROPOSER_CHECKS.append(check)
 
 
 def can_curate(user: Any) -> bool:
@@ -82,7 +88,9 @@ def can_curate(user: Any) -> bool:
 
 
 def can_propose(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and (user.is_staff or is_operator(user))
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_staff) or any(check(user) for check in _PROPOSER_CHECKS)
 
 
 def visible_entries(user: Any) -> QuerySet[ModelEntry]:

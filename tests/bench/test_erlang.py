@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.erlang import erlang_c, mean_wait, percentile, wait_percentile
+from bench.erlang import erlang_c, mean_wait, wait_percentile
 
 
 def test_single_server_waits_with_probability_rho() -> None:
@@ -45,11 +45,3 @@ def test_wait_percentile_is_zero_when_most_jobs_never_wait() -> None:
     # C(2, 1) = 1/3 < 0.5, so the median wait is 0; p95 = ln(C/0.05)/(2μ − λ) = ln(20/3).
     assert wait_percentile(2, 1.0, 1.0, 0.5) == 0.0
     assert wait_percentile(2, 1.0, 1.0, 0.95) == pytest.approx(math.log(20 / 3))
-
-
-def test_percentile_is_nearest_rank() -> None:
-    values = [float(v) for v in range(1, 101)]
-    assert percentile(values, 0.5) == 50.0
-    assert percentile(values, 0.95) == 95.0
-    assert percentile(values, 1.0) == 100.0
-    assert math.isnan(percentile([], 0.5))

@@ -19,7 +19,7 @@ from livepeer_ai.orchestrator.config import (
     parse_config,
 )
 from livepeer_ai.orchestrator.identity import load_identity
-from livepeer_ai.orchestrator.units import fee_wei, units_for
+from livepeer_ai.protocol.units import fee_wei, units_for
 
 TEST_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 TEST_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

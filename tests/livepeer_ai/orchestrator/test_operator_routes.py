@@ -94,3 +94,16 @@ async def test_info_tells_anyone_each_capabilitys_runner_health_without_logs(nod
     (capability,) = response.json()["capabilities"]
     assert capability["runner_states"] == {"healthy": 1, "restarting": 2, "down": 1, "restarts": 7}
     assert "CUDA" not in response.text and "log_tail" not in response.text
+
+
+async def test_the_nodes_own_info_passes_the_gateways_check_unchanged(node):
+    """The node builds /info through the schema the gateway and dashboard read it with: nothing is left out."""
+    from livepeer_ai.protocol.node_info import checked_info, checked_runners
+
+    served = (await get(node, "/info", REMOTE)).json()
+    assert checked_info(served) == (served, "")
+    (capability,) = served["capabilities"]
+    assert {"capacity", "price_per_unit", "runners", "runner_states", "stats"} <= capability.keys()
+    assert served["hardware"] == {"devices": dict(node.config.devices)}
+    runners = (await get(node, "/runners", LOOPBACK)).json()["runners"]
+    assert checked_runners(runners) == (runners, "")

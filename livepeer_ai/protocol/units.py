@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from livepeer_ai.runner.schemas import (
+    FrameInterpolationParams,
+    ImageToImageParams,
+    ImageToVideoParams,
+    RunnerParams,
+    TextToImageParams,
+)
+
 # image-to-video bills h × w × 25 whatever the frame count (docs/protocol.md §2.4).
 I2V_BILLED_FRAMES = 25
 
 
-def _int(fields: dict[str, Any], name: str, default: int) -> int:
+def _int(fields: dict[str, Any], name: str, params: type[RunnerParams]) -> int:
+    """`fields[name]` as sent, or the runner's own default for it: what is billed is what is generated."""
+    default = int(params.model_fields[name].default)
     try:
         return int(fields.get(name, default))
     except (TypeError, ValueError):
@@ -28,21 +38,28 @@ def units_for(
         # Livepeer bills transcription by the audio's duration in milliseconds.
         return input_ms
     if pipeline == "text-to-image":
-        # The runner's own defaults (1024 × 576): what is billed is what is generated.
-        return _int(fields, "width", 1024) * _int(fields, "height", 576) * _int(fields, "num_images_per_prompt", 1)
+        t2i = TextToImageParams
+        return _int(fields, "width", t2i) * _int(fields, "height", t2i) * _int(fields, "num_images_per_prompt", t2i)
     if pipeline == "image-to-video":
-        return _int(fields, "width", 1024) * _int(fields, "height", 576) * I2V_BILLED_FRAMES
+        return (
+            _int(fields, "width", ImageToVideoParams) * _int(fields, "height", ImageToVideoParams) * I2V_BILLED_FRAMES
+        )
     width, height = input_size or (0, 0)
     if pipeline == "image-to-image":
-        return width * height * _int(fields, "num_images_per_prompt", 1)
+        return width * height * _int(fields, "num_images_per_prompt", ImageToImageParams)
     if pipeline in ("upscale", "image-to-text"):
         # Both bill the input image's pixels, whatever the output.
         return width * height
     if pipeline == "frame-interpolation":
         # Our addition: every output frame at the input size.
-        multiplier = _int(fields, "multiplier", 2)
+        multiplier = _int(fields, "multiplier", FrameInterpolationParams)
         return width * height * max(0, (input_frames - 1) * multiplier + 1)
     raise ValueError(f"unknown pipeline {pipeline!r}")
+
+
+def manifest_id(pipeline: str, model_id: str) -> str:
+    """go-livepeer's manifestID for AI jobs: "<capability>_<model_id>" (docs/protocol.md §2.4)."""
+    return f"{pipeline}_{model_id}"
 
 
 def fee_wei(units: int, price_per_unit: int, pixels_per_unit: int) -> int:
