@@ -22,14 +22,13 @@ from django.utils import timezone
 from livepeer_ai.gateway import slots
 from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import Orchestrator
-from livepeer_ai.orchestrator.payment import manifest_id
 from livepeer_ai.payments.accounts import AccountError, gateway_account
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.chain import ChainError
 from livepeer_ai.payments.models import OrchestratorCredit
 from livepeer_ai.payments.sender import GatewaySender, SenderRefused
 from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, TicketParams
-from livepeer_ai.protocol.units import fee_wei
+from livepeer_ai.protocol.units import fee_wei, manifest_id
 from livepeer_ai.runner.client import RunnerError
 
 PARAMS_TIMEOUT = httpx.Timeout(8.0, connect=3.0)

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from livepeer_ai.pipelines.tiny import SENTENCES, _bytes_to_unicode
+from livepeer_ai.pipelines.tiny_vocab import SENTENCES, _bytes_to_unicode
 
 # Whisper's special tokens in its order; timestamps follow <|notimestamps|>, which the
 # tokenizer and the generation code both count on.
