@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from django.core.asgi import get_asgi_application
+from starlette.types import ASGIApp
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
 
@@ -26,7 +27,7 @@ def leave_forms_to_django() -> None:
         init(self, *args, **kwargs)
         self._parsePOSTFormSubmission = False
 
-    WebRequest.__init__ = __init__  # type: ignore[method-assign]
+    WebRequest.__init__ = __init__
 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livepeer_ai.settings")
@@ -44,7 +45,7 @@ from studio.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         # Django reads a body without Content-Length whole and unbounded, then parses it as empty.
-        "http": BodySizeLimit(django_asgi_app, MAX_BODY_BYTES, buffer_chunked=True),
+        "http": BodySizeLimit(cast(ASGIApp, django_asgi_app), MAX_BODY_BYTES, buffer_chunked=True),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns + dashboard_websockets))
         ),

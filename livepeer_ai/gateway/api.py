@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -100,6 +101,12 @@ class Rejected(Exception):
         self.response = response
 
 
+class ApiRequest(HttpRequest):
+    """A request django-ninja has authenticated: `auth` is its API key (ApiKeyAuth)."""
+
+    auth: ApiKey
+
+
 @dataclass
 class Upload:
     name: str
@@ -168,10 +175,10 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
     return body, measured
 
 
-def form_fields(request: HttpRequest, file_field: str) -> tuple[dict[str, str], tuple[str, bytes, str]]:
+def form_fields(request: HttpRequest, file_field: str) -> tuple[dict[str, Any], tuple[str, bytes, str]]:
     """A multipart body's text fields and its one upload; Django's own refusals of it, as the API's."""
     try:
-        fields = dict(request.POST.items())
+        fields: dict[str, Any] = dict(request.POST.items())
         file = request.FILES.get(file_field)
     except RequestDataTooBig:
         raise BodyTooLarge(
@@ -233,7 +240,7 @@ def job_state(request: HttpRequest, job: Job) -> dict[str, Any]:
     return state
 
 
-def accept(request: HttpRequest, pipeline: str) -> Job | HttpResponse:
+def accept(request: ApiRequest, pipeline: str) -> Job | HttpResponse:
     """The request's job: a new one, or the one its Idempotency-Key already made (gateway/idempotency.py)."""
     try:
         key = idempotency.key_of(request)
@@ -249,7 +256,7 @@ def accept(request: HttpRequest, pipeline: str) -> Job | HttpResponse:
 
 
 def admit(
-    pipeline: str, fields: dict[str, Any], upload: Upload | None, request: HttpRequest, key: str, digest: str
+    pipeline: str, fields: dict[str, Any], upload: Upload | None, request: ApiRequest, key: str, digest: str
 ) -> Job:
     unsold = queue.unsold(pipeline, fields["model_id"])
     if unsold:
@@ -266,7 +273,7 @@ def admit(
     return create_api_job(pipeline, fields, upload, request.auth, idempotency_key=key, request_digest=digest)
 
 
-async def submit(request: HttpRequest, pipeline: str) -> HttpResponse:
+async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
     # Async so that waiting for a job never holds the thread Django runs sync views on.
     accepted = await sync_to_async(accept)(request, pipeline)
     if isinstance(accepted, HttpResponse):
@@ -290,12 +297,12 @@ async def submit(request: HttpRequest, pipeline: str) -> HttpResponse:
     return JsonResponse({"request_id": str(job.id)}, status=202)
 
 
-def own_job(request: HttpRequest, job_id: uuid.UUID) -> Job | None:
+def own_job(request: ApiRequest, job_id: uuid.UUID) -> Job | None:
     return Job.objects.filter(id=job_id, api_key=request.auth).first()
 
 
 def route(pipeline: str) -> Any:
-    async def view(request: HttpRequest) -> HttpResponse:
+    async def view(request: ApiRequest) -> HttpResponse:
         return await submit(request, pipeline)
 
     view.__name__ = "gen" + pipeline.title().replace("-", "")
@@ -325,7 +332,7 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
     summary="A job's status, progress and result",
     response=JOB_RESPONSES,
 )
-def get_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def get_job(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")
@@ -338,7 +345,7 @@ def get_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     summary="Cancel a job; the running stage stops",
     response=JOB_RESPONSES,
 )
-def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def cancel_job(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")
@@ -353,7 +360,7 @@ def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     response=JOB_EVENTS_RESPONSES,
     openapi_extra=EVENT_STREAM,
 )
-def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def job_events(request: ApiRequest, job_id: uuid.UUID) -> HttpResponseBase:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")

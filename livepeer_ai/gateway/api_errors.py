@@ -53,7 +53,7 @@ def json_errors(
     if iscoroutinefunction(get_response):
 
         async def middleware(request: HttpRequest) -> HttpResponse:
-            return reshaped(request, await get_response(request))  # type: ignore[misc]
+            return reshaped(request, await get_response(request))
 
     else:
 

@@ -141,6 +141,8 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
 
 def pay(assignment: queue.Assignment, prepared: PreparedStage) -> StagePayment:
     """Tickets for the stage at the node's price (on chain); off chain, nothing to attach."""
+    if assignment.orchestrator_id is None:
+        raise ValueError("A stage on the fallback provider is not paid in tickets.")
     node = Orchestrator.objects.get(id=assignment.orchestrator_id)
     request = prepared.request
     return pay_for_stage(node, request.pipeline, request.model_id, request.units)

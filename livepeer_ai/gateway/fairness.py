@@ -40,7 +40,7 @@ def fair_head(waiting: QuerySet[QueuedStage], pipeline: str, model_id: str, coun
     if not cap:
         # One client waiting (the usual deep queue: one key's burst): its turns are its arrival order,
         # and the ordered index serves them without numbering every waiting row.
-        head = list(waiting.annotate(client=F("job__api_key_id")).order_by("-priority", "id")[:count])
+        head: list[Any] = list(waiting.annotate(client=F("job__api_key_id")).order_by("-priority", "id")[:count])
         clients = {row.client for row in head}
         if not head or (len(clients) == 1 and not waiting_other_than(waiting, clients.pop())):
             return head

@@ -77,8 +77,8 @@ class GatewayCollector(Collector):
             .values("pipeline", "model_id", "outcome", "status_code")
             .annotate(count=Count("id"))
         ):
-            key = (row["pipeline"], row["model_id"], attempt_error_code(row["outcome"], row["status_code"]))
-            codes[key] = codes.get(key, 0) + row["count"]
+            labels = (row["pipeline"], row["model_id"], attempt_error_code(row["outcome"], row["status_code"]))
+            codes[labels] = codes.get(labels, 0) + row["count"]
         for labels, count in sorted(codes.items()):
             errors.add_metric(list(labels), count)
         yield from (requested, errors, attempts)
@@ -103,7 +103,8 @@ class GatewayCollector(Collector):
             key = (attempt.pipeline, attempt.model_id)
             if key not in seen:
                 seen.add(key)
-                scores.add_metric(list(key), attempt.took_s / attempt.units / max(attempt.steps, 1))
+                took_s = attempt.took_s or 0.0  # never null: `scored` keeps timed attempts only
+                scores.add_metric(list(key), took_s / attempt.units / max(attempt.steps, 1))
         return scores
 
     def jobs(self) -> Iterator[Metric]:

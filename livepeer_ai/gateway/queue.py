@@ -195,11 +195,11 @@ def expected_wait_s(pipeline: str, model_id: str, position: int) -> float | None
         .order_by("-started_at")
         .values_list("took_s", flat=True)[:ETA_SAMPLE]
     )
-    recent = [took for took in recent if took is not None]
-    if not recent:
+    times = [took for took in recent if took is not None]
+    if not times:
         return None
     capacity = sum(c.capacity for c in slots.candidates(pipeline, model_id)[0] if not c.suspended)
-    return sum(recent) / len(recent) * math.ceil(position / max(capacity, 1))
+    return sum(times) / len(times) * math.ceil(position / max(capacity, 1))
 
 
 def waiting_counts() -> dict[tuple[str, str], int]:
@@ -290,7 +290,13 @@ def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any)
     )
     service_uri = node.service_uri if node is not None else settings.FALLBACK_PROVIDER_URL
     return Assignment(
-        entry.id, str(entry.job_id), attempt.id, entry.pipeline, entry.model_id, node and node.id, service_uri
+        entry.id,
+        str(entry.job_id),
+        attempt.id,
+        entry.pipeline,
+        entry.model_id,
+        node.id if node is not None else None,
+        service_uri,
     )
 
 

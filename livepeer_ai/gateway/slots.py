@@ -91,8 +91,7 @@ def candidates(
     nodes = Orchestrator.objects.filter(reachable=True, info_fetched_at__gte=now - known_window())
     if known is not None:
         nodes = nodes.filter(service_uri__in=known)
-    offering = [(node, node.capability(pipeline, model_id)) for node in nodes]
-    offering = [(node, offered) for node, offered in offering if offered is not None]
+    offering = [(node, offered) for node in nodes if (offered := node.capability(pipeline, model_id)) is not None]
     if not offering:
         return [], {}
     ours = ours_running(pipeline, model_id)
