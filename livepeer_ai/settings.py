@@ -65,11 +65,34 @@ def envmap(name: str, default: dict[str, str]) -> dict[str, str]:
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envstr("SECRET_KEY", "livepeer-ai-demo-secret-key-change-me-in-production")
+# Sessions, password-reset links and signed media links all rest on this key, so a
+# production process never falls back to one anybody could read: it refuses to start.
+# `make demo` makes a random one once and keeps it in var/secret_key.
+SECRET_KEY = envstr("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set and DEBUG is false: set SECRET_KEY to a long random string "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or DEBUG=true for local development."
+        )
+    SECRET_KEY = "django-insecure-livepeer-ai-debug-only"
 ALLOWED_HOSTS = envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 CSRF_TRUSTED_ORIGINS = [
     o for o in envstr("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",") if o
 ]
+# HTTPS=true: the site is reached only over TLS, through a front server (nginx, a load
+# balancer) that terminates it and sets X-Forwarded-Proto, the header trusted here: that
+# server must overwrite any X-Forwarded-Proto a client sends. Cookies go over TLS only,
+# browsers are told to stay on https (HSTS), and plain http is redirected.
+HTTPS = envbool("HTTPS", False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("HSTS_PRELOAD", True)
 
 # Everything the demo writes (SQLite, media, tiny models, pid files) lives here.
 VAR_DIR = Path(envstr("LIVEPEER_VAR_DIR", str(BASE_DIR / "var")))
