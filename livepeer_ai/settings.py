@@ -304,7 +304,8 @@ STUDIO_CREATE_RATE = envrate("STUDIO_CREATE_RATE", "6/m")
 STUDIO_VOTE_RATE = envrate("STUDIO_VOTE_RATE", "30/m")
 STUDIO_REPORT_RATE = envrate("STUDIO_REPORT_RATE", "10/h")
 RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
-# GET /metrics (gateway and orchestrator nodes) asks for `Authorization: Bearer <token>` when set.
+# GET /metrics (gateway and orchestrator nodes) asks for `Authorization: Bearer <token>` when set;
+# without it the gateway's is open only under DEBUG, and a node's only on its own machine.
 METRICS_TOKEN = envstr("METRICS_TOKEN", "")
 # Model used by each stage of the studio workflow when the request names none.
 DEFAULT_MODELS = envmap(
