@@ -303,6 +303,10 @@ CELERY_BEAT_SCHEDULE = {
 STUDIO_CREATE_RATE = envrate("STUDIO_CREATE_RATE", "6/m")
 STUDIO_VOTE_RATE = envrate("STUDIO_VOTE_RATE", "30/m")
 STUDIO_REPORT_RATE = envrate("STUDIO_REPORT_RATE", "10/h")
+# Password guessing: sign-ins (the studio's and the admin's) and password changes, per client IP
+# and per account name; password-reset mails, per IP and per address. Every try counts, a right one too.
+LOGIN_RATE = envrate("LOGIN_RATE", "10/5m")
+PASSWORD_RESET_RATE = envrate("PASSWORD_RESET_RATE", "5/h")
 RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
 # GET /metrics (gateway and orchestrator nodes) asks for `Authorization: Bearer <token>` when set;
 # without it the gateway's is open only under DEBUG, and a node's only on its own machine.

@@ -8,6 +8,7 @@ from django.views.static import serve
 
 from livepeer_ai.gateway.api import api
 from livepeer_ai.gateway.metrics import metrics_view
+from studio.urls import sign_in
 
 
 def media(request: HttpRequest, path: str) -> HttpResponse:
@@ -16,6 +17,8 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
 
 
 urlpatterns = [
+    # The admin's sign-in counts against the same limits as the studio's: one account, one budget.
+    path("admin/login/", sign_in(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("metrics", metrics_view, name="metrics"),
