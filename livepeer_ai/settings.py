@@ -42,6 +42,13 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def envchoice(name: str, default: str, choices: set[str]) -> str:
+    raw = envstr(name, default)
+    if raw not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, got {raw!r}")
+    return raw
+
+
 def envrate(name: str, default: str) -> str:
     """A django-ratelimit rate, "count/period" (period s, m, h or d, optionally with a count: 10/5m)."""
     raw = envstr(name, default)
@@ -200,9 +207,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
-# The demo serves generated media itself; production puts a storage backend or a
-# web server in front and turns this off.
-SERVE_MEDIA = envbool("SERVE_MEDIA", True)
+# Stored files leave only through a view that checks who asks (livepeer_ai/media.py), which
+# hands the file to the front server when one serves it: "nginx" (X-Accel-Redirect to the
+# internal location MEDIA_ACCEL_PREFIX, an alias of MEDIA_ROOT) or "sendfile" (X-Sendfile:
+# Apache, lighttpd). Empty: Django streams it itself.
+MEDIA_HANDOVER = envchoice("MEDIA_HANDOVER", "", {"", "nginx", "sendfile"})
+MEDIA_ACCEL_PREFIX = envstr("MEDIA_ACCEL_PREFIX", "/protected-media/")
+# How long a media link the API signed stays good (the job's status answer signs fresh ones).
+MEDIA_LINK_MAX_AGE_S = envint("MEDIA_LINK_MAX_AGE_S", 86_400)
 WHITENOISE_USE_FINDERS = True
 
 # Redis carries the Celery broker, the Channels layer and the engines' wake-ups.

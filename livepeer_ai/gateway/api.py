@@ -24,6 +24,7 @@ from ninja.security import HttpBearer
 from pydantic import ValidationError
 
 from livepeer_ai.gateway import queue
+from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
@@ -126,7 +127,7 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
 
 
 def media_url(request: HttpRequest, path: str) -> str:
-    return request.build_absolute_uri(f"{settings.MEDIA_URL}{path}")
+    return request.build_absolute_uri(signed_media_url(path))
 
 
 def result_body(request: HttpRequest, job: Job) -> dict[str, Any]:
