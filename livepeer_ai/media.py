@@ -27,6 +27,7 @@ from django.views.decorators.http import require_safe
 
 from livepeer_ai.gateway.media_links import link_is_valid
 from livepeer_ai.gateway.models import Job
+from studio.results import public_media, sees_everything
 
 JOB_FILE = re.compile(r"jobs/(?P<job_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.+")
 
@@ -41,8 +42,6 @@ def job_of(path: str) -> Job | None:
 
 
 def may_see_files_of(job: Job, request: HttpRequest) -> bool:
-    from studio.results import public_media, sees_everything
-
     return sees_everything(job, request.user) or public_media(job)
 
 
