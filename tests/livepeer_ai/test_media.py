@@ -129,6 +129,7 @@ def test_a_path_that_walks_into_another_jobs_folder_is_refused(personas):
     assert fetch(None, f"/media/jobs/{public.id}//image-to-video/video.gif") == 404
     assert fetch(personas.admin, "/media/../livepeer_ai/settings.py") == 404
     assert fetch(personas.admin, "/media/jobs/not-a-job/video.gif") == 404
+    assert fetch(None, f"/media/jobs/{public.id}/image-to-video/video.gif%00.png") == 404
 
 
 def test_a_missing_file_and_other_methods(personas, client):
