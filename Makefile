@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The demo's secret key, made once and kept in var/ (production refuses to start without SECRET_KEY).
+export SECRET_KEY ?= $(shell bin/demo-secret-key)
 
 .PHONY: install browser models demo test test-fast bench lint clean
 

@@ -43,6 +43,13 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def envchoice(name: str, default: str, choices: set[str]) -> str:
+    raw = envstr(name, default)
+    if raw not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, got {raw!r}")
+    return raw
+
+
 def envrate(name: str, default: str) -> str:
     """A django-ratelimit rate, "count/period" (period s, m, h or d, optionally with a count: 10/5m)."""
     raw = envstr(name, default)
@@ -80,11 +87,34 @@ def envdecimal(name: str) -> Decimal | None:
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envstr("SECRET_KEY", "livepeer-ai-demo-secret-key-change-me-in-production")
+# Sessions, password-reset links and signed media links all rest on this key, so a
+# production process never falls back to one anybody could read: it refuses to start.
+# `make demo` makes a random one once and keeps it in var/secret_key.
+SECRET_KEY = envstr("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set and DEBUG is false: set SECRET_KEY to a long random string "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or DEBUG=true for local development."
+        )
+    SECRET_KEY = "django-insecure-livepeer-ai-debug-only"
 ALLOWED_HOSTS = envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 CSRF_TRUSTED_ORIGINS = [
     o for o in envstr("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",") if o
 ]
+# HTTPS=true: the site is reached only over TLS, through a front server (nginx, a load
+# balancer) that terminates it and sets X-Forwarded-Proto, the header trusted here: that
+# server must overwrite any X-Forwarded-Proto a client sends. Cookies go over TLS only,
+# browsers are told to stay on https (HSTS), and plain http is redirected.
+HTTPS = envbool("HTTPS", False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("HSTS_PRELOAD", True)
 
 # Everything the demo writes (SQLite, media, tiny models, pid files) lives here.
 VAR_DIR = Path(envstr("LIVEPEER_VAR_DIR", str(BASE_DIR / "var")))
@@ -194,9 +224,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
-# The demo serves generated media itself; production puts a storage backend or a
-# web server in front and turns this off.
-SERVE_MEDIA = envbool("SERVE_MEDIA", True)
+# Stored files leave only through a view that checks who asks (livepeer_ai/media.py), which
+# hands the file to the front server when one serves it: "nginx" (X-Accel-Redirect to the
+# internal location MEDIA_ACCEL_PREFIX, an alias of MEDIA_ROOT) or "sendfile" (X-Sendfile:
+# Apache, lighttpd). Empty: Django streams it itself.
+MEDIA_HANDOVER = envchoice("MEDIA_HANDOVER", "", {"", "nginx", "sendfile"})
+MEDIA_ACCEL_PREFIX = envstr("MEDIA_ACCEL_PREFIX", "/protected-media/")
+# How long a media link the API signed stays good (the job's status answer signs fresh ones).
+MEDIA_LINK_MAX_AGE_S = envint("MEDIA_LINK_MAX_AGE_S", 86_400)
 WHITENOISE_USE_FINDERS = True
 
 # Redis carries the Celery broker, the Channels layer and the engines' wake-ups.
@@ -306,8 +341,13 @@ CELERY_BEAT_SCHEDULE = {
 STUDIO_CREATE_RATE = envrate("STUDIO_CREATE_RATE", "6/m")
 STUDIO_VOTE_RATE = envrate("STUDIO_VOTE_RATE", "30/m")
 STUDIO_REPORT_RATE = envrate("STUDIO_REPORT_RATE", "10/h")
+# Password guessing: sign-ins (the studio's and the admin's) and password changes, per client IP
+# and per account name; password-reset mails, per IP and per address. Every try counts, a right one too.
+LOGIN_RATE = envrate("LOGIN_RATE", "10/5m")
+PASSWORD_RESET_RATE = envrate("PASSWORD_RESET_RATE", "5/h")
 RUNNER_TIMEOUT_S = envint("RUNNER_TIMEOUT_S", 600)
-# GET /metrics (gateway and orchestrator nodes) asks for `Authorization: Bearer <token>` when set.
+# GET /metrics (gateway and orchestrator nodes) asks for `Authorization: Bearer <token>` when set;
+# without it the gateway's is open only under DEBUG, and a node's only on its own machine.
 METRICS_TOKEN = envstr("METRICS_TOKEN", "")
 # Model used by each stage of the studio workflow when the request names none.
 DEFAULT_MODELS = envmap(

@@ -1,4 +1,5 @@
-"""Rate limits on creating, voting and reporting, answered with 429, when they reset, and Retry-After.
+"""Rate limits on creating, voting, reporting and guessing passwords, answered with 429, when they reset,
+and Retry-After.
 
 django-ratelimit counts in the shared cache (fixed windows per key); its usage
 tells how many seconds the window has left, which the answer passes on.
@@ -44,11 +45,44 @@ def rate_limited(group: str, rate_setting: str) -> Callable[[View], View]:
     return decorate
 
 
-def too_many(request: HttpRequest, seconds_left: int, limit: int) -> HttpResponse:
+def guarded_form(group: str, rate_setting: str, field: str) -> Callable[[View], View]:
+    """Count each POST to a password form twice, per client IP and per the account it names in `field`
+    (its `user` when the form names none): spreading guesses over addresses or accounts gains nothing.
+    Every try counts, before any password is checked, so over the limit a right password waits too."""
+
+    def account(_group: str, request: HttpRequest) -> str:
+        named = request.POST.get(field, "") if field else ""
+        if not named and request.user.is_authenticated:
+            named = str(request.user.pk)
+        return named.strip().lower()
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            spent = [
+                get_usage(
+                    request, group=group, key=key, rate=getattr(settings, rate_setting), method="POST", increment=True
+                )
+                for key in ("ip", account)
+            ]
+            over = [usage for usage in spent if usage is not None and usage["should_limit"]]
+            if over:
+                seconds_left = max(max(int(usage["time_left"]) for usage in over), 1)
+                message = "Too many tries for this account or from your address."
+                return too_many(request, seconds_left, over[0]["limit"], message)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def too_many(request: HttpRequest, seconds_left: int, limit: int, message: str = "") -> HttpResponse:
     context = {
         "seconds_left": seconds_left,
         "resets_at": timezone.now() + timedelta(seconds=seconds_left),
         "limit": limit,
+        "message": message,
     }
     template = (
         "studio/rate_limited.html#limit-message" if getattr(request, "htmx", False) else "studio/rate_limited.html"

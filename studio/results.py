@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
+
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Receipt
-from studio.models import Entry, Generation
+from studio.entries import job_safety
+from studio.models import Entry, Generation, Safety
 from studio.presets import STYLE_PRESETS
 
 STAGE_LABELS = {
@@ -119,7 +122,17 @@ def withheld_notice(job: Job, entry: Entry | None, user: Any) -> str:
         return "A moderator hid this GIF, so only its maker and moderators can see it."
     if entry is not None and not entry.is_public:
         return "This GIF waits for a moderator's review, so only its maker and moderators can see it for now."
+    if entry is None and job_safety(job) != Safety.CLEAN:
+        return "The safety checker has not passed this GIF, so only its maker and moderators can see it."
     return ""
+
+
+def public_media(job: Job) -> bool:
+    """Whether anyone at all may see the job's files: a studio job's, when no rule withholds them."""
+    if not Generation.objects.filter(job=job).exists():
+        return False  # an API job: its files go to its key holder, through signed links
+    entry = Entry.objects.filter(job=job).first()
+    return not withheld_notice(job, entry, AnonymousUser())
 
 
 def describe_job(job: Job, user: Any) -> JobView:

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from studio.ratelimits import guarded_form
 from studio.views import accounts, gallery, jobs, moderation
+
+# Django's own auth views, each form that takes a password or sends a mail behind its limit.
+sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
 
 urlpatterns = [
     path("", jobs.index, name="studio-index"),
@@ -20,5 +25,16 @@ urlpatterns = [
     path("moderation/entries/<int:pk>/<str:action>/", moderation.moderate_entry, name="studio-moderate-entry"),
     path("moderation/reports/<int:pk>/dismiss/", moderation.dismiss_report, name="studio-dismiss-report"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/login/", sign_in(auth_views.LoginView.as_view()), name="login"),
+    path(
+        "accounts/password_change/",
+        guarded_form("accounts:password-change", "LOGIN_RATE", "")(auth_views.PasswordChangeView.as_view()),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_reset/",
+        guarded_form("accounts:password-reset", "PASSWORD_RESET_RATE", "email")(auth_views.PasswordResetView.as_view()),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

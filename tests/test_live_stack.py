@@ -57,8 +57,9 @@ def web(live_env: dict[str, str], tmp_path: Any) -> Iterator[str]:
         process.stop()
 
 
-def submit_prompt(base: str, prompt: str) -> str:
-    """Sign up a fresh member (only members create), then submit the prompt as the form does."""
+def submit_prompt(base: str, prompt: str) -> tuple[str, str]:
+    """Sign up a fresh member (only members create), then submit the prompt as the form does: the job's id,
+    and the member's session cookie (only its maker sees a GIF the safety checker never passed)."""
     with httpx.Client(base_url=base, timeout=10) as client:
         client.get("/accounts/signup/")
         password = "live-stack-passphrase"
@@ -81,14 +82,14 @@ def submit_prompt(base: str, prompt: str) -> str:
             headers={"Referer": base + "/"},
         )
     assert response.status_code == 302, response.text
-    return response.headers["location"].strip("/").split("/")[-1]
+    return response.headers["location"].strip("/").split("/")[-1], f"sessionid={client.cookies['sessionid']}"
 
 
 def test_a_prompt_becomes_a_gif_with_live_progress_over_a_socket_idle_past_5s(web, live_env, tmp_path):
-    job_id = submit_prompt(web, "a pixel art robot")
+    job_id, session = submit_prompt(web, "a pixel art robot")
     ws_url = web.replace("http://", "ws://") + f"/ws/jobs/{job_id}/"
     worker = None
-    with connect(ws_url, origin=web, open_timeout=10) as socket:
+    with connect(ws_url, origin=web, open_timeout=10, additional_headers={"Cookie": session}) as socket:
         assert STATUS.search(socket.recv(timeout=10)).group(1) == "queued"
         # No engine yet: nothing happens for 6 s, and the socket must survive it.
         idle_started = time.monotonic()
@@ -115,8 +116,9 @@ def test_a_prompt_becomes_a_gif_with_live_progress_over_a_socket_idle_past_5s(we
     assert [s for stage, s, _ in seen if stage == "text-to-image"] == list(range(1, 7))
     assert [s for stage, s, _ in seen if stage == "image-to-video"] == list(range(1, 13))
     gif_url = re.search(r'<img src="([^"]+\.gif)"', final).group(1)
-    gif = httpx.get(web + gif_url, timeout=10)
+    gif = httpx.get(web + gif_url, headers={"Cookie": session}, timeout=10)
     assert gif.status_code == 200
+    assert httpx.get(web + gif_url, timeout=10).status_code == 404  # a visitor, never checked
     assert gif.content[:6] in {b"GIF87a", b"GIF89a"}
     # A reload renders the finished job from the database.
     page = httpx.get(f"{web}/jobs/{job_id}/", timeout=10).text

@@ -44,6 +44,7 @@ from livepeer_ai.gateway.api_schemas import (
     request_schema,
     submit_responses,
 )
+from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.pipelines.audio import decode_audio
@@ -193,7 +194,7 @@ def form_fields(request: HttpRequest, file_field: str) -> tuple[dict[str, Any], 
 
 
 def media_url(request: HttpRequest, path: str) -> str:
-    return request.build_absolute_uri(f"{settings.MEDIA_URL}{path}")
+    return request.build_absolute_uri(signed_media_url(path))
 
 
 def result_body(request: HttpRequest, job: Job) -> dict[str, Any]:

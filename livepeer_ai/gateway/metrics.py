@@ -130,9 +130,25 @@ REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(GatewayCollector())
 
 
+def scrape_refusal(request: HttpRequest) -> HttpResponse | None:
+    """Why this scrape is refused, or None. The numbers tell how busy and how paid the network is: with
+    METRICS_TOKEN set a scraper sends it as a Bearer token; without one they are open only under DEBUG."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        if settings.DEBUG:
+            return None
+        msg = "Metrics are closed: this gateway has no METRICS_TOKEN for scrapers to send."
+        return JsonResponse({"detail": {"msg": msg}}, status=403)
+    if not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        response = JsonResponse({"detail": {"msg": "Invalid bearer token."}}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    return None
+
+
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    token = settings.METRICS_TOKEN
-    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
-        return JsonResponse({"detail": {"msg": "Invalid bearer token."}}, status=401)
+    refused = scrape_refusal(request)
+    if refused is not None:
+        return refused
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -75,6 +75,11 @@ def test_sign_up_make_a_gif_enter_it_and_win_a_vote(new_page, demo_site):
     round_url = voter.url
     assert leaderboard_votes(voter, entry_id) in (None, 0)
     voter.goto(entry_url)
+    # Approved, the GIF is public: the media view serves it to the voter too.
+    voter.wait_for_function(
+        "() => { const gif = document.querySelector('#entry-gif'); return gif.complete && gif.naturalWidth > 0; }",
+        timeout=10_000,
+    )
     voter.click("#vote-button")
     voter.wait_for_selector("#voted")
     assert voter.inner_text("#vote-count") == "1"

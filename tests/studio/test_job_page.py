@@ -104,6 +104,7 @@ def test_first_frame_preview_shows_while_the_video_stage_runs(client, personas):
     job.outputs = {"text-to-image": {"image": f"jobs/{job.id}/text-to-image/image.png", "seed": 4}}
     job.status, job.stage_index, job.step, job.total_steps = JobStatus.RUNNING, 1, 2, 12
     job.save()
+    client.force_login(personas.member)  # not checked yet: only its maker sees the frame
     html = client.get(f"/jobs/{job.id}/").content.decode()
     assert f'src="/media/jobs/{job.id}/text-to-image/image.png"' in html
     assert 'data-stage="text-to-image"' in html and "stage-item done" in html
@@ -112,7 +113,7 @@ def test_first_frame_preview_shows_while_the_video_stage_runs(client, personas):
 
 @pytest.mark.django_db
 def test_result_names_prompt_seed_model_orchestrator_and_receipts(client, personas):
-    generation = make_generation(personas.member, make_round(), prompt="a comet")
+    generation = make_generation(personas.member, make_round(), prompt="a comet", checked=True)
     job = generation.job
     job.parameters["negative_prompt"] = "blurry"
     job.save()

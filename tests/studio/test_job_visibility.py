@@ -148,3 +148,15 @@ async def test_socket_for_an_api_job_whose_key_was_deleted_is_closed():
 
     job = await database_sync_to_async(api_job_without_key)()
     assert await first_message(job) == (False, 4404)
+
+
+@pytest.mark.django_db
+def test_a_never_entered_gif_the_safety_checker_never_passed_keeps_its_media_from_others(personas, other_member):
+    job = make_generation(personas.member).job
+    for viewer in (None, other_member):
+        status, html = page_for(viewer, job)
+        assert status == 200
+        assert "The safety checker has not passed this GIF" in html and media_of(job) not in html
+    assert 'id="result-gif"' in page_for(personas.member, job)[1]
+    checked = make_generation(personas.member, checked=True).job
+    assert 'id="result-gif"' in page_for(None, checked)[1]

@@ -27,8 +27,16 @@ def node(runners: Any, gateway_settings: Any, tmp_path: Any) -> Iterator[str]:
         yield url
 
 
+SCRAPE_TOKEN = "s3cret-scrape"
+
+
+@pytest.fixture(autouse=True)
+def scrape_token(settings: Any) -> None:
+    settings.METRICS_TOKEN = SCRAPE_TOKEN
+
+
 def scrape(client: Any, **headers: str) -> dict[str, Any]:
-    response = client.get("/metrics", **headers)
+    response = client.get("/metrics", **{"HTTP_AUTHORIZATION": f"Bearer {SCRAPE_TOKEN}", **headers})
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain")
     return {family.name: family for family in text_string_to_metric_families(response.content.decode())}
@@ -97,12 +105,30 @@ def test_queue_length_and_tickets_sent_come_from_the_database(client):
     )
 
 
-def test_metrics_ask_for_the_token_when_one_is_set(client, settings):
-    settings.METRICS_TOKEN = "s3cret-scrape"
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_metrics_ask_for_the_token_when_one_is_set(client, settings, debug):
+    settings.DEBUG = debug
     assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    refused = client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong")
+    assert refused.status_code == 401 and refused["WWW-Authenticate"] == "Bearer"
+    assert refused.json() == {"detail": {"msg": "Invalid bearer token."}}
     assert "livepeer_ai_jobs" in scrape(client, HTTP_AUTHORIZATION="Bearer s3cret-scrape")
     assert client.post("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape").status_code == 405
+
+
+def test_production_without_a_token_closes_metrics_to_everyone(client, settings, personas):
+    settings.METRICS_TOKEN = ""
+    client.force_login(personas.admin)
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer "}, {"HTTP_AUTHORIZATION": "Bearer anything"}):
+        refused = client.get("/metrics", **headers)
+        assert refused.status_code == 403
+        assert "no METRICS_TOKEN" in refused.json()["detail"]["msg"]
+
+
+def test_debug_without_a_token_leaves_metrics_open(client, settings):
+    settings.METRICS_TOKEN = ""
+    settings.DEBUG = True
+    assert "livepeer_ai_jobs" in scrape(client, HTTP_AUTHORIZATION="")
 
 
 def test_a_scrape_runs_a_bounded_number_of_queries(client, django_assert_max_num_queries):

@@ -373,9 +373,11 @@ def test_verify_page_refuses_bad_input_with_400(client, form, message):
 
 
 @pytest.fixture
-def stored_receipt(settings: Any, tmp_path: Path, document: dict[str, Any]) -> Any:
+def stored_receipt(settings: Any, tmp_path: Path, document: dict[str, Any], personas: Any, client: Any) -> Any:
+    """A receipt of a member's job, and the client signed in as that member (others may not see it)."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    job = Job.objects.create(prompt="a robot", stages=["text-to-image"])
+    job = Job.objects.create(prompt="a robot", stages=["text-to-image"], owner=personas.member)
+    client.force_login(personas.member)
     path = default_storage.save(f"jobs/{job.id}/image.png", ContentFile(OUTPUT))
     return store_receipt(job, "text-to-image", "image", path, document)
 
