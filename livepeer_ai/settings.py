@@ -224,7 +224,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
-# Stored files leave only through a view that checks who asks (livepeer_ai/media.py), which
+# Stored files leave only through a view that checks who asks (studio/media.py), which
 # hands the file to the front server when one serves it: "nginx" (X-Accel-Redirect to the
 # internal location MEDIA_ACCEL_PREFIX, an alias of MEDIA_ROOT) or "sendfile" (X-Sendfile:
 # Apache, lighttpd). Empty: Django streams it itself.

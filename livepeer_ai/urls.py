@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 
 from livepeer_ai.gateway.api import api
 from livepeer_ai.gateway.metrics import metrics_view
-from livepeer_ai.media import media
+from studio.media import media
 from studio.urls import sign_in
 
 urlpatterns = [
@@ -17,7 +17,6 @@ urlpatterns = [
     re_path(r"^media/(?P<path>.*)$", media, name="media"),
     path("dashboard/models/", include("livepeer_ai.registry.urls")),
     path("", include("livepeer_ai.payments.urls")),
-    path("", include("livepeer_ai.gateway.urls")),
     path("", include("dashboard.urls")),
     path("", include("studio.urls")),
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from studio import receipt_pages
 from studio.ratelimits import guarded_form
 from studio.views import accounts, gallery, jobs, moderation
 
@@ -37,4 +38,7 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    # The receipts the gateway stored, shown to whoever may see the output they are for (studio/media.py).
+    path("receipts/<uuid:receipt_id>/", receipt_pages.receipt_detail, name="receipt-detail"),
+    path("receipts/<uuid:receipt_id>/receipt.json", receipt_pages.receipt_json, name="receipt-json"),
 ]

@@ -1,4 +1,4 @@
-"""The public receipt check: any output against any receipt document (the stored ones: gateway/receipt_pages.py)."""
+"""The public receipt check: any output against any receipt document (the stored ones: studio/receipt_pages.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration  # every case starts a process
 
 A_REAL_KEY = "k3y-f0r-th1s-test-0nly-" + "x9Qz" * 10
 

@@ -9,12 +9,12 @@ from django.views.decorators.http import require_GET
 
 from livepeer_ai.gateway.models import Receipt as StoredReceipt
 from livepeer_ai.gateway.receipts import verify_stored
-from livepeer_ai.media import may_see_files_of
 from livepeer_ai.payments.receipts import ReceiptInvalid, document_to_json
+from studio.media import may_see_files_of
 
 
 def _stored_receipt(request: HttpRequest, receipt_id: str) -> StoredReceipt:
-    """The receipt, if its output is one this viewer may see (livepeer_ai/media.py); others learn nothing."""
+    """The receipt, if its output is one this viewer may see (studio/media.py); others learn nothing."""
     stored = get_object_or_404(StoredReceipt.objects.select_related("job"), id=receipt_id)
     if not may_see_files_of(stored.job, request):
         raise Http404("No such receipt.")
