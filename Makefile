@@ -55,8 +55,9 @@ bench: models
 	$(PY) -m bench.payments --output docs/benchmarks/payments.md
 	$(PY) -m bench.dashboard --output docs/benchmarks/dashboard.md
 
+# ruff, then mypy (django-stubs) over the product packages.
 lint: install
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) var

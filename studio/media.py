@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils._os import safe_join
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
@@ -45,13 +46,13 @@ def may_see_files_of(job: Job, request: HttpRequest) -> bool:
     return sees_everything(job, request.user) or public_media(job)
 
 
-def handover(path: str) -> HttpResponse:
+def handover(path: str) -> HttpResponseBase:
     """The file at `path` (relative to MEDIA_ROOT, already allowed) as the answer."""
     full = Path(safe_join(settings.MEDIA_ROOT, path))
     if not full.is_file():
         raise Http404("No such file.")
     content_type = mimetypes.guess_type(full.name)[0] or "application/octet-stream"
-    response: HttpResponse
+    response: HttpResponseBase
     if settings.MEDIA_HANDOVER == "nginx":
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = f"{settings.MEDIA_ACCEL_PREFIX.rstrip('/')}/{quote(path)}"
@@ -66,7 +67,7 @@ def handover(path: str) -> HttpResponse:
 
 
 @require_safe
-def media(request: HttpRequest, path: str) -> HttpResponse:
+def media(request: HttpRequest, path: str) -> HttpResponseBase:
     job = job_of(path)
     signature = request.GET.get("signature", "")
     if job is None or not ((signature and link_is_valid(path, signature)) or may_see_files_of(job, request)):

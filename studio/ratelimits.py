@@ -14,12 +14,13 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django_htmx.http import reswap
 from django_ratelimit.core import get_usage
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def rate_limited(group: str, rate_setting: str) -> Callable[[View], View]:
@@ -27,7 +28,7 @@ def rate_limited(group: str, rate_setting: str) -> Callable[[View], View]:
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             usage = get_usage(
                 request,
                 group=group,
@@ -58,7 +59,7 @@ def guarded_form(group: str, rate_setting: str, field: str) -> Callable[[View], 
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             spent = [
                 get_usage(
                     request, group=group, key=key, rate=getattr(settings, rate_setting), method="POST", increment=True
