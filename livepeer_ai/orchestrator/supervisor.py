@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import httpx
 
 from livepeer_ai.orchestrator.children import Pidfile, die_with_parent, kill_group
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
+from livepeer_ai.ports import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +88,6 @@ class SupervisedRunner:
         if with_log:
             described["log_tail"] = self.log_tail or self.read_log_tail()
         return described
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Supervisor:
