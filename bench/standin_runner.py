@@ -39,6 +39,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from livepeer_ai.messages import error_body, sse_event
+
 VERSION = "standin-0.1.0"
 PIPELINES = ("text-to-image", "image-to-video")
 # The real runner's defaults (runner/schemas.py) when a request names no steps.
@@ -148,7 +150,7 @@ def data_url(raw: bytes, mime: str) -> str:
 
 
 def error(status: int, msg: str) -> JSONResponse:
-    return JSONResponse({"detail": {"msg": msg}}, status_code=status)
+    return JSONResponse(error_body(msg), status_code=status)
 
 
 class StandinRunners:
@@ -252,7 +254,7 @@ class StandinRunners:
                     yield sse("progress", {"step": step, "total": steps})
                     continue
                 interval.outcome = "canceled"
-                yield sse("error", {"detail": {"msg": "Job canceled."}, "status": 409})
+                yield sse("error", {**error_body("Job canceled."), "status": 409})
                 return
             interval.outcome = "ok"
             yield sse("result", self.outputs.body(slot.pipeline, seed))
@@ -265,7 +267,7 @@ class StandinRunners:
 
 
 def sse(kind: str, payload: dict[str, Any]) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps(payload)}\n\n".encode()
+    return sse_event(kind, payload).encode()
 
 
 def create_app(runners: StandinRunners) -> Starlette:

@@ -11,6 +11,8 @@ import tempfile
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from livepeer_ai.messages import error_body
+
 # What ai-runner takes, and so every service here: larger bodies are refused with 413.
 MAX_BODY_BYTES = 50 * 1024 * 1024
 # Chunks replayed to the app from a buffered body: the size daphne hands Django.
@@ -113,7 +115,7 @@ class BodySizeLimit:
             await self.app({**scope, "headers": headers}, replay, send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps({"detail": {"msg": f"Request body is over the {self.max_bytes // (1024 * 1024)} MB limit."}})
+        body = json.dumps(error_body(f"Request body is over the {self.max_bytes // (1024 * 1024)} MB limit."))
         await send(
             {
                 "type": "http.response.start",

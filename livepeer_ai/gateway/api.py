@@ -13,7 +13,6 @@ stream (`GET /jobs/<id>/events`). What each route answers is in the OpenAPI docu
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -47,6 +46,7 @@ from livepeer_ai.gateway.api_schemas import (
 from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
+from livepeer_ai.messages import error_body, sse_event
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.protocol.units import units_for
@@ -370,10 +370,6 @@ def job_events(request: ApiRequest, job_id: uuid.UUID) -> HttpResponseBase:
     )
 
 
-def sse(kind: str, payload: dict[str, Any]) -> str:
-    return f"event: {kind}\ndata: {json.dumps(payload)}\n\n"
-
-
 async def event_stream(request: HttpRequest, job: Job) -> AsyncIterator[str]:
     """Events from the job row (the truth): `queued` with position/ETA, `progress` as steps advance
     (coalesced to the poll interval, the last step always sent), then `result` or `error`.
@@ -391,19 +387,19 @@ async def event_stream(request: HttpRequest, job: Job) -> AsyncIterator[str]:
         position, eta_s, step, total = await sync_to_async(read)()
         if job.is_finished:
             if job.total_steps and last[1:] != (job.step, job.total_steps):
-                yield sse("progress", {"step": job.step, "total": job.total_steps})
+                yield sse_event("progress", {"step": job.step, "total": job.total_steps})
             state = await sync_to_async(job_state)(request, job)
             if job.status == JobStatus.SUCCEEDED:
-                yield sse("result", state["result"])
+                yield sse_event("result", state["result"])
             else:
                 failure = state.get("error") or {"status": 409, "msg": "Job canceled."}
-                yield sse("error", {"detail": {"msg": failure["msg"]}, "status": failure["status"]})
+                yield sse_event("error", {**error_body(failure["msg"]), "status": failure["status"]})
             return
         now = (position, step, total)
         if now != last:
             last = now
             if position:
-                yield sse("queued", {"position": position, "eta_s": eta_s})
+                yield sse_event("queued", {"position": position, "eta_s": eta_s})
             elif total:
-                yield sse("progress", {"step": step, "total": total})
+                yield sse_event("progress", {"step": step, "total": total})
         await asyncio.sleep(POLL_S)

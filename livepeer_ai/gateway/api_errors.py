@@ -15,11 +15,13 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
 
+from livepeer_ai.messages import error_body
+
 API_PREFIX = "/api/"
 
 
 def error(status: int, msg: str) -> JsonResponse:
-    return JsonResponse({"detail": {"msg": msg}}, status=status)
+    return JsonResponse(error_body(msg), status=status)
 
 
 def invalid(items: Iterable[dict[str, Any]]) -> JsonResponse:

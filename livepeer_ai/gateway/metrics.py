@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 
 from livepeer_ai.gateway.models import AttemptOutcome, Job, StageAttempt
 from livepeer_ai.gateway.queue import waiting_counts
+from livepeer_ai.messages import error_body
 from livepeer_ai.payments.models import OrchestratorCredit
 
 AI_LABELS = ["pipeline", "model_name"]
@@ -138,9 +139,9 @@ def scrape_refusal(request: HttpRequest) -> HttpResponse | None:
         if settings.DEBUG:
             return None
         msg = "Metrics are closed: this gateway has no METRICS_TOKEN for scrapers to send."
-        return JsonResponse({"detail": {"msg": msg}}, status=403)
+        return JsonResponse(error_body(msg), status=403)
     if not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
-        response = JsonResponse({"detail": {"msg": "Invalid bearer token."}}, status=401)
+        response = JsonResponse(error_body("Invalid bearer token."), status=401)
         response["WWW-Authenticate"] = "Bearer"
         return response
     return None

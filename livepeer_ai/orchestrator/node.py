@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
+from livepeer_ai.messages import error_body
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.orchestrator.curation import RegistryApprovals
 from livepeer_ai.orchestrator.metrics import NodeMetrics, add_metrics_route, error_code
@@ -73,7 +74,7 @@ JOB_ID = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def error(status: int, msg: str) -> JSONResponse:
-    return JSONResponse({"detail": {"msg": msg}}, status_code=status)
+    return JSONResponse(error_body(msg), status_code=status)
 
 
 @dataclass

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from livepeer_ai.messages import error_body
+
 ADMIN_TOKEN_ENV = "ORCHESTRATOR_ADMIN_TOKEN"
 HOW_TO_OPEN = (
     f"This is an operator route: it answers only on the node's own machine unless the node has "
@@ -49,7 +51,7 @@ def refusal(request: Request, tokens: Iterable[str]) -> JSONResponse | None:
         sent = request.headers.get("authorization", "")
         if any(hmac.compare_digest(sent, f"Bearer {token}") for token in configured):
             return None
-        return JSONResponse({"detail": {"msg": "Invalid bearer token."}}, status_code=401)
+        return JSONResponse(error_body("Invalid bearer token."), status_code=401)
     if is_loopback(request.client.host if request.client else None):
         return None
-    return JSONResponse({"detail": {"msg": HOW_TO_OPEN}}, status_code=403)
+    return JSONResponse(error_body(HOW_TO_OPEN), status_code=403)

@@ -3,21 +3,17 @@ comes, the result only once the node has signed its receipts and charged for it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
 
+from livepeer_ai.messages import error_body, sse_event
+
 
 class ReceiptFailed(Exception):
     """The node could not sign for the runner's result (an output it cannot read)."""
-
-
-def sse_event(kind: str, data: str) -> bytes:
-    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
-    return f"event: {kind}\n{lines}\n".encode()
 
 
 async def relay_events(
@@ -37,19 +33,19 @@ async def relay_events(
             if event.event != "result":
                 if event.event == "error":
                     outcome = "runner_error"
-                yield sse_event(event.event, event.data)
+                yield sse_event(event.event, event.data).encode()
                 continue
             try:
                 result = await with_receipts(event.data)
             except ReceiptFailed as exc:
                 outcome = "receipt_failed"
-                yield sse_event("error", json.dumps({"detail": {"msg": str(exc)}, "status": 502}))
+                yield sse_event("error", {**error_body(str(exc)), "status": 502}).encode()
                 return
             outcome = "ok"
             # Charged before the result leaves, so the caller's next request sees a settled balance.
             await finish(outcome)
             finished = True
-            yield sse_event("result", json.dumps(result))
+            yield sse_event("result", result).encode()
     except (httpx.HTTPError, SSEError):
         if outcome != "ok":
             outcome = "runner_unreachable"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import os
 import threading
@@ -23,6 +22,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
+from livepeer_ai.messages import error_body, sse_event
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
@@ -50,7 +50,7 @@ Loader = Callable[[ModelSpec, str | None], Any]
 
 
 def error(status: int, msg: str) -> JSONResponse:
-    return JSONResponse({"detail": {"msg": msg}}, status_code=status)
+    return JSONResponse(error_body(msg), status_code=status)
 
 
 class RunnerState:
@@ -206,4 +206,4 @@ async def sse_body(events: asyncio.Queue[Any], cancel: Any) -> AsyncIterator[byt
         payload = dict(event.body)
         if event.kind == "error":
             payload["status"] = event.status
-        yield f"event: {event.kind}\ndata: {json.dumps(payload)}\n\n".encode()
+        yield sse_event(event.kind, payload).encode()

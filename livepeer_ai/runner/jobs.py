@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from livepeer_ai.messages import error_body
 from livepeer_ai.pipelines.base import CancelToken, InvalidParameters, JobCanceled, ProgressCallback
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia
 
@@ -65,17 +66,17 @@ class JobSlot:
 def error_event(exc: BaseException, pipeline: str) -> JobEvent:
     """Map a pipeline failure to the runner API's status and message (docs/protocol.md §1.3)."""
     if isinstance(exc, JobCanceled):
-        return JobEvent("error", {"detail": {"msg": "Job canceled."}}, 409)
+        return JobEvent("error", error_body("Job canceled."), 409)
     if isinstance(exc, MediaTooLarge):
-        return JobEvent("error", {"detail": {"msg": str(exc)}}, 413)
+        return JobEvent("error", error_body(str(exc)), 413)
     if isinstance(exc, UnsupportedMedia):
-        return JobEvent("error", {"detail": {"msg": str(exc)}}, 415)
+        return JobEvent("error", error_body(str(exc)), 415)
     if isinstance(exc, InvalidParameters | ValueError):
-        return JobEvent("error", {"detail": {"msg": str(exc)}}, 400)
+        return JobEvent("error", error_body(str(exc)), 400)
     if type(exc).__name__ == "OutOfMemoryError":
-        return JobEvent("error", {"detail": {"msg": "GPU out of memory."}}, 500)
+        return JobEvent("error", error_body("GPU out of memory."), 500)
     logger.error("%s pipeline failed", pipeline, exc_info=exc)
-    return JobEvent("error", {"detail": {"msg": f"{pipeline.capitalize()} pipeline error."}}, 500)
+    return JobEvent("error", error_body(f"{pipeline.capitalize()} pipeline error."), 500)
 
 
 def start_job(slot: JobSlot, cancel: CancelToken, job: JobFunction, pipeline: str) -> asyncio.Queue[JobEvent]:
