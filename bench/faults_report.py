@@ -29,8 +29,8 @@ def render(run: dict[str, Any]) -> str:
         "",
         "| killed (kill -9) | tries | jobs finished / submitted | stages succeeded once | receipts (one per output) "
         "| units charged / done | attempts by outcome | part back up (s) | recovery (s): median, max | "
-        "under target | interrupted stages redone by (s): max | orphans | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "under target | interrupted stages redone by (s): max | ledgers on chain after it | orphans | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     by_fault: dict[str, list[dict[str, Any]]] = {}
     for result in results:
@@ -55,10 +55,20 @@ def render(run: dict[str, Any]) -> str:
             f"| {median(recoveries):.1f}, {max(recoveries):.1f} "
             f"| {sum(r < target for r in recoveries)} of {len(tries)} (< {target:g} s) "
             f"| {f'{interrupted}: {max(redone):.1f}' if redone else 'none interrupted'} "
+            f"| {ledgers(tries[-1])} "
             f"| {sum(t['orphans'] for t in tries)} "
             f"| {max(t['load_average'] for t in tries):g} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def ledgers(result: dict[str, Any]) -> str:
+    """The nodes' books after the try, counted since the network started (tests/faults/books.py check_ledgers)."""
+    if "tickets" not in result:
+        return "off chain"
+    return (
+        f"{result['tickets']} tickets; {result['wei_charged']:,} wei charged for {result['wei_of_work_done']:,} of work"
+    )
 
 
 def replace_between_markers(document: str, table: str) -> str:

@@ -32,6 +32,9 @@ def result(fault: str, recovery_s: float, round_no: int = 1) -> dict:
         "units_charged": 1048576,
         "units_done": 1048576,
         "attempts": {"succeeded": 4, "failed": 1},
+        "tickets": 9,
+        "wei_charged": 2359296,
+        "wei_of_work_done": 2359296,
     }
 
 
@@ -53,6 +56,7 @@ def test_one_row_per_fault_with_median_max_and_the_target_count():
     redis = next(line for line in table.splitlines() if line.startswith("| redis"))
     assert "| none interrupted |" in redis
     assert "failed 2, succeeded 8" in node
+    assert "| 9 tickets; 2,359,296 wei charged for 2,359,296 of work |" in node
     assert sum(line.startswith("| redis") for line in table.splitlines()) == 1
 
 

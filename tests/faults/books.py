@@ -31,3 +31,20 @@ def check_books(books: dict[str, Any], job_ids: list[str]) -> dict[str, Any]:
         "units_done": sum(done_units.values()),
         "attempts": dict(Counter(a["outcome"] for a in books["attempts"])),
     }
+
+
+def check_ledgers(nodes: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Charged once, on chain: per node, the gateway's count of tickets sent is the node's count of tickets
+    received, the node charged the fees of the work it completed exactly (EV received − its balance), and the
+    gateway's credit there is the node's balance."""
+    assert nodes, "no node has an address: are payments on chain?"
+    for address, books in nodes.items():
+        assert books["tickets_sent"] == books["tickets_received"], f"{address}: tickets sent != received: {books}"
+        charged = books["ev_received"] - books["node_balance"]
+        assert charged == books["fees_of_work_done"], f"{address}: charged {charged} wei for work of {books}"
+        assert books["gateway_credit"] == books["node_balance"], f"{address}: credit != balance: {books}"
+    return {
+        "tickets": sum(b["tickets_received"] for b in nodes.values()),
+        "wei_charged": sum(b["ev_received"] - b["node_balance"] for b in nodes.values()),
+        "wei_of_work_done": sum(b["fees_of_work_done"] for b in nodes.values()),
+    }

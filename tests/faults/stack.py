@@ -1,10 +1,11 @@
 """The network the fault suite breaks: every part a real process on loopback, each restartable by name.
 
 Redis, a database (bench/stack.py: a fresh PostgreSQL database when one answers,
-else SQLite), the web process (daphne), one job engine (`run_engine`, named as the
-Procfile names it: a restarted engine is a new engine), a Celery worker, beat on
-its own, and two off-chain nodes (`run_orchestrator`) that each sell one stand-in
-runner (bench/standin_runner.py, its own process, one slot) for text-to-image.
+else SQLite), a private chain (`run_anvil`, contracts deployed, the gateway's deposit
+funded), the web process (daphne), one job engine (`run_engine`, named as the
+Procfile names it: a restarted engine is a new engine), a Celery worker, beat on its
+own, and two nodes (`run_orchestrator`, registered on chain, paid with tickets) that
+each sell one stand-in runner (bench/standin_runner.py, its own process, one slot).
 
 Every process gets `FAULTSUITE_RUN=<token>` in its environment, so the suite can
 find any process of this run that is still alive but that no part of the network
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -29,6 +31,7 @@ import psutil
 
 from bench import stack
 from bench.stack import FAMILIES, MODELS, NodeSpec, Process, Processes
+from livepeer_ai.payments.anvil import DEFAULT_PRIVATE_KEYS
 
 PIPELINE = "text-to-image"
 # One stand-in job: long enough that a kill lands while stages run, short enough for a bounded suite.
@@ -37,6 +40,9 @@ STEPS = 8
 NODES = 2
 # Checked by the engine's lease: a killed engine's stages are re-queued ENGINE_LEASE_MS after its last beat.
 ENGINE_SETTINGS = {"ENGINE_HEARTBEAT_MS": "1000", "ENGINE_LEASE_MS": "5000", "ORCHESTRATOR_INFO_TTL_S": "2"}
+KILL_WITH_CHILDREN = {"chain"}
+# anvil's development accounts (payments/anvil.py): the deployer, the two nodes, the gateway. Test use only.
+DEPLOYER_KEY, NODE_KEYS, GATEWAY_KEY = DEFAULT_PRIVATE_KEYS[0], DEFAULT_PRIVATE_KEYS[1:3], DEFAULT_PRIVATE_KEYS[3]
 BOOKS_SCRIPT = """
 import json
 from livepeer_ai.gateway.models import Job, Receipt, StageAttempt
@@ -51,7 +57,27 @@ attempts = [
 ]
 receipts = [{{"job": str(r.job_id), "stage": r.stage, "kind": r.kind, "units": int(r.document["receipt"]["units"])}}
             for r in Receipt.objects.filter(job_id__in=ids)]
-print("BOOKS" + json.dumps({{"jobs": jobs, "attempts": attempts, "receipts": receipts}}))
+from livepeer_ai.gateway.models import Orchestrator
+from livepeer_ai.payments.models import OrchestratorCredit, ReceivedTicket, SenderBalance
+from livepeer_ai.orchestrator.units import fee_wei
+# Every job in this database is the suite's: the ledgers are compared over all of them.
+nodes = {{}}
+for node in Orchestrator.objects.exclude(address=""):
+    address = node.address.lower()
+    offered = next(iter(node.info.get("capabilities", [])), {{}})
+    done = StageAttempt.objects.filter(orchestrator__address__iexact=address, outcome="succeeded")
+    tickets = ReceivedTicket.objects.filter(recipient__iexact=address)
+    nodes[address] = {{
+        "fees_of_work_done": sum(
+            fee_wei(a.units, int(offered["price_per_unit"]), int(offered.get("pixels_per_unit", 1))) for a in done
+        ),
+        "tickets_received": tickets.count(),
+        "ev_received": sum(int(t.expected_value) for t in tickets),
+        "node_balance": sum(int(b.balance) for b in SenderBalance.objects.filter(recipient__iexact=address)),
+        "tickets_sent": sum(c.tickets_sent for c in OrchestratorCredit.objects.filter(recipient__iexact=address)),
+        "gateway_credit": sum(int(c.balance) for c in OrchestratorCredit.objects.filter(recipient__iexact=address)),
+    }}
+print("BOOKS" + json.dumps({{"jobs": jobs, "attempts": attempts, "receipts": receipts, "nodes": nodes}}))
 """
 
 
@@ -109,8 +135,13 @@ class FaultStack:
         """SIGKILL, as the OOM killer or a pulled plug would; returns the wall-clock time of the kill."""
         process = self.parts[name].process
         assert process is not None and process.alive(), f"{name} is not running"
+        # A part's own children die in the same instant (the chain: `run_anvil` and anvil, a pulled plug).
+        unit = [process.popen.pid]
+        if name in KILL_WITH_CHILDREN:
+            unit += [child.pid for child in psutil.Process(process.popen.pid).children(recursive=True)]
         killed_at = time.time()
-        process.popen.send_signal(signal.SIGKILL)
+        for pid in unit:
+            os.kill(pid, signal.SIGKILL)
         process.popen.wait(timeout=10)
         self.processes.started.remove(process)
         return killed_at
@@ -204,7 +235,6 @@ def start_fault_stack(workdir: Path) -> FaultStack:
         "PYTHONUNBUFFERED": "1",
         **ENGINE_SETTINGS,
     }
-    env.pop("WEB3_PROVIDER_URI", None)
     fault_stack = FaultStack(workdir, processes, env, drop_database=database.drop)
     began = time.monotonic()
     try:
@@ -228,6 +258,8 @@ def build(fault_stack: FaultStack) -> None:
     redis_args += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
     fault_stack.add("redis", redis_args, lambda _part: redis.Redis.from_url(redis_url).ping())
 
+    start_chain(fault_stack)
+
     script = (
         "from livepeer_ai.gateway.models import ApiKey\n"
         "from livepeer_ai.registry import curation\n"
@@ -236,13 +268,9 @@ def build(fault_stack: FaultStack) -> None:
         f"'family': {FAMILIES[PIPELINE]!r}, 'max_side': 1024}}, status=EntryStatus.APPROVED)\n"
         "print('KEY' + ApiKey.issue('fault suite')[1])\n"
     )
-    for command in (["migrate", "--noinput", "-v0"], ["shell", "-c", script]):
-        result = subprocess.run(
-            [stack.PYTHON, "manage.py", *command], cwd=stack.ROOT, env=env, capture_output=True, text=True
-        )
-        if result.returncode:
-            raise RuntimeError(f"manage.py {command[0]} failed:\n{result.stdout}{result.stderr}")
-    fault_stack.api_key = next(s for s in result.stdout.split() if s.startswith("KEY")).removeprefix("KEY")
+    manage(env, "migrate", "--noinput", "-v0")
+    output = manage(env, "shell", "-c", script)
+    fault_stack.api_key = next(s for s in output.split() if s.startswith("KEY")).removeprefix("KEY")
 
     for index in range(NODES):
         port = stack.free_port()
@@ -262,7 +290,8 @@ def build(fault_stack: FaultStack) -> None:
     for index, node in enumerate(fault_stack.nodes):
         config = workdir / f"{node.name}.toml"
         config.write_text(node.toml("FAULT_NODE_KEY"))
-        node_env = {**env, "FAULT_NODE_KEY": "0x" + secrets.token_hex(32)}
+        node_env = {**env, "FAULT_NODE_KEY": NODE_KEYS[index]}
+        manage(node_env, "register_orchestrator", "--config", str(config), "--stake", "1")
         args = [stack.PYTHON, "manage.py", "run_orchestrator", "--config", str(config)]
         fault_stack.add(f"node-{index}", args, lambda _part, n=node: stack.node_ready(n), node_env)
 
@@ -273,6 +302,35 @@ def build(fault_stack: FaultStack) -> None:
     fault_stack.add("beat", beat, log_says("is starting."))
     # As the Procfile runs it: no --name, so a restarted engine is a new one and the old one's lease lapses.
     fault_stack.add("engine", [stack.PYTHON, "manage.py", "run_engine"], log_says("starting"))
+
+
+def manage(env: dict[str, str], *command: str) -> str:
+    result = subprocess.run(
+        [stack.PYTHON, "manage.py", *command], cwd=stack.ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    if result.returncode:
+        raise RuntimeError(f"manage.py {command[0]} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def start_chain(fault_stack: FaultStack) -> None:
+    """anvil as the demo runs it (`run_anvil`, its state in the var dir), the contracts, the gateway's deposit."""
+    env = fault_stack.env
+    port = stack.free_port()
+    url = f"http://127.0.0.1:{port}"
+    env.update({"WEB3_PROVIDER_URI": url, "DEPLOYER_PRIVATE_KEY": DEPLOYER_KEY, "GATEWAY_PRIVATE_KEY": GATEWAY_KEY})
+
+    def answers(_part: Part) -> bool:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+        return bool(httpx.post(url, json=body, timeout=2).json().get("result"))
+
+    fault_stack.add("chain", [stack.PYTHON, "manage.py", "run_anvil", "--port", str(port)], answers)
+    # Compiled contracts are cached by source and compiler version: reuse this checkout's cache.
+    cache = stack.ROOT / "var" / "contracts"
+    if cache.is_dir():
+        shutil.copytree(cache, Path(env["LIVEPEER_VAR_DIR"]) / "contracts", dirs_exist_ok=True)
+    manage(env, "deploy_contracts")
+    manage(env, "fund_deposit", "--deposit", "10", "--reserve", "10", "--top-up")
 
 
 def stop_fault_stack(fault_stack: FaultStack) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.books import check_books
+from tests.faults.books import check_books, check_ledgers
 
 JOB = "5b0c3a0e-0000-4000-8000-000000000001"
 
@@ -65,3 +65,38 @@ def broken(change: str) -> dict[str, Any]:
 def test_books_that_do_not_balance_fail(change, says):
     with pytest.raises(AssertionError, match=says):
         check_books(broken(change), [JOB])
+
+
+def node_books(**changes: int) -> dict[str, dict[str, int]]:
+    """Two tickets of 500,000 wei EV each at a node that did 262,144 wei of work."""
+    books = {
+        "fees_of_work_done": 262144,
+        "tickets_received": 2,
+        "ev_received": 1_000_000,
+        "node_balance": 737856,
+        "tickets_sent": 2,
+        "gateway_credit": 737856,
+    }
+    return {"0xnode": {**books, **changes}}
+
+
+def test_ledgers_that_agree_pass():
+    assert check_ledgers(node_books()) == {"tickets": 2, "wei_charged": 262144, "wei_of_work_done": 262144}
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"tickets_sent": 3}, "tickets sent != received"),
+        ({"node_balance": 737856 - 262144, "gateway_credit": 737856 - 262144}, "charged 524288 wei"),
+        ({"gateway_credit": 1_000_000}, "credit != balance"),
+    ],
+)
+def test_ledgers_that_disagree_fail(changes, says):
+    with pytest.raises(AssertionError, match=says):
+        check_ledgers(node_books(**changes))
+
+
+def test_no_node_on_chain_fails():
+    with pytest.raises(AssertionError, match="on chain"):
+        check_ledgers({})

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from tests.conftest import wait_for
-from tests.faults.books import check_books
+from tests.faults.books import check_books, check_ledgers
 from tests.faults.stack import NODES, FaultStack
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -32,6 +32,7 @@ FAULTS = {
     "node": "node-0",
     "runner": "runner-0",
     "redis": "redis",
+    "chain": "chain",
 }
 ROUNDS = int(os.environ.get("FAULTS_ROUNDS", "1"))
 RECOVERY_TARGET_S = 30.0
@@ -62,6 +63,7 @@ def test_network_recovers_from_kill_9(fault: str, round_no: int, fault_results: 
     assert set(statuses.values()) == {"succeeded"}, f"{statuses}\n{fault_stack.log_tails()}"
     books = fault_stack.books(job_ids)
     counts = check_books(books, job_ids)
+    ledgers = check_ledgers(books["nodes"])
     ends = [a["ended"] for a in books["attempts"] if a["outcome"] == "succeeded" and a["ended"] > killed_at]
     assert ends, "no stage finished after the kill"
     recovery_s = min(ends) - killed_at
@@ -92,5 +94,6 @@ def test_network_recovers_from_kill_9(fault: str, round_no: int, fault_results: 
             "startup_s": round(fault_stack.startup_s, 1),
             "database": fault_stack.env["DATABASE_URL"].split(":", 1)[0],
             **counts,
+            **ledgers,
         }
     )
