@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 # The demo's secret key, made once and kept in var/ (production refuses to start without SECRET_KEY).
 export SECRET_KEY ?= $(shell bin/demo-secret-key)
 
-.PHONY: install browser models demo test test-fast bench lint clean
+.PHONY: install browser models demo test test-fast test-faults reliability bench lint clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -46,6 +46,16 @@ test: install browser
 # Every test that starts no process (tests/conftest.py marks the others `integration`).
 test-fast: install
 	$(PY) -m pytest -m "not integration"
+
+# The fault suite (tests/faults): kill -9 each part of a real network mid-job, restart it, check the books.
+# Minutes long, so `make test` leaves it out (pyproject.toml addopts: -m "not faults"); FAULTS_ROUNDS=3 repeats each fault.
+test-faults: install
+	$(PY) -m pytest -m faults tests/faults
+	$(PY) -m bench.faults_report --results var/faults/results.json
+
+# docs/reliability.md's table, rewritten from a fresh run of the fault suite.
+reliability: test-faults
+	$(PY) -m bench.faults_report --results var/faults/results.json --output docs/reliability.md
 
 bench: models
 	$(PY) -m bench.runners --output docs/benchmarks/runners.md

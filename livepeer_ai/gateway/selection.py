@@ -119,14 +119,20 @@ def fill_slots(
     Each stage goes to the best eligible node (`choose`) not among the nodes it already
     failed on; the slot it takes is no longer free for the next. A stage whose only free
     nodes are ones it failed on lets the next one by; with no free slot left, the rest wait.
+    A stage that has failed on every node offering its capability may try them again (an
+    outage of something they share, such as the chain, fails it everywhere at once; it would
+    otherwise wait forever): its tries stay bounded by STAGE_MAX_ATTEMPTS (gateway/dispatch.py),
+    and a failing node's suspension keeps it out meanwhile.
     The gateway's dispatch (gateway/queue.py) and the scheduling simulation (bench/scheduling.py)
     both call this.
     """
     placed: list[tuple[Waiting, Candidate]] = []
+    offering = {c.key for c in candidates}
     for stage in waiting:
         if len(placed) >= limit:
             break
-        chosen = choose(candidates, price_cap, excluded(stage), rng)
+        failed_on = excluded(stage)
+        chosen = choose(candidates, price_cap, set() if offering <= failed_on else failed_on, rng)
         if chosen is None:
             if not any(c.free for c in eligible(candidates, price_cap, set())):
                 break

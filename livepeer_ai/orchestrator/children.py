@@ -42,9 +42,10 @@ class NodeAlreadyRunning(Exception):
     """The pidfile names a node that is alive: this one would take its runners from it."""
 
 
-def die_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` that has the child killed when its parent dies; None off Linux.
+def die_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A `preexec_fn` that has the child sent `signum` when its parent dies; None off Linux.
 
+    SIGKILL by default; SIGTERM for a child that must save something on its way out.
     libc and the function are looked up here, before the fork: a child of a threaded
     parent must do nothing between fork and exec that might take a lock.
     """
@@ -52,13 +53,13 @@ def die_with_parent() -> Callable[[], None] | None:
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     parent = os.getpid()
-    kill, sigkill, getppid, getpid = os.kill, signal.SIGKILL, os.getppid, os.getpid
+    kill, getppid, getpid = os.kill, os.getppid, os.getpid
 
     def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
         # The parent died before the prctl: no signal would ever come.
         if getppid() != parent:
-            kill(getpid(), sigkill)
+            kill(getpid(), signum)
 
     return preexec
 

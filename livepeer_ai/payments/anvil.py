@@ -18,6 +18,7 @@ from types import TracebackType
 
 import httpx
 
+from livepeer_ai.orchestrator.children import die_with_parent
 from livepeer_ai.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,7 @@ DEFAULT_PRIVATE_KEYS: tuple[str, ...] = (
 )
 
 _PORT_ATTEMPTS = 3
+STATE_INTERVAL_S = 1
 
 
 class AnvilError(RuntimeError):
@@ -137,7 +139,8 @@ class Anvil:
             DEFAULT_MNEMONIC,
         ]
         if self.state_path is not None:
-            args += ["--state", str(self.state_path)]
+            # Saved on exit, and every STATE_INTERVAL_S too: an anvil killed with SIGKILL loses at most that much.
+            args += ["--state", str(self.state_path), "--state-interval", str(STATE_INTERVAL_S)]
         log_file = self.log_path.open("ab") if self.log_path else None
         try:
             # Its own session, so stop() can signal the process group named by
@@ -148,6 +151,9 @@ class Anvil:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                # `run_anvil` killed with SIGKILL must not leave anvil holding the port: it gets
+                # SIGTERM, which saves its state (orchestrator/children.py).
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
         finally:
             if log_file:

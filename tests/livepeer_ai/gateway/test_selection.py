@@ -85,10 +85,21 @@ def test_fill_slots_gives_free_slots_to_the_head_of_the_queue_in_order():
 
 
 def test_fill_slots_lets_a_stage_by_only_when_its_free_nodes_are_ones_it_failed_on():
-    nodes = [Candidate("a", True, capacity=1, in_use=0)]
+    nodes = [Candidate("a", True, capacity=1, in_use=0), Candidate("b", True, capacity=1, in_use=1)]
     failed_on = {"first": {"a"}}
     placed = fill_slots(["first", "second"], nodes, None, lambda s: failed_on.get(s, set()), limit=10)
     assert [(stage, node.key) for stage, node in placed] == [("second", "a")]
+
+
+def test_fill_slots_tries_again_a_stage_that_failed_on_every_node():
+    # The chain was down: ticket params failed on both nodes; both are back and free.
+    nodes = [Candidate("a", True, capacity=1, in_use=0), Candidate("b", True, capacity=1, in_use=0)]
+    placed = fill_slots(["stranded"], nodes, None, lambda _: {"a", "b"}, limit=10, rng=random.Random(0))
+    assert [stage for stage, _ in placed] == ["stranded"]
+    # A suspended node stays out all the same.
+    nodes[0] = Candidate("a", True, capacity=1, in_use=0, suspended=True)
+    placed = fill_slots(["stranded"], nodes, None, lambda _: {"a", "b"}, limit=10, rng=random.Random(0))
+    assert [node.key for _, node in placed] == ["b"]
 
 
 def test_fill_slots_places_no_more_than_its_limit():

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psutil
 import pytest
 from eth_account import Account
 
 from livepeer_ai.payments.anvil import DEFAULT_MNEMONIC, DEFAULT_PRIVATE_KEYS, Anvil, AnvilError, anvil_binary
 from livepeer_ai.payments.chain import Chain
+from tests.conftest import PYTHON, free_port, spawn, wait_for
 
 
 def test_default_keys_are_the_first_ten_of_the_standard_mnemonic(chain: Chain) -> None:
@@ -50,3 +54,42 @@ def test_a_second_anvil_answers_and_stops_by_pid(tmp_path: Path) -> None:
 def test_a_missing_binary_fails_with_the_install_hint(tmp_path: Path) -> None:
     with pytest.raises(AnvilError, match="make install"):
         Anvil(binary=tmp_path / "no-anvil").start()
+
+
+def rpc(url: str, method: str, params: list | None = None) -> Any:
+    return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=5).json()
+
+
+def anvil_on(port: int) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "anvil" and f"--port {port} " in " ".join(p.info["cmdline"] or []) + " "
+    ]
+
+
+@pytest.mark.integration
+def test_run_anvil_killed_with_sigkill_takes_its_chain_along_and_a_restart_has_its_state(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LIVEPEER_VAR_DIR": str(tmp_path)}
+    args = [PYTHON, "manage.py", "run_anvil", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    first = spawn("run-anvil", args, env, tmp_path)
+    try:
+        wait_for(lambda: rpc(url, "eth_chainId")["result"], 60, f"anvil\n{first.log_tail()}")
+        rpc(url, "anvil_mine", ["0x5"])
+        assert int(rpc(url, "eth_blockNumber")["result"], 16) == 5
+        first.proc.kill()
+        first.proc.wait(timeout=10)
+        # The chain goes with its wrapper: nothing holds the port, nothing is left under PID 1.
+        wait_for(lambda: not anvil_on(port), 10, f"anvil left running: {anvil_on(port)}")
+    finally:
+        first.stop()
+        for left in anvil_on(port):
+            left.kill()
+    second = spawn("run-anvil-again", args, env, tmp_path)
+    try:
+        wait_for(lambda: rpc(url, "eth_chainId")["result"], 60, f"anvil again\n{second.log_tail()}")
+        assert int(rpc(url, "eth_blockNumber")["result"], 16) == 5
+    finally:
+        second.stop()
