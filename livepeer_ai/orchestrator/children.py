@@ -16,14 +16,11 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import signal
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,6 @@ import psutil
 
 logger = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG = 1
 # Start times are floats read from /proc; equal within this is the same process.
 START_TIME_TOLERANCE_S = 0.05
 REAP_TIMEOUT_S = 10.0
@@ -40,28 +36,6 @@ REAP_TIMEOUT_S = 10.0
 
 class NodeAlreadyRunning(Exception):
     """The pidfile names a node that is alive: this one would take its runners from it."""
-
-
-def die_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
-    """A `preexec_fn` that has the child sent `signum` when its parent dies; None off Linux.
-
-    SIGKILL by default; SIGTERM for a child that must save something on its way out.
-    libc and the function are looked up here, before the fork: a child of a threaded
-    parent must do nothing between fork and exec that might take a lock.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-    kill, getppid, getpid = os.kill, os.getppid, os.getpid
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
-        # The parent died before the prctl: no signal would ever come.
-        if getppid() != parent:
-            kill(getpid(), signum)
-
-    return preexec
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from livepeer_ai.orchestrator.children import Pidfile, die_with_parent, kill_group
+from livepeer_ai.lifetime import die_with_parent
+from livepeer_ai.orchestrator.children import Pidfile, kill_group
 from livepeer_ai.orchestrator.config import Capability, NodeConfig
 from livepeer_ai.ports import free_port
 

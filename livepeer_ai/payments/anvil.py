@@ -18,7 +18,7 @@ from types import TracebackType
 
 import httpx
 
-from livepeer_ai.orchestrator.children import die_with_parent
+from livepeer_ai.lifetime import die_with_parent
 from livepeer_ai.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
