@@ -49,7 +49,8 @@ def seed_waiting(count: int, api_key_prefix: str) -> list[str]:
     with transaction.atomic():
         Job.objects.bulk_create(jobs, batch_size=1000)
         QueuedStage.objects.bulk_create(
-            [QueuedStage(job=job, pipeline="text-to-image", model_id=model_id) for job in jobs], batch_size=1000
+            [QueuedStage(job=job, pipeline="text-to-image", model_id=model_id, api_key=key) for job in jobs],
+            batch_size=1000,
         )
     return [str(job.id) for job in jobs]
 

@@ -10,6 +10,9 @@ served. Jobs without a key (the studio's) share one turn order.
 `API_KEY_MAX_RUNNING`, when set, also caps the stages one key runs on a
 capability at once: its further jobs wait in the queue, keeping slots free for
 keys that come later.
+
+Each key's head is read on its own from the `queue_key_turns` index (a few rows
+per waiting key), so the cost follows the number of keys waiting, not the depth.
 """
 
 from __future__ import annotations
@@ -17,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, QuerySet
 
 from livepeer_ai.gateway.models import QueuedStage, QueueState
 
@@ -27,40 +29,36 @@ def running_by_key(pipeline: str, model_id: str) -> dict[int | None, int]:
     """Per API key id (None: jobs without one), its stages running on the capability now."""
     rows = (
         QueuedStage.objects.filter(state=QueueState.RUNNING, pipeline=pipeline, model_id=model_id)
-        .values("job__api_key_id")
+        .values("api_key_id")
         .annotate(n=Count("id"))
         .order_by()
     )
-    return {row["job__api_key_id"]: row["n"] for row in rows}
+    return {row["api_key_id"]: row["n"] for row in rows}
+
+
+def waiting_keys(pipeline: str, model_id: str) -> list[int | None]:
+    """The API keys (None: jobs without one) with stages waiting on the capability."""
+    waiting = QueuedStage.objects.filter(state=QueueState.WAITING, pipeline=pipeline, model_id=model_id)
+    return list(waiting.order_by().values_list("api_key_id", flat=True).distinct())
 
 
 def fair_head(waiting: QuerySet[QueuedStage], pipeline: str, model_id: str, count: int) -> list[QueuedStage]:
     """The first `count` waiting stages in fair order: priority, then each key's turn, then arrival."""
     cap = settings.API_KEY_MAX_RUNNING
-    if not cap:
-        # One client waiting (the usual deep queue: one key's burst): its turns are its arrival order,
-        # and the ordered index serves them without numbering every waiting row.
-        head: list[Any] = list(waiting.annotate(client=F("job__api_key_id")).order_by("-priority", "id")[:count])
-        clients = {row.client for row in head}
-        if not head or (len(clients) == 1 and not waiting_other_than(waiting, clients.pop())):
-            return head
+    keys = waiting_keys(pipeline, model_id)
+    if len(keys) <= 1 and not cap:
+        # One client waiting (the usual deep queue: one key's burst): its turns are its arrival order.
+        return list(waiting.order_by("-priority", "id")[:count])
     running = running_by_key(pipeline, model_id)
-    holding: Any = Case(
-        *[When(job__api_key_id=key, then=Value(n)) for key, n in running.items() if key is not None],
-        When(job__api_key__isnull=True, then=Value(running.get(None, 0))),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    turn = Window(RowNumber(), partition_by=[F("job__api_key_id")], order_by=[F("id").asc()]) + holding
-    rows = waiting.annotate(turn=turn)
-    if cap:
-        # Jobs without a key are never capped: their turn counts as 0 here.
-        rows = rows.annotate(keyed_turn=Case(When(job__api_key__isnull=True, then=Value(0)), default=turn))
-        rows = rows.filter(keyed_turn__lte=cap)
-    return list(rows.order_by("-priority", "turn", "id")[:count])
-
-
-def waiting_other_than(waiting: QuerySet[QueuedStage], api_key_id: int | None) -> bool:
-    if api_key_id is None:
-        return waiting.filter(job__api_key__isnull=False).exists()
-    return waiting.exclude(job__api_key_id=api_key_id).exists()
+    ranked: list[tuple[int, int, int, Any]] = []
+    for key in keys:
+        held = running.get(key, 0)
+        # Jobs without a key are never capped.
+        take = count if not cap or key is None else min(count, cap - held)
+        if take <= 0:
+            continue
+        head = waiting.filter(api_key_id=key) if key is not None else waiting.filter(api_key__isnull=True)
+        for turn, row in enumerate(head.order_by("id")[:take], start=held + 1):
+            ranked.append((-row.priority, turn, row.id, row))
+    ranked.sort(key=lambda entry: entry[:3])
+    return [entry[3] for entry in ranked[:count]]

@@ -316,6 +316,8 @@ class QueuedStage(models.Model):
     pipeline = models.CharField(max_length=32)
     model_id = models.CharField(max_length=200)
     priority = models.SmallIntegerField(default=0)
+    # The job's API key (None: a studio job), kept here so each key's turn is read from an index.
+    api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     state = models.CharField(max_length=8, choices=QueueState.choices, default=QueueState.WAITING)
     # When it joined this stage's queue: the maximum wait counts from here.
     enqueued_at = models.DateTimeField(default=timezone.now)
@@ -332,6 +334,7 @@ class QueuedStage(models.Model):
             models.Index(fields=["pipeline", "model_id", "state", "-priority", "id"], name="queue_order"),
             models.Index(fields=["state", "enqueued_at"], name="queue_age"),
             models.Index(fields=["worker", "state"], name="queue_worker"),
+            models.Index(fields=["pipeline", "model_id", "state", "api_key", "id"], name="queue_key_turns"),
         ]
 
     def __str__(self) -> str:

@@ -96,7 +96,12 @@ def enqueue(job: Job, stage_index: int = 0, priority: int | None = None) -> Queu
         priority = job.api_key.priority if job.api_key_id and job.api_key else 0
     QueuedStage.objects.filter(job=job).delete()
     entry = QueuedStage.objects.create(
-        job=job, stage_index=stage_index, pipeline=pipeline, model_id=model_id, priority=priority
+        job=job,
+        stage_index=stage_index,
+        pipeline=pipeline,
+        model_id=model_id,
+        priority=priority,
+        api_key_id=job.api_key_id,
     )
     QueueLock.objects.get_or_create(capability=entry.capability)
     transaction.on_commit(lambda: notify(f"dispatch {entry.capability}"))

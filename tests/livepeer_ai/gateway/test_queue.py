@@ -373,3 +373,21 @@ def test_a_key_at_its_running_cap_waits_while_slots_stay_free_for_others(network
     assert QueuedStage.objects.get(job=backlog[1]).state == QueueState.WAITING
     late, studio = submit(key=other), submit()
     assert dispatched() == [str(late.id), str(studio.id)]
+
+
+@pytest.mark.django_db
+def test_fair_turns_cost_a_query_per_waiting_key_however_deep_the_backlog(network, django_assert_num_queries):
+    from livepeer_ai.gateway import fairness
+
+    flood, other = ApiKey.issue("flood")[0], ApiKey.issue("other")[0]
+    for depth in (5, 40):
+        for _ in range(depth):
+            submit(key=flood)
+        submit(key=other)
+        waiting = QueuedStage.objects.filter(state=QueueState.WAITING, pipeline=T2I[0], model_id=T2I[1])
+        # The waiting keys, what each runs, then each key's head read from the index (a LIMIT, never a scan).
+        with django_assert_num_queries(4) as captured:
+            head = fairness.fair_head(waiting, *T2I, 4)
+        assert all("LIMIT 4" in query["sql"] for query in captured.captured_queries[2:])
+        assert [row.api_key_id for row in head][:2] in ([flood.id, other.id], [other.id, flood.id])
+        QueuedStage.objects.all().delete()
