@@ -58,7 +58,8 @@ def fair_head(waiting: QuerySet[QueuedStage], pipeline: str, model_id: str, coun
         if take <= 0:
             continue
         head = waiting.filter(api_key_id=key) if key is not None else waiting.filter(api_key__isnull=True)
-        for turn, row in enumerate(head.order_by("id")[:take], start=held + 1):
+        # A key's rows by priority first, as the one-key path orders them: a later urgent row is not left out.
+        for turn, row in enumerate(head.order_by("-priority", "id")[:take], start=held + 1):
             ranked.append((-row.priority, turn, row.id, row))
     ranked.sort(key=lambda entry: entry[:3])
     return [entry[3] for entry in ranked[:count]]

@@ -111,8 +111,11 @@ class _Runner(_Table):
 
     @model_validator(mode="after")
     def _local_or_external(self) -> _Runner:
-        if self.url and self.model_fields_set & {"device", "count"}:
+        external = self.model_fields_set & {"url", "token"}
+        if external and self.model_fields_set & {"device", "count"}:
             raise ValueError("a runner is local (device, count) or external (url, token), not both")
+        if external and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"an external runner needs an http(s) url, got {self.url!r}")
         return self
 
 

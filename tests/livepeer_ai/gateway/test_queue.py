@@ -391,3 +391,19 @@ def test_fair_turns_cost_a_query_per_waiting_key_however_deep_the_backlog(networ
         assert all("LIMIT 4" in query["sql"] for query in captured.captured_queries[2:])
         assert [row.api_key_id for row in head][:2] in ([flood.id, other.id], [other.id, flood.id])
         QueuedStage.objects.all().delete()
+
+
+@pytest.mark.django_db
+def test_a_keys_urgent_row_behind_its_backlog_still_goes_first(network):
+    from livepeer_ai.gateway import fairness
+
+    flood, other = ApiKey.issue("flood")[0], ApiKey.issue("other")[0]
+    for _ in range(30):
+        submit(key=flood)
+    urgent = submit(key=flood)
+    QueuedStage.objects.filter(job=urgent).update(priority=10)
+    later = submit(key=other)
+    QueuedStage.objects.filter(job=later).update(priority=5)
+    waiting = QueuedStage.objects.filter(state=QueueState.WAITING, pipeline=T2I[0], model_id=T2I[1])
+    head = fairness.fair_head(waiting, *T2I, 3)
+    assert [row.job_id for row in head[:2]] == [urgent.id, later.id]

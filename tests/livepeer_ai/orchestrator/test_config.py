@@ -212,9 +212,20 @@ def test_an_error_names_the_capability_it_is_in() -> None:
             "capabilities[0].runners[1]: a runner is local (device, count) or external (url, token), not both",
         ),
         (with_capability(runners=[{"device": "cpu", "count": "2"}]), "capabilities[0].runners[0]: count must be"),
+        (with_capability(runners=[{"url": ""}]), "capabilities[0].runners[0]: an external runner needs an http(s) url"),
+        (with_capability(runners=[{"token": "t"}]), "an external runner needs an http(s) url, got ''"),
         ({**minimal(), "payments": {"ticket_ev": 0}}, "payments: ticket_ev must be a positive integer, got 0"),
     ],
-    ids=["node-typo", "capability-typo", "table-typo", "local-and-external", "runner-count-text", "zero-ticket-ev"],
+    ids=[
+        "node-typo",
+        "capability-typo",
+        "table-typo",
+        "local-and-external",
+        "runner-count-text",
+        "empty-url",
+        "token-without-url",
+        "zero-ticket-ev",
+    ],
 )
 def test_an_error_names_the_key_where_it_is(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
