@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from livepeer_ai.pipelines.tiny import tiny_catalog
 from livepeer_ai.registry import curation
 from livepeer_ai.registry.models import AuditAction, EntryStatus, ModelEntry
 
@@ -18,7 +19,8 @@ def test_new_tiny_entries_are_approved_and_a_curators_disable_stands(stack_env, 
     models = str(Path(stack_env["LIVEPEER_VAR_DIR"]) / "models")
     call_command("build_tiny_models", output=models)
     entries = ModelEntry.objects.all()
-    assert entries.count() == 7
+    # One entry per (pipeline, model) of the catalog: the five image and video pipelines, and the text ones.
+    assert entries.count() == len({(e["pipeline"], e["model_id"]) for e in tiny_catalog(Path(models))}) == 9
     assert set(entries.values_list("status", flat=True)) == {EntryStatus.APPROVED}
     record = entries.get(pipeline="upscale").audit.get()
     assert (record.action, record.actor, record.changes["status"]) == (AuditAction.CREATED, None, [None, "approved"])
