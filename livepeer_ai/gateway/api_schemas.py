@@ -146,7 +146,8 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
         "num_inference_steps": {"minimum": 1, "maximum": MAX_STEPS},
         "num_images_per_prompt": {"minimum": 1, "maximum": MAX_IMAGES_PER_PROMPT},
         "seed": {"minimum": 0, "maximum": MAX_SEED},
-        "prompt": {"pattern": r"\S"},
+        # A required prompt must say something (image-to-text's optional one may be empty).
+        **({"prompt": {"pattern": r"\S"}} if "prompt" in schema.get("required", []) else {}),
         "loras": {"maxLength": 0, "description": "LoRAs are not supported."},
     }
     for name, (low, high, low_open) in VALUE_RANGES.items():
