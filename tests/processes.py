@@ -36,10 +36,14 @@ def node_config(port: int, key_env: str, runner_urls: dict[str, str], name: str 
 
 
 def start_orchestrator(
-    env: dict[str, str], log_dir: Path, key: str, runner_urls: dict[str, str], name: str = "orchestrator"
+    env: dict[str, str], log_dir: Path, key: str, runner_urls: dict[str, str], name: str = ""
 ) -> ManagedProcess:
-    """A `run_orchestrator` process, returned once every capability has a free warm runner."""
+    """A `run_orchestrator` process, returned once every capability has a free warm runner.
+
+    Each node has a name of its own (by default from its port): a node's pidfile is named after it,
+    and a node refuses to start while another of its name runs in the same var dir."""
     port = free_port()
+    name = name or f"orchestrator-{port}"
     config = log_dir / f"{name}.toml"
     config.write_text(node_config(port, "TEST_NODE_KEY", runner_urls, name=name))
     process = spawn(

@@ -52,8 +52,7 @@ def test_no_connection_is_said_and_cleared_on_the_next_try(member_page):
 
     member_page.unroute("**/jobs/")
     member_page.route("**/jobs/", lambda route: route.fulfill(status=500, body=""))
-    member_page.click("#generate")
-    member_page.wait_for_function(
-        "document.querySelector('[data-request-error]').textContent.includes('error 500')", timeout=10_000
-    )
+    with member_page.expect_response("**/jobs/"):
+        member_page.click("#generate")
+    member_page.locator("[data-request-error]", has_text="error 500").wait_for(timeout=20_000)
     assert member_page.locator("[data-request-error]").count() == 1

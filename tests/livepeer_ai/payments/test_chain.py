@@ -25,9 +25,9 @@ from .conftest import STRANGER_KEY, Payments, address_of
 def test_compiled_contracts_are_cached_by_source_hash_and_vyper_version(
     payments: Payments, contract_cache: Path
 ) -> None:
-    # The session deployment compiled both contracts into contract_cache.
+    # The session deployment compiled its contracts into contract_cache (a later test may add the price feed's).
     cached = {path.name.split("-")[0]: path for path in contract_cache.glob("*.json")}
-    assert set(cached) == {REGISTRY, TICKET_BROKER}
+    assert {REGISTRY, TICKET_BROKER} <= set(cached)
     stamp = cached[TICKET_BROKER].stat().st_mtime_ns
     compiled = compile_contract(TICKET_BROKER, contract_cache)
     assert cached[TICKET_BROKER].stat().st_mtime_ns == stamp
