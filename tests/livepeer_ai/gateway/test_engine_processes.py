@@ -8,6 +8,7 @@ back through that database.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -44,8 +45,14 @@ def rows(env: dict[str, str], sql: str, *params: Any) -> list[tuple[Any, ...]]:
 def test_a_worker_killed_mid_stage_is_replaced_and_the_stage_finishes_once(stack_env, runners, tmp_path, request):
     node = start_orchestrator(stack_env, tmp_path, NODE_KEY, {"text-to-image": runners.url("text-to-image")})
     request.addfinalizer(node.stop)  # stopped whatever fails below
+    # A copy of the stack's database with an empty queue: other tests' waiting jobs are not this node's work.
+    database = tmp_path / "db.sqlite3"
+    shutil.copy(stack_env["DATABASE_URL"].removeprefix("sqlite:///"), database)
+    with sqlite3.connect(database) as db:
+        db.execute("DELETE FROM gateway_queuedstage")
     env = {
         **stack_env,
+        "DATABASE_URL": f"sqlite:///{database}",
         "ORCHESTRATOR_URLS": node.url,
         "ORCHESTRATOR_INFO_TTL_S": "1",
         "ENGINE_HEARTBEAT_MS": "500",
