@@ -8,6 +8,7 @@ consumer right there (docs/architecture.md, "Traps in the stack"); it must still
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import threading
 import time
@@ -45,6 +46,11 @@ def orchestrator(stack_env: dict[str, str], runners: Any, tmp_path: Any) -> Iter
 
 @pytest.fixture
 def live_env(stack_env: dict[str, str], redis_url: str, orchestrator: str) -> dict[str, str]:
+    # Other tests leave jobs waiting in the stack's database (no engine ran for them): this test's
+    # engine must not spend its node on them first.
+    with sqlite3.connect(stack_env["DATABASE_URL"].removeprefix("sqlite:///"), timeout=20) as db:
+        db.execute("UPDATE gateway_job SET status = 'canceled' WHERE status IN ('queued', 'running')")
+        db.execute("DELETE FROM gateway_queuedstage")
     return {**stack_env, "REDIS_URL": redis_url, "ORCHESTRATOR_URLS": orchestrator}
 
 
