@@ -91,3 +91,13 @@ def start_worker(env: dict[str, str], log_dir: Path, beat: bool = False, concurr
 def start_engine(env: dict[str, str], log_dir: Path, name: str = "engine") -> ManagedProcess:
     """A job engine process (`manage.py run_engine`), as the demo's Procfile runs it."""
     return spawn(name, [PYTHON, "manage.py", "run_engine", "--name", name], env, log_dir)
+
+
+def empty_queue(env: dict[str, str]) -> None:
+    """Cancel whatever waits in the queue of `env`'s SQLite database: jobs a test left for no engine
+    must not become the next test's work."""
+    import sqlite3
+
+    with sqlite3.connect(env["DATABASE_URL"].removeprefix("sqlite:///"), timeout=20) as db:
+        db.execute("UPDATE gateway_job SET status = 'canceled' WHERE status IN ('queued', 'running')")
+        db.execute("DELETE FROM gateway_queuedstage")

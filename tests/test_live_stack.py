@@ -8,7 +8,6 @@ consumer right there (docs/architecture.md, "Traps in the stack"); it must still
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import threading
 import time
@@ -21,7 +20,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import PYTHON, ROOT, wait_for
-from tests.processes import start_daphne, start_engine, start_orchestrator
+from tests.processes import empty_queue, start_daphne, start_engine, start_orchestrator
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +47,7 @@ def orchestrator(stack_env: dict[str, str], runners: Any, tmp_path: Any) -> Iter
 def live_env(stack_env: dict[str, str], redis_url: str, orchestrator: str) -> dict[str, str]:
     # Other tests leave jobs waiting in the stack's database (no engine ran for them): this test's
     # engine must not spend its node on them first.
-    with sqlite3.connect(stack_env["DATABASE_URL"].removeprefix("sqlite:///"), timeout=20) as db:
-        db.execute("UPDATE gateway_job SET status = 'canceled' WHERE status IN ('queued', 'running')")
-        db.execute("DELETE FROM gateway_queuedstage")
+    empty_queue(stack_env)
     return {**stack_env, "REDIS_URL": redis_url, "ORCHESTRATOR_URLS": orchestrator}
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import PYTHON, ROOT, ManagedProcess
-from tests.processes import start_daphne
+from tests.processes import empty_queue, start_daphne
 
 
 @pytest.fixture
@@ -39,6 +39,7 @@ def live_api(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
         yield LiveApi(process, result.stdout.strip().splitlines()[-1])
     finally:
         process.stop()
+        empty_queue(stack_env)  # its jobs were never to run: not the next test's work
 
 
 @dataclass
