@@ -8,12 +8,11 @@ Traps: docs/architecture.md, "Traps in the stack".
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from livepeer_ai.pipelines.tiny_vocab import SENTENCES, _bytes_to_unicode
+from livepeer_ai.pipelines.tiny_vocab import SENTENCES, _bytes_to_unicode, learn_merges
 
 
 def build_tokenizer(out_dir: Path, merges_count: int = 64) -> None:
@@ -21,30 +20,8 @@ def build_tokenizer(out_dir: Path, merges_count: int = 64) -> None:
     symbols = list(_bytes_to_unicode().values())
     vocab_tokens = symbols + [s + "</w>" for s in symbols]
     words = [list(w[:-1]) + [w[-1] + "</w>"] for s in SENTENCES for w in s.split()]
-    merges: list[tuple[str, str]] = []
-    for _ in range(merges_count):
-        pairs: Counter[tuple[str, str]] = Counter()
-        for word in words:
-            pairs.update(zip(word, word[1:], strict=False))
-        if not pairs:
-            break
-        # Ties break on the pair itself so the result never depends on dict order.
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        vocab_tokens.append(best[0] + best[1])
-        merged_words = []
-        for word in words:
-            out: list[str] = []
-            i = 0
-            while i < len(word):
-                if i < len(word) - 1 and (word[i], word[i + 1]) == best:
-                    out.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            merged_words.append(out)
-        words = merged_words
+    merges = learn_merges(words, merges_count)
+    vocab_tokens += [a + b for a, b in merges]
     vocab_tokens += ["<|startoftext|>", "<|endoftext|>"]
     vocab = {tok: i for i, tok in enumerate(dict.fromkeys(vocab_tokens))}
     out_dir.mkdir(parents=True, exist_ok=True)

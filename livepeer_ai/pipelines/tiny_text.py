@@ -7,11 +7,10 @@ the diffusers ones in tiny.py: the real transformers code runs at real input sha
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from livepeer_ai.pipelines.tiny_vocab import SENTENCES, _bytes_to_unicode
+from livepeer_ai.pipelines.tiny_vocab import SENTENCES, _bytes_to_unicode, learn_merges
 
 # Whisper's special tokens in its order; timestamps follow <|notimestamps|>, which the
 # tokenizer and the generation code both count on.
@@ -33,31 +32,7 @@ def learn_byte_merges(count: int = 64) -> list[tuple[str, str]]:
     """GPT-2-style byte-level BPE merges (a space starts a word) learned from SENTENCES."""
     table = _bytes_to_unicode()
     words = [[table[b] for b in (" " + w).encode()] for s in SENTENCES for w in s.split()]
-    merges: list[tuple[str, str]] = []
-    for _ in range(count):
-        pairs: Counter[tuple[str, str]] = Counter()
-        for word in words:
-            pairs.update(zip(word, word[1:], strict=False))
-        if not pairs:
-            break
-        # Ties break on the pair itself so the result never depends on dict order.
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        words = [_merge(word, best) for word in words]
-    return merges
-
-
-def _merge(word: list[str], pair: tuple[str, str]) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(word):
-        if i < len(word) - 1 and (word[i], word[i + 1]) == pair:
-            out.append(word[i] + word[i + 1])
-            i += 2
-        else:
-            out.append(word[i])
-            i += 1
-    return out
+    return learn_merges(words, count)
 
 
 def whisper_tokenizer() -> Any:
