@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,17 +20,23 @@ from tests.conftest import engine_running, orchestrator_node, wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def network(runners: Any, settings: Any, tmp_path: Any, approved_models: Any) -> Iterator[None]:
+@contextmanager
+def api_network(runners: Any, settings: Any, tmp_path: Any, names: tuple[str, ...], sync_s: int) -> Iterator[None]:
+    """A node selling the named runners, an engine, and the API waiting up to `sync_s` for a job."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.API_SYNC_TIMEOUT_S = 120
-    urls = {"text-to-image": runners.url("text-to-image"), "image-to-video": runners.url("image-to-video")}
-    with orchestrator_node(urls, tmp_path / "logs") as node_url:
+    settings.API_SYNC_TIMEOUT_S = sync_s
+    with orchestrator_node({name: runners.url(name) for name in names}, tmp_path / "logs") as node_url:
         settings.ORCHESTRATOR_URLS = [node_url]
         with engine_running():
             yield
+
+
+@pytest.fixture
+def network(runners: Any, settings: Any, tmp_path: Any, approved_models: Any) -> Iterator[None]:
+    with api_network(runners, settings, tmp_path, ("text-to-image", "image-to-video"), 120):
+        yield
 
 
 @pytest.fixture

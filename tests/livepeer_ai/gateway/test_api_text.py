@@ -12,23 +12,15 @@ from PIL import Image
 
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from tests.audio_samples import encode_audio
-from tests.conftest import engine_running, orchestrator_node
-from tests.livepeer_ai.gateway.test_api import assert_documented, auth
+from tests.livepeer_ai.gateway.test_api import api_network, assert_documented, auth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def network(runners: Any, settings: Any, tmp_path: Any, approved_models: Any) -> Iterator[None]:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.ORCHESTRATOR_INFO_TTL_S = 0
-    settings.API_SYNC_TIMEOUT_S = 300
-    urls = {name: runners.url(name) for name in ("image-to-text", "audio-to-text")}
-    with orchestrator_node(urls, tmp_path / "logs") as node_url:
-        settings.ORCHESTRATOR_URLS = [node_url]
-        with engine_running():
-            yield
+    with api_network(runners, settings, tmp_path, ("image-to-text", "audio-to-text"), 300):
+        yield
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import PYTHON, ROOT, wait_for
-from tests.processes import start_engine, start_orchestrator
+from tests.processes import empty_queue, start_engine, start_orchestrator
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +48,7 @@ def test_a_worker_killed_mid_stage_is_replaced_and_the_stage_finishes_once(stack
     # A copy of the stack's database with an empty queue: other tests' waiting jobs are not this node's work.
     database = tmp_path / "db.sqlite3"
     shutil.copy(stack_env["DATABASE_URL"].removeprefix("sqlite:///"), database)
-    with sqlite3.connect(database) as db:
-        db.execute("DELETE FROM gateway_queuedstage")
+    empty_queue({"DATABASE_URL": f"sqlite:///{database}"})
     env = {
         **stack_env,
         "DATABASE_URL": f"sqlite:///{database}",
