@@ -59,7 +59,7 @@ receipts = [{{"job": str(r.job_id), "stage": r.stage, "kind": r.kind, "units": i
             for r in Receipt.objects.filter(job_id__in=ids)]
 from livepeer_ai.gateway.models import Orchestrator
 from livepeer_ai.payments.models import OrchestratorCredit, ReceivedTicket, SenderBalance
-from livepeer_ai.orchestrator.units import fee_wei
+from livepeer_ai.protocol.units import fee_wei
 # Every job in this database is the suite's: the ledgers are compared over all of them.
 nodes = {{}}
 for node in Orchestrator.objects.exclude(address=""):
