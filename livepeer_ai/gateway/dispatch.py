@@ -20,10 +20,9 @@ an outcome and frees or keeps the slot in the ledger (gateway/slots.py):
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from livepeer_ai.gateway import network, queue, slots
+from livepeer_ai.gateway import network, queue, slots, wake, workflow
 from livepeer_ai.gateway.models import (
     AttemptOutcome,
     Job,
@@ -44,7 +43,8 @@ from livepeer_ai.gateway.models import (
 from livepeer_ai.gateway.payment import StagePayment, pay_for_stage
 from livepeer_ai.gateway.progress import publish_job_ids
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
-from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid, parameters_hash, request_parameters
+from livepeer_ai.gateway.stage_request import StageRequest
+from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid
 from livepeer_ai.runner.client import RunnerError
 
 logger = logging.getLogger(__name__)
@@ -52,26 +52,6 @@ logger = logging.getLogger(__name__)
 
 class JobAbandoned(Exception):
     """The job was canceled (or its stage taken from this attempt) while the stage ran."""
-
-
-@dataclass
-class StageRequest:
-    pipeline: str
-    model_id: str
-    units: int
-    steps: int
-    json_body: dict[str, Any] | None = None
-    form: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
-
-    @property
-    def parameters_hash(self) -> str:
-        """The hash a node signs for these parameters as they arrive on the wire (payments/receipts.py)."""
-        if self.json_body is not None:
-            return parameters_hash(request_parameters(json.loads(json.dumps(self.json_body)), {}))
-        # Form values go on the wire as strings, booleans in lower case.
-        fields = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in self.form.items()}
-        return parameters_hash(request_parameters(fields, {name: raw for name, (_, raw, _) in self.files.items()}))
 
 
 @dataclass
@@ -109,8 +89,6 @@ def holds(assignment: queue.Assignment) -> QueuedStage | None:
 
 
 def prepare(assignment: queue.Assignment) -> PreparedStage:
-    from livepeer_ai.gateway import workflow
-
     entry = holds(assignment)
     job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
     if entry is None or job is None:
@@ -187,8 +165,6 @@ def check_receipts(result: dict[str, Any], prepared: PreparedStage) -> list[Outp
 
 
 def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dict[str, Any], took_s: float) -> None:
-    from livepeer_ai.gateway import workflow
-
     receipts = check_receipts(result, prepared) if assignment.orchestrator_id is not None else []
     entry = holds(assignment)
     job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
@@ -234,7 +210,7 @@ def advance(job: Job, entry: QueuedStage, more_pieces: bool) -> None:
                 excluded=[],
                 enqueued_at=timezone.now(),
             )
-            transaction.on_commit(lambda: queue.notify(f"dispatch {entry.capability}"))
+            transaction.on_commit(lambda: wake.notify(f"dispatch {entry.capability}"))
         elif entry.stage_index + 1 < len(job.stages):
             Job.objects.filter(id=job.id).update(
                 stage_index=entry.stage_index + 1, step=0, total_steps=0, updated_at=timezone.now()
@@ -288,7 +264,7 @@ def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> Non
             failures=failures, excluded=[*entry.excluded, node.service_uri], last_error=last_error[:2000]
         )
         queue.release([entry.id], assignment.attempt_id)
-    queue.notify(f"dispatch {entry.capability}")
+    wake.notify(f"dispatch {entry.capability}")
 
 
 def abandoned(assignment: queue.Assignment, took_s: float) -> None:
@@ -301,7 +277,7 @@ def handed_back(assignment: queue.Assignment, took_s: float) -> None:
     """The engine stops: the stage goes back to the head of its queue for another worker."""
     finish_attempt(assignment.attempt_id, AttemptOutcome.LOST, took_s, RunnerError(499, "engine worker stopped"))
     queue.release([assignment.entry_id], assignment.attempt_id)
-    queue.notify(f"dispatch {assignment.capability}")
+    wake.notify(f"dispatch {assignment.capability}")
 
 
 def internal_error(assignment: queue.Assignment, took_s: float) -> None:

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import random
@@ -42,13 +41,13 @@ from livepeer_ai.gateway.models import (
     QueueState,
     StageAttempt,
 )
+from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.gateway.selection import eligible, fill_slots
+from livepeer_ai.gateway.wake import notify
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 
 logger = logging.getLogger(__name__)
 
-# Redis pub/sub channel every engine listens on: "dispatch <pipeline> <model>", "cancel <job id>".
-WAKE_CHANNEL = "livepeer-ai:engine"
 # Successful attempts the ETA's mean service time is taken over.
 ETA_SAMPLE = 20
 
@@ -79,11 +78,6 @@ class Assignment:
 
 def capability_key(pipeline: str, model_id: str) -> str:
     return f"{pipeline} {model_id}"
-
-
-def queue_group(capability: str) -> str:
-    """The Channels group of a capability's waiting jobs' watchers (names must be short ASCII)."""
-    return "queue_" + hashlib.sha1(capability.encode()).hexdigest()[:20]
 
 
 # -- joining and leaving ------------------------------------------------------
@@ -139,37 +133,8 @@ def cancel_job(job: Job) -> bool:
     job.__dict__.pop("queue_place", None)
     if updated:
         notify(f"cancel {job.id}")
-        from livepeer_ai.gateway.progress import publish_job_update
-
         publish_job_update(job)
     return bool(updated)
-
-
-def notify(message: str) -> None:
-    """Wake every engine: this process's at once, the others through Redis (best effort: they tick anyway)."""
-    from livepeer_ai.gateway import engine
-
-    engine.wake_local(message)
-    if not settings.REDIS_URL:
-        return
-    try:
-        wake_publisher().publish(WAKE_CHANNEL, message)
-    except Exception:  # noqa: BLE001 - the engines' one-second tick picks it up
-        logger.warning("could not publish %r to the engines", message, exc_info=True)
-
-
-_publisher: tuple[str, Any] | None = None
-
-
-def wake_publisher() -> Any:
-    """One client per Redis URL (settings may name another, in tests), reconnecting by itself."""
-    global _publisher
-    if _publisher is None or _publisher[0] != settings.REDIS_URL:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        _publisher = (settings.REDIS_URL, client)
-    return _publisher[1]
 
 
 # -- where a job stands -----------------------------------------------------
