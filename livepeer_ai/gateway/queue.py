@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from livepeer_ai.gateway import fairness, slots
@@ -144,17 +144,14 @@ def place_of(job: Job) -> QueuePlace | None:
     entry = QueuedStage.objects.filter(job_id=job.id, state=QueueState.WAITING).first()
     if entry is None or job.is_finished:
         return None
-    ahead = (
-        QueuedStage.objects.filter(
-            pipeline=entry.pipeline,
-            model_id=entry.model_id,
-            state=QueueState.WAITING,
-            job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
-        )
-        .filter(Q(priority__gt=entry.priority) | Q(priority=entry.priority, id__lt=entry.id))
-        .count()
+    waiting = QueuedStage.objects.filter(
+        pipeline=entry.pipeline,
+        model_id=entry.model_id,
+        state=QueueState.WAITING,
+        job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
     )
-    position = ahead + 1
+    # The order the engine serves in (priority, then turns between API keys, then arrival).
+    position = fairness.position_of(entry, waiting)
     return QueuePlace(entry.capability, position, expected_wait_s(entry.pipeline, entry.model_id, position))
 
 
@@ -227,7 +224,6 @@ def dispatch(
         placed = fill_slots(head, candidates, cap, lambda entry: set(entry.excluded), limit, rng)
         assignments = [assign(entry, nodes[chosen.key], worker, now) for entry, chosen in placed]
         return [a for a in assignments if a is not None]
-        return assignments
 
 
 def lock_capability(key: str, now: Any) -> None:

@@ -6,6 +6,7 @@ dispatch decides exactly as in production, with no stream behind it.
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any
 
@@ -407,3 +408,26 @@ def test_a_keys_urgent_row_behind_its_backlog_still_goes_first(network):
     waiting = QueuedStage.objects.filter(state=QueueState.WAITING, pipeline=T2I[0], model_id=T2I[1])
     head = fairness.fair_head(waiting, *T2I, 3)
     assert [row.job_id for row in head[:2]] == [urgent.id, later.id]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(4))
+def test_every_waiting_jobs_position_is_its_place_in_the_order_it_is_served(network, seed):
+    """Positions (and so ETAs) follow the engine's order: priority, turns between keys, arrival."""
+    from livepeer_ai.gateway import fairness
+
+    rng = random.Random(seed)
+    node("http://a", {T2I: 3})
+    keys = [ApiKey.issue(f"k{i}")[0] for i in range(3)] + [None]
+    for _ in range(6):
+        submit(key=rng.choice(keys))
+    dispatched()  # some keys hold slots now: their waiting rows' turns come later
+    running = list(Job.objects.filter(queued__state=QueueState.RUNNING).order_by("id"))
+    end_stage(rng.choice(running))
+    for _ in range(14):
+        job = submit(key=rng.choice(keys))
+        QueuedStage.objects.filter(job=job).update(priority=rng.choice([0, 0, 5]))
+    waiting = QueuedStage.objects.filter(state=QueueState.WAITING, pipeline=T2I[0], model_id=T2I[1])
+    served = [row.job_id for row in fairness.fair_head(waiting, *T2I, waiting.count())]
+    positions = {job.id: job.queue_position for job in Job.objects.filter(id__in=served)}
+    assert [positions[job_id] for job_id in served] == list(range(1, len(served) + 1))
