@@ -215,7 +215,7 @@ def dispatch(
         free = sum(c.free for c in eligible(candidates, cap, set()))
         if not free:
             if not candidates and slots.network_known() and not slots.may_be_sold(pipeline, model_id):
-                return serve_unsold(key, waiting, worker, now, limit)
+                return serve_unsold(pipeline, model_id, waiting, worker, now, limit)
             return []
         # A few more than the free slots, for rows that may not use a node they already failed on;
         # in turns between API keys, so one key's backlog does not hold the others back.
@@ -266,13 +266,16 @@ def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any)
     )
 
 
-def serve_unsold(key: str, waiting: Any, worker: str, now: Any, limit: int) -> list[Assignment]:
+def serve_unsold(pipeline: str, model_id: str, waiting: Any, worker: str, now: Any, limit: int) -> list[Assignment]:
     """No known node offers the capability at all: the fallback provider serves it, or it fails at once."""
     if settings.FALLBACK_PROVIDER_URL:
-        live = waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-priority", "id")
-        return [a for a in (assign(entry, None, worker, now) for entry in live[:limit]) if a is not None]
+        # In the same turns, and under the same per-key cap, as the network's slots.
+        live = waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        head = fairness.fair_head(live, pipeline, model_id, limit)
+        return [a for a in (assign(entry, None, worker, now) for entry in head) if a is not None]
     grace = timedelta(seconds=settings.QUEUE_WAIT_FOR_NODES_S)
-    fail_waiting(waiting.filter(enqueued_at__lte=now - grace), "no_orchestrator", unsold_reason(key))
+    reason = unsold_reason(capability_key(pipeline, model_id))
+    fail_waiting(waiting.filter(enqueued_at__lte=now - grace), "no_orchestrator", reason)
     return []
 
 
@@ -341,7 +344,8 @@ def expire_waiting(worker: str, limit: int = 1000) -> list[Assignment]:
             ).order_by("-priority", "id")
             if settings.FALLBACK_PROVIDER_URL:
                 live = old.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-                taken = (assign(entry, None, worker, now) for entry in live[: max(0, limit - len(assignments))])
+                head = fairness.fair_head(live, pipeline, model_id, max(0, limit - len(assignments)))
+                taken = (assign(entry, None, worker, now) for entry in head)
                 assignments += [a for a in taken if a is not None]
                 continue
             for entry in old:

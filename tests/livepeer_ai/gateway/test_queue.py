@@ -431,3 +431,19 @@ def test_every_waiting_jobs_position_is_its_place_in_the_order_it_is_served(netw
     served = [row.job_id for row in fairness.fair_head(waiting, *T2I, waiting.count())]
     positions = {job.id: job.queue_position for job in Job.objects.filter(id__in=served)}
     assert [positions[job_id] for job_id in served] == list(range(1, len(served) + 1))
+
+
+@pytest.mark.django_db
+def test_the_fallback_provider_serves_in_turns_and_under_the_keys_cap(network, settings):
+    settings.FALLBACK_PROVIDER_URL = "http://fallback.example"
+    settings.API_KEY_MAX_RUNNING = 1
+    flood, other = ApiKey.issue("flood")[0], ApiKey.issue("other")[0]
+    backlog = [create_api_job("image-to-image", {"prompt": "x", "model_id": T2I[1]}, None, flood) for _ in range(3)]
+    late = create_api_job("image-to-image", {"prompt": "y", "model_id": T2I[1]}, None, other)
+    taken = [a.job_id for a in queue.dispatch("image-to-image", T2I[1], "w1")]
+    assert taken == [str(backlog[0].id), str(late.id)]
+    # Past the maximum wait too: the capped key still runs one at a time there.
+    settings.QUEUE_MAX_WAIT_S = 0
+    assert queue.expire_waiting("w1") == []
+    end_stage(backlog[0])
+    assert [a.job_id for a in queue.expire_waiting("w1")] == [str(backlog[1].id)]
