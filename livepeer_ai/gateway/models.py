@@ -131,18 +131,6 @@ class Job(UsdRateAtTheTime):
         return self.stages[min(self.stage_index, len(self.stages) - 1)]
 
     @property
-    def percent(self) -> int:
-        """Overall progress across stages, each stage weighted equally."""
-        if self.status == JobStatus.SUCCEEDED:
-            return 100
-        if not self.stages:
-            return 0
-        # Steps fill 90 % of a stage; decoding and encoding after the last step
-        # take the rest, so the bar never sits at 100 % before the GIF exists.
-        within = 0.9 * self.step / self.total_steps if self.total_steps else 0.0
-        return int(100 * (self.stage_index + within) / len(self.stages))
-
-    @property
     def finishing_stage(self) -> bool:
         return self.status == JobStatus.RUNNING and self.total_steps > 0 and self.step >= self.total_steps
 
