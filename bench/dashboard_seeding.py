@@ -245,6 +245,8 @@ def seed_tickets(count: int, recipients: list[str], now: datetime, days: int, rn
                         signature="0x" + "00" * 65,
                         ticket_hash=f"0x{unique.getrandbits(256):064x}",
                         expected_value=face_value // WIN_ODDS,
+                        usd_per_eth_e8=USD_PER_ETH_E8,
+                        usd_rate_source="configured",
                         winning=winning,
                         received_at=received,
                         status=status,
