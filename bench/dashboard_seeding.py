@@ -27,7 +27,7 @@ from dashboard.models import NodeSnapshot, Operator
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
 from livepeer_ai.payments.earnings import rebuild
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus
-from livepeer_ai.protocol.units import fee_wei
+from livepeer_ai.protocol.units import fee_wei, manifest_id
 
 # anvil's development accounts 1… (the demo's nodes and the test personas' keys come first).
 NODE_KEYS = (
@@ -235,7 +235,8 @@ def seed_tickets(count: int, recipients: list[str], now: datetime, days: int, rn
                     ReceivedTicket(
                         recipient=recipients[index % len(recipients)],
                         sender=SENDERS[index % len(SENDERS)],
-                        manifest_id="text-to-image_livepeer-ai/tiny-sdxl-turbo",
+                        # Each stage's pipeline in turn, so earnings per GPU-hour have every pipeline.
+                        manifest_id=manifest_id(*STAGES[index % len(STAGES)][:2]),
                         face_value=face_value,
                         win_prob=(2**256 - 1) // WIN_ODDS,
                         sender_nonce=index % 500,
