@@ -107,7 +107,7 @@ def run(jobs: int, tickets: int, runs: int) -> tuple[list[Measured], dict[str, s
             "Costs against the cloud (public)",
             page(visitor, "/network/costs/"),
             runs,
-            "the latest 5,000 paid stages per pipeline",
+            "at most the latest 5,000 paid stages",
         ),
         ("Dashboard index (admin: all nodes)", page(admin, "/dashboard/"), runs, ""),
         (

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from dashboard.cloud_prices import CloudPrice
-from livepeer_ai.gateway.costs import PipelineCost
+from livepeer_ai.gateway.costs import CostSample
 
 PER_OUTPUT_UNITS = {"video": "job", "image": "job", "megapixel": "megapixel"}
 
@@ -53,11 +53,10 @@ class Comparison:
         return f"{ratio:.2g}×" if ratio < 10 else f"{ratio:,.0f}×"
 
 
-def compare(
-    costs: dict[str, PipelineCost], references: list[CloudPrice], since: datetime, until: datetime
-) -> list[Comparison]:
+def compare(sample: CostSample, references: list[CloudPrice]) -> list[Comparison]:
     """One row per reference and pipeline it applies to (GPU time: every pipeline with jobs), in the file's
     order; a reference with no jobs here to compare still has its row."""
+    costs, since, until = sample.pipelines, sample.since, sample.until
     rows = []
     for reference in references:
         hourly = reference.usd_per_gpu_hour

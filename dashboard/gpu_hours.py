@@ -1,19 +1,19 @@
 """What an hour of a node's runner time earned, per pipeline: expected value received over busy time.
 
 Expected value is the node's ticket income (docs/protocol.md §3: a ticket is
-worth its face value × win probability whether or not it wins), summed exactly
-per pipeline from the tickets' manifest ids. Busy time is the time the gateway
-measured on the node for each stage that ran there (succeeded, failed, canceled or
+worth its face value × win probability whether or not it wins), summed exactly per
+pipeline from the tickets' manifest ids: the period's, or its latest EARNINGS_SAMPLE
+when it holds more (then busy time is read over the same span). Busy time is the time
+the gateway measured on the node for each stage that ran there (succeeded, failed, canceled or
 lost mid-run; not refusals for capacity or bad requests, which occupy no runner).
 USD is at each ticket's recorded rate; a pipeline with any ticket of unknown
 rate has no USD figure rather than a partial one.
 
-Two queries whatever the number of tickets and attempts.
+Two queries: a bounded read of tickets, and one grouped aggregate of attempts.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,9 +25,10 @@ from django.db.models import Q, Sum
 from livepeer_ai.gateway.models import AttemptOutcome, StageAttempt
 from livepeer_ai.payments.amounts import usd_value
 from livepeer_ai.payments.models import USD_RATE_SCALE, ReceivedTicket
-from livepeer_ai.payments.wei_sums import wei_sums
 
 SECONDS_PER_HOUR = 3600
+# The most recent tickets read: the page costs the same for a busy node (the rollup has no pipelines).
+EARNINGS_SAMPLE = 5000
 # Outcomes of a stage that had a runner working on it.
 RAN = [AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED, AttemptOutcome.CANCELED, AttemptOutcome.LOST]
 
@@ -67,26 +68,39 @@ def pipeline_of(manifest_id: str) -> str:
     return manifest_id.partition("_")[0]
 
 
-def earnings_per_gpu_hour(address: str, orchestrator_ids: Sequence[int], since: datetime) -> list[PipelineEarnings]:
+@dataclass
+class GpuHours:
+    """Earnings per GPU-hour per pipeline, and the span read: the period, or since the oldest of its
+    latest EARNINGS_SAMPLE tickets when it holds more."""
+
+    pipelines: list[PipelineEarnings]
+    since: datetime
+    truncated: bool
+
+
+def earnings_per_gpu_hour(address: str, orchestrator_ids: Sequence[int], since: datetime) -> GpuHours:
+    tickets = list(
+        ReceivedTicket.objects.filter(recipient=address, received_at__gte=since)
+        .order_by("-received_at")
+        .values_list("manifest_id", "expected_value", "usd_per_eth_e8", "received_at")[:EARNINGS_SAMPLE]
+    )
+    truncated = len(tickets) == EARNINGS_SAMPLE
+    if truncated:
+        # A bounded read, newest first on the (recipient, received_at) index: busy time over the same span.
+        since = tickets[-1][-1]
     by_pipeline: dict[str, PipelineEarnings] = {}
 
     def row(pipeline: str) -> PipelineEarnings:
         return by_pipeline.setdefault(pipeline, PipelineEarnings(pipeline))
 
-    tickets = ReceivedTicket.objects.filter(recipient=address, received_at__gte=since)
-    usd: dict[str, Decimal | None] = defaultdict(lambda: Decimal(0))
-    for (manifest, rate_e8), expected_value in wei_sums(
-        tickets, "expected_value", ["manifest_id", "usd_per_eth_e8"]
-    ).items():
-        pipeline = pipeline_of(manifest)
-        row(pipeline).expected_value_wei += expected_value
-        so_far = usd[pipeline]
-        if rate_e8 is None or so_far is None:
-            usd[pipeline] = None
+    for manifest, expected_value, rate_e8, _received in tickets:
+        earned = row(pipeline_of(manifest))
+        earned.expected_value_wei += int(expected_value)
+        if rate_e8 is None or earned.expected_value_usd is None:
+            earned.expected_value_usd = None
         else:
-            usd[pipeline] = so_far + usd_value(expected_value, Decimal(rate_e8).scaleb(-USD_RATE_SCALE))
-    for pipeline, value in usd.items():
-        by_pipeline[pipeline].expected_value_usd = value
+            rate = Decimal(rate_e8).scaleb(-USD_RATE_SCALE)
+            earned.expected_value_usd += usd_value(int(expected_value), rate)
     succeeded = Q(outcome=AttemptOutcome.SUCCEEDED)
     busy = (
         StageAttempt.objects.filter(
@@ -99,4 +113,4 @@ def earnings_per_gpu_hour(address: str, orchestrator_ids: Sequence[int], since: 
     for pipeline, busy_s, served_s, units in busy:
         earned = row(pipeline)
         earned.busy_s, earned.served_s, earned.served_units = busy_s or 0.0, served_s or 0.0, int(units or 0)
-    return [by_pipeline[name] for name in sorted(by_pipeline)]
+    return GpuHours([by_pipeline[name] for name in sorted(by_pipeline)], since, truncated)

@@ -40,13 +40,11 @@ def network(request: HttpRequest) -> HttpResponse:
 def costs(request: HttpRequest) -> HttpResponse:
     """Public: what jobs cost here per pipeline, from the fees the gateway paid, beside the cloud's prices."""
     now = timezone.now()
-    since = now - timedelta(days=COST_DAYS)
-    costs = job_costs(since, now)
+    sample = job_costs(now - timedelta(days=COST_DAYS), now)
     context = {
-        "costs": list(costs.values()),
-        "comparisons": compare(costs, load_cloud_prices(), since, now),
-        "since": since,
-        "until": now,
+        "costs": list(sample.pipelines.values()),
+        "comparisons": compare(sample, load_cloud_prices()),
+        "sample": sample,
         "days": COST_DAYS,
     }
     return render(request, "dashboard/costs.html", context)

@@ -56,7 +56,7 @@ def node(request: HtmxHttpRequest, address: str) -> HttpResponse:
         "charts": earnings_charts(earnings, period),
         "gpu_hours": gpu_hours,
         "pricing": pricing,
-        "pricing_rows": helper_rows(pricing, gpu_hours, current_rate().usd_per_eth),
+        "pricing_rows": helper_rows(pricing, gpu_hours.pipelines, current_rate().usd_per_eth),
         "recent_tickets": ReceivedTicket.objects.filter(recipient=address).order_by("-received_at", "-id")[:10],
     }
     template = "dashboard/operator.html#period" if request.htmx else "dashboard/operator.html"

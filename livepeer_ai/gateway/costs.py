@@ -22,16 +22,13 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
-
 from livepeer_ai.gateway.models import AttemptOutcome, StageAttempt
 from livepeer_ai.payments.amounts import usd_value
 from livepeer_ai.payments.models import USD_RATE_SCALE
 from livepeer_ai.payments.ticket_value import ceil_div
 from livepeer_ai.percentile import percentile
 
-# The most recent paid attempts read per pipeline: the page costs the same on a busy network.
+# The most recent paid stages read: the page costs the same on a busy network.
 COST_SAMPLES = 5000
 SECONDS_PER_HOUR = 3600
 
@@ -61,8 +58,9 @@ class JobCost:
     runner_s: float = 0.0
     usd_per_eth: Decimal | None = None
 
-    @property
+    @cached_property
     def usd(self) -> Decimal | None:
+        """Read once the job's fees are all added up (`job_costs`), then kept: a page asks for it often."""
         return None if self.usd_per_eth is None else usd_value(self.fee_wei, self.usd_per_eth)
 
 
@@ -88,7 +86,7 @@ class PipelineCost:
     def job_count(self) -> int:
         return len(self.jobs)
 
-    @property
+    @cached_property
     def priced_jobs(self) -> int:
         """Jobs with a recorded ETH/USD rate: the USD figures are over these."""
         return sum(1 for job in self.jobs if job.usd_per_eth is not None)
@@ -107,11 +105,11 @@ class PipelineCost:
         values = [usd * self.unit.per / job.units for job in self.jobs if job.units and (usd := job.usd) is not None]
         return _usd(values, fraction)
 
-    @property
+    @cached_property
     def runner_s(self) -> float:
         return sum(job.runner_s for job in self.jobs)
 
-    @property
+    @cached_property
     def wei_per_runner_hour(self) -> int | None:
         """What the fees paid come to per hour of the nodes' time on these jobs (the gateway's measure of a stage)."""
         seconds = self.runner_s
@@ -119,7 +117,7 @@ class PipelineCost:
             return None
         return int(sum(job.fee_wei for job in self.jobs) * SECONDS_PER_HOUR / Decimal(str(seconds)))
 
-    @property
+    @cached_property
     def usd_per_runner_hour(self) -> Decimal | None:
         """The same in USD, over the jobs with a rate (each fee at its job's rate)."""
         priced = [job for job in self.jobs if job.usd is not None]
@@ -143,24 +141,48 @@ class PipelineCost:
         }
 
 
-def job_costs(since: datetime, until: datetime | None = None) -> dict[str, PipelineCost]:
-    """Pipeline → the cost of each job that paid for it since `since`: one query."""
-    paid = StageAttempt.objects.filter(outcome=AttemptOutcome.SUCCEEDED, fee_wei__isnull=False, started_at__gte=since)
-    if until is not None:
-        paid = paid.filter(started_at__lt=until)
-    rows = (
-        paid.annotate(recency=Window(RowNumber(), partition_by=[F("pipeline")], order_by=F("started_at").desc()))
-        .filter(recency__lte=COST_SAMPLES)
-        .values_list("pipeline", "job_id", "fee_wei", "units", "took_s", "job__usd_per_eth_e8")
+@dataclass
+class CostSample:
+    """The costs per pipeline, and the span they were read over: the asked period, or its latest
+    COST_SAMPLES paid stages when it holds more (then `since` is the oldest of those)."""
+
+    pipelines: dict[str, PipelineCost]
+    since: datetime
+    until: datetime
+    truncated: bool
+
+
+def job_costs(since: datetime, until: datetime) -> CostSample:
+    """The cost of each job submitted since `since` that paid for each pipeline before `until`: one
+    query, reading at most COST_SAMPLES stages (newest first, on the (outcome, started_at) index).
+    A job counts only when all its stages fall in the span read, never a part of its fees."""
+    rows = list(
+        StageAttempt.objects.filter(
+            outcome=AttemptOutcome.SUCCEEDED,
+            fee_wei__isnull=False,
+            started_at__gte=since,
+            started_at__lt=until,
+            job__created_at__gte=since,
+        )
+        .order_by("-started_at")
+        .values_list(
+            "pipeline", "job_id", "fee_wei", "units", "took_s", "job__usd_per_eth_e8", "job__created_at", "started_at"
+        )[:COST_SAMPLES]
     )
+    truncated = len(rows) == COST_SAMPLES
+    if truncated:
+        # Stages started before the oldest one read are unread: only jobs submitted after it are whole.
+        since = rows[-1][-1]
+        rows = [row for row in rows if row[-2] > since]
     per_job: dict[str, dict[Any, JobCost]] = defaultdict(dict)
-    for pipeline, job_id, fee, units, took_s, rate_e8 in rows:
+    for pipeline, job_id, fee, units, took_s, rate_e8, _created, _started in rows:
         rate = None if rate_e8 is None else Decimal(rate_e8).scaleb(-USD_RATE_SCALE)
         cost = per_job[pipeline].setdefault(job_id, JobCost(usd_per_eth=rate))
         cost.fee_wei += int(fee or 0)  # never None: the filter above
         cost.units += int(units)
         cost.runner_s += took_s or 0.0
-    return {
+    pipelines = {
         pipeline: PipelineCost(pipeline, output_unit(pipeline), list(jobs.values()))
         for pipeline, jobs in sorted(per_job.items())
     }
+    return CostSample(pipelines, since, until, truncated)

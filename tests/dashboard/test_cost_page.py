@@ -77,7 +77,7 @@ def test_jobs_without_a_recorded_rate_give_no_ratio_rather_than_todays_price():
     make_attempt(None, AttemptOutcome.SUCCEEDED, job=job, pipeline="image-to-video", fee_wei=10**15)
     now = timezone.now()
     since = now - timedelta(days=30)
-    rows = compare(job_costs(since, now), load_cloud_prices(), since, now)
+    rows = compare(job_costs(since, now), load_cloud_prices())
     fal = next(r for r in rows if r.reference.provider == "fal.ai")
     assert fal.our_wei == 10**15 and fal.our_usd is None and fal.ratio is None and fal.ratio_text == "–"
 
@@ -90,6 +90,6 @@ def test_ratio_is_ours_over_theirs():
     prices = [p for p in load_cloud_prices() if p.provider == "Replicate" and p.gpu == "H100"]
     paid("upscale", 10**15, took_s=3600.0)  # $3 for an hour of node time
     now = timezone.now()
-    (comparison,) = compare(job_costs(now - timedelta(days=1), now), prices, now, now)
+    (comparison,) = compare(job_costs(now - timedelta(days=1), now), prices)
     assert comparison.ratio == Decimal(3) / Decimal("5.49")
     assert comparison.ratio_text == "0.55×"

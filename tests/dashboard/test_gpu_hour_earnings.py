@@ -10,11 +10,10 @@ from fractions import Fraction
 import pytest
 from django.utils import timezone
 
+from dashboard import gpu_hours
 from dashboard.gpu_hours import earnings_per_gpu_hour
 from dashboard.pricing import Offer, offer_for, price_for_hourly, wei_per_unit
 from livepeer_ai.gateway.models import AttemptOutcome, Orchestrator
-from livepeer_ai.payments.models import ReceivedTicket
-from livepeer_ai.payments.wei_sums import wei_sums
 from tests.dashboard.factories import make_attempt, make_ticket
 
 RATE_E8 = 3000 * 10**8
@@ -50,7 +49,7 @@ def test_earnings_per_gpu_hour_are_expected_value_over_the_time_runners_were_bus
     make_attempt(node, AttemptOutcome.NO_CAPACITY, took_s=5.0)  # refused: no runner was busy
     make_attempt(node, AttemptOutcome.REJECTED, took_s=5.0)
     make_attempt(None, AttemptOutcome.SUCCEEDED, took_s=50.0)  # not on this node
-    earned = {row.pipeline: row for row in earnings_per_gpu_hour(address, [node.id], since())}
+    earned = {row.pipeline: row for row in earnings_per_gpu_hour(address, [node.id], since()).pipelines}
     t2i = earned["text-to-image"]
     assert (t2i.expected_value_wei, t2i.busy_s) == (3 * EV, 3.0)
     # 3e13 wei over 3 s: 3.6e16 wei (0.036 ETH) per hour; at $3000 per ETH, $108.
@@ -68,18 +67,24 @@ def test_usd_per_hour_needs_every_tickets_rate(personas, node):
     make_ticket(personas.operator_address, usd_per_eth_e8=RATE_E8)
     make_ticket(personas.operator_address, usd_per_eth_e8=None)
     make_attempt(node, AttemptOutcome.SUCCEEDED, took_s=1.0)
-    (t2i,) = earnings_per_gpu_hour(personas.operator_address, [node.id], since())
+    (t2i,) = earnings_per_gpu_hour(personas.operator_address, [node.id], since()).pipelines
     assert t2i.wei_per_gpu_hour == 2 * EV * 3600 and t2i.usd_per_gpu_hour is None
 
 
 @pytest.mark.django_db
-def test_sums_of_wei_are_exact_beyond_64_bits(personas):
-    huge = 2**200 + 12345
-    make_ticket(personas.operator_address, expected_value=huge)
-    make_ticket(personas.operator_address, expected_value=huge)
-    make_ticket(personas.operator_address, expected_value=1)
-    sums = wei_sums(ReceivedTicket.objects.all(), "expected_value", ["recipient"])
-    assert sums == {(personas.operator_address,): 2 * huge + 1}
+def test_a_busy_node_is_read_over_its_latest_tickets_and_the_same_span_of_busy_time(personas, node, monkeypatch):
+    monkeypatch.setattr(gpu_hours, "EARNINGS_SAMPLE", 2)
+    now = timezone.now()
+    make_ticket(personas.operator_address, received_at=now - timedelta(hours=3), expected_value=2**200)
+    make_ticket(personas.operator_address, received_at=now - timedelta(hours=2), expected_value=2**70)
+    make_ticket(personas.operator_address, received_at=now - timedelta(hours=1), expected_value=2**70)
+    make_attempt(node, AttemptOutcome.SUCCEEDED, took_s=100.0, started_at=now - timedelta(hours=3))
+    make_attempt(node, AttemptOutcome.SUCCEEDED, took_s=2.0, started_at=now - timedelta(hours=2))
+    read = earnings_per_gpu_hour(personas.operator_address, [node.id], since())
+    assert read.truncated and read.since == now - timedelta(hours=2)
+    (t2i,) = read.pipelines
+    # Exact beyond 64 bits, and the busy time of the same span only.
+    assert (t2i.expected_value_wei, t2i.busy_s) == (2 * 2**70, 2.0)
 
 
 def test_break_even_price_earns_the_gpus_hourly_cost():
