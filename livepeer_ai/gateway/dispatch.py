@@ -70,6 +70,8 @@ class PreparedStage:
     charge: Callable[[], None] = lambda: None
     # Books the tickets sent with the request once the node took it (payments/sender.py).
     accepted: Callable[[], None] | None = None
+    # The fee `charge` books (gateway/payment.py); None when the stage is not paid for.
+    fee_wei: int | None = None
 
     def overall(self, step: int, total: int) -> tuple[int, int]:
         """A piece's (step, total) as the whole stage's."""
@@ -142,8 +144,10 @@ def record_progress(job_id: str, stage_index: int, step: int, total: int) -> boo
     )
 
 
-def finish_attempt(attempt_id: int, outcome: str, took_s: float, exc: RunnerError | None = None) -> None:
-    fields: dict[str, Any] = {"outcome": outcome, "took_s": took_s}
+def finish_attempt(
+    attempt_id: int, outcome: str, took_s: float, exc: RunnerError | None = None, fee_wei: int | None = None
+) -> None:
+    fields: dict[str, Any] = {"outcome": outcome, "took_s": took_s, "fee_wei": fee_wei}
     if exc is not None:
         fields.update(status_code=exc.status, message=exc.message[:2000])
     StageAttempt.objects.filter(id=attempt_id).update(**fields)
@@ -172,8 +176,9 @@ def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dic
         # Canceled meanwhile, or re-queued as lost: this answer is not kept; a canceled job's row goes.
         abandoned(assignment, took_s)
         return
-    finish_attempt(assignment.attempt_id, AttemptOutcome.SUCCEEDED, took_s)
-    # Only completed work is charged against the credit there, as the node debits it.
+    # Only completed work is charged against the credit there, as the node debits it; the attempt
+    # keeps the fee so that what jobs cost is read from the gateway's own books (gateway/costs.py).
+    finish_attempt(assignment.attempt_id, AttemptOutcome.SUCCEEDED, took_s, fee_wei=prepared.fee_wei)
     prepared.charge()
     stage = job.stages[entry.stage_index]
     store_stage_receipts(job, stage, receipts)

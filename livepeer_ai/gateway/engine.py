@@ -366,6 +366,7 @@ class Engine:
             payment = await sync_to_async(dispatch.pay, thread_sensitive=False)(assignment, prepared)
             prepared.headers.update(payment.headers)
             prepared.charge, prepared.accepted = payment.charge, payment.accepted
+            prepared.fee_wei = payment.fee_wei
         await publish_step(assignment.job_id, prepared.stage_index, 0, 0)
         return prepared, await self.stream(assignment, prepared)
 

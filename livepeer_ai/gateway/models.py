@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from livepeer_ai.payments.models import UsdRateAtTheTime
+from livepeer_ai.payments.models import UsdRateAtTheTime, WeiField
 
 
 class JobStatus(models.TextChoices):
@@ -203,6 +203,10 @@ class StageAttempt(models.Model):
     message = models.TextField(blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     took_s = models.FloatField(null=True, blank=True)
+    # The fee charged for this attempt, in wei (units × price_per_unit / pixels_per_unit, rounded
+    # up: protocol/units.fee_wei, the rule the payment used): set only when the stage succeeded
+    # on chain and the gateway booked the charge; null for a failed, refused or unpaid attempt.
+    fee_wei = WeiField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-started_at"]

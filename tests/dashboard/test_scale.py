@@ -29,6 +29,7 @@ PAGES = [
     ("/dashboard/nodes/{address}/tickets.csv", 5),
     ("/dashboard/", 5),
     ("/network/", 7),
+    ("/network/costs/", 3),
 ]
 
 

@@ -91,6 +91,8 @@ def test_paid_job_credits_tickets_and_debits_only_the_completed_work(paid_node):
     # Node and gateway agree: one ticket's EV in, one job's fee out.
     assert paid_node.balance(address_of(GATEWAY_KEY), MANIFEST) == ev - FEE
     assert int(gateway_credit().balance) == ev - FEE
+    # The gateway's books keep the fee it charged, for what jobs cost (gateway/costs.py).
+    assert [a.fee_wei for a in job.attempts.all()] == [FEE]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -106,6 +108,7 @@ def test_failed_job_leaves_the_senders_credit_unchanged(paid_node):
     assert sent > 0
     assert paid_node.balance(address_of(GATEWAY_KEY), MANIFEST) == before + sent
     assert int(gateway_credit().balance) == before + sent
+    assert [a.fee_wei for a in failed.attempts.all()] == [None]
 
 
 @pytest.mark.django_db(transaction=True)
