@@ -72,6 +72,8 @@ class PreparedStage:
     accepted: Callable[[], None] | None = None
     # The fee `charge` books (gateway/payment.py); None when the stage is not paid for.
     fee_wei: int | None = None
+    # Files to make from the answer off the DB thread before it is stored (workflow.media_work).
+    media_work: Callable[[dict[str, Any]], workflow.Media] | None = None
 
     def overall(self, step: int, total: int) -> tuple[int, int]:
         """A piece's (step, total) as the whole stage's."""
@@ -113,6 +115,7 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
         stage_index=entry.stage_index,
         piece=piece,
         pieces=pieces,
+        media_work=workflow.media_work(job, entry.stage_index),
     )
     if assignment.orchestrator_id is not None:
         prepared.node_address = Orchestrator.objects.get(id=assignment.orchestrator_id).address
@@ -168,7 +171,13 @@ def check_receipts(result: dict[str, Any], prepared: PreparedStage) -> list[Outp
         raise RunnerError(502, f"Receipt rejected: {exc}") from exc
 
 
-def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dict[str, Any], took_s: float) -> None:
+def succeeded(
+    assignment: queue.Assignment,
+    prepared: PreparedStage,
+    result: dict[str, Any],
+    took_s: float,
+    media: workflow.Media | None = None,
+) -> None:
     receipts = check_receipts(result, prepared) if assignment.orchestrator_id is not None else []
     entry = holds(assignment)
     job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
@@ -184,7 +193,7 @@ def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dic
     store_stage_receipts(job, stage, receipts)
     if assignment.orchestrator_id is not None:
         network.record_success(Orchestrator(id=assignment.orchestrator_id))
-    more = workflow.store_result(job, entry.stage_index, entry.part, result)
+    more = workflow.store_result(job, entry.stage_index, entry.part, result, media)
     advance(job, entry, more)
 
 

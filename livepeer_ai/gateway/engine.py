@@ -337,8 +337,12 @@ class Engine:
                 # Another job's dispatch failing is no failure of this stage: the tick retries it.
                 logger.exception("dispatch of %s failed; retrying at the next tick", assignment.capability)
             await asyncio.sleep(0)
+            media = None
+            if prepared.media_work is not None:
+                # Seconds of encoding at real sizes: never on the DB thread every stage shares.
+                media = await sync_to_async(prepared.media_work, thread_sensitive=False)(result)
             try:
-                await db(dispatch.succeeded, assignment, prepared, result, took)
+                await db(dispatch.succeeded, assignment, prepared, result, took, media)
             except RunnerError as exc:
                 await db(dispatch.failed, assignment, exc, took)
         except Exception:

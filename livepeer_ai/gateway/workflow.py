@@ -123,13 +123,41 @@ def stage_request(job: Job, stage_index: int, part: int) -> StageRequest:
     return plan[0](job, stage_index, part)
 
 
-def store_result(job: Job, stage_index: int, part: int, result: dict[str, Any]) -> bool:
-    """Keep what the stage made; True when the stage has more pieces to run."""
+def store_result(job: Job, stage_index: int, part: int, result: dict[str, Any], media: Media | None = None) -> bool:
+    """Keep what the stage made (with the `media` made from it off the DB thread); True when more pieces follow."""
     stage = job.stages[stage_index]
     if job.parameters.get("api"):
         store_api_result(job, stage, result)
         return False
-    return GIF_STAGE_PLANS[stage][1](job, stage_index, part, result)
+    return GIF_STAGE_PLANS[stage][1](job, stage_index, part, result, media or {})
+
+
+# Files made from a stage's answer before it is stored: kind ("gif", "mp4") → bytes.
+Media = dict[str, bytes]
+
+
+def media_work(job: Job, stage_index: int) -> Callable[[dict[str, Any]], Media] | None:
+    """What must be made from this piece's answer before it is stored, or None.
+
+    The engine runs it off its one DB thread (gateway/engine.py): at real sizes,
+    making an upscaled video's GIF and MP4 takes seconds, and every stage's DB
+    work would wait for it. It reads files, never the DB.
+    """
+    stage = job.stages[stage_index]
+    if stage != "upscale" or job.parameters.get("api"):
+        return None
+    piece, pieces = stage_pieces(job, stage_index)
+    if piece != pieces - 1:
+        return None
+    done = list(job.outputs.get(stage, {}).get("frames", []))
+    fps = job.outputs[job.stages[stage_index - 1]]["fps"]
+
+    def assemble(result: dict[str, Any]) -> Media:
+        _mime, last = parse_data_url(result["images"][0]["url"])
+        frames = [Image.open(default_storage.open(path)) for path in done] + [Image.open(io.BytesIO(last))]
+        return {"gif": encode_gif(frames, fps), "mp4": encode_mp4(frames, fps)}
+
+    return assemble
 
 
 def stage_pieces(job: Job, stage_index: int) -> tuple[int, int]:
@@ -155,7 +183,7 @@ def text_to_image_request(job: Job, index: int, part: int) -> StageRequest:
     return StageRequest(stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body)
 
 
-def store_text_to_image(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+def store_text_to_image(job: Job, index: int, part: int, result: dict[str, Any], media: Media) -> bool:
     image = result["images"][0]
     save_output(job, job.stages[index], "image", "image.png", image["url"], seed=image["seed"], **safety_flags([image]))
     return False
@@ -175,7 +203,7 @@ def image_to_video_request(job: Job, index: int, part: int) -> StageRequest:
     )
 
 
-def store_video_stage(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+def store_video_stage(job: Job, index: int, part: int, result: dict[str, Any], media: Media) -> bool:
     save_video(job, job.stages[index], result)
     return False
 
@@ -208,7 +236,7 @@ def upscale_request(job: Job, index: int, part: int) -> StageRequest:
     )
 
 
-def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any], media: Media) -> bool:
     """Upscaled frames are stored as they arrive; the GIF and MP4 once the last is in.
 
     The last frame is counted done only after the GIF and MP4 exist: a stage re-driven
@@ -226,10 +254,9 @@ def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any]
     done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
     attach_receipt(job, stage, done[-1], upscaled)
     if len(done) == len(source["frames"]):
-        frames = [Image.open(default_storage.open(path)) for path in done]
-        fps = source["fps"]
-        save_media(job, stage, "gif", "video.gif", encode_gif(frames, fps))
-        save_media(job, stage, "mp4", "video.mp4", encode_mp4(frames, fps), fps=fps)
+        # Made from the frames off the DB thread (media_work), before this was called.
+        save_media(job, stage, "gif", "video.gif", media["gif"])
+        save_media(job, stage, "mp4", "video.mp4", media["mp4"], fps=source["fps"])
     outputs["frames"] = done
     Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
     return len(done) < len(source["frames"])
@@ -258,7 +285,7 @@ def frame_interpolation_request(job: Job, index: int, part: int) -> StageRequest
 
 # Per stage: what a piece sends, and what is kept of its answer.
 GIF_STAGE_PLANS: dict[
-    str, tuple[Callable[[Job, int, int], StageRequest], Callable[[Job, int, int, dict[str, Any]], bool]]
+    str, tuple[Callable[[Job, int, int], StageRequest], Callable[[Job, int, int, dict[str, Any], Media], bool]]
 ] = {
     "text-to-image": (text_to_image_request, store_text_to_image),
     "image-to-video": (image_to_video_request, store_video_stage),
