@@ -17,11 +17,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
@@ -32,7 +34,7 @@ from ninja.security import HttpBearer
 from pydantic import ValidationError
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES
-from livepeer_ai.gateway import idempotency, payment, queue
+from livepeer_ai.gateway import idempotency, payment, queue, usage
 from livepeer_ai.gateway.api_errors import error, invalid
 from livepeer_ai.gateway.api_schemas import (
     EVENT_STREAM,
@@ -40,6 +42,7 @@ from livepeer_ai.gateway.api_schemas import (
     JOB_OPERATIONS,
     JOB_RESPONSES,
     SUBMIT_EXTRA_RESPONSES,
+    USAGE_RESPONSES,
     request_schema,
     submit_responses,
 )
@@ -270,8 +273,17 @@ def admit(
     unpayable = payment.unpayable(pipeline, fields["model_id"], units)
     if unpayable:
         raise Rejected(error(402, unpayable))
-    # Created and queued in one transaction: a client with a request id has a queued job.
-    return create_api_job(pipeline, fields, upload, request.auth, idempotency_key=key, request_digest=digest)
+    most = usage.most_it_may_cost(pipeline, fields["model_id"], units)
+    # Checked and created in one transaction holding the key's row: a limit is never passed by a race.
+    with transaction.atomic():
+        try:
+            usage.within_limit(request.auth, most)
+        except usage.SpendLimitReached as exc:
+            raise Rejected(JsonResponse({"detail": exc.detail()}, status=402)) from None
+        # Created and queued in one transaction: a client with a request id has a queued job.
+        return create_api_job(
+            pipeline, fields, upload, request.auth, idempotency_key=key, request_digest=digest, fee_estimate_wei=most
+        )
 
 
 async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
@@ -325,6 +337,32 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
         response=submit_responses(_pipeline),
         openapi_extra={"requestBody": {"content": _content, "required": True}, "responses": SUBMIT_EXTRA_RESPONSES},
     )(route(_pipeline))
+
+
+@api.get(
+    "/usage",
+    operation_id="getUsage",
+    summary="This API key's jobs, units and fees by UTC day and pipeline, and its daily spend limit",
+    response=USAGE_RESPONSES,
+)
+def get_usage(request: ApiRequest, start: date | None = None, end: date | None = None) -> HttpResponse:
+    """`start` and `end` are UTC days (YYYY-MM-DD), both included; by default the last 30 days."""
+    try:
+        first, last = usage.period(start, end)
+    except usage.BadPeriod as exc:
+        return error(400, str(exc))
+    used = usage.usage_of(request.auth, first, last)
+    spend = usage.spend_today(request.auth)
+    return JsonResponse(
+        {
+            "api_key": str(request.auth),
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "total": used.total.as_json(),
+            "days": [row.as_json() for row in used.rows],
+            "spend_limit": spend.as_json() if spend else None,
+        }
+    )
 
 
 @api.get(

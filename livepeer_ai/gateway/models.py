@@ -230,6 +230,9 @@ class ApiKey(models.Model):
     revoked = models.BooleanField(default=False)
     # The key's jobs are dispatched before those of keys with a lower priority (FIFO within one).
     priority = models.SmallIntegerField(default=0)
+    # At most this many wei of fees a UTC day (null: no limit); a submission that would pass it
+    # is refused with 402 (gateway/usage.py).
+    daily_spend_limit_wei = WeiField(null=True, blank=True, default=None)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

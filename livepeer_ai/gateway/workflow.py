@@ -341,10 +341,13 @@ def create_api_job(
     *,
     idempotency_key: str = "",
     request_digest: str = "",
+    fee_estimate_wei: int = 0,
 ) -> Job:
     """A one-stage job from the public API: the runner route's fields, and its upload stored.
 
-    `upload` (gateway.api.Upload) carries the input's measured size, kept for billing.
+    `upload` (gateway.api.Upload) carries the input's measured size, kept for billing;
+    `fee_estimate_wei`, the most it may cost, counts against the key's daily limit until it
+    finishes (gateway/usage.py).
     """
     rate = current_rate().recorded()  # read before the transaction: it may ask the chain
     with transaction.atomic():
@@ -352,7 +355,7 @@ def create_api_job(
             prompt=str(fields.get("prompt", ""))[:2000],
             api_key=api_key,
             stages=[pipeline],
-            parameters={"api": True, "request": fields},
+            parameters={"api": True, "request": fields, "fee_estimate_wei": str(fee_estimate_wei)},
             idempotency_key=idempotency_key,
             request_digest=request_digest,
             **rate,
