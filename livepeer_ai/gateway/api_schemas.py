@@ -215,6 +215,33 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+WEBHOOK_EVENTS = ["queued", "started", "progress", "completed"]
+
+
+def webhook_properties(multipart: bool) -> dict[str, Any]:
+    """The gateway's own request fields (gateway/webhooks.py): where to POST the job's events, and which."""
+    events: dict[str, Any] = (
+        {"type": "string", "description": f"Comma-separated, any of {', '.join(WEBHOOK_EVENTS)}; all when omitted."}
+        if multipart
+        else {
+            "type": "array",
+            "items": {"enum": WEBHOOK_EVENTS},
+            "minItems": 1,
+            "description": "The events to send; all when omitted.",
+        }
+    )
+    return {
+        "webhook": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "description": "An http(s) URL to POST the job's events to, signed (Standard Webhooks). "
+            "Private, loopback and link-local addresses are refused.",
+        },
+        "webhook_events_filter": events,
+    }
+
+
 def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """One Server-Sent Event as OpenAPI 3.1 describes an event stream's items: its `data` is JSON."""
     return {

@@ -14,6 +14,7 @@ UTC midnight.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -32,6 +33,27 @@ DEFAULT_DAYS = 30
 USD_QUANTUM = Decimal("0.000001")
 # Where an accepted API job keeps the most it may cost (gateway/workflow.create_api_job).
 ESTIMATE = "fee_estimate_wei"
+
+
+DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class NotADay(ValueError):
+    def __init__(self, name: str, raw: str) -> None:
+        self.name = name
+        super().__init__(f"{name} must be a day as YYYY-MM-DD, got {raw[:20]!r}.")
+
+
+def day_of(name: str, raw: str | None) -> date | None:
+    """A day written YYYY-MM-DD (None when not given); anything else raises NotADay."""
+    if raw is None or raw.strip() == "":
+        return None
+    if not re.fullmatch(DAY_PATTERN, raw):
+        raise NotADay(name, raw)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise NotADay(name, raw) from None
 
 
 class BadPeriod(ValueError):

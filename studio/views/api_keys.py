@@ -6,8 +6,6 @@ Keys are issued in the admin (their owner is a member); the figures are the ones
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -17,22 +15,14 @@ from livepeer_ai.gateway.models import ApiKey
 from studio.access import member_required
 
 
-def asked_day(request: HttpRequest, name: str) -> date | None:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise usage.BadPeriod(f"{name} must be a day as YYYY-MM-DD, got {raw[:20]!r}.") from None
-
-
 @require_GET
 @member_required
 def api_keys(request: HttpRequest) -> HttpResponse:
     try:
-        start, end = usage.period(asked_day(request, "start"), asked_day(request, "end"))
-    except usage.BadPeriod as exc:
+        start, end = usage.period(
+            usage.day_of("start", request.GET.get("start")), usage.day_of("end", request.GET.get("end"))
+        )
+    except (usage.NotADay, usage.BadPeriod) as exc:
         return render(request, "studio/api_keys.html", {"problem": str(exc), "keys": []}, status=400)
     keys = [
         {"key": key, "usage": usage.usage_of(key, start, end), "spend": usage.spend_today(key)}

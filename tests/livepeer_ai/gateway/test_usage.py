@@ -116,6 +116,7 @@ def test_usage_counts_jobs_units_and_the_fees_paid_by_day_and_pipeline(client):
     [
         ({"start": "2026-13-01"}, 422, ["query", "start"]),
         ({"end": "yesterday"}, 422, ["query", "end"]),
+        ({"start": "0"}, 422, ["query", "start"]),  # no timestamps passed off as days
         ({"start": "2026-11-05", "end": "2026-11-01"}, 400, "is after end"),
         ({"start": "2024-01-01", "end": "2026-01-01"}, 400, "at most 367 days"),
     ],
