@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from livepeer_ai.gateway.models import ApiKey, Job, Orchestrator
+from livepeer_ai.gateway.models import ApiKey, Job, Orchestrator, WebhookDelivery
 
 
 @admin.register(Job)
@@ -54,3 +54,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class OrchestratorAdmin(admin.ModelAdmin):
     list_display = ["service_uri", "address", "reachable", "suspended_until", "failures_in_row", "info_fetched_at"]
     readonly_fields = ["info", "info_fetched_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """What was sent to API callers' webhooks, and what came back (gateway/webhooks.py)."""
+
+    list_display = ["job", "event", "url", "attempts", "status_code", "delivered_at", "next_attempt_at", "created_at"]
+    list_filter = ["event"]
+    search_fields = ["job__id", "url"]
+    list_select_related = ["job"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]

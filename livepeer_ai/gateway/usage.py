@@ -271,7 +271,9 @@ def within_limit(api_key: ApiKey, request_wei: int) -> None:
     submissions of one key are counted one after the other, never both against the
     same spend.
     """
-    # The limit as it is now (an admin may have changed it since the key authenticated).
+    if api_key.daily_spend_limit_wei is None:
+        return  # as read when the key authenticated this request: no row to hold
+    # The limit as it is now (an admin may have changed it since).
     locked = ApiKey.objects.select_for_update().only("id", "daily_spend_limit_wei").get(pk=api_key.pk)
     spend = spend_today(locked)
     if spend is not None and spend.spent_wei + request_wei > spend.limit_wei:

@@ -270,6 +270,7 @@ def submit(client: Any, key: str, **extra: Any) -> Any:
         ("http://0.0.0.0/hook", "private"),
         ("ftp://example.com/hook", "http or https"),
         ("hook", "http or https"),
+        ("", "http or https"),
         ("http://no-such-host.invalid/hook", "does not resolve"),
         ("http://exa mple.com/", "spaces"),
     ],
@@ -389,3 +390,13 @@ def test_a_receiver_that_never_answers_does_not_hold_up_the_job(client, receiver
     assert not WebhookDelivery.objects.filter(job_id=job_id, delivered_at__isnull=False).exists()
     assert WebhookDelivery.objects.filter(job_id=job_id, event="completed").exists()  # written, waiting its turn
     receiver.release.set()
+
+
+@pytest.mark.django_db
+def test_an_admin_sees_what_was_sent_and_what_came_back(client, personas, receiver, hook_settings):
+    job, _ = subscribed_job(receiver.on("/hook"), events=("completed",))
+    webhooks.announce([job.id], "completed")
+    deliver_once()
+    client.force_login(personas.admin)
+    listing = client.get("/admin/gateway/webhookdelivery/")
+    assert listing.status_code == 200 and receiver.on("/hook") in listing.content.decode()
