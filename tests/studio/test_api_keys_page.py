@@ -51,6 +51,7 @@ def test_the_owner_sees_each_keys_usage_by_day_and_its_limit_and_nobody_elses(cl
     page = text_of(client.get("/accounts/api-keys/", {"start": "2026-11-01", "end": "2026-11-30"}))
 
     assert "render farm" in page and mine.prefix in page
+    assert "{#" not in page  # no template comment leaks onto the page
     assert "their key" not in page and theirs.prefix not in page
     assert "2026-11-03" in page and "4096" in page
     assert "0.004096 ETH" in page  # the fees, through the one formatter
