@@ -1,10 +1,11 @@
 """What each API key used and spent: jobs, billed units and fees, by UTC day and pipeline; its daily limit.
 
 A job counts on the UTC day it was submitted, under its pipeline. Its fee is what the
-gateway paid the nodes for it: every completed stage at the node's price (only completed
-work is charged, docs/protocol.md §3.3; a failed or refused attempt costs nothing, and
-the fallback provider is not paid in tickets). Its USD value is at the ETH/USD rate the
-job recorded when it was submitted, so history does not move with today's price.
+gateway paid the nodes for it: the fee it booked for each completed stage
+(`StageAttempt.fee_wei`; only completed work is charged, docs/protocol.md §3.3). A failed
+or refused attempt costs nothing, and neither does work off chain or on the fallback
+provider: no tickets pay for it. Its USD value is at the ETH/USD rate the job recorded
+when it was submitted, so history does not move with today's price.
 
 The daily spend limit (`ApiKey.daily_spend_limit_wei`) counts the day's finished jobs at
 what they cost and its unfinished ones at the most they may cost (`fee_estimate_wei`,
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
 from livepeer_ai.gateway import slots
@@ -60,19 +62,12 @@ class BadPeriod(ValueError):
     """A usage period that is not one: it ends before it starts, or is longer than MAX_DAYS."""
 
 
-def paid_wei(attempt: StageAttempt, node: Orchestrator | None) -> int:
-    """What the gateway paid for one attempt: a completed stage, at its node's advertised price.
-
-    The one place a fee is read. The price is the node's current /info, as
-    gateway/payment.py paid it (the attempt does not record the price it paid at): once
-    attempts record their fee, this returns it and nothing else changes.
-    """
-    if attempt.outcome != AttemptOutcome.SUCCEEDED or node is None:
+def paid_wei(attempt: StageAttempt) -> int:
+    """What the gateway paid for one attempt: the fee it booked when the stage completed and was
+    charged on chain (gateway/dispatch.py); 0 for any other. The one place a fee is read."""
+    if attempt.outcome != AttemptOutcome.SUCCEEDED:
         return 0
-    offered = node.capability(attempt.pipeline, attempt.model_id)
-    if offered is None:
-        return 0
-    return fee_wei(attempt.units, int(offered.get("price_per_unit", 0)), int(offered.get("pixels_per_unit", 1)) or 1)
+    return attempt.fee_wei or 0
 
 
 @dataclass
@@ -145,17 +140,13 @@ def period(start: date | None, end: date | None) -> tuple[date, date]:
 def job_fees(jobs: Iterable[Job]) -> dict[str, tuple[int, int]]:
     """Each job's (fees paid, units billed) over its completed stages, by job id."""
     ids = [job.id for job in jobs]
-    attempts = list(
-        StageAttempt.objects.filter(job_id__in=ids, outcome=AttemptOutcome.SUCCEEDED).only(
-            "job_id", "orchestrator_id", "pipeline", "model_id", "units", "outcome"
-        )
+    attempts = StageAttempt.objects.filter(job_id__in=ids, outcome=AttemptOutcome.SUCCEEDED).only(
+        "job_id", "units", "outcome", "fee_wei"
     )
-    nodes = Orchestrator.objects.in_bulk({a.orchestrator_id for a in attempts if a.orchestrator_id is not None})
     totals: dict[str, tuple[int, int]] = {}
     for attempt in attempts:
         fee, units = totals.get(str(attempt.job_id), (0, 0))
-        node = nodes.get(attempt.orchestrator_id) if attempt.orchestrator_id is not None else None
-        totals[str(attempt.job_id)] = (fee + paid_wei(attempt, node), units + attempt.units)
+        totals[str(attempt.job_id)] = (fee + paid_wei(attempt), units + attempt.units)
     return totals
 
 
@@ -233,7 +224,10 @@ def spend_today(api_key: ApiKey) -> SpendToday | None:
 
 def most_it_may_cost(pipeline: str, model_id: str, units: int) -> int:
     """The fee of `units` at the dearest offer a request may be sent to (fresh, reachable, under the
-    price cap): which node runs it is chosen later, by speed as much as by price."""
+    price cap): which node runs it is chosen later, by speed as much as by price. Off chain, 0:
+    nothing is paid."""
+    if not settings.WEB3_PROVIDER_URI:
+        return 0
     cap = slots.price_cap()
     fresh = Orchestrator.objects.filter(reachable=True, info_fetched_at__gte=timezone.now() - slots.known_window())
     most = 0

@@ -36,6 +36,7 @@ def paid_job(key: ApiKey, created: datetime, units: int) -> Job:
         model_id="m",
         units=units,
         outcome=AttemptOutcome.SUCCEEDED,
+        fee_wei=units * PRICE,  # booked as the engine books a paid stage
     )
     return job
 

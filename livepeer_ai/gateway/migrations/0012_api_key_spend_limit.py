@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gateway', '0010_queued_stage_api_key'),
+        ('gateway', '0011_attempt_fee'),
     ]
 
     operations = [

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from livepeer_ai.gateway import usage
 from livepeer_ai.gateway.models import ApiKey, AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
+from livepeer_ai.protocol.units import fee_wei
 
 T2I = ("text-to-image", "livepeer-ai/tiny-sdxl-turbo")
 SMALL = {"prompt": "spend", "width": 64, "height": 64, "num_inference_steps": 1, "seed": 1}
@@ -38,12 +39,15 @@ def node(uri: str, price: int) -> Orchestrator:
 def job_with(
     key: ApiKey, created: datetime, attempts: list[tuple[Orchestrator | None, str, int]], **fields: Any
 ) -> Job:
-    """A finished job of `key` and its attempts: (node, outcome, units) each."""
+    """A finished job of `key` and its attempts: (node, outcome, units) each, with the fee booked as
+    the engine books it (gateway/dispatch.py): a completed stage paid at its node's price, nothing else."""
     pipeline = fields.pop("pipeline", T2I[0])
     job = Job.objects.create(prompt="x", api_key=key, stages=[pipeline], parameters={"api": True}, **fields)
     Job.objects.filter(id=job.id).update(created_at=created)
     for where, outcome, units in attempts:
+        paid = where is not None and outcome == AttemptOutcome.SUCCEEDED
         StageAttempt.objects.create(
+            fee_wei=fee_wei(units, where.info["capabilities"][0]["price_per_unit"], 1) if paid else None,
             job=job,
             stage=pipeline,
             orchestrator=where,
@@ -150,6 +154,9 @@ def test_the_default_period_is_the_last_30_days_to_today(client):
 def selling(approved_models: Any, settings: Any, tmp_path: Any) -> Orchestrator:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MAX_PRICE_PER_UNIT = 0
+    # Paid in tickets (submission itself never calls the chain): off chain nothing is spent.
+    settings.WEB3_PROVIDER_URI = "http://127.0.0.1:9"
+    settings.MAX_TOTAL_EV = 10**18  # one request's tickets may cover these fees
     return node("http://a", PRICE)
 
 
@@ -201,6 +208,26 @@ def test_finished_jobs_count_at_what_they_cost_and_yesterdays_not_at_all(client,
     second = Job.objects.exclude(id=job.id).get()
     Job.objects.filter(id=second.id).update(created_at=timezone.now() - timedelta(days=1))
     # Yesterday's job no longer counts today.
+    assert submit(client, secret).status_code == 202
+
+
+def test_a_job_that_finished_counts_at_the_fee_booked_not_the_most_it_might_have_cost(client, selling):
+    limited, secret = ApiKey.issue("limited")
+    ApiKey.objects.filter(pk=limited.pk).update(daily_spend_limit_wei=SMALL_FEE + SMALL_FEE // 2)
+    assert submit(client, secret).status_code == 202
+    assert submit(client, secret).status_code == 402  # two at the most they may cost: over
+    job = Job.objects.get()
+    Job.objects.filter(id=job.id).update(status=JobStatus.SUCCEEDED)
+    StageAttempt.objects.create(
+        job=job, stage=T2I[0], pipeline=T2I[0], model_id=T2I[1], units=4096, outcome="succeeded", fee_wei=SMALL_FEE // 4
+    )
+    assert submit(client, secret).status_code == 202
+
+
+def test_off_chain_nothing_is_paid_so_no_limit_is_reached(client, selling, settings):
+    settings.WEB3_PROVIDER_URI = ""
+    limited, secret = ApiKey.issue("limited")
+    ApiKey.objects.filter(pk=limited.pk).update(daily_spend_limit_wei=0)
     assert submit(client, secret).status_code == 202
 
 
