@@ -87,6 +87,58 @@ class JobState(Schema):
     error: JobError | None = Field(default=None, description="Once failed.")
 
 
+class SpendLimitDetail(Schema):
+    msg: str
+    daily_limit_wei: str | None = Field(default=None, description="The key's limit per UTC day, in wei.")
+    spent_today_wei: str | None = Field(
+        default=None, description="Fees of today's jobs: finished ones at their cost, unfinished at the most they may."
+    )
+    resets_at: str | None = Field(default=None, description="When the day's spend starts again from 0 (UTC midnight).")
+    request_wei: str | None = Field(default=None, description="The most this request may cost.")
+
+
+class PaymentRefused(Schema):
+    """402: the API key's daily spend limit would be passed (with the numbers), or no node can be paid for it."""
+
+    detail: SpendLimitDetail
+
+
+class UsageCounts(Schema):
+    jobs: int
+    succeeded: int
+    failed: int
+    canceled: int
+    units: int = Field(description="Units billed for the completed stages (pixels, or ms of audio).")
+    fees_wei: str = Field(description="What the gateway paid the nodes for these jobs, in wei (a decimal string).")
+    fees_eth: str = Field(description="The same, in ETH, exactly.")
+    fees_usd: str | None = Field(
+        description="In USD at the ETH/USD rate each job recorded when submitted; null when none recorded one."
+    )
+    unpriced_fees_wei: str = Field(description="The part of the fees from jobs that recorded no ETH/USD rate.")
+
+
+class UsageDay(UsageCounts):
+    date: str = Field(description="The UTC day the jobs were submitted (YYYY-MM-DD).")
+    pipeline: str
+
+
+class SpendLimit(Schema):
+    daily_limit_wei: str
+    spent_today_wei: str
+    resets_at: str = Field(description="The next UTC midnight, ISO 8601.")
+
+
+class Usage(Schema):
+    """An API key's jobs, units and fees from `start` to `end` (UTC days, both included), by day and pipeline."""
+
+    api_key: str = Field(description="The key's name and prefix.")
+    start: str
+    end: str
+    total: UsageCounts
+    days: list[UsageDay]
+    spend_limit: SpendLimit | None = Field(description="The key's daily limit, if it has one, and today's spend.")
+
+
 # Refusals every authenticated route can answer.
 REFUSALS: dict[int, Any] = {401: Error, 422: Invalid, 500: Error}
 
@@ -97,6 +149,7 @@ SUBMIT_RESPONSES: dict[int, Any] = {
     200: Result,
     202: Accepted,
     400: Error,
+    402: PaymentRefused,
     403: Error,
     404: Error,
     409: Error,
@@ -116,6 +169,7 @@ def submit_responses(pipeline: str) -> dict[int, Any]:
 
 
 JOB_RESPONSES: dict[int, Any] = {200: JobState, 404: Error, **REFUSALS}
+USAGE_RESPONSES: dict[int, Any] = {200: Usage, 400: Error, **REFUSALS}
 JOB_OPERATIONS = {"GetJob": "getJob", "CancelJob": "cancelJob", "JobEvents": "jobEvents"}
 # The event stream's 200 is not JSON: given below, in EVENT_STREAM.
 JOB_EVENTS_RESPONSES: dict[int, Any] = {404: Error, **REFUSALS}
@@ -159,6 +213,33 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
             target = next((branch for branch in field.get("anyOf", []) if branch.get("type") != "null"), field)
             target.update(field_bounds)
     return schema
+
+
+WEBHOOK_EVENTS = ["queued", "started", "progress", "completed"]
+
+
+def webhook_properties(multipart: bool) -> dict[str, Any]:
+    """The gateway's own request fields (gateway/webhooks.py): where to POST the job's events, and which."""
+    events: dict[str, Any] = (
+        {"type": "string", "description": f"Comma-separated, any of {', '.join(WEBHOOK_EVENTS)}; all when omitted."}
+        if multipart
+        else {
+            "type": "array",
+            "items": {"enum": WEBHOOK_EVENTS},
+            "minItems": 1,
+            "description": "The events to send; all when omitted.",
+        }
+    )
+    return {
+        "webhook": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "description": "An http(s) URL to POST the job's events to, signed (Standard Webhooks). "
+            "Private, loopback and link-local addresses are refused.",
+        },
+        "webhook_events_filter": events,
+    }
 
 
 def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ an outcome and frees or keeps the slot in the ledger (gateway/slots.py):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from livepeer_ai.gateway import network, queue, slots, wake, workflow
+from livepeer_ai.gateway import network, queue, slots, wake, webhooks, workflow
 from livepeer_ai.gateway.models import (
     AttemptOutcome,
     Job,
@@ -74,6 +75,9 @@ class PreparedStage:
     fee_wei: int | None = None
     # Files to make from the answer off the DB thread before it is stored (workflow.media_work).
     media_work: Callable[[dict[str, Any]], workflow.Media] | None = None
+    # Whether the job's webhook asked for progress, and when this stage last sent it (gateway/webhooks.py).
+    webhook_progress: bool = False
+    progress_announced_at: float = 0.0
 
     def overall(self, step: int, total: int) -> tuple[int, int]:
         """A piece's (step, total) as the whole stage's."""
@@ -116,6 +120,7 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
         piece=piece,
         pieces=pieces,
         media_work=workflow.media_work(job, entry.stage_index),
+        webhook_progress=job.api_key_id is not None and webhooks.wants(job, "progress"),
     )
     if assignment.orchestrator_id is not None:
         prepared.node_address = Orchestrator.objects.get(id=assignment.orchestrator_id).address
@@ -138,13 +143,20 @@ def slot_freed(assignment: queue.Assignment) -> None:
     ).update(orchestrator=None)
 
 
-def record_progress(job_id: str, stage_index: int, step: int, total: int) -> bool:
-    """The row moves on; False once the job is no longer running (canceled meanwhile)."""
-    return bool(
-        Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
-            stage_index=stage_index, step=step, total_steps=total, updated_at=timezone.now()
-        )
+def record_progress(job_id: str, prepared: PreparedStage, step: int, total: int) -> bool:
+    """The row moves on; False once the job is no longer running (canceled meanwhile).
+
+    A webhook that asked for progress gets it at most every WEBHOOK_PROGRESS_MS, and the last step.
+    """
+    moved = Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+        stage_index=prepared.stage_index, step=step, total_steps=total, updated_at=timezone.now()
     )
+    now = time.monotonic()
+    due = step >= total or now - prepared.progress_announced_at >= settings.WEBHOOK_PROGRESS_MS / 1000
+    if moved and prepared.webhook_progress and due:
+        prepared.progress_announced_at = now
+        webhooks.announce([job_id], "progress")
+    return bool(moved)
 
 
 def finish_attempt(

@@ -37,7 +37,7 @@ from django.db.backends.signals import connection_created
 from django.utils import timezone
 from httpx_sse import SSEError, aconnect_sse
 
-from livepeer_ai.gateway import dispatch, network, queue, slots
+from livepeer_ai.gateway import dispatch, network, queue, slots, webhooks
 from livepeer_ai.gateway.dispatch import JobAbandoned, PreparedStage
 from livepeer_ai.gateway.models import EngineWorker, Job, JobStatus, Orchestrator
 from livepeer_ai.gateway.progress import publish_queue_moved, publish_step
@@ -167,6 +167,7 @@ class Engine:
             background = [
                 asyncio.create_task(self.every(settings.ENGINE_HEARTBEAT_S, self.beat)),
                 asyncio.create_task(self.every(max(1.0, settings.ORCHESTRATOR_INFO_TTL_S), self.refresh_network)),
+                asyncio.create_task(webhooks.deliver_forever()),  # never on a stage's path
             ]
             if settings.REDIS_URL:
                 background.append(asyncio.create_task(self.listen()))
@@ -406,9 +407,7 @@ class Engine:
                             or now - last_write >= settings.PROGRESS_WRITE_S
                         ):
                             last_write = now
-                            if not await db(
-                                dispatch.record_progress, assignment.job_id, prepared.stage_index, step, total
-                            ):
+                            if not await db(dispatch.record_progress, assignment.job_id, prepared, step, total):
                                 raise JobAbandoned
                     elif event.event == "result":
                         return dict(payload)

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from livepeer_ai.gateway import queue
+from livepeer_ai.gateway import queue, webhooks
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.gateway.stage_request import StageRequest
@@ -368,10 +368,14 @@ def create_api_job(
     *,
     idempotency_key: str = "",
     request_digest: str = "",
+    fee_estimate_wei: int = 0,
+    webhook: webhooks.Subscription | None = None,
 ) -> Job:
     """A one-stage job from the public API: the runner route's fields, and its upload stored.
 
-    `upload` (gateway.api.Upload) carries the input's measured size, kept for billing.
+    `upload` (gateway.api.Upload) carries the input's measured size, kept for billing;
+    `fee_estimate_wei`, the most it may cost, counts against the key's daily limit until it
+    finishes (gateway/usage.py). A `webhook` is told it was queued in the same transaction.
     """
     rate = current_rate().recorded()  # read before the transaction: it may ask the chain
     with transaction.atomic():
@@ -379,7 +383,12 @@ def create_api_job(
             prompt=str(fields.get("prompt", ""))[:2000],
             api_key=api_key,
             stages=[pipeline],
-            parameters={"api": True, "request": fields},
+            parameters={
+                "api": True,
+                "request": fields,
+                "fee_estimate_wei": str(fee_estimate_wei),
+                **({webhooks.URL_FIELD: webhook.stored()} if webhook else {}),
+            },
             idempotency_key=idempotency_key,
             request_digest=request_digest,
             **rate,
@@ -387,6 +396,7 @@ def create_api_job(
         if upload is not None:
             store_upload(job, upload)
         queue.enqueue(job)
+        webhooks.announce_job(job, "queued")
     return job
 
 
