@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
+from livepeer_ai.pipelines.llm import Completion
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
 from livepeer_ai.runner.jobs import JobFunction
@@ -32,6 +35,27 @@ def video_response(video: GeneratedVideo) -> dict[str, Any]:
         "fps": video.fps,
         "gif": {"url": data_url(encode_gif(video.frames, video.fps), "image/gif")},
         "mp4": {"url": data_url(encode_mp4(video.frames, video.fps), "video/mp4")},
+    }
+
+
+def llm_response(completion: Completion, model_id: str) -> dict[str, Any]:
+    """LLMResponse: one choice whose `message` is the assistant's answer, and the tokens it used."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "model": model_id,
+        "created": int(time.time()),
+        "usage": {
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "total_tokens": completion.prompt_tokens + completion.completion_tokens,
+        },
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": completion.finish_reason,
+                "message": {"role": "assistant", "content": completion.text},
+            }
+        ],
     }
 
 
@@ -100,6 +124,17 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
             return {"text": pipeline(image=media, prompt=values["prompt"], **common)}
         if name == "audio-to-text":
             return pipeline(audio=media, return_timestamps=values["return_timestamps"].lower(), **common)
+        if name == "llm":
+            completion = pipeline(
+                messages=[{"role": m["role"], "content": m["content"]} for m in values["messages"]],
+                temperature=values["temperature"],
+                max_tokens=values["max_tokens"],
+                top_p=values["top_p"],
+                top_k=values["top_k"],
+                seed=resolve_seed(values["seed"]),
+                **common,
+            )
+            return llm_response(completion, spec.model_id)
         raise ValueError(f"Unknown pipeline {name!r}.")
 
     return run
