@@ -284,7 +284,11 @@ class Node:
             self.supervisor.release(runner)
             self.metrics.failed(key, f"payment_{exc.status}")
             return error(exc.status, exc.message)
-        streaming = "text/event-stream" in request.headers.get("accept", "")
+        # A streamed llm answer comes as the node's events (deltas among progress, then the
+        # signed result) even when the caller did not ask for them by name.
+        streaming = "text/event-stream" in request.headers.get("accept", "") or (
+            pipeline == "llm" and job.fields.get("stream") is True
+        )
         response = await self.run_on(runner, job, sender, fee, streaming)
         response.headers[PAYMENT_ACCEPTED_HEADER] = "true"
         return response

@@ -10,7 +10,7 @@ from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback,
 from livepeer_ai.pipelines.llm import Completion
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
-from livepeer_ai.runner.jobs import JobFunction
+from livepeer_ai.runner.jobs import JobFunction, TextCallback
 from livepeer_ai.runner.schemas import RunnerParams
 
 
@@ -63,7 +63,7 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
     values = params.model_dump()
     name = spec.pipeline
 
-    def run(on_progress: ProgressCallback, cancel: CancelToken) -> dict[str, Any]:
+    def run(on_progress: ProgressCallback, cancel: CancelToken, on_text: TextCallback) -> dict[str, Any]:
         common = {"on_progress": on_progress, "cancel": cancel}
         if name == "text-to-image":
             return image_response(
@@ -132,6 +132,7 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
                 top_p=values["top_p"],
                 top_k=values["top_k"],
                 seed=resolve_seed(values["seed"]),
+                on_text=on_text if values["stream"] else None,
                 **common,
             )
             return llm_response(completion, spec.model_id)

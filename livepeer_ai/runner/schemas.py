@@ -268,8 +268,6 @@ def _check_llm_params(params: LLMParams) -> None:
         raise BadValue(f"max_tokens must be between 1 and {MAX_LLM_TOKENS}, got {params.max_tokens}.")
     if params.top_k != -1 and params.top_k < 1:
         raise BadValue(f"top_k must be -1 (no limit) or at least 1, got {params.top_k}.")
-    if params.stream:
-        raise BadValue("stream is not supported: send stream false (the answer comes whole).")
 
 
 def _check_range(params: RunnerParams, name: str, low: float, high: float, low_open: bool = False) -> None:

@@ -5,6 +5,7 @@ Responses are checked against the schemas of Livepeer's runner API 0.14.1 (ai_ru
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -93,7 +94,6 @@ def test_a_conversation_longer_than_the_context_is_refused(text_runners):
         ({"messages": CHAT, "top_p": 0}, 400, "top_p"),
         ({"messages": CHAT, "top_k": 0}, 400, "top_k"),
         ({"messages": CHAT, "model": "someone/else"}, 400, "serves"),
-        ({"messages": CHAT, "stream": True}, 400, "stream is not supported"),
     ],
     ids=[
         "no messages",
@@ -108,7 +108,6 @@ def test_a_conversation_longer_than_the_context_is_refused(text_runners):
         "top_p zero",
         "top_k zero",
         "another model",
-        "stream",
     ],
 )
 def test_llm_refuses_bad_input_clearly_and_stays_idle(text_runners, body, status, message):
@@ -125,4 +124,44 @@ def test_a_nan_temperature_is_refused_as_not_a_number(text_runners):
     raw = b'{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
     response = httpx.post(f"{url}/llm", content=raw, headers={"content-type": "application/json"}, timeout=60)
     assert response.status_code == 422, response.text
+    assert health(url) == "IDLE"
+
+
+def chat_chunks(url: str, **fields: Any) -> list[Any]:
+    """A streamed answer's `data:` lines, parsed by hand: JSON chunks, and the closing "[DONE]" as is."""
+    with httpx.stream("POST", f"{url}/llm", json={"messages": CHAT, **fields, "stream": True}, timeout=120) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
+    return [line if line == "[DONE]" else json.loads(line) for line in lines]
+
+
+def test_stream_true_sends_openai_chunks_that_add_up_to_the_same_answer(text_runners):
+    url = text_runners.url("llm")
+    whole = chat(url, max_tokens=20, seed=9, temperature=1.0).json()
+    chunks = chat_chunks(url, max_tokens=20, seed=9, temperature=1.0)
+    assert chunks[-1] == "[DONE]"
+    chunks = chunks[:-1]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert len({c["id"] for c in chunks}) == 1 and chunks[0]["id"].startswith("chatcmpl-")
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert text == whole["choices"][0]["message"]["content"]
+    assert len([c for c in chunks if c["choices"][0]["delta"].get("content")]) > 1  # token by token
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == whole["choices"][0]["finish_reason"]
+    assert last["usage"] == whole["usage"]
+    assert health(url) == "IDLE"
+
+
+def test_a_streamed_answer_that_fails_ends_with_an_error_chunk(text_runners):
+    url = text_runners.url("llm")
+    long_chat = [{"role": "user", "content": "the quick brown fox " * 900}]
+    with httpx.stream(
+        "POST", f"{url}/llm", json={"messages": long_chat, "max_tokens": 4096, "stream": True}, timeout=60
+    ) as response:
+        lines = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    error = json.loads(lines[-2])
+    assert error["status"] == 400 and "context" in error["detail"]["msg"]
     assert health(url) == "IDLE"
