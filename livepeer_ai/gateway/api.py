@@ -39,6 +39,7 @@ from livepeer_ai.gateway.api_schemas import (
     JOB_EVENTS_RESPONSES,
     JOB_OPERATIONS,
     JOB_RESPONSES,
+    LLM_EXTRA_RESPONSES,
     SUBMIT_EXTRA_RESPONSES,
     request_schema,
     submit_responses,
@@ -46,7 +47,7 @@ from livepeer_ai.gateway.api_schemas import (
 from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
-from livepeer_ai.messages import error_body, sse_event
+from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.protocol.units import units_for
@@ -200,6 +201,8 @@ def media_url(request: HttpRequest, path: str) -> str:
 def result_body(request: HttpRequest, job: Job) -> dict[str, Any]:
     """The runner API's response shape, with absolute, fetchable media URLs."""
     output = job.outputs.get(job.stages[0], {})
+    if "choices" in output:
+        return dict(output)  # llm's LLMResponse, as the runner sent it
     if "text" in output:
         return dict(output)  # image-to-text's {"text"}, audio-to-text's {"text", "chunks"}: as the runner sent them
     if "images" in output:
@@ -274,12 +277,17 @@ def admit(
     return create_api_job(pipeline, fields, upload, request.auth, idempotency_key=key, request_digest=digest)
 
 
-async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
+async def submit(request: ApiRequest, pipeline: str) -> HttpResponseBase:
     # Async so that waiting for a job never holds the thread Django runs sync views on.
     accepted = await sync_to_async(accept)(request, pipeline)
     if isinstance(accepted, HttpResponse):
         return accepted
     job = accepted
+    streamed = pipeline == "llm" and job.parameters["request"].get("stream") is True
+    if streamed and "respond-async" not in request.headers.get("Prefer", ""):
+        return StreamingHttpResponse(
+            chat_stream(job), content_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
     if "respond-async" in request.headers.get("Prefer", ""):
         response = JsonResponse({"request_id": str(job.id)}, status=202)
         response["Location"] = request.build_absolute_uri(f"/api/v1/jobs/{job.id}")
@@ -298,15 +306,46 @@ async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
     return JsonResponse({"request_id": str(job.id)}, status=202)
 
 
+async def chat_stream(job: Job) -> AsyncIterator[str]:
+    """A streamed llm answer in OpenAI's chunks, read from the job row: the text the engine has
+    written so far (as often as progress), then the rest from the result, the finish reason and
+    the tokens used, then `[DONE]`. The chunks' id is the job's, to look it up later."""
+    chunk_id, created = f"chatcmpl-{job.id.hex}", int(job.created_at.timestamp())
+    model = str(job.parameters["request"]["model_id"])
+    yield chat_chunk(chunk_id, model, created, {"role": "assistant", "content": ""})
+    sent = ""
+    deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
+    while time.monotonic() < deadline:
+        await sync_to_async(job.refresh_from_db)()
+        output = job.outputs.get("llm", {})
+        done = job.status == JobStatus.SUCCEEDED
+        text = output["choices"][0]["message"]["content"] if done else output.get("streamed", "")
+        if len(text) > len(sent) and text.startswith(sent):
+            yield chat_chunk(chunk_id, model, created, {"content": text[len(sent) :]})
+            sent = text
+        if done:
+            yield chat_chunk(chunk_id, model, created, {}, output["choices"][0]["finish_reason"], output["usage"])
+            break
+        if job.is_finished:
+            failed = job.status == JobStatus.FAILED
+            yield chat_error(job.error_message or "Job canceled.", status_of(job) if failed else 409)
+            break
+        await asyncio.sleep(POLL_S)
+    else:
+        yield chat_error(f"No answer within {settings.API_SYNC_TIMEOUT_S} s; the job goes on: GET /jobs/{job.id}.", 504)
+    yield CHAT_STREAM_DONE
+
+
 def own_job(request: ApiRequest, job_id: uuid.UUID) -> Job | None:
     return Job.objects.filter(id=job_id, api_key=request.auth).first()
 
 
 def route(pipeline: str) -> Any:
-    async def view(request: ApiRequest) -> HttpResponse:
+    async def view(request: ApiRequest) -> HttpResponseBase:
         return await submit(request, pipeline)
 
-    view.__name__ = "gen" + pipeline.title().replace("-", "")
+    # Livepeer's operation ids: genTextToImage, …, and genLLM.
+    view.__name__ = "genLLM" if pipeline == "llm" else "gen" + pipeline.title().replace("-", "")
     return view
 
 
@@ -323,7 +362,10 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
         operation_id=route(_pipeline).__name__,
         summary=f"Run {_pipeline}",
         response=submit_responses(_pipeline),
-        openapi_extra={"requestBody": {"content": _content, "required": True}, "responses": SUBMIT_EXTRA_RESPONSES},
+        openapi_extra={
+            "requestBody": {"content": _content, "required": True},
+            "responses": LLM_EXTRA_RESPONSES if _pipeline == "llm" else SUBMIT_EXTRA_RESPONSES,
+        },
     )(route(_pipeline))
 
 

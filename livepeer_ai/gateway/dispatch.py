@@ -164,6 +164,13 @@ def record_progress(job_id: str, stage_index: int, step: int, total: int) -> boo
     )
 
 
+def record_streamed_text(job_id: str, stage: str, text: str) -> None:
+    """A streamed llm answer's text so far, where the API's stream reads it; the result replaces it."""
+    Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+        outputs={stage: {"streamed": text}}, updated_at=timezone.now()
+    )
+
+
 def finish_attempt(attempt_id: int, outcome: str, took_s: float, exc: RunnerError | None = None) -> None:
     fields: dict[str, Any] = {"outcome": outcome, "took_s": took_s}
     if exc is not None:
