@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import health
+from tests.conftest import health, wait_for
 from tests.livepeer_ai.runner.test_pipelines_http import sse_events
 from tests.livepeer_ai.runner.test_text_routes import assert_matches, schema_errors
 
@@ -165,3 +165,23 @@ def test_a_streamed_answer_that_fails_ends_with_an_error_chunk(text_runners):
     error = json.loads(lines[-2])
     assert error["status"] == 400 and "context" in error["detail"]["msg"]
     assert health(url) == "IDLE"
+
+
+def test_cancel_stops_the_answer_at_its_next_token_with_409(text_runners):
+    url = text_runners.url("llm")
+    # Greedy never stops early on the tiny model: 4000 tokens would take minutes.
+    body = {"messages": CHAT, "max_tokens": 4000, "temperature": 0}
+    headers = {"Accept": "text/event-stream"}
+    with httpx.stream("POST", f"{url}/llm", json=body, headers=headers, timeout=120) as response:
+        lines = response.iter_lines()
+        kind = ""
+        for line in lines:
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            if kind == "progress":
+                break
+        assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
+        rest = [json.loads(line.removeprefix("data: ")) for line in lines if line.startswith("data: ")]
+    assert rest[-1] == {"detail": {"msg": "Job canceled."}, "status": 409}
+    assert max(event.get("step", 0) for event in rest) < 4000
+    wait_for(lambda: health(url) == "IDLE", 30, "llm runner idle after cancel")
