@@ -103,6 +103,12 @@ def run(jobs: int, tickets: int, runs: int) -> tuple[list[Measured], dict[str, s
             f"{tickets // 2:,} rows, streamed",
         ),
         ("Network overview (public)", page(visitor, "/network/"), runs, ""),
+        (
+            "Costs against the cloud (public)",
+            page(visitor, "/network/costs/"),
+            runs,
+            "at most the latest 5,000 paid stages",
+        ),
         ("Dashboard index (admin: all nodes)", page(admin, "/dashboard/"), runs, ""),
         (
             "Live capacity fragment (pushed per refresh)",

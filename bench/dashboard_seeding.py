@@ -27,6 +27,7 @@ from dashboard.models import NodeSnapshot, Operator
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
 from livepeer_ai.payments.earnings import rebuild
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus
+from livepeer_ai.protocol.units import fee_wei, manifest_id
 
 # anvil's development accounts 1… (the demo's nodes and the test personas' keys come first).
 NODE_KEYS = (
@@ -43,6 +44,9 @@ STAGES = (
     ("upscale", "livepeer-ai/tiny-sd-x4-upscaler", 256 * 256, 4, 2.5),
 )
 FAILURE_MESSAGES = {500: "GPU out of memory.", 502: "Receipt rejected: output hash mismatch", 504: "runner timed out"}
+# What seeded stages pay (the demo's price per pixel), and the ETH/USD rate seeded jobs record.
+PRICE_PER_PIXEL = 4_768_371
+USD_PER_ETH_E8 = 3000 * 10**8
 WIN_ODDS = 200  # about one ticket in two hundred wins, as in the demo
 FACE_VALUE = 2 * 10**15
 BATCH = 2000
@@ -147,6 +151,8 @@ def seed_jobs(
                 created_at=created,
                 started_at=created,
                 finished_at=created + timedelta(seconds=20),
+                usd_per_eth_e8=USD_PER_ETH_E8,
+                usd_rate_source="configured",
             )
             batch_jobs.append(job)
             for pipeline, model_id, units, steps, typical_s in stages:
@@ -193,6 +199,8 @@ def attempt(
         message="insufficient capacity" if status == 503 else FAILURE_MESSAGES.get(status, ""),
         started_at=at,
         took_s=took_s if took_s is not None else rng.uniform(0.05, 3.0),
+        # Only a stage that succeeded is charged (gateway/dispatch.py).
+        fee_wei=fee_wei(units, PRICE_PER_PIXEL, 1) if outcome == AttemptOutcome.SUCCEEDED else None,
     )
 
 
@@ -227,7 +235,8 @@ def seed_tickets(count: int, recipients: list[str], now: datetime, days: int, rn
                     ReceivedTicket(
                         recipient=recipients[index % len(recipients)],
                         sender=SENDERS[index % len(SENDERS)],
-                        manifest_id="text-to-image_livepeer-ai/tiny-sdxl-turbo",
+                        # Each stage's pipeline in turn, so earnings per GPU-hour have every pipeline.
+                        manifest_id=manifest_id(*STAGES[index % len(STAGES)][:2]),
                         face_value=face_value,
                         win_prob=(2**256 - 1) // WIN_ODDS,
                         sender_nonce=index % 500,
@@ -237,6 +246,8 @@ def seed_tickets(count: int, recipients: list[str], now: datetime, days: int, rn
                         signature="0x" + "00" * 65,
                         ticket_hash=f"0x{unique.getrandbits(256):064x}",
                         expected_value=face_value // WIN_ODDS,
+                        usd_per_eth_e8=USD_PER_ETH_E8,
+                        usd_rate_source="configured",
                         winning=winning,
                         received_at=received,
                         status=status,

@@ -6,7 +6,7 @@ Two real orchestrator nodes (`manage.py run_orchestrator`, separate processes) s
 text-to-image from real runner servers (`runner.app`, separate processes) whose
 pipeline returns a fixed 64×64 picture at once: everything but inference is the
 production code path. Jobs are public-API text-to-image jobs, created at `rate`
-per second and driven by `workflow.run_job` on a pool of threads, as Celery's
+per second and driven by `engine.run_job` on a pool of threads, as Celery's
 threaded workers do. Per job:
 
 - run time: `run_job` from claim to finished row (DB writes, selection, info
@@ -174,7 +174,7 @@ class Measured:
 def drive(rate: float, seconds: float, threads: int) -> Measured:
     from django.db import connection
 
-    from livepeer_ai.gateway import workflow
+    from livepeer_ai.gateway import engine, workflow
     from livepeer_ai.gateway.models import Job, JobStatus
 
     count = int(rate * seconds)
@@ -184,7 +184,7 @@ def drive(rate: float, seconds: float, threads: int) -> Measured:
     def run(job_id: str) -> None:
         t0 = time.perf_counter()
         try:
-            workflow.run_job(job_id)
+            engine.run_job(job_id)
         finally:
             took = time.perf_counter() - t0
             with lock:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.http import QueryDict
 from eth_utils import is_address, to_checksum_address
 
+from dashboard.cloud_prices import CloudPrice
 from livepeer_ai.payments.models import RedemptionStatus
 
 
@@ -73,3 +75,35 @@ class TicketFilterForm(forms.Form):
             if value:
                 query[name] = value
         return query.urlencode()
+
+
+class PricingForm(forms.Form):
+    """The operator's pricing helper: their GPU's hourly cost, and a cloud GPU-hour price to match."""
+
+    gpu_usd_per_hour = forms.DecimalField(
+        label="Your GPU's cost per hour (USD)",
+        min_value=Decimal("0.0001"),
+        max_value=Decimal(10_000),
+        max_digits=12,
+        decimal_places=4,
+        required=False,
+    )
+    cloud = forms.TypedChoiceField(label="Cloud price to match", coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args: Any, gpu_prices: list[CloudPrice], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gpu_prices = gpu_prices
+        cloud = self.fields["cloud"]
+        assert isinstance(cloud, forms.TypedChoiceField)
+        cloud.choices = [("", "none")] + [
+            (
+                str(index),
+                f"{p.provider} {p.product} ({p.gpu}): ${(p.usd_per_gpu_hour or Decimal(0)).normalize():f}/h, {p.as_of}",
+            )
+            for index, p in enumerate(gpu_prices)
+        ]
+
+    @property
+    def chosen_cloud(self) -> CloudPrice | None:
+        index = self.cleaned_data.get("cloud")
+        return None if index is None else self.gpu_prices[index]

@@ -14,4 +14,5 @@ urlpatterns = [
     path("dashboard/nodes/<str:address>/tickets/", node.tickets, name="dashboard-tickets"),
     path("dashboard/nodes/<str:address>/tickets.csv", node.tickets_csv, name="dashboard-tickets-csv"),
     path("network/", network.network, name="network-overview"),
+    path("network/costs/", network.costs, name="network-costs"),
 ]

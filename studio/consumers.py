@@ -8,8 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
 from livepeer_ai.gateway.models import JobStatus
-from livepeer_ai.gateway.progress import job_group
-from livepeer_ai.gateway.queue import queue_group
+from livepeer_ai.gateway.progress import job_group, queue_group
 from studio.results import describe_job, studio_job
 
 

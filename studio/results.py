@@ -7,6 +7,7 @@ render it through `describe_job`, so they show a viewer the same things.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -15,13 +16,7 @@ from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Receipt
 from studio.entries import job_safety
 from studio.models import Entry, Generation, Safety
 from studio.presets import STYLE_PRESETS
-
-STAGE_LABELS = {
-    "text-to-image": "First frame",
-    "image-to-video": "Video",
-    "upscale": "Upscaled ×4",
-    "frame-interpolation": "Smoothed motion",
-}
+from studio.progress import STAGE_LABELS, JobProgress, job_progress
 
 # error_code → what happened, for people; the gateway's message stays beside it as detail.
 FAILURES = {
@@ -76,6 +71,10 @@ class JobView:
     @property
     def media_withheld(self) -> bool:
         return bool(self.withheld_notice)
+
+    @cached_property
+    def progress(self) -> JobProgress:
+        return job_progress(self.job)
 
     @property
     def failure(self) -> str:

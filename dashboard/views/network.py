@@ -9,10 +9,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboard.charts import line_chart
+from dashboard.cloud_comparison import compare
+from dashboard.cloud_prices import load_cloud_prices
 from dashboard.network import orchestrator_rows, recent_redemptions
 from dashboard.performance import jobs_per_pipeline
+from livepeer_ai.gateway.costs import job_costs
 
 JOBS_DAYS = 14
+COST_DAYS = 30
 
 
 @require_GET
@@ -30,3 +34,17 @@ def network(request: HttpRequest) -> HttpResponse:
         "jobs_chart": line_chart("chart-jobs", "Jobs per pipeline", description, jobs.labels, jobs.series),
     }
     return render(request, "dashboard/network.html", context)
+
+
+@require_GET
+def costs(request: HttpRequest) -> HttpResponse:
+    """Public: what jobs cost here per pipeline, from the fees the gateway paid, beside the cloud's prices."""
+    now = timezone.now()
+    sample = job_costs(now - timedelta(days=COST_DAYS), now)
+    context = {
+        "costs": list(sample.pipelines.values()),
+        "comparisons": compare(sample, load_cloud_prices()),
+        "sample": sample,
+        "days": COST_DAYS,
+    }
+    return render(request, "dashboard/costs.html", context)

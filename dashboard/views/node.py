@@ -10,12 +10,16 @@ from django.views.decorators.http import require_GET
 
 from dashboard.access import every_node, node_page
 from dashboard.capacity import node_capacity, node_orchestrators
+from dashboard.cloud_prices import load_cloud_prices
 from dashboard.earnings import earnings_charts, node_earnings
-from dashboard.forms import TicketFilterForm
+from dashboard.forms import PricingForm, TicketFilterForm
+from dashboard.gpu_hours import earnings_per_gpu_hour
 from dashboard.models import Operator
 from dashboard.performance import DEFAULT_PERIOD, PERIODS, node_stats
+from dashboard.pricing import helper_rows
 from dashboard.tickets import async_lines, csv_lines, filtered, page_of
 from livepeer_ai.htmx import HtmxHttpRequest
+from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.payments.models import ReceivedTicket
 
 
@@ -37,9 +41,11 @@ def node(request: HtmxHttpRequest, address: str) -> HttpResponse:
     period = request.GET.get("period", DEFAULT_PERIOD)
     if period not in PERIODS:
         return HttpResponse(f"period must be one of {', '.join(PERIODS)}", status=400, content_type="text/plain")
+    pricing = PricingForm(request.GET, gpu_prices=[p for p in load_cloud_prices() if p.usd_per_gpu_hour is not None])
     now = timezone.now()
     orchestrators = node_orchestrators(address)
     earnings = node_earnings(address, period, now)
+    gpu_hours = earnings_per_gpu_hour(address, [o.id for o in orchestrators], now - PERIODS[period])
     context = {
         "node": address,
         "period": period,
@@ -48,10 +54,13 @@ def node(request: HtmxHttpRequest, address: str) -> HttpResponse:
         "stats": node_stats([o.id for o in orchestrators], now - PERIODS[period]),
         "earnings": earnings,
         "charts": earnings_charts(earnings, period),
+        "gpu_hours": gpu_hours,
+        "pricing": pricing,
+        "pricing_rows": helper_rows(pricing, gpu_hours.pipelines, current_rate().usd_per_eth),
         "recent_tickets": ReceivedTicket.objects.filter(recipient=address).order_by("-received_at", "-id")[:10],
     }
     template = "dashboard/operator.html#period" if request.htmx else "dashboard/operator.html"
-    return render(request, template, context)
+    return render(request, template, context, status=200 if pricing.is_valid() else 400)
 
 
 @require_GET

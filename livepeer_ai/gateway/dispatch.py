@@ -20,10 +20,9 @@ an outcome and frees or keeps the slot in the ledger (gateway/slots.py):
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from livepeer_ai.gateway import network, queue, slots
+from livepeer_ai.gateway import network, queue, slots, wake, workflow
 from livepeer_ai.gateway.models import (
     AttemptOutcome,
     Job,
@@ -44,7 +43,8 @@ from livepeer_ai.gateway.models import (
 from livepeer_ai.gateway.payment import StagePayment, pay_for_stage
 from livepeer_ai.gateway.progress import publish_job_ids
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
-from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid, parameters_hash, request_parameters
+from livepeer_ai.gateway.stage_request import StageRequest
+from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid
 from livepeer_ai.runner.client import RunnerError
 
 logger = logging.getLogger(__name__)
@@ -52,26 +52,6 @@ logger = logging.getLogger(__name__)
 
 class JobAbandoned(Exception):
     """The job was canceled (or its stage taken from this attempt) while the stage ran."""
-
-
-@dataclass
-class StageRequest:
-    pipeline: str
-    model_id: str
-    units: int
-    steps: int
-    json_body: dict[str, Any] | None = None
-    form: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
-
-    @property
-    def parameters_hash(self) -> str:
-        """The hash a node signs for these parameters as they arrive on the wire (payments/receipts.py)."""
-        if self.json_body is not None:
-            return parameters_hash(request_parameters(json.loads(json.dumps(self.json_body)), {}))
-        # Form values go on the wire as strings, booleans in lower case.
-        fields = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in self.form.items()}
-        return parameters_hash(request_parameters(fields, {name: raw for name, (_, raw, _) in self.files.items()}))
 
 
 @dataclass
@@ -90,6 +70,8 @@ class PreparedStage:
     charge: Callable[[], None] = lambda: None
     # Books the tickets sent with the request once the node took it (payments/sender.py).
     accepted: Callable[[], None] | None = None
+    # The fee `charge` books (gateway/payment.py); None when the stage is not paid for.
+    fee_wei: int | None = None
 
     def overall(self, step: int, total: int) -> tuple[int, int]:
         """A piece's (step, total) as the whole stage's."""
@@ -109,8 +91,6 @@ def holds(assignment: queue.Assignment) -> QueuedStage | None:
 
 
 def prepare(assignment: queue.Assignment) -> PreparedStage:
-    from livepeer_ai.gateway import workflow
-
     entry = holds(assignment)
     job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
     if entry is None or job is None:
@@ -171,8 +151,10 @@ def record_streamed_text(job_id: str, stage: str, text: str) -> None:
     )
 
 
-def finish_attempt(attempt_id: int, outcome: str, took_s: float, exc: RunnerError | None = None) -> None:
-    fields: dict[str, Any] = {"outcome": outcome, "took_s": took_s}
+def finish_attempt(
+    attempt_id: int, outcome: str, took_s: float, exc: RunnerError | None = None, fee_wei: int | None = None
+) -> None:
+    fields: dict[str, Any] = {"outcome": outcome, "took_s": took_s, "fee_wei": fee_wei}
     if exc is not None:
         fields.update(status_code=exc.status, message=exc.message[:2000])
     StageAttempt.objects.filter(id=attempt_id).update(**fields)
@@ -194,8 +176,6 @@ def check_receipts(result: dict[str, Any], prepared: PreparedStage) -> list[Outp
 
 
 def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dict[str, Any], took_s: float) -> None:
-    from livepeer_ai.gateway import workflow
-
     receipts = check_receipts(result, prepared) if assignment.orchestrator_id is not None else []
     entry = holds(assignment)
     job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
@@ -203,8 +183,9 @@ def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dic
         # Canceled meanwhile, or re-queued as lost: this answer is not kept; a canceled job's row goes.
         abandoned(assignment, took_s)
         return
-    finish_attempt(assignment.attempt_id, AttemptOutcome.SUCCEEDED, took_s)
-    # Only completed work is charged against the credit there, as the node debits it.
+    # Only completed work is charged against the credit there, as the node debits it; the attempt
+    # keeps the fee so that what jobs cost is read from the gateway's own books (gateway/costs.py).
+    finish_attempt(assignment.attempt_id, AttemptOutcome.SUCCEEDED, took_s, fee_wei=prepared.fee_wei)
     prepared.charge()
     stage = job.stages[entry.stage_index]
     store_stage_receipts(job, stage, receipts)
@@ -241,7 +222,7 @@ def advance(job: Job, entry: QueuedStage, more_pieces: bool) -> None:
                 excluded=[],
                 enqueued_at=timezone.now(),
             )
-            transaction.on_commit(lambda: queue.notify(f"dispatch {entry.capability}"))
+            transaction.on_commit(lambda: wake.notify(f"dispatch {entry.capability}"))
         elif entry.stage_index + 1 < len(job.stages):
             Job.objects.filter(id=job.id).update(
                 stage_index=entry.stage_index + 1, step=0, total_steps=0, updated_at=timezone.now()
@@ -295,7 +276,7 @@ def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> Non
             failures=failures, excluded=[*entry.excluded, node.service_uri], last_error=last_error[:2000]
         )
         queue.release([entry.id], assignment.attempt_id)
-    queue.notify(f"dispatch {entry.capability}")
+    wake.notify(f"dispatch {entry.capability}")
 
 
 def abandoned(assignment: queue.Assignment, took_s: float) -> None:
@@ -308,7 +289,7 @@ def handed_back(assignment: queue.Assignment, took_s: float) -> None:
     """The engine stops: the stage goes back to the head of its queue for another worker."""
     finish_attempt(assignment.attempt_id, AttemptOutcome.LOST, took_s, RunnerError(499, "engine worker stopped"))
     queue.release([assignment.entry_id], assignment.attempt_id)
-    queue.notify(f"dispatch {assignment.capability}")
+    wake.notify(f"dispatch {assignment.capability}")
 
 
 def internal_error(assignment: queue.Assignment, took_s: float) -> None:

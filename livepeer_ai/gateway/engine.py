@@ -41,6 +41,7 @@ from livepeer_ai.gateway import dispatch, network, queue, slots
 from livepeer_ai.gateway.dispatch import JobAbandoned, PreparedStage
 from livepeer_ai.gateway.models import EngineWorker, Job, JobStatus, Orchestrator
 from livepeer_ai.gateway.progress import publish_queue_moved, publish_step
+from livepeer_ai.gateway.wake import WAKE_CHANNEL, listen_here, stop_listening
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.runner.client import CONNECT_TIMEOUT_S, RunnerError, error_message
 
@@ -51,17 +52,6 @@ T = TypeVar("T")
 TICK_S = 1.0
 # Go-livepeer's /info call: connect 3 s, whole call 8 s (docs/protocol.md).
 INFO_TIMEOUT = httpx.Timeout(8.0, connect=3.0)
-
-_local: set[Engine] = set()
-_local_lock = threading.Lock()
-
-
-def wake_local(message: str) -> None:
-    """Tell the engines running in this process (tests, `run_job`) at once, without Redis."""
-    with _local_lock:
-        engines = list(_local)
-    for engine in engines:
-        engine.post(message)
 
 
 async def db(function: Callable[..., T], *args: Any) -> T:
@@ -162,8 +152,7 @@ class Engine:
         connection_created.connect(self.statements.install)
         limits = httpx.Limits(max_connections=self.max_stages + 64, max_keepalive_connections=256)
         self.client = httpx.AsyncClient(limits=limits, timeout=INFO_TIMEOUT, trust_env=False)
-        with _local_lock:
-            _local.add(self)
+        listen_here(self)
         background: list[asyncio.Task[None]] = []
         heart = threading.Thread(target=self.beat_heart, name=f"heartbeat-{self.name}", daemon=True)
         try:
@@ -208,8 +197,7 @@ class Engine:
             self.heart_stopped.set()
             if heart.is_alive():
                 heart.join(timeout=10)
-            with _local_lock:
-                _local.discard(self)
+            stop_listening(self)
             connection_created.disconnect(self.statements.install)
             await self.client.aclose()
             if self.stats_file:
@@ -263,7 +251,7 @@ class Engine:
             client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
             try:
                 pubsub = client.pubsub()
-                await pubsub.subscribe(queue.WAKE_CHANNEL)
+                await pubsub.subscribe(WAKE_CHANNEL)
                 # Whatever was published while we were not listening is found by dispatching everything.
                 self.dirty_all = True
                 self.wake()
@@ -378,6 +366,7 @@ class Engine:
             payment = await sync_to_async(dispatch.pay, thread_sensitive=False)(assignment, prepared)
             prepared.headers.update(payment.headers)
             prepared.charge, prepared.accepted = payment.charge, payment.accepted
+            prepared.fee_wei = payment.fee_wei
         await publish_step(assignment.job_id, prepared.stage_index, 0, 0)
         return prepared, await self.stream(assignment, prepared)
 
@@ -506,3 +495,8 @@ def drive_until_finished(job_ids: list[str], timeout_s: float = 600.0) -> None:
         await Engine(own_heartbeat=False).run(until=finished, drain=True)
 
     async_to_sync(main)()
+
+
+def run_job(job_id: str, timeout_s: float = 600.0) -> None:
+    """Drive one job to its end with an engine in this process (tests, management shells)."""
+    drive_until_finished([job_id], timeout_s)

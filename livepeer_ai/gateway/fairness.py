@@ -11,6 +11,9 @@ served. Jobs without a key (the studio's) share one turn order.
 capability at once: its further jobs wait in the queue, keeping slots free for
 keys that come later.
 
+A waiting stage's position is its place in that same order (`position_of`), so
+the position and the ETA a client sees are the order it will be served in.
+
 Each key's head is read on its own from the `queue_key_turns` index (a few rows
 per waiting key), so the cost follows the number of keys waiting, not the depth.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from livepeer_ai.gateway.models import QueuedStage, QueueState
 
@@ -63,3 +66,43 @@ def fair_head(waiting: QuerySet[QueuedStage], pipeline: str, model_id: str, coun
             ranked.append((-row.priority, turn, row.id, row))
     ranked.sort(key=lambda entry: entry[:3])
     return [entry[3] for entry in ranked[:count]]
+
+
+def position_of(entry: QueuedStage, waiting: QuerySet[QueuedStage]) -> int:
+    """`entry`'s place (1 = next) in the order `fair_head` serves `waiting` (the entry's capability).
+
+    Counted, not listed: per key, its rows of a higher priority (all ahead), and of
+    the entry's priority those whose turn comes first (a key's rows there take the
+    turns after what it runs and its higher rows, in arrival order; on a tie of
+    turns, the earlier arrival goes first). A few queries per waiting key, at any
+    depth. With `API_KEY_MAX_RUNNING`, a key at its cap also waits for its own
+    stages to end; the position still counts turns.
+    """
+    priority = entry.priority
+    per_key = {
+        row["api_key_id"]: row
+        for row in waiting.values("api_key_id")
+        .annotate(
+            above=Count("id", filter=Q(priority__gt=priority)),
+            level=Count("id", filter=Q(priority=priority)),
+            before=Count("id", filter=Q(priority=priority, id__lt=entry.id)),
+        )
+        .order_by()
+    }
+    own = per_key.pop(entry.api_key_id, {"above": 0, "before": 0})
+    ahead = own["above"] + own["before"]
+    if not per_key:
+        return ahead + 1
+    running = running_by_key(entry.pipeline, entry.model_id)
+    turn = running.get(entry.api_key_id, 0) + ahead + 1
+    for key, row in per_key.items():
+        ahead += row["above"]
+        # This key's rows at the entry's priority take turns first + 1 ... first + level.
+        first = running.get(key, 0) + row["above"]
+        ahead += max(0, min(turn - 1 - first, row["level"]))
+        if first < turn <= first + row["level"]:
+            same_turn = waiting.filter(priority=priority)
+            same_turn = same_turn.filter(api_key_id=key) if key is not None else same_turn.filter(api_key__isnull=True)
+            tied_id = same_turn.order_by("id").values_list("id", flat=True)[turn - first - 1]
+            ahead += int(tied_id < entry.id)
+    return ahead + 1

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from livepeer_ai.payments.models import UsdRateAtTheTime
+from livepeer_ai.payments.models import UsdRateAtTheTime, WeiField
 
 
 class JobStatus(models.TextChoices):
@@ -131,18 +131,6 @@ class Job(UsdRateAtTheTime):
         return self.stages[min(self.stage_index, len(self.stages) - 1)]
 
     @property
-    def percent(self) -> int:
-        """Overall progress across stages, each stage weighted equally."""
-        if self.status == JobStatus.SUCCEEDED:
-            return 100
-        if not self.stages:
-            return 0
-        # Steps fill 90 % of a stage; decoding and encoding after the last step
-        # take the rest, so the bar never sits at 100 % before the GIF exists.
-        within = 0.9 * self.step / self.total_steps if self.total_steps else 0.0
-        return int(100 * (self.stage_index + within) / len(self.stages))
-
-    @property
     def finishing_stage(self) -> bool:
         return self.status == JobStatus.RUNNING and self.total_steps > 0 and self.step >= self.total_steps
 
@@ -215,6 +203,10 @@ class StageAttempt(models.Model):
     message = models.TextField(blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     took_s = models.FloatField(null=True, blank=True)
+    # The fee charged for this attempt, in wei (units × price_per_unit / pixels_per_unit, rounded
+    # up: protocol/units.fee_wei, the rule the payment used): set only when the stage succeeded
+    # on chain and the gateway booked the charge; null for a failed, refused or unpaid attempt.
+    fee_wei = WeiField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-started_at"]

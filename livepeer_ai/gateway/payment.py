@@ -41,6 +41,8 @@ class StagePayment:
     charge: Callable[[], None]
     # Called once the node took the request (and so the tickets): the books count them then.
     accepted: Callable[[], None] | None = None
+    # What `charge` books, in wei: the fee at the node's advertised price (None: nothing is paid).
+    fee_wei: int | None = None
 
 
 @functools.cache
@@ -137,4 +139,5 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
         headers={PAYMENT_HEADER: payment.encode()},
         charge=lambda: sender.charge(params.recipient, manifest, fee),
         accepted=lambda: sender.accepted(payment, manifest),
+        fee_wei=fee,
     )

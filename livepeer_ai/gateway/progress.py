@@ -6,6 +6,7 @@ shows a wrong state; the message's snapshot only tells which step it was sent fo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -19,6 +20,11 @@ logger = logging.getLogger(__name__)
 
 def job_group(job_id: object) -> str:
     return f"job_{job_id}"
+
+
+def queue_group(capability: str) -> str:
+    """The Channels group of a capability's waiting jobs' watchers (names must be short ASCII)."""
+    return "queue_" + hashlib.sha1(capability.encode()).hexdigest()[:20]
 
 
 def publish_job_update(job: Job) -> None:
@@ -61,8 +67,6 @@ async def publish_step(job_id: str, stage_index: int, step: int, total: int) -> 
 
 async def publish_queue_moved(capability: str) -> None:
     """Watchers of jobs waiting for this capability re-read their place in the queue."""
-    from livepeer_ai.gateway.queue import queue_group
-
     layer = get_channel_layer()
     if layer is None:
         return

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import random
@@ -27,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from livepeer_ai.gateway import fairness, slots
@@ -42,13 +41,13 @@ from livepeer_ai.gateway.models import (
     QueueState,
     StageAttempt,
 )
+from livepeer_ai.gateway.progress import publish_job_update
 from livepeer_ai.gateway.selection import eligible, fill_slots
+from livepeer_ai.gateway.wake import notify
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 
 logger = logging.getLogger(__name__)
 
-# Redis pub/sub channel every engine listens on: "dispatch <pipeline> <model>", "cancel <job id>".
-WAKE_CHANNEL = "livepeer-ai:engine"
 # Successful attempts the ETA's mean service time is taken over.
 ETA_SAMPLE = 20
 
@@ -79,11 +78,6 @@ class Assignment:
 
 def capability_key(pipeline: str, model_id: str) -> str:
     return f"{pipeline} {model_id}"
-
-
-def queue_group(capability: str) -> str:
-    """The Channels group of a capability's waiting jobs' watchers (names must be short ASCII)."""
-    return "queue_" + hashlib.sha1(capability.encode()).hexdigest()[:20]
 
 
 # -- joining and leaving ------------------------------------------------------
@@ -139,37 +133,8 @@ def cancel_job(job: Job) -> bool:
     job.__dict__.pop("queue_place", None)
     if updated:
         notify(f"cancel {job.id}")
-        from livepeer_ai.gateway.progress import publish_job_update
-
         publish_job_update(job)
     return bool(updated)
-
-
-def notify(message: str) -> None:
-    """Wake every engine: this process's at once, the others through Redis (best effort: they tick anyway)."""
-    from livepeer_ai.gateway import engine
-
-    engine.wake_local(message)
-    if not settings.REDIS_URL:
-        return
-    try:
-        wake_publisher().publish(WAKE_CHANNEL, message)
-    except Exception:  # noqa: BLE001 - the engines' one-second tick picks it up
-        logger.warning("could not publish %r to the engines", message, exc_info=True)
-
-
-_publisher: tuple[str, Any] | None = None
-
-
-def wake_publisher() -> Any:
-    """One client per Redis URL (settings may name another, in tests), reconnecting by itself."""
-    global _publisher
-    if _publisher is None or _publisher[0] != settings.REDIS_URL:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        _publisher = (settings.REDIS_URL, client)
-    return _publisher[1]
 
 
 # -- where a job stands -----------------------------------------------------
@@ -179,17 +144,14 @@ def place_of(job: Job) -> QueuePlace | None:
     entry = QueuedStage.objects.filter(job_id=job.id, state=QueueState.WAITING).first()
     if entry is None or job.is_finished:
         return None
-    ahead = (
-        QueuedStage.objects.filter(
-            pipeline=entry.pipeline,
-            model_id=entry.model_id,
-            state=QueueState.WAITING,
-            job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
-        )
-        .filter(Q(priority__gt=entry.priority) | Q(priority=entry.priority, id__lt=entry.id))
-        .count()
+    waiting = QueuedStage.objects.filter(
+        pipeline=entry.pipeline,
+        model_id=entry.model_id,
+        state=QueueState.WAITING,
+        job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
     )
-    position = ahead + 1
+    # The order the engine serves in (priority, then turns between API keys, then arrival).
+    position = fairness.position_of(entry, waiting)
     return QueuePlace(entry.capability, position, expected_wait_s(entry.pipeline, entry.model_id, position))
 
 
@@ -253,7 +215,7 @@ def dispatch(
         free = sum(c.free for c in eligible(candidates, cap, set()))
         if not free:
             if not candidates and slots.network_known() and not slots.may_be_sold(pipeline, model_id):
-                return serve_unsold(key, waiting, worker, now, limit)
+                return serve_unsold(pipeline, model_id, waiting, worker, now, limit)
             return []
         # A few more than the free slots, for rows that may not use a node they already failed on;
         # in turns between API keys, so one key's backlog does not hold the others back.
@@ -262,7 +224,6 @@ def dispatch(
         placed = fill_slots(head, candidates, cap, lambda entry: set(entry.excluded), limit, rng)
         assignments = [assign(entry, nodes[chosen.key], worker, now) for entry, chosen in placed]
         return [a for a in assignments if a is not None]
-        return assignments
 
 
 def lock_capability(key: str, now: Any) -> None:
@@ -305,13 +266,16 @@ def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any)
     )
 
 
-def serve_unsold(key: str, waiting: Any, worker: str, now: Any, limit: int) -> list[Assignment]:
+def serve_unsold(pipeline: str, model_id: str, waiting: Any, worker: str, now: Any, limit: int) -> list[Assignment]:
     """No known node offers the capability at all: the fallback provider serves it, or it fails at once."""
     if settings.FALLBACK_PROVIDER_URL:
-        live = waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-priority", "id")
-        return [a for a in (assign(entry, None, worker, now) for entry in live[:limit]) if a is not None]
+        # In the same turns, and under the same per-key cap, as the network's slots.
+        live = waiting.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        head = fairness.fair_head(live, pipeline, model_id, limit)
+        return [a for a in (assign(entry, None, worker, now) for entry in head) if a is not None]
     grace = timedelta(seconds=settings.QUEUE_WAIT_FOR_NODES_S)
-    fail_waiting(waiting.filter(enqueued_at__lte=now - grace), "no_orchestrator", unsold_reason(key))
+    reason = unsold_reason(capability_key(pipeline, model_id))
+    fail_waiting(waiting.filter(enqueued_at__lte=now - grace), "no_orchestrator", reason)
     return []
 
 
@@ -380,7 +344,8 @@ def expire_waiting(worker: str, limit: int = 1000) -> list[Assignment]:
             ).order_by("-priority", "id")
             if settings.FALLBACK_PROVIDER_URL:
                 live = old.filter(job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-                taken = (assign(entry, None, worker, now) for entry in live[: max(0, limit - len(assignments))])
+                head = fairness.fair_head(live, pipeline, model_id, max(0, limit - len(assignments)))
+                taken = (assign(entry, None, worker, now) for entry in head)
                 assignments += [a for a in taken if a is not None]
                 continue
             for entry in old:

@@ -23,9 +23,9 @@ from django.utils import timezone
 from PIL import Image
 
 from livepeer_ai.gateway import queue
-from livepeer_ai.gateway.dispatch import StageRequest
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
+from livepeer_ai.gateway.stage_request import StageRequest
 from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
 from livepeer_ai.protocol.units import units_for
@@ -110,13 +110,6 @@ def billed_units(job: Job) -> list[tuple[str, str, int]]:
         elif stage == "upscale":
             known.append((stage, settings.DEFAULT_MODELS.get(stage, ""), units_for(stage, {}, generation_size(job))))
     return known
-
-
-def run_job(job_id: str, timeout_s: float = 600.0) -> None:
-    """Drive one job to its end with an engine in this process (tests, management shells)."""
-    from livepeer_ai.gateway.engine import drive_until_finished
-
-    drive_until_finished([job_id], timeout_s)
 
 
 def stage_request(job: Job, stage_index: int, part: int) -> StageRequest:

@@ -55,7 +55,15 @@ from livepeer_ai.payments.receipts import (
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
-from livepeer_ai.protocol.node_info import CapabilityInfo, HardwareInfo, NodeInfo, RunnerInfo, RunnerStates, StatsInfo
+from livepeer_ai.protocol.node_info import (
+    CapabilityInfo,
+    HardwareInfo,
+    NodeInfo,
+    RunnerInfo,
+    RunnersDocument,
+    RunnerStates,
+    StatsInfo,
+)
 from livepeer_ai.protocol.units import fee_wei, manifest_id, units_for
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
@@ -470,7 +478,9 @@ def create_node_app(node: Node) -> ASGIApp:
         refused = refusal(request, [admin_token()])
         if refused is not None:
             return refused
-        return {"runners": [r.describe(with_log=True) for r in node.supervisor.runners]}
+        # Through the schema the dashboard reads it with (protocol/node_info.py), as /info is.
+        listed = [RunnerInfo.model_validate(r.describe(with_log=True)) for r in node.supervisor.runners]
+        return RunnersDocument(runners=listed).model_dump(exclude_unset=True)
 
     add_metrics_route(app, node)
     for pipeline in sorted({c.pipeline for c in node.config.capabilities}):

@@ -74,7 +74,11 @@ def usd_value(wei: int, usd_per_eth: Decimal) -> Decimal:
 
 def usd(wei: int, usd_per_eth: Decimal) -> str:
     """'$10.20', '$1,234.57', '$0.0052', '< $0.000001': cents from a dollar up, 2 significant digits below."""
-    value = usd_value(wei, usd_per_eth)
+    return dollars(usd_value(wei, usd_per_eth))
+
+
+def dollars(value: Decimal) -> str:
+    """A USD amount as `usd` writes it (for figures already in dollars: a cloud price, a sum at past rates)."""
     sign = "-" if value < 0 else ""
     value = value.copy_abs()  # abs() would round to the default context's 28 digits
     if value == 0:

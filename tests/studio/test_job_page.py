@@ -39,7 +39,7 @@ def test_job_page_renders_state_and_connects_its_socket(client, personas):
     assert response.status_code == 200
     html = response.content.decode()
     assert f'ws-connect="/ws/jobs/{job.id}/"' in html
-    assert "<strong>image-to-video</strong>" in html
+    assert "<strong>Video</strong>" in html
     assert '<span class="step">3</span>' in html
     assert 'value="61"' in html  # (1 + 0.9 * 3/12) / 2 stages = 61.25 %
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from livepeer_ai.payments.amounts import money_html
+from livepeer_ai.payments.amounts import dollars, money_html
 from livepeer_ai.payments.eth_usd import current_rate
 
 register = template.Library()
@@ -29,3 +31,16 @@ def eth_usd_note() -> SafeString:
     return format_html(
         '<span class="eth-usd muted">USD at ${} per ETH ({})</span>', f"{rate.usd_per_eth.normalize():,f}", rate.note
     )
+
+
+@register.filter
+def eth(wei: int | str | None) -> SafeString:
+    """`money` without today's USD: for a figure whose dollars were worked out at past rates and shown
+    beside it (`dollars`), where today's rate would give a second, different USD value."""
+    return money_html(wei)
+
+
+@register.filter(name="dollars")
+def dollars_filter(value: Decimal | None) -> str:
+    """A figure already in USD, written as `money` writes dollars; a dash when unknown."""
+    return "–" if value is None else dollars(value)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from livepeer_ai.gateway import workflow
+from livepeer_ai.gateway import engine, workflow
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus, QueuedStage, StageAttempt
 from livepeer_ai.orchestrator.payment import OffchainPayments
 from livepeer_ai.registry import curation
@@ -93,7 +93,7 @@ def test_a_queued_job_whose_model_was_disabled_fails_at_dispatch_and_nothing_is_
 ):
     job = workflow.create_gif_job("disabled before dispatch", seed=1)
     curation.disable(t2i_entry(), personas.admin)
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     assert (job.status, job.error_code, job.error_message) == (JobStatus.FAILED, "model_not_approved", DISABLED_MSG)
     assert not StageAttempt.objects.filter(job=job).exists()
@@ -106,7 +106,7 @@ def test_a_job_waiting_in_the_queue_fails_when_its_model_is_disabled(curated_nod
     job.save()
     hold, _lines = occupy(curated_node)
     try:
-        driver = threading.Thread(target=workflow.run_job, args=[str(job.id)])
+        driver = threading.Thread(target=engine.run_job, args=[str(job.id)])
         driver.start()
         wait_for(lambda: Job.objects.get(id=job.id).queue_position == 1, 30, "the job to wait in the queue")
         curation.disable(t2i_entry(), personas.admin, note="pulled while jobs waited")
@@ -151,6 +151,6 @@ def test_an_approved_model_runs_end_to_end_through_a_curated_node(curated_node):
     job.parameters.update(width=64, height=64, text_to_image_steps=2)
     job.stages = ["text-to-image"]
     job.save()
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message

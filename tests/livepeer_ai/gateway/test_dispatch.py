@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from livepeer_ai.gateway import workflow
+from livepeer_ai.gateway import engine, workflow
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
 from tests.conftest import PYTHON, free_port, orchestrator_node, spawn, wait_for
 
@@ -88,7 +88,7 @@ def test_busy_node_is_skipped(two_nodes):
         job = make_job()
         job.stages = ["text-to-image"]
         job.save()
-        workflow.run_job(str(job.id))
+        engine.run_job(str(job.id))
     finally:
         hold.__exit__(None, None, None)
     job.refresh_from_db()
@@ -103,7 +103,7 @@ def test_suspended_node_is_skipped(two_nodes):
     a, b = two_nodes
     Orchestrator.objects.update_or_create(service_uri=a, defaults={"suspended_until": timezone.now() + timedelta(60)})
     job = make_job()
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     assert nodes_used(job) == [b, b]
@@ -115,7 +115,7 @@ def test_price_cap_is_respected(two_nodes, gateway_settings):
     gateway_settings.MAX_PRICE_PER_UNIT = 50  # A asks 1, B asks 100 wei per pixel
     jobs = [make_job() for _ in range(3)]
     for job in jobs:
-        workflow.run_job(str(job.id))
+        engine.run_job(str(job.id))
     for job in jobs:
         job.refresh_from_db()
         assert job.status == JobStatus.SUCCEEDED, job.error_message
@@ -128,7 +128,7 @@ def test_nothing_under_the_price_cap_fails_with_the_reason_after_the_wait(two_no
     gateway_settings.MAX_PRICE_PIXELS_PER_UNIT = 2  # 0.5 wei per pixel: below both nodes
     gateway_settings.QUEUE_MAX_WAIT_S = 1
     job = make_job()
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "No orchestrator could take text-to-image" in job.error_message
@@ -143,7 +143,7 @@ def test_fallback_provider_takes_the_job_after_the_maximum_wait(runners, gateway
     job = make_job()
     job.stages = ["text-to-image"]
     job.save()
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     fallback = StageAttempt.objects.get(job=job)
@@ -154,7 +154,7 @@ def test_fallback_provider_takes_the_job_after_the_maximum_wait(runners, gateway
 @pytest.mark.django_db
 def test_caller_error_is_not_retried(two_nodes):
     job = make_job(width=60)
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error_code == "runner_400"
@@ -179,7 +179,7 @@ def test_saturated_network_queues_jobs_and_completes_every_one(two_nodes):
             stop.wait(0.05)
 
     watcher = threading.Thread(target=watch_queue)
-    drivers = [threading.Thread(target=workflow.run_job, args=[str(job.id)]) for job in jobs]
+    drivers = [threading.Thread(target=engine.run_job, args=[str(job.id)]) for job in jobs]
     watcher.start()
     for driver in drivers:
         driver.start()
@@ -242,7 +242,7 @@ def test_killing_an_orchestrator_mid_job_completes_the_job_on_another(runners, s
             }
         }
         job.save()
-        driver = threading.Thread(target=workflow.run_job, args=[str(job.id)])
+        driver = threading.Thread(target=engine.run_job, args=[str(job.id)])
         driver.start()
         wait_for(lambda: Job.objects.filter(id=job.id, step__gte=2).exists(), 120, "first node to make progress")
         first = StageAttempt.objects.get(job=job).orchestrator.service_uri

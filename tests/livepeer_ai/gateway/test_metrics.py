@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from livepeer_ai.gateway import workflow
+from livepeer_ai.gateway import engine, workflow
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, QueuedStage, StageAttempt
 from livepeer_ai.payments.models import OrchestratorCredit
 from livepeer_ai.registry import curation
@@ -54,7 +54,7 @@ def t2i_job(**parameters: Any) -> Job:
     job.parameters.update({"width": 64, "height": 64, "text_to_image_steps": 2, **parameters})
     job.stages = ["text-to-image"]
     job.save()
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     return job
 

@@ -6,6 +6,7 @@ dispatch decides exactly as in production, with no stream behind it.
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any
 
@@ -407,3 +408,42 @@ def test_a_keys_urgent_row_behind_its_backlog_still_goes_first(network):
     waiting = QueuedStage.objects.filter(state=QueueState.WAITING, pipeline=T2I[0], model_id=T2I[1])
     head = fairness.fair_head(waiting, *T2I, 3)
     assert [row.job_id for row in head[:2]] == [urgent.id, later.id]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(4))
+def test_every_waiting_jobs_position_is_its_place_in_the_order_it_is_served(network, seed):
+    """Positions (and so ETAs) follow the engine's order: priority, turns between keys, arrival."""
+    from livepeer_ai.gateway import fairness
+
+    rng = random.Random(seed)
+    node("http://a", {T2I: 3})
+    keys = [ApiKey.issue(f"k{i}")[0] for i in range(3)] + [None]
+    for _ in range(6):
+        submit(key=rng.choice(keys))
+    dispatched()  # some keys hold slots now: their waiting rows' turns come later
+    running = list(Job.objects.filter(queued__state=QueueState.RUNNING).order_by("id"))
+    end_stage(rng.choice(running))
+    for _ in range(14):
+        job = submit(key=rng.choice(keys))
+        QueuedStage.objects.filter(job=job).update(priority=rng.choice([0, 0, 5]))
+    waiting = QueuedStage.objects.filter(state=QueueState.WAITING, pipeline=T2I[0], model_id=T2I[1])
+    served = [row.job_id for row in fairness.fair_head(waiting, *T2I, waiting.count())]
+    positions = {job.id: job.queue_position for job in Job.objects.filter(id__in=served)}
+    assert [positions[job_id] for job_id in served] == list(range(1, len(served) + 1))
+
+
+@pytest.mark.django_db
+def test_the_fallback_provider_serves_in_turns_and_under_the_keys_cap(network, settings):
+    settings.FALLBACK_PROVIDER_URL = "http://fallback.example"
+    settings.API_KEY_MAX_RUNNING = 1
+    flood, other = ApiKey.issue("flood")[0], ApiKey.issue("other")[0]
+    backlog = [create_api_job("image-to-image", {"prompt": "x", "model_id": T2I[1]}, None, flood) for _ in range(3)]
+    late = create_api_job("image-to-image", {"prompt": "y", "model_id": T2I[1]}, None, other)
+    taken = [a.job_id for a in queue.dispatch("image-to-image", T2I[1], "w1")]
+    assert taken == [str(backlog[0].id), str(late.id)]
+    # Past the maximum wait too: the capped key still runs one at a time there.
+    settings.QUEUE_MAX_WAIT_S = 0
+    assert queue.expire_waiting("w1") == []
+    end_stage(backlog[0])
+    assert [a.job_id for a in queue.expire_waiting("w1")] == [str(backlog[1].id)]

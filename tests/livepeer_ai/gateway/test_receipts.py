@@ -13,10 +13,10 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from livepeer_ai.gateway import workflow
-from livepeer_ai.gateway.dispatch import StageRequest
+from livepeer_ai.gateway import engine, workflow
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, Receipt, StageAttempt
 from livepeer_ai.gateway.receipts import attach_receipt, store_stage_receipts, verify_stage_receipts
+from livepeer_ai.gateway.stage_request import StageRequest
 from livepeer_ai.payments import receipts as signed_receipts
 from livepeer_ai.payments.receipts import (
     Receipt as SignedFields,
@@ -174,7 +174,7 @@ def test_every_output_of_a_gif_job_has_a_verified_receipt_from_its_node(
     with orchestrator_node(urls, tmp_path / "node") as node_url:
         gateway_settings.ORCHESTRATOR_URLS = [node_url]
         job = make_job(["text-to-image", "image-to-video"])
-        workflow.run_job(str(job.id))
+        engine.run_job(str(job.id))
     recovered_by_the_gateway = list(recovered_signatures)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
@@ -216,7 +216,7 @@ def test_a_node_whose_receipts_fail_is_a_failed_attempt_and_the_stage_runs_elsew
         service_uri=honest, defaults={"suspended_until": timezone.now() + timedelta(seconds=1)}
     )
     job = make_job(["text-to-image"])
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     attempts = list(StageAttempt.objects.filter(job=job).order_by("started_at"))

@@ -14,8 +14,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from eth_account import Account
 
+from livepeer_ai.gateway import engine, queue, workflow
 from livepeer_ai.gateway import payment as gateway_payment
-from livepeer_ai.gateway import queue, workflow
 from livepeer_ai.gateway.engine import Engine
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
 from livepeer_ai.orchestrator.payment import OnchainPayments, manifest_id
@@ -72,7 +72,7 @@ def paid_node(
 def api_job(**fields: Any) -> Job:
     request = {"prompt": "paid", "width": 64, "height": 64, "num_inference_steps": 1, "model_id": MODEL, **fields}
     job = workflow.create_api_job("text-to-image", request, None, None)
-    workflow.run_job(str(job.id))
+    engine.run_job(str(job.id))
     job.refresh_from_db()
     return job
 
@@ -91,6 +91,8 @@ def test_paid_job_credits_tickets_and_debits_only_the_completed_work(paid_node):
     # Node and gateway agree: one ticket's EV in, one job's fee out.
     assert paid_node.balance(address_of(GATEWAY_KEY), MANIFEST) == ev - FEE
     assert int(gateway_credit().balance) == ev - FEE
+    # The gateway's books keep the fee it charged, for what jobs cost (gateway/costs.py).
+    assert [a.fee_wei for a in job.attempts.all()] == [FEE]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -106,6 +108,7 @@ def test_failed_job_leaves_the_senders_credit_unchanged(paid_node):
     assert sent > 0
     assert paid_node.balance(address_of(GATEWAY_KEY), MANIFEST) == before + sent
     assert int(gateway_credit().balance) == before + sent
+    assert [a.fee_wei for a in failed.attempts.all()] == [None]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -159,14 +162,14 @@ def test_tickets_count_as_sent_only_once_the_node_took_them(paid_node):
         # ...when the gateway, its ledger still showing the slot free, pays a stage there.
         job = workflow.create_api_job("text-to-image", {**body, "width": 512, "height": 512}, None, None)
         (assignment,) = queue.dispatch("text-to-image", MODEL, "books-test")
-        engine = Engine(name="books-test", own_heartbeat=False)
+        stage_engine = Engine(name="books-test", own_heartbeat=False)
 
         async def run_stage() -> None:
-            engine.client = httpx.AsyncClient(timeout=30)
+            stage_engine.client = httpx.AsyncClient(timeout=30)
             try:
-                await engine.run_stage(assignment)
+                await stage_engine.run_stage(assignment)
             finally:
-                await engine.client.aclose()
+                await stage_engine.client.aclose()
 
         async_to_sync(run_stage)()
     attempt = StageAttempt.objects.get(job=job)

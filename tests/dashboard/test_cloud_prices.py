@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cost_reference import COLUMNS, CloudPriceError, load_cloud_prices
+from dashboard.cloud_prices import COLUMNS, CloudPriceError, load_cloud_prices
 
 
 def test_every_reference_price_has_a_source_and_a_date():

@@ -1,0 +1,79 @@
+"""The job page's bar and time left follow how long jobs of the same shape took, stage by stage."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
+from livepeer_ai.gateway.workflow import create_gif_job
+from studio.progress import job_progress, measured_phases
+from tests.studio.factories import make_queued_job
+
+pytestmark = pytest.mark.django_db
+
+
+def finished_like(job: Job, first_frame_s: float, video_s: float, finish_s: float, **parameters) -> Job:
+    """A succeeded job shaped like `job`, whose attempts took these times, finished `finish_s` after the last."""
+    done = create_gif_job("done before", parameters=parameters)
+    started = timezone.now() - timedelta(minutes=5)
+    for stage, took in (("text-to-image", first_frame_s), ("image-to-video", video_s)):
+        StageAttempt.objects.create(
+            job=done,
+            stage=stage,
+            pipeline=stage,
+            model_id="m",
+            outcome=AttemptOutcome.SUCCEEDED,
+            started_at=started,
+            took_s=took,
+        )
+        started += timedelta(seconds=took)
+    Job.objects.filter(id=done.id).update(status=JobStatus.SUCCEEDED, finished_at=started + timedelta(seconds=finish_s))
+    return done
+
+
+def at(job: Job, stage_index: int, step: int, total: int) -> Job:
+    Job.objects.filter(id=job.id).update(
+        status=JobStatus.RUNNING, stage_index=stage_index, step=step, total_steps=total
+    )
+    job.refresh_from_db()
+    return job
+
+
+def test_with_nothing_measured_every_stage_weighs_the_same_and_no_time_left_is_claimed(personas):
+    job = at(make_queued_job(personas.member), 1, 0, 12)
+    progress = job_progress(job)
+    assert (progress.percent, progress.stage_label, progress.remaining_s) == (50, "Video", None)
+
+
+def test_stages_weigh_what_they_took_and_the_finish_holds_the_end_of_the_bar(personas):
+    job = make_queued_job(personas.member)
+    for first_frame_s, video_s, finish_s in ((2, 27, 5), (3, 28, 6), (4, 40, 9)):
+        finished_like(job, first_frame_s, video_s, finish_s)
+    assert measured_phases(job) == [3, 28, 6]
+    # The first frame's steps are done: 3 s of 37 s, not half of the bar.
+    first = job_progress(at(job, 0, 4, 4))
+    assert (first.percent, first.stage_label, first.remaining_s) == (8, "First frame", 34)
+    halfway = job_progress(at(job, 1, 6, 12))
+    assert (halfway.percent, halfway.remaining_s) == (int(100 * 17 / 37), 20)
+    # The video's last step is in: what is left is making the GIF and MP4, measured.
+    saving = job_progress(at(job, 1, 12, 12))
+    assert (saving.percent, saving.remaining_s) == (int(100 * 31 / 37), 6)
+
+
+def test_only_jobs_of_the_same_size_and_steps_count(personas):
+    job = make_queued_job(personas.member)
+    finished_like(job, 3, 28, 6, width=512, height=512)
+    finished_like(job, 3, 28, 6, text_to_image_steps=job.parameters["text_to_image_steps"] + 1)
+    assert measured_phases(job) is None
+
+
+def test_the_page_names_the_stage_and_says_the_time_left(client, personas):
+    job = make_queued_job(personas.member)
+    finished_like(job, 3, 28, 6)
+    at(job, 1, 6, 12)
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert "<strong>Video</strong>" in html
+    assert 'value="45"' in html and 'about <span class="remaining">20</span> s left' in html
