@@ -320,7 +320,11 @@ async def chat_stream(job: Job) -> AsyncIterator[str]:
         output = job.outputs.get("llm", {})
         done = job.status == JobStatus.SUCCEEDED
         text = output["choices"][0]["message"]["content"] if done else output.get("streamed", "")
-        if len(text) > len(sent) and text.startswith(sent):
+        if not (text.startswith(sent) or sent.startswith(text)):
+            # A stage retried on another node after a failure writes its own answer from the start.
+            yield chat_error("The answer was restarted on another node and no longer matches what was sent.", 502)
+            break
+        if len(text) > len(sent):
             yield chat_chunk(chunk_id, model, created, {"content": text[len(sent) :]})
             sent = text
         if done:

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 
+from livepeer_ai.gateway.api import chat_stream
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus, StageAttempt
 from tests.conftest import health
 from tests.livepeer_ai.gateway.test_api import api_network, assert_documented, post_json
@@ -135,3 +137,28 @@ def test_a_streamed_answer_that_fails_ends_with_its_error_and_done(client, netwo
     assert chunks[-1] == "[DONE]"
     assert chunks[-2]["status"] == 400 and "context of 4096 tokens" in chunks[-2]["detail"]["msg"]
     assert health(runners.url("llm")) == "IDLE"
+
+
+def test_a_stream_whose_answer_restarts_differently_ends_with_an_error_not_a_wrong_text(settings):
+    settings.API_SYNC_TIMEOUT_S = 3
+    job = Job.objects.create(
+        stages=["llm"], status=JobStatus.RUNNING, parameters={"api": True, "request": {"model_id": "m", "stream": True}}
+    )
+
+    def engine_writes(text: str) -> None:
+        Job.objects.filter(id=job.id).update(outputs={"llm": {"streamed": text}})
+
+    async def read_stream() -> list[str]:
+        # The row as the engine writes it: text so far, then a retry elsewhere writing its own answer.
+        stream, chunks = chat_stream(job), []
+        chunks.append(await anext(stream))
+        await sync_to_async(engine_writes)("a cat")
+        chunks.append(await anext(stream))
+        await sync_to_async(engine_writes)("a dog")
+        chunks += [chunk async for chunk in stream]
+        return chunks
+
+    role, first, error, done = async_to_sync(read_stream)()
+    assert '"role": "assistant"' in role and '"content": "a cat"' in first
+    assert json.loads(error.removeprefix("data: "))["status"] == 502 and "restarted" in error
+    assert done == "data: [DONE]\n\n"
