@@ -371,6 +371,7 @@ DEFAULT_MODELS = envmap(
         "frame-interpolation": "opencv/dis-flow",
         "image-to-text": "livepeer-ai/tiny-blip-captioning",
         "audio-to-text": "livepeer-ai/tiny-whisper",
+        "llm": "livepeer-ai/tiny-llama-instruct",
     },
 )
 

@@ -40,6 +40,7 @@ from livepeer_ai.gateway.api_schemas import (
     JOB_EVENTS_RESPONSES,
     JOB_OPERATIONS,
     JOB_RESPONSES,
+    LLM_EXTRA_RESPONSES,
     SUBMIT_EXTRA_RESPONSES,
     USAGE_RESPONSES,
     request_schema,
@@ -50,7 +51,7 @@ from livepeer_ai.gateway.job_states import status_of
 from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
-from livepeer_ai.messages import error_body, sse_event
+from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.protocol.units import units_for
@@ -275,12 +276,17 @@ def admit(
         )
 
 
-async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
+async def submit(request: ApiRequest, pipeline: str) -> HttpResponseBase:
     # Async so that waiting for a job never holds the thread Django runs sync views on.
     accepted = await sync_to_async(accept)(request, pipeline)
     if isinstance(accepted, HttpResponse):
         return accepted
     job = accepted
+    streamed = pipeline == "llm" and job.parameters["request"].get("stream") is True
+    if streamed and "respond-async" not in request.headers.get("Prefer", ""):
+        return StreamingHttpResponse(
+            chat_stream(job), content_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
     if "respond-async" in request.headers.get("Prefer", ""):
         response = JsonResponse({"request_id": str(job.id)}, status=202)
         response["Location"] = request.build_absolute_uri(f"/api/v1/jobs/{job.id}")
@@ -299,15 +305,50 @@ async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
     return JsonResponse({"request_id": str(job.id)}, status=202)
 
 
+async def chat_stream(job: Job) -> AsyncIterator[str]:
+    """A streamed llm answer in OpenAI's chunks, read from the job row: the text the engine has
+    written so far (as often as progress), then the rest from the result, the finish reason and
+    the tokens used, then `[DONE]`. The chunks' id is the job's, to look it up later."""
+    chunk_id, created = f"chatcmpl-{job.id.hex}", int(job.created_at.timestamp())
+    model = str(job.parameters["request"]["model_id"])
+    yield chat_chunk(chunk_id, model, created, {"role": "assistant", "content": ""})
+    sent = ""
+    deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
+    while time.monotonic() < deadline:
+        await sync_to_async(job.refresh_from_db)()
+        output = job.outputs.get("llm", {})
+        done = job.status == JobStatus.SUCCEEDED
+        text = output["choices"][0]["message"]["content"] if done else output.get("streamed", "")
+        if not (text.startswith(sent) or sent.startswith(text)):
+            # A stage retried on another node after a failure writes its own answer from the start.
+            yield chat_error("The answer was restarted on another node and no longer matches what was sent.", 502)
+            break
+        if len(text) > len(sent):
+            yield chat_chunk(chunk_id, model, created, {"content": text[len(sent) :]})
+            sent = text
+        if done:
+            yield chat_chunk(chunk_id, model, created, {}, output["choices"][0]["finish_reason"], output["usage"])
+            break
+        if job.is_finished:
+            failed = job.status == JobStatus.FAILED
+            yield chat_error(job.error_message or "Job canceled.", status_of(job) if failed else 409)
+            break
+        await asyncio.sleep(POLL_S)
+    else:
+        yield chat_error(f"No answer within {settings.API_SYNC_TIMEOUT_S} s; the job goes on: GET /jobs/{job.id}.", 504)
+    yield CHAT_STREAM_DONE
+
+
 def own_job(request: ApiRequest, job_id: uuid.UUID) -> Job | None:
     return Job.objects.filter(id=job_id, api_key=request.auth).first()
 
 
 def route(pipeline: str) -> Any:
-    async def view(request: ApiRequest) -> HttpResponse:
+    async def view(request: ApiRequest) -> HttpResponseBase:
         return await submit(request, pipeline)
 
-    view.__name__ = "gen" + pipeline.title().replace("-", "")
+    # Livepeer's operation ids: genTextToImage, …, and genLLM.
+    view.__name__ = "genLLM" if pipeline == "llm" else "gen" + pipeline.title().replace("-", "")
     return view
 
 
@@ -325,7 +366,10 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
         operation_id=route(_pipeline).__name__,
         summary=f"Run {_pipeline}",
         response=submit_responses(_pipeline),
-        openapi_extra={"requestBody": {"content": _content, "required": True}, "responses": SUBMIT_EXTRA_RESPONSES},
+        openapi_extra={
+            "requestBody": {"content": _content, "required": True},
+            "responses": LLM_EXTRA_RESPONSES if _pipeline == "llm" else SUBMIT_EXTRA_RESPONSES,
+        },
     )(route(_pipeline))
 
 

@@ -159,6 +159,13 @@ def record_progress(job_id: str, prepared: PreparedStage, step: int, total: int)
     return bool(moved)
 
 
+def record_streamed_text(job_id: str, stage: str, text: str) -> None:
+    """A streamed llm answer's text so far, where the API's stream reads it; the result replaces it."""
+    Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+        outputs={stage: {"streamed": text}}, updated_at=timezone.now()
+    )
+
+
 def finish_attempt(
     attempt_id: int, outcome: str, took_s: float, exc: RunnerError | None = None, fee_wei: int | None = None
 ) -> None:

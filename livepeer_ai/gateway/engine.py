@@ -386,7 +386,8 @@ class Engine:
             body["files"] = request.files
         headers = {**prepared.headers, "Accept": "text/event-stream"}
         timeout = httpx.Timeout(settings.RUNNER_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-        last_write = 0.0
+        last_write = last_text_write = 0.0
+        streamed = ""
         url = f"{prepared.url.rstrip('/')}/{request.pipeline}"
         try:
             async with aconnect_sse(self.client, "POST", url, headers=headers, timeout=timeout, **body) as source:
@@ -409,6 +410,13 @@ class Engine:
                             last_write = now
                             if not await db(dispatch.record_progress, assignment.job_id, prepared, step, total):
                                 raise JobAbandoned
+                    elif event.event == "delta":
+                        # A streamed llm answer: the text so far reaches the row as often as progress does.
+                        streamed += str(payload["content"])
+                        now = time.monotonic()
+                        if now - last_text_write >= settings.PROGRESS_WRITE_S:
+                            last_text_write = now
+                            await db(dispatch.record_streamed_text, assignment.job_id, request.pipeline, streamed)
                     elif event.event == "result":
                         return dict(payload)
                     elif event.event == "error":

@@ -15,6 +15,8 @@ from livepeer_ai.gateway.models import Job, JobStatus
 def result_body(job: Job, link: Callable[[str], str]) -> dict[str, Any]:
     """The runner API's response shape, with absolute, fetchable media URLs."""
     output = job.outputs.get(job.stages[0], {})
+    if "choices" in output:
+        return dict(output)  # llm's LLMResponse, as the runner sent it
     if "text" in output:
         return dict(output)  # image-to-text's {"text"}, audio-to-text's {"text", "chunks"}: as the runner sent them
     if "images" in output:

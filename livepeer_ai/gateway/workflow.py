@@ -421,7 +421,7 @@ def api_stage_request(job: Job, stage: str) -> StageRequest:
     fields = dict(job.parameters["request"])
     fields["model_id"] = fields.get("model_id") or settings.DEFAULT_MODELS.get(stage, "")
     steps = int(fields.get("num_inference_steps") or 0)
-    if stage == "text-to-image":
+    if stage not in FILE_FIELDS:
         request = StageRequest(stage, fields["model_id"], units_for(stage, fields), steps, json_body=fields)
     else:
         raw = default_storage.open(job.parameters["input"]).read()
@@ -434,8 +434,15 @@ def api_stage_request(job: Job, stage: str) -> StageRequest:
     return request
 
 
+LLM_RESPONSE_FIELDS = ("id", "model", "created", "usage", "choices")
+
+
 def store_api_result(job: Job, stage: str, result: dict[str, Any]) -> None:
-    if "text" in result:
+    if "choices" in result:
+        # llm's answer is kept as the runner sent it, less the node's receipts (it has no media to sign).
+        job.outputs[stage] = {key: result[key] for key in LLM_RESPONSE_FIELDS if key in result}
+        Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    elif "text" in result:
         # Text answers are kept as the runner sent them (no media to store).
         job.outputs[stage] = {key: result[key] for key in ("text", "chunks") if key in result}
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
