@@ -33,7 +33,7 @@ from ninja.security import HttpBearer
 from pydantic import ValidationError
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES
-from livepeer_ai.gateway import idempotency, job_states, payment, queue, usage, webhooks
+from livepeer_ai.gateway import idempotency, job_states, payment, queue, subtitles, usage, webhooks
 from livepeer_ai.gateway.api_errors import error, invalid
 from livepeer_ai.gateway.api_schemas import (
     EVENT_STREAM,
@@ -276,7 +276,34 @@ def admit(
         )
 
 
+def subtitle_format(request: HttpRequest, pipeline: str) -> str | HttpResponse:
+    """`?format=srt|vtt` (audio-to-text only): the answer as a subtitle file; "" for JSON."""
+    fmt = request.GET.get("format", "")
+    if fmt in ("", "json"):
+        return ""
+    if pipeline != "audio-to-text":
+        return error(400, "format is only for audio-to-text answers (srt or vtt).")
+    if fmt not in subtitles.FORMATS:
+        return error(400, f"format must be json, srt or vtt; got {fmt[:20]!r}.")
+    return fmt
+
+
+def subtitle_file(job: Job, fmt: str) -> HttpResponse:
+    try:
+        text = subtitles.subtitles(job.outputs.get(job.stages[0], {}), fmt)
+    except subtitles.NoTimestamps as exc:
+        return error(409, str(exc))
+    response = HttpResponse(text, content_type=subtitles.FORMATS[fmt])
+    response["Content-Disposition"] = f'inline; filename="{job.id}.{fmt}"'
+    return response
+
+
 async def submit(request: ApiRequest, pipeline: str) -> HttpResponseBase:
+    fmt = subtitle_format(request, pipeline)
+    if isinstance(fmt, HttpResponse):
+        return fmt
+    if fmt and request.POST.get("return_timestamps", "true").lower() == "false":
+        return error(400, "Subtitles need timestamps: leave return_timestamps at true, or word.")
     # Async so that waiting for a job never holds the thread Django runs sync views on.
     accepted = await sync_to_async(accept)(request, pipeline)
     if isinstance(accepted, HttpResponse):
@@ -295,6 +322,8 @@ async def submit(request: ApiRequest, pipeline: str) -> HttpResponseBase:
     while time.monotonic() < deadline:
         await sync_to_async(job.refresh_from_db)()
         if job.status == JobStatus.SUCCEEDED:
+            if fmt:
+                return subtitle_file(job, fmt)
             return JsonResponse(await sync_to_async(result_body)(request, job))
         if job.is_finished:
             return error(
@@ -417,6 +446,13 @@ def get_job(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")
+    fmt = subtitle_format(request, job.stages[0] if job.stages else "")
+    if isinstance(fmt, HttpResponse):
+        return fmt
+    if fmt:
+        if job.status != JobStatus.SUCCEEDED:
+            return error(409, f"The job is {job.status}: its subtitles exist once it has succeeded.")
+        return subtitle_file(job, fmt)
     return JsonResponse(job_state(request, job))
 
 
