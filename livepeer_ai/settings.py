@@ -352,6 +352,8 @@ CELERY_BEAT_SCHEDULE = {
 STUDIO_CREATE_RATE = envrate("STUDIO_CREATE_RATE", "6/m")
 STUDIO_VOTE_RATE = envrate("STUDIO_VOTE_RATE", "30/m")
 STUDIO_REPORT_RATE = envrate("STUDIO_REPORT_RATE", "10/h")
+# "Improve my prompt" (an llm job each): per member.
+STUDIO_IMPROVE_PROMPT_RATE = envrate("STUDIO_IMPROVE_PROMPT_RATE", "10/m")
 # Password guessing: sign-ins (the studio's and the admin's) and password changes, per client IP
 # and per account name; password-reset mails, per IP and per address. Every try counts, a right one too.
 LOGIN_RATE = envrate("LOGIN_RATE", "10/5m")

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from studio import receipt_pages
 from studio.ratelimits import guarded_form
-from studio.views import accounts, api_keys, gallery, jobs, moderation
+from studio.views import accounts, api_keys, gallery, jobs, moderation, prompt_help
 
 # Django's own auth views, each form that takes a password or sends a mail behind its limit.
 sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
@@ -13,6 +13,7 @@ sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
 urlpatterns = [
     path("", jobs.index, name="studio-index"),
     path("jobs/", jobs.create_job, name="studio-create-job"),
+    path("prompt/improve/", prompt_help.improve_prompt, name="studio-improve-prompt"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="studio-job"),
     path("jobs/<uuid:job_id>/cancel/", jobs.cancel_job, name="studio-cancel-job"),
     path("jobs/<uuid:job_id>/retry/", jobs.retry_job, name="studio-retry-job"),
