@@ -68,8 +68,8 @@ class PreparedStage:
     piece: int = 0
     pieces: int = 1
     charge: Callable[[], None] = lambda: None
-    # Books the tickets sent with the request once the node took it (payments/sender.py).
-    accepted: Callable[[], None] | None = None
+    # Books the tickets sent with the request the node says it took (payments/sender.py), given its header.
+    accepted: Callable[[str], None] | None = None
     # The fee `charge` books (gateway/payment.py); None when the stage is not paid for.
     fee_wei: int | None = None
 

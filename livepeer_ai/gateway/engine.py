@@ -386,8 +386,9 @@ class Engine:
         try:
             async with aconnect_sse(self.client, "POST", url, headers=headers, timeout=timeout, **body) as source:
                 response = source.response
-                if prepared.accepted is not None and response.headers.get(PAYMENT_ACCEPTED_HEADER):
-                    await db(prepared.accepted)  # the node took the tickets, whatever came after
+                if prepared.accepted is not None and PAYMENT_ACCEPTED_HEADER in response.headers:
+                    # The node credited tickets, whatever came after (a refusal too): book what it took.
+                    await db(prepared.accepted, response.headers[PAYMENT_ACCEPTED_HEADER])
                 if response.status_code >= 400:
                     await response.aread()
                     raise RunnerError(response.status_code, error_message(response))

@@ -27,7 +27,7 @@ from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.chain import ChainError
 from livepeer_ai.payments.models import OrchestratorCredit
 from livepeer_ai.payments.sender import GatewaySender, SenderRefused
-from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, TicketParams
+from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, TicketParams, tickets_accepted
 from livepeer_ai.protocol.units import fee_wei, manifest_id
 from livepeer_ai.runner.client import RunnerError
 
@@ -39,8 +39,9 @@ class StagePayment:
     headers: dict[str, str]
     # Called once the stage completed: the credit at the node pays for it.
     charge: Callable[[], None]
-    # Called once the node took the request (and so the tickets): the books count them then.
-    accepted: Callable[[], None] | None = None
+    # Called with the node's PAYMENT_ACCEPTED_HEADER once it answered with one: the books count
+    # the tickets it says it credited then.
+    accepted: Callable[[str], None] | None = None
     # What `charge` books, in wei: the fee at the node's advertised price (None: nothing is paid).
     fee_wei: int | None = None
 
@@ -138,6 +139,6 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
     return StagePayment(
         headers={PAYMENT_HEADER: payment.encode()},
         charge=lambda: sender.charge(params.recipient, manifest, fee),
-        accepted=lambda: sender.accepted(payment, manifest),
+        accepted=lambda said: sender.accepted(payment, manifest, tickets_accepted(said, len(payment.tickets))),
         fee_wei=fee,
     )
