@@ -17,13 +17,24 @@ from eth_account import Account
 from livepeer_ai.gateway import engine, queue, workflow
 from livepeer_ai.gateway import payment as gateway_payment
 from livepeer_ai.gateway.engine import Engine
-from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
+from livepeer_ai.gateway.models import (
+    AttemptOutcome,
+    Job,
+    JobStatus,
+    Orchestrator,
+    QueuedStage,
+    QueueState,
+    StageAttempt,
+)
+from livepeer_ai.messages import CHAIN_UNAVAILABLE
 from livepeer_ai.orchestrator.payment import OnchainPayments, manifest_id
 from livepeer_ai.payments import discovery
 from livepeer_ai.payments.broker import Broker
+from livepeer_ai.payments.chain import Chain
 from livepeer_ai.payments.models import OrchestratorCredit, ReceivedTicket, RedemptionStatus
 from livepeer_ai.payments.recipient import Recipient
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
+from livepeer_ai.ports import free_port
 from tests.conftest import orchestrator_node, wait_for
 from tests.livepeer_ai.payments.conftest import GATEWAY_KEY, ORCHESTRATOR_A_KEY, address_of
 
@@ -78,11 +89,11 @@ def api_job(**fields: Any) -> Job:
     return job
 
 
-def run_one_stage(request: dict[str, Any]) -> Job:
+def run_one_stage(request: dict[str, Any], stage_engine: Engine | None = None) -> Job:
     """A text-to-image job's one stage, sent by an engine as it is (no look at the network first)."""
     job = workflow.create_api_job("text-to-image", request, None, None)
     (assignment,) = queue.dispatch("text-to-image", MODEL, "books-test")
-    stage_engine = Engine(name="books-test", own_heartbeat=False)
+    stage_engine = stage_engine or Engine(name="books-test", own_heartbeat=False)
 
     async def run_stage() -> None:
         stage_engine.client = httpx.AsyncClient(timeout=30)
@@ -206,3 +217,41 @@ def test_tickets_a_node_credited_before_refusing_the_job_count_as_sent(paid_node
     # Both ledgers count the refused job's tickets: sent as received, credit as balance.
     assert gateway_credit().tickets_sent == ReceivedTicket.objects.count()
     assert int(gateway_credit().balance) == paid_node.balance(address_of(GATEWAY_KEY), MANIFEST)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chain_outage_suspends_no_node_and_its_stage_waits_for_the_chain(paid_node):
+    first = api_job()
+    assert first.status == JobStatus.SUCCEEDED, first.error_message
+    node = Orchestrator.objects.get(address=address_of(ORCHESTRATOR_A_KEY))
+    chain = paid_node.broker
+    paid = gateway_payment.pay_for_stage(node, "text-to-image", MODEL, 64 * 64)
+    # The node's chain goes down (nothing listens where it looks for it).
+    paid_node.broker = Broker(Chain(f"http://127.0.0.1:{free_port()}"), chain.addresses)
+    body = {"prompt": "outage", "width": 64, "height": 64, "num_inference_steps": 1, "model_id": MODEL}
+    # Both places the node touches the chain answer 503 chain_unavailable: its ticket params...
+    params = httpx.get(
+        f"{node.service_uri}/ticket-params",
+        params={"sender": address_of(GATEWAY_KEY), "pipeline": "text-to-image", "model_id": MODEL},
+    )
+    assert (params.status_code, params.json()["detail"]["code"]) == (503, CHAIN_UNAVAILABLE), params.text
+    # ...and the tickets of a job paid while it was up.
+    refused = httpx.post(f"{node.service_uri}/text-to-image", json=body, headers=paid.headers, timeout=30)
+    assert (refused.status_code, refused.json()["detail"]["code"]) == (503, CHAIN_UNAVAILABLE), refused.text
+    stage_engine = Engine(name="books-test", own_heartbeat=False)
+    job = run_one_stage(body, stage_engine)
+    attempt = StageAttempt.objects.get(job=job)
+    assert (attempt.outcome, attempt.status_code) == (AttemptOutcome.NO_CAPACITY, 503), attempt.message
+    # Not the node's failure: no suspension, and the stage waits at the head of its queue...
+    node.refresh_from_db()
+    assert (node.suspended_until, node.failures_in_row) == (None, 0)
+    assert job.status != JobStatus.FAILED
+    assert QueuedStage.objects.get(job=job).state == QueueState.WAITING
+    # ...while this engine leaves the node alone for a while, rather than asking again at once.
+    assert stage_engine.chain_outages.held() == {node.service_uri}
+    assert queue.dispatch("text-to-image", MODEL, "books-test", held=stage_engine.chain_outages.held()) == []
+    # The chain is back: the job runs.
+    paid_node.broker = chain
+    engine.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
