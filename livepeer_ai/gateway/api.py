@@ -58,6 +58,7 @@ from livepeer_ai.runner.schemas import (
     BadValue,
     BodyTooLarge,
     RequestInvalid,
+    check_input_size,
     check_values,
     json_object,
     missing_field_error,
@@ -161,8 +162,7 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
                 measured = Upload(*upload, size=(0, 0), frames=0, ms=decode_audio(upload[1]).duration_ms)
             else:
                 size, frames = measure_upload(upload[1], pipeline == "frame-interpolation")
-                if pipeline == "upscale" and max(size) > entry.max_side:
-                    raise BadValue(f"Image is {size[0]}x{size[1]}; this model takes up to {entry.max_side} px a side.")
+                check_input_size(pipeline, size, entry.max_side)
                 measured = Upload(*upload, size=size, frames=frames)
     except BadValue as exc:
         raise Rejected(error(400, str(exc))) from None

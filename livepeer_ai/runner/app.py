@@ -36,6 +36,7 @@ from livepeer_ai.runner.schemas import (
     BodyTooLarge,
     RequestInvalid,
     RunnerParams,
+    check_input_size,
     check_values,
     json_object,
     missing_field_error,
@@ -191,13 +192,13 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
 async def decode_upload(upload: UploadFile, spec: ModelSpec) -> Any:
     raw = await upload.read()
     if spec.pipeline == "frame-interpolation":
-        return await asyncio.to_thread(decode_video_frames, raw)
+        frames = await asyncio.to_thread(decode_video_frames, raw)
+        check_input_size(spec.pipeline, frames[0].size, spec.max_side)
+        return frames
     if spec.pipeline == "audio-to-text":
         return await asyncio.to_thread(decode_audio, raw)
     image = await asyncio.to_thread(decode_image, raw)
-    # Upscale keeps the input size, so the model's side limit applies to it.
-    if spec.pipeline == "upscale" and max(image.size) > spec.max_side:
-        raise BadValue(f"Image is {image.width}x{image.height}; this model takes up to {spec.max_side} px a side.")
+    check_input_size(spec.pipeline, image.size, spec.max_side)
     return image
 
 
