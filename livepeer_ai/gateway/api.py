@@ -155,7 +155,7 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
         raise Rejected(error(exc.status, exc.message)) from None
     measured: Upload | None = None
     try:
-        check_values(params, model_id, entry.max_side)
+        check_values(params, model_id, entry.max_side, entry.family)
         if upload is not None:
             # Measured once here; the stage bills from these numbers without decoding again.
             if pipeline == "audio-to-text":

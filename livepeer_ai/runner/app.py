@@ -157,7 +157,7 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
     try:
         fields, upload = await parse_request(request, spec.pipeline)
         params: RunnerParams = PARAMS_BY_PIPELINE[spec.pipeline].model_validate(fields)
-        check_values(params, spec.model_id, spec.max_side)
+        check_values(params, spec.model_id, spec.max_side, spec.family)
         media = await decode_upload(upload, spec) if upload is not None else None
     except RequestInvalid as exc:
         return JSONResponse({"detail": exc.errors}, status_code=422)

@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from livepeer_ai import json_input
+from livepeer_ai.pipelines.image_to_image import effective_steps
+from livepeer_ai.pipelines.text_to_image import NO_GUIDANCE_FAMILIES
 
 MAX_STEPS = 150
 MAX_IMAGES_PER_PROMPT = 4
@@ -184,8 +186,8 @@ def missing_field_error(name: str) -> list[dict[str, Any]]:
     return [{"loc": ["body", name], "msg": "Field required", "type": "missing"}]
 
 
-def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> None:
-    """Raise BadValue with a message a person can act on."""
+def check_values(params: RunnerParams, served_model_id: str, max_side: int, family: str = "") -> None:
+    """Raise BadValue with a message a person can act on (`family`: the model's, as the registry has it)."""
     if params.model_id and params.model_id != served_model_id:
         raise BadValue(f"This runner serves {served_model_id!r}, not {params.model_id!r}.")
     if getattr(params, "loras", ""):
@@ -210,6 +212,15 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
     steps = getattr(params, "num_inference_steps", None)
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise BadValue(f"num_inference_steps must be between 1 and {MAX_STEPS}, got {steps}.")
+    # Only the last `strength` of the schedule runs (a turbo model's runner raises the steps instead).
+    if (
+        isinstance(params, ImageToImageParams)
+        and family not in NO_GUIDANCE_FAMILIES
+        and effective_steps(params.num_inference_steps, params.strength) < 1
+    ):
+        raise BadValue(
+            f"num_inference_steps x strength must be at least 1 (got {params.num_inference_steps} x {params.strength})."
+        )
     count = getattr(params, "num_images_per_prompt", None)
     if count is not None and not 1 <= count <= MAX_IMAGES_PER_PROMPT:
         raise BadValue(f"num_images_per_prompt must be between 1 and {MAX_IMAGES_PER_PROMPT}, got {count}.")

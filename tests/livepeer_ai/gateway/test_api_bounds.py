@@ -198,3 +198,10 @@ def test_inputs_too_small_for_the_model_are_refused_before_a_job_exists(client, 
     response = client.post(f"/api/v1/{pipeline}", fields, **auth(key))
     assert_error(response, 400, words)
     assert not Job.objects.exists()
+
+
+def test_image_to_image_steps_that_strength_leaves_none_of_are_refused_before_a_job_exists(client, key):
+    fields = {"image": png(), "prompt": "x", "model_id": "livepeer-ai/tiny-sd15", "strength": "0.01"}
+    response = client.post("/api/v1/image-to-image", {**fields, "num_inference_steps": "1"}, **auth(key))
+    assert_error(response, 400, "num_inference_steps x strength must be at least 1")
+    assert not Job.objects.exists()
