@@ -212,6 +212,14 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int, fami
     steps = getattr(params, "num_inference_steps", None)
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise BadValue(f"num_inference_steps must be between 1 and {MAX_STEPS}, got {steps}.")
+    count = getattr(params, "num_images_per_prompt", None)
+    if count is not None and not 1 <= count <= MAX_IMAGES_PER_PROMPT:
+        raise BadValue(f"num_images_per_prompt must be between 1 and {MAX_IMAGES_PER_PROMPT}, got {count}.")
+    seed = getattr(params, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise BadValue(f"seed must be between 0 and {MAX_SEED}, got {seed}.")
+    for name, (low, high, low_open) in VALUE_RANGES.items():
+        _check_range(params, name, low, high, low_open)
     # Only the last `strength` of the schedule runs (a turbo model's runner raises the steps instead).
     if (
         isinstance(params, ImageToImageParams)
@@ -221,14 +229,6 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int, fami
         raise BadValue(
             f"num_inference_steps x strength must be at least 1 (got {params.num_inference_steps} x {params.strength})."
         )
-    count = getattr(params, "num_images_per_prompt", None)
-    if count is not None and not 1 <= count <= MAX_IMAGES_PER_PROMPT:
-        raise BadValue(f"num_images_per_prompt must be between 1 and {MAX_IMAGES_PER_PROMPT}, got {count}.")
-    seed = getattr(params, "seed", None)
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise BadValue(f"seed must be between 0 and {MAX_SEED}, got {seed}.")
-    for name, (low, high, low_open) in VALUE_RANGES.items():
-        _check_range(params, name, low, high, low_open)
 
 
 def check_input_size(pipeline: str, size: tuple[int, int], max_side: int) -> None:
