@@ -235,8 +235,13 @@ def redis_server_binary() -> str:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private Redis on its own loopback port, stopped by PID at the end."""
-    workdir = tmp_path_factory.mktemp("redis")
-    port = free_port()
+    with redis_server(free_port(), tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@contextmanager
+def redis_server(port: int, workdir: Path) -> Iterator[str]:
+    """A Redis on `port` until the block ends (a test that brings Redis back where it was)."""
     args = [
         redis_server_binary(),
         "--port",

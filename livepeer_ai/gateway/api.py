@@ -63,6 +63,7 @@ from livepeer_ai.runner.schemas import (
     BadValue,
     BodyTooLarge,
     RequestInvalid,
+    check_input_size,
     check_values,
     json_object,
     missing_field_error,
@@ -161,15 +162,14 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
         raise Rejected(error(exc.status, exc.message)) from None
     measured: Upload | None = None
     try:
-        check_values(params, model_id, entry.max_side)
+        check_values(params, model_id, entry.max_side, entry.family)
         if upload is not None:
             # Measured once here; the stage bills from these numbers without decoding again.
             if pipeline == "audio-to-text":
                 measured = Upload(*upload, size=(0, 0), frames=0, ms=decode_audio(upload[1]).duration_ms)
             else:
                 size, frames = measure_upload(upload[1], pipeline == "frame-interpolation")
-                if pipeline == "upscale" and max(size) > entry.max_side:
-                    raise BadValue(f"Image is {size[0]}x{size[1]}; this model takes up to {entry.max_side} px a side.")
+                check_input_size(pipeline, size, entry.max_side)
                 measured = Upload(*upload, size=size, frames=frames)
     except BadValue as exc:
         raise Rejected(error(400, str(exc))) from None

@@ -7,6 +7,10 @@ an outcome and frees or keeps the slot in the ledger (gateway/slots.py):
 
 - A node that answers 503 is busy, not broken: the stage keeps its place at the
   head of the queue and the node counts as full; no suspension.
+- A 503 `chain_unavailable` (the node's chain, or the gateway's, did not answer) is
+  no failure of the node's either: the stage keeps its place, and the engine sends
+  that node nothing for a back-off that grows while the outage lasts
+  (network.ChainOutages); no suspension, no failed try.
 - A node that fails or times out is suspended (growing back-off) and the stage
   waits for another node, bounded in count (STAGE_MAX_ATTEMPTS) and total time.
 - A 4xx is the caller's error: the job fails, no retry, no suspension; so does a
@@ -45,6 +49,7 @@ from livepeer_ai.gateway.payment import StagePayment, pay_for_stage
 from livepeer_ai.gateway.progress import publish_job_ids
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
 from livepeer_ai.gateway.stage_request import StageRequest
+from livepeer_ai.messages import CHAIN_UNAVAILABLE
 from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid
 from livepeer_ai.runner.client import RunnerError
 
@@ -69,8 +74,8 @@ class PreparedStage:
     piece: int = 0
     pieces: int = 1
     charge: Callable[[], None] = lambda: None
-    # Books the tickets sent with the request once the node took it (payments/sender.py).
-    accepted: Callable[[], None] | None = None
+    # Books the tickets sent with the request the node says it took (payments/sender.py), given its header.
+    accepted: Callable[[str], None] | None = None
     # The fee `charge` books (gateway/payment.py); None when the stage is not paid for.
     fee_wei: int | None = None
     # Files to make from the answer off the DB thread before it is stored (workflow.media_work).
@@ -269,13 +274,16 @@ def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> Non
         )
         return
     if exc.status == 503:
+        # Busy, or its chain did not answer: neither is the node's failure, nor a failed try of the stage.
         finish_attempt(assignment.attempt_id, AttemptOutcome.NO_CAPACITY, took_s, exc)
         with transaction.atomic():
             QueuedStage.objects.filter(id=entry.id, attempt_id=assignment.attempt_id).update(
                 last_error=f"{where}: {exc.message}"[:2000]
             )
             queue.release([entry.id], assignment.attempt_id)
-            slots.mark_full(assignment.orchestrator_id, assignment.pipeline, assignment.model_id)
+            if exc.code != CHAIN_UNAVAILABLE:
+                # The engine holds a node whose chain is down back itself (network.ChainOutages).
+                slots.mark_full(assignment.orchestrator_id, assignment.pipeline, assignment.model_id)
         return
     if exc.is_caller_error:
         finish_attempt(assignment.attempt_id, AttemptOutcome.REJECTED, took_s, exc)

@@ -42,8 +42,9 @@ from livepeer_ai.gateway.dispatch import JobAbandoned, PreparedStage
 from livepeer_ai.gateway.models import EngineWorker, Job, JobStatus, Orchestrator
 from livepeer_ai.gateway.progress import publish_queue_moved, publish_step
 from livepeer_ai.gateway.wake import WAKE_CHANNEL, listen_here, stop_listening
+from livepeer_ai.messages import CHAIN_UNAVAILABLE
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
-from livepeer_ai.runner.client import CONNECT_TIMEOUT_S, RunnerError, error_message
+from livepeer_ai.runner.client import CONNECT_TIMEOUT_S, RunnerError, error_code, error_message
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class Engine:
         self.dirty_all = True
         # Service URIs of the nodes the last look at the network found (None until the first).
         self.known: set[str] | None = None
+        self.chain_outages = network.ChainOutages()
         self.stopping = False
         self.heart_stopped = threading.Event()
         # An engine inside another program's transaction (run_job in a test or a shell) beats on the
@@ -292,7 +294,8 @@ class Engine:
         if room <= 0:
             return False
         pipeline, _, model_id = key.partition(" ")
-        assignments = await db(queue.dispatch, pipeline, model_id, self.name, None, room, self.known)
+        held = self.chain_outages.held()
+        assignments = await db(queue.dispatch, pipeline, model_id, self.name, None, room, self.known, held)
         for assignment in assignments:
             self.start(assignment)
         if assignments:
@@ -327,8 +330,11 @@ class Engine:
                 await db(dispatch.abandoned, assignment, time.monotonic() - started)
                 return
             except RunnerError as exc:
+                if exc.code == CHAIN_UNAVAILABLE:
+                    self.chain_outages.record(assignment.service_uri)
                 await db(dispatch.failed, assignment, exc, time.monotonic() - started)
                 return
+            self.chain_outages.clear(assignment.service_uri)
             took = time.monotonic() - started
             # The runner is free once it answered: its slot goes to the next waiting stage, before this result is stored.
             await db(dispatch.slot_freed, assignment)
@@ -392,11 +398,12 @@ class Engine:
         try:
             async with aconnect_sse(self.client, "POST", url, headers=headers, timeout=timeout, **body) as source:
                 response = source.response
-                if prepared.accepted is not None and response.headers.get(PAYMENT_ACCEPTED_HEADER):
-                    await db(prepared.accepted)  # the node took the tickets, whatever came after
+                if prepared.accepted is not None and PAYMENT_ACCEPTED_HEADER in response.headers:
+                    # The node credited tickets, whatever came after (a refusal too): book what it took.
+                    await db(prepared.accepted, response.headers[PAYMENT_ACCEPTED_HEADER])
                 if response.status_code >= 400:
                     await response.aread()
-                    raise RunnerError(response.status_code, error_message(response))
+                    raise RunnerError(response.status_code, error_message(response), error_code(response))
                 async for event in source.aiter_sse():
                     payload = event.json()
                     if event.event == "progress":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +24,10 @@ logger = logging.getLogger(__name__)
 
 INFO_TIMEOUT = httpx.Timeout(8.0, connect=3.0)  # go-livepeer: connect 3 s, call 8 s (docs/protocol.md §2.3)
 RECENT_ATTEMPTS = 20
+# A node whose chain did not answer is left alone this long, doubled per such answer in a row:
+# short enough that a chain back within seconds costs seconds, bounded so none waits long.
+CHAIN_RETRY_FIRST_S = 1.0
+CHAIN_RETRY_MAX_S = 16.0
 
 
 def service_uris() -> list[str]:
@@ -109,3 +115,33 @@ def record_failure(orchestrator: Orchestrator, message: str) -> None:
 
 def record_success(orchestrator: Orchestrator) -> None:
     Orchestrator.objects.filter(pk=orchestrator.pk).update(failures_in_row=0, suspended_until=None)
+
+
+class ChainOutages:
+    """Nodes that answered CHAIN_UNAVAILABLE, held back from one engine's dispatch meanwhile.
+
+    The failure is the chain's, not the node's (docs/protocol.md §2.5): no suspension, nothing
+    counted against its reliability; the node is only not sent work for a back-off that doubles
+    with each such answer in a row, from CHAIN_RETRY_FIRST_S to CHAIN_RETRY_MAX_S, and ends
+    with its next success.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._held: dict[str, tuple[float, int]] = {}
+
+    def record(self, service_uri: str) -> float:
+        """The node's chain did not answer: the seconds it is now held back for."""
+        _, in_row = self._held.get(service_uri, (0.0, 0))
+        wait = min(CHAIN_RETRY_MAX_S, CHAIN_RETRY_FIRST_S * 2 ** min(in_row, 16))
+        self._held[service_uri] = (self.clock() + wait, in_row + 1)
+        logger.warning("the chain of %s did not answer; trying it again in %.0f s", service_uri, wait)
+        return wait
+
+    def clear(self, service_uri: str) -> None:
+        self._held.pop(service_uri, None)
+
+    def held(self) -> frozenset[str]:
+        """The service URIs not to dispatch to now."""
+        now = self.clock()
+        return frozenset(uri for uri, (until, _) in self._held.items() if until > now)

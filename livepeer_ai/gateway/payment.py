@@ -22,14 +22,15 @@ from django.utils import timezone
 from livepeer_ai.gateway import slots
 from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import Orchestrator
+from livepeer_ai.messages import CHAIN_UNAVAILABLE
 from livepeer_ai.payments.accounts import AccountError, gateway_account
 from livepeer_ai.payments.broker import Broker
-from livepeer_ai.payments.chain import ChainError
+from livepeer_ai.payments.chain import ChainError, ChainUnavailable
 from livepeer_ai.payments.models import OrchestratorCredit
 from livepeer_ai.payments.sender import GatewaySender, SenderRefused
-from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, TicketParams
+from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, TicketParams, tickets_accepted
 from livepeer_ai.protocol.units import fee_wei, manifest_id
-from livepeer_ai.runner.client import RunnerError
+from livepeer_ai.runner.client import RunnerError, error_code, error_message
 
 PARAMS_TIMEOUT = httpx.Timeout(8.0, connect=3.0)
 
@@ -39,8 +40,9 @@ class StagePayment:
     headers: dict[str, str]
     # Called once the stage completed: the credit at the node pays for it.
     charge: Callable[[], None]
-    # Called once the node took the request (and so the tickets): the books count them then.
-    accepted: Callable[[], None] | None = None
+    # Called with the node's PAYMENT_ACCEPTED_HEADER once it answered with one: the books count
+    # the tickets it says it credited then.
+    accepted: Callable[[str], None] | None = None
     # What `charge` books, in wei: the fee at the node's advertised price (None: nothing is paid).
     fee_wei: int | None = None
 
@@ -118,6 +120,9 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
     except httpx.HTTPError as exc:
         raise RunnerError(502, f"{node.service_uri}/ticket-params failed: {exc}") from exc
     if response.status_code != 200:
+        if response.status_code == 503 and error_code(response) == CHAIN_UNAVAILABLE:
+            # The node's chain is down, not the node: no failure of its own (gateway/dispatch.py).
+            raise RunnerError(503, f"ticket params: {error_message(response)}", CHAIN_UNAVAILABLE)
         raise RunnerError(502 if response.status_code >= 500 else 503, f"ticket params refused: {response.text[:300]}")
     try:
         answer = response.json()
@@ -133,11 +138,13 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
         # 402: the gateway's own limits refuse this payment; it is no failure of the node's, so
         # the job fails with the reason and the node is not suspended (gateway/dispatch.py).
         raise RunnerError(402, f"The gateway will not pay {node.service_uri}: {exc.message}") from exc
+    except ChainUnavailable as exc:
+        raise RunnerError(503, f"chain unavailable while paying: {exc}", CHAIN_UNAVAILABLE) from exc
     except ChainError as exc:
-        raise RunnerError(503, f"chain unavailable while paying: {exc}") from exc
+        raise RunnerError(503, f"the chain refused a read while paying: {exc}") from exc
     return StagePayment(
         headers={PAYMENT_HEADER: payment.encode()},
         charge=lambda: sender.charge(params.recipient, manifest, fee),
-        accepted=lambda: sender.accepted(payment, manifest),
+        accepted=lambda said: sender.accepted(payment, manifest, tickets_accepted(said, len(payment.tickets))),
         fee_wei=fee,
     )

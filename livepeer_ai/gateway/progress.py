@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,6 +18,42 @@ from channels.layers import get_channel_layer
 from livepeer_ai.gateway.models import Job
 
 logger = logging.getLogger(__name__)
+
+
+class LayerOutage:
+    """One warning line per outage of the channel layer (Redis down), not one per step, and one when it is back.
+
+    Every publish is still tried: the first to get through ends the outage.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down_since: float | None = None
+
+    def failed(self, what: str, exc: Exception) -> None:
+        with self._lock:
+            if self.down_since is not None:
+                return
+            self.down_since = time.monotonic()
+        logger.warning(
+            "could not publish %s (%s: %s); progress goes unpublished until the channel layer answers again",
+            what,
+            type(exc).__name__,
+            exc,
+        )
+
+    def succeeded(self) -> None:
+        if self.down_since is None:
+            return
+        with self._lock:
+            since, self.down_since = self.down_since, None
+        if since is not None:
+            logger.warning(
+                "publishing progress again, after %.0f s without the channel layer", time.monotonic() - since
+            )
+
+
+outage = LayerOutage()
 
 
 def job_group(job_id: object) -> str:
@@ -42,9 +80,11 @@ def publish_job_update(job: Job) -> None:
         async_to_sync(layer.group_send)(
             job_group(job.id), {"type": "job.updated", "job_id": str(job.id), "snapshot": snapshot}
         )
-    except Exception:
+    except Exception as exc:
         # Progress display must never fail the job itself; the row still moves on.
-        logger.warning("could not publish progress of job %s", job.id, exc_info=True)
+        outage.failed(f"progress of job {job.id}", exc)
+    else:
+        outage.succeeded()
 
 
 def publish_job_ids(job_ids: list[Any]) -> None:
@@ -61,8 +101,10 @@ async def publish_step(job_id: str, stage_index: int, step: int, total: int) -> 
     snapshot = {"status": "running", "stage_index": stage_index, "step": step, "total_steps": total}
     try:
         await layer.group_send(job_group(job_id), {"type": "job.updated", "job_id": job_id, "snapshot": snapshot})
-    except Exception:
-        logger.warning("could not publish progress of job %s", job_id, exc_info=True)
+    except Exception as exc:
+        outage.failed(f"progress of job {job_id}", exc)
+    else:
+        outage.succeeded()
 
 
 async def publish_queue_moved(capability: str) -> None:
@@ -72,5 +114,7 @@ async def publish_queue_moved(capability: str) -> None:
         return
     try:
         await layer.group_send(queue_group(capability), {"type": "job.updated"})
-    except Exception:
-        logger.warning("could not publish a queue move for %s", capability, exc_info=True)
+    except Exception as exc:
+        outage.failed(f"a queue move for {capability}", exc)
+    else:
+        outage.succeeded()

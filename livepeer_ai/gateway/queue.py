@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -196,8 +197,12 @@ def dispatch(
     rng: random.Random | None = None,
     limit: int = 1000,
     known: set[str] | None = None,
+    held: Collection[str] = (),
 ) -> list[Assignment]:
-    """Give free slots to the first waiting stages of one capability; the caller runs what it gets back."""
+    """Give free slots to the first waiting stages of one capability; the caller runs what it gets back.
+
+    `held`: service URIs the caller sends nothing to now (its chain outages: network.ChainOutages).
+    """
     key = capability_key(pipeline, model_id)
     now = timezone.now()
     with transaction.atomic():
@@ -211,7 +216,7 @@ def dispatch(
         except ModelNotRoutable as exc:
             fail_waiting(waiting, exc.code, exc.message)
             return []
-        candidates, nodes = slots.candidates(pipeline, model_id, known)
+        candidates, nodes = slots.candidates(pipeline, model_id, known, held)
         cap = slots.price_cap()
         free = sum(c.free for c in eligible(candidates, cap, set()))
         if not free:

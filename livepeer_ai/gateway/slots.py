@@ -13,6 +13,7 @@ the moment our stage ends, not at the next /info refresh.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,17 +81,20 @@ def ours_running(pipeline: str, model_id: str) -> dict[int, int]:
 
 
 def candidates(
-    pipeline: str, model_id: str, known: set[str] | None = None
+    pipeline: str, model_id: str, known: set[str] | None = None, held: Collection[str] = ()
 ) -> tuple[list[Candidate], dict[str, Orchestrator]]:
     """Every live node offering (pipeline, model), with its free slots as this gateway's ledger has them.
 
     `known`: the service URIs the caller's discovery found (an engine's last look at the
     network), so a node dropped from it is not sent work while its /info is still fresh.
+    `held`: service URIs the caller sends nothing to for now.
     """
     now = timezone.now()
     nodes = Orchestrator.objects.filter(reachable=True, info_fetched_at__gte=now - known_window())
     if known is not None:
         nodes = nodes.filter(service_uri__in=known)
+    if held:
+        nodes = nodes.exclude(service_uri__in=list(held))
     offering = [(node, offered) for node in nodes if (offered := node.capability(pipeline, model_id)) is not None]
     if not offering:
         return [], {}

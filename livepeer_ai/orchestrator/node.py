@@ -81,8 +81,8 @@ NODE_VERSION = "0.1.0"
 JOB_ID = re.compile(r"[\x21-\x7e]{1,200}")
 
 
-def error(status: int, msg: str) -> JSONResponse:
-    return JSONResponse(error_body(msg), status_code=status)
+def error(status: int, msg: str, code: str = "") -> JSONResponse:
+    return JSONResponse(error_body(msg, code), status_code=status)
 
 
 @dataclass
@@ -287,18 +287,23 @@ class Node:
         fee = fee_wei(job.units, job.capability.price_per_unit, job.capability.pixels_per_unit)
         try:
             # Tickets touch the DB and the chain: off the event loop.
-            await asyncio.to_thread(self.payments.process_payment, sender, fee, job.manifest)
+            recorded = await asyncio.to_thread(self.payments.process_payment, sender, fee, job.manifest)
         except PaymentError as exc:
             self.supervisor.release(runner)
-            self.metrics.failed(key, f"payment_{exc.status}")
-            return error(exc.status, exc.message)
+            self.metrics.failed(key, exc.code or f"payment_{exc.status}")
+            refused = error(exc.status, exc.message, exc.code)
+            if exc.tickets_recorded:
+                # Refused after crediting tickets (too few of them): the sender books what was credited.
+                refused.headers[PAYMENT_ACCEPTED_HEADER] = str(exc.tickets_recorded)
+            return refused
         # A streamed llm answer comes as the node's events (deltas among progress, then the
         # signed result) even when the caller did not ask for them by name.
         streaming = "text/event-stream" in request.headers.get("accept", "") or (
             pipeline == "llm" and job.fields.get("stream") is True
         )
         response = await self.run_on(runner, job, sender, fee, streaming)
-        response.headers[PAYMENT_ACCEPTED_HEADER] = "true"
+        # Whatever the runner answered, the tickets were credited (docs/protocol.md §3.3).
+        response.headers[PAYMENT_ACCEPTED_HEADER] = str(recorded)
         return response
 
     async def finish(self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, outcome: str) -> None:
@@ -467,7 +472,7 @@ def create_node_app(node: Node) -> ASGIApp:
                 manifest_id(capability.pipeline, capability.model_id),
             )
         except PaymentError as exc:
-            return error(exc.status, exc.message)
+            return error(exc.status, exc.message, exc.code)
         if params is None:
             return error(404, "This node is off chain: it takes no tickets.")
         return params

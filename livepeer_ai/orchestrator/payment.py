@@ -21,7 +21,8 @@ from typing import Any, Protocol
 from django.db import close_old_connections
 from starlette.requests import Request
 
-from livepeer_ai.payments.chain import ChainError
+from livepeer_ai.messages import CHAIN_UNAVAILABLE
+from livepeer_ai.payments.chain import ChainError, ChainUnavailable
 from livepeer_ai.payments.recipient import PaymentRejected, Recipient
 from livepeer_ai.payments.redemption import redeem_winning_tickets
 from livepeer_ai.payments.wire import PAYMENT_HEADER, MalformedPayment, Payment
@@ -33,10 +34,19 @@ REDEEM_INTERVAL_S = 5.0
 
 
 class PaymentError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """A payment refused: `code` says why to a machine (CHAIN_UNAVAILABLE), `tickets_recorded` how many
+    of the payment's tickets were credited before the refusal (the node says so: docs/protocol.md §3.3)."""
+
+    def __init__(self, status: int, message: str, code: str = "", tickets_recorded: int = 0) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
+        self.tickets_recorded = tickets_recorded
+
+
+def chain_unavailable(exc: ChainUnavailable) -> PaymentError:
+    return PaymentError(503, f"chain unavailable: {exc}", CHAIN_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,8 @@ class PaymentProcessor(Protocol):
         """Decode the payment header and check the caller (402/403 on failure)."""
         ...
 
-    def process_payment(self, sender: Sender, fee_wei: int, manifest: str) -> None:
-        """Validate tickets and credit the sender's balance (400 on failure)."""
+    def process_payment(self, sender: Sender, fee_wei: int, manifest: str) -> int:
+        """Validate tickets and credit the sender's balance (400 on failure); returns the tickets recorded."""
         ...
 
     def debit(self, sender: Sender, fee_wei: int, manifest: str) -> None:
@@ -75,8 +85,9 @@ class OffchainPayments:
     def check_credentials(self, request: Request) -> Sender:
         return Sender(address=request.headers.get("Livepeer-Sender", "offchain"))
 
-    def process_payment(self, sender: Sender, fee_wei: int, manifest: str) -> None:
+    def process_payment(self, sender: Sender, fee_wei: int, manifest: str) -> int:
         self.processed += 1
+        return 0
 
     def debit(self, sender: Sender, fee_wei: int, manifest: str) -> None:
         self.charged_wei[sender.address] = self.charged_wei.get(sender.address, 0) + fee_wei
@@ -105,22 +116,30 @@ class OnchainPayments:
             raise PaymentError(402, f"could not decode payment: {exc}") from None
         return Sender(address=payment.sender, payment=payment)
 
-    def process_payment(self, sender: Sender, fee_wei: int, manifest: str) -> None:
+    def process_payment(self, sender: Sender, fee_wei: int, manifest: str) -> int:
         assert sender.payment is not None
         try:
             if not self.recipient.broker.is_active(self.recipient.address):
                 raise PaymentRejected("this orchestrator is not in the active set; it accepts no tickets")
             self.recipient.receive(sender.payment, manifest)
+            recorded = len(sender.payment.tickets)
+            balance = self.recipient.balance(sender.address, manifest)
         except PaymentRejected as exc:
-            raise PaymentError(400, exc.message) from None
+            raise PaymentError(400, exc.message, tickets_recorded=exc.tickets_recorded) from None
+        except ChainUnavailable as exc:
+            raise chain_unavailable(exc) from None
         except ChainError as exc:
             raise PaymentError(400, f"could not check the payment on chain: {exc}") from None
         finally:
             close_old_connections()
-        balance = self.recipient.balance(sender.address, manifest)
         if fee_wei > 0 and balance < fee_wei:
             # Stricter than go-livepeer's "≥ one ticket's EV": the balance must cover this job.
-            raise PaymentError(400, f"Insufficient balance: {balance} wei credited, the job costs {fee_wei} wei")
+            raise PaymentError(
+                400,
+                f"Insufficient balance: {balance} wei credited, the job costs {fee_wei} wei",
+                tickets_recorded=recorded,
+            )
+        return recorded
 
     def debit(self, sender: Sender, fee_wei: int, manifest: str) -> None:
         try:
@@ -138,8 +157,10 @@ class OnchainPayments:
             return {"ticket_params": params, "balance": str(self.recipient.balance(sender, manifest))}
         except PaymentRejected as exc:
             raise PaymentError(400, exc.message) from None
+        except ChainUnavailable as exc:
+            raise chain_unavailable(exc) from None
         except ChainError as exc:
-            raise PaymentError(503, f"chain unavailable: {exc}") from None
+            raise PaymentError(500, f"the node could not read its ticket params from the chain: {exc}") from None
         finally:
             close_old_connections()
 

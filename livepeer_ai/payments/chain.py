@@ -18,8 +18,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, cast
 
+import requests
 from eth_account import Account
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
@@ -47,6 +48,21 @@ DEFAULT_RECEIPT_TIMEOUT_S = 60.0
 
 class ChainError(RuntimeError):
     """The node is unreachable, misconfigured, or a transaction was not mined in time."""
+
+
+class ChainUnavailable(ChainError):
+    """The chain's node did not answer (down, unreachable, timed out): the chain's fault, not the caller's."""
+
+
+class ChainProvider(HTTPProvider):
+    """web3's HTTP provider, with a chain that does not answer raised as `ChainUnavailable`
+    (web3 lets the transport's own errors through), so every caller can tell an outage apart."""
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        try:
+            return super().make_request(method, params)
+        except requests.RequestException as exc:
+            raise ChainUnavailable(f"the chain at {self.endpoint_uri} did not answer: {exc}") from exc
 
 
 class ContractReverted(ChainError):
@@ -130,7 +146,7 @@ class Chain:
         self.provider_uri = provider_uri
         self.receipt_timeout_s = receipt_timeout_s
         self.cache_dir = cache_dir
-        self.w3 = Web3(Web3.HTTPProvider(provider_uri, request_kwargs={"timeout": request_timeout_s}))
+        self.w3 = Web3(ChainProvider(provider_uri, request_kwargs={"timeout": request_timeout_s}))
         self._chain_id: int | None = None
         self._compiled: dict[str, CompiledContract] = {}
         # Nonce lookup and send must not interleave between threads of one process.

@@ -50,6 +50,8 @@ class PaymentRejected(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # Tickets of the payment credited before it was refused: each is recorded on its own.
+        self.tickets_recorded = 0
 
 
 def _minimal_bytes(value: int) -> bytes:
@@ -142,17 +144,23 @@ class Recipient:
         # The rate when the tickets arrived, read once per payment and outside any transaction.
         rate = current_rate().recorded()
         credited = 0
-        for sender_nonce, signature in payment.tickets:
-            ticket = params.ticket(sender, sender_nonce)
-            digest = ticket_hash(ticket)
+        for recorded, (sender_nonce, signature) in enumerate(payment.tickets):
             try:
-                signer = recover_ticket_signer(digest, signature)
-            except InvalidTicketSignature as exc:
-                raise PaymentRejected(f"invalid ticket signature: {exc}") from None
-            if signer.lower() != sender.lower():
-                raise PaymentRejected(f"invalid ticket signature: signed by {signer}, not by sender {sender}")
-            credited += self.record(ticket, digest, signature, rand, manifest_id, rate)
+                credited += self.receive_one(params.ticket(sender, sender_nonce), signature, rand, manifest_id, rate)
+            except PaymentRejected as exc:
+                exc.tickets_recorded = recorded
+                raise
         return credited
+
+    def receive_one(self, ticket: Ticket, signature: bytes, rand: int, manifest_id: str, rate: dict[str, Any]) -> int:
+        digest = ticket_hash(ticket)
+        try:
+            signer = recover_ticket_signer(digest, signature)
+        except InvalidTicketSignature as exc:
+            raise PaymentRejected(f"invalid ticket signature: {exc}") from None
+        if signer.lower() != ticket.sender.lower():
+            raise PaymentRejected(f"invalid ticket signature: signed by {signer}, not by sender {ticket.sender}")
+        return self.record(ticket, digest, signature, rand, manifest_id, rate)
 
     def check_sender(self, sender: str, params: TicketParams) -> None:
         info = self.broker.sender_info(sender)

@@ -98,9 +98,11 @@ class GatewaySender:
         ]
         return Payment(sender=self.address, ticket_params=params, tickets=tuple(tickets))
 
-    def accepted(self, payment: Payment, manifest_id: str) -> None:
-        """The node took the batch (it answered the request it came with): now it counts as sent."""
-        if not payment.tickets:
+    def accepted(self, payment: Payment, manifest_id: str, tickets: int | None = None) -> None:
+        """The node took `tickets` of the batch (all when None), as it said answering the request
+        they came with: now those count as sent."""
+        count = len(payment.tickets) if tickets is None else min(tickets, len(payment.tickets))
+        if count <= 0:
             return
         params = payment.ticket_params
         ev = expected_value(params.face_value, params.win_prob)
@@ -108,8 +110,8 @@ class GatewaySender:
             row, _ = OrchestratorCredit.objects.select_for_update().get_or_create(
                 sender=self.address, recipient=params.recipient, manifest_id=manifest_id
             )
-            row.balance = int(row.balance) + len(payment.tickets) * ev
-            row.tickets_sent += len(payment.tickets)
+            row.balance = int(row.balance) + count * ev
+            row.tickets_sent += count
             row.save(update_fields=["balance", "tickets_sent", "updated_at"])
 
     def reserve_nonces(self, rand_hash: bytes, count: int) -> list[int]:

@@ -20,9 +20,21 @@ from livepeer_ai import json_input
 from livepeer_ai.payments.tickets import Ticket, aux_data_for
 
 PAYMENT_HEADER = "Livepeer-Payment"
-# Set by a node on every answer given after it credited the request's tickets (whatever the
-# status: a runner's 400 comes after the payment), so the gateway books exactly what was taken.
+# Set by a node on every answer given after it credited tickets of the request's payment
+# (whatever the status: a runner's 400 comes after the payment, and so does a refusal for
+# too little balance), to how many it credited, so the gateway books exactly what was taken.
 PAYMENT_ACCEPTED_HEADER = "Livepeer-Payment-Accepted"
+
+
+def tickets_accepted(header: str, sent: int) -> int:
+    """How many of the `sent` tickets a node's PAYMENT_ACCEPTED_HEADER says it credited.
+
+    "true" (a node that counts no tickets) means all of them; a count is taken up to what was sent.
+    """
+    value = header.strip().lower()
+    if value == "true":
+        return sent
+    return min(int(value), sent) if value.isdigit() else 0
 
 
 class MalformedPayment(ValueError):

@@ -39,6 +39,7 @@ from livepeer_ai.runner.schemas import (
     LLMParams,
     RequestInvalid,
     RunnerParams,
+    check_input_size,
     check_values,
     json_object,
     missing_field_error,
@@ -159,7 +160,7 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
     try:
         fields, upload = await parse_request(request, spec.pipeline)
         params: RunnerParams = PARAMS_BY_PIPELINE[spec.pipeline].model_validate(fields)
-        check_values(params, spec.model_id, spec.max_side)
+        check_values(params, spec.model_id, spec.max_side, spec.family)
         media = await decode_upload(upload, spec) if upload is not None else None
     except RequestInvalid as exc:
         return JSONResponse({"detail": exc.errors}, status_code=422)
@@ -203,13 +204,13 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
 async def decode_upload(upload: UploadFile, spec: ModelSpec) -> Any:
     raw = await upload.read()
     if spec.pipeline == "frame-interpolation":
-        return await asyncio.to_thread(decode_video_frames, raw)
+        frames = await asyncio.to_thread(decode_video_frames, raw)
+        check_input_size(spec.pipeline, frames[0].size, spec.max_side)
+        return frames
     if spec.pipeline == "audio-to-text":
         return await asyncio.to_thread(decode_audio, raw)
     image = await asyncio.to_thread(decode_image, raw)
-    # Upscale keeps the input size, so the model's side limit applies to it.
-    if spec.pipeline == "upscale" and max(image.size) > spec.max_side:
-        raise BadValue(f"Image is {image.width}x{image.height}; this model takes up to {spec.max_side} px a side.")
+    check_input_size(spec.pipeline, image.size, spec.max_side)
     return image
 
 

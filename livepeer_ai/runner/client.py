@@ -20,15 +20,27 @@ CONNECT_TIMEOUT_S = 5.0
 class RunnerError(Exception):
     """A runner or orchestrator answered with an error (or not at all)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str = "") -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
+        # The error body's machine-readable reason, when it gave one (messages.CHAIN_UNAVAILABLE).
+        self.code = code
 
     @property
     def is_caller_error(self) -> bool:
         """4xx other than busy: the request itself is wrong; retrying elsewhere won't help."""
         return 400 <= self.status < 500 and self.status not in {408, 409, 429}
+
+
+def error_code(response: httpx.Response) -> str:
+    """The `detail.code` of an error body (messages.error_body), or "" when it has none."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail.get("code") or "") if isinstance(detail, dict) else ""
 
 
 def error_message(response: httpx.Response) -> str:

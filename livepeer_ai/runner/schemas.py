@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from livepeer_ai import json_input
+from livepeer_ai.pipelines.image_to_image import effective_steps
+from livepeer_ai.pipelines.text_to_image import NO_GUIDANCE_FAMILIES
 
 MAX_STEPS = 150
 MAX_IMAGES_PER_PROMPT = 4
@@ -34,6 +36,20 @@ MAX_LLM_TOKENS = 4096
 LLM_ROLES = ("system", "user", "assistant")
 # Fields only, never media: a prompt of this size is already far past what any text encoder reads.
 MAX_JSON_BYTES = 1024 * 1024
+# The smallest input each pipeline runs on: (the shorter side's minimum, the longer side's), in px.
+# Found by running the tiny models on ever smaller inputs; each limit comes from code the real
+# models share with them (docs/api.md).
+MIN_INPUT_SIZE: dict[str, tuple[int, int]] = {
+    # The SD image processors round each side down to a multiple of the VAE's scale, 8: below it, 0 px.
+    "image-to-image": (8, 8),
+    # The same for the x4 upscaler, whose VAE scale is 4.
+    "upscale": (4, 4),
+    # SVD blurs the image before resizing it for its image encoder, padding each side by reflection,
+    # which a 1 px side cannot be.
+    "image-to-video": (2, 2),
+    # OpenCV's DIS optical flow (medium preset) needs 8 px a side, and 12 px along one of them.
+    "frame-interpolation": (8, 12),
+}
 
 
 class BadValue(ValueError):
@@ -206,8 +222,8 @@ def missing_field_error(name: str) -> list[dict[str, Any]]:
     return [{"loc": ["body", name], "msg": "Field required", "type": "missing"}]
 
 
-def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> None:
-    """Raise BadValue with a message a person can act on."""
+def check_values(params: RunnerParams, served_model_id: str, max_side: int, family: str = "") -> None:
+    """Raise BadValue with a message a person can act on (`family`: the model's, as the registry has it)."""
     if params.model_id and params.model_id != served_model_id:
         raise BadValue(f"This runner serves {served_model_id!r}, not {params.model_id!r}.")
     if getattr(params, "loras", ""):
@@ -228,6 +244,9 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
             raise BadValue(f"{side} must be a positive multiple of 8, got {value}.")
         if value > max_side:
             raise BadValue(f"{side} {value} is over this model's limit of {max_side}.")
+    if isinstance(params, ImageToVideoParams) and params.width * params.height <= 64:
+        # 8x8 is one latent pixel, too little for the video model's encoder to normalise over.
+        raise BadValue(f"image-to-video needs width x height over 64 px, got {params.width}x{params.height}.")
     steps = getattr(params, "num_inference_steps", None)
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise BadValue(f"num_inference_steps must be between 1 and {MAX_STEPS}, got {steps}.")
@@ -239,6 +258,27 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
         raise BadValue(f"seed must be between 0 and {MAX_SEED}, got {seed}.")
     for name, (low, high, low_open) in VALUE_RANGES.items():
         _check_range(params, name, low, high, low_open)
+    # Only the last `strength` of the schedule runs (a turbo model's runner raises the steps instead).
+    if (
+        isinstance(params, ImageToImageParams)
+        and family not in NO_GUIDANCE_FAMILIES
+        and effective_steps(params.num_inference_steps, params.strength) < 1
+    ):
+        raise BadValue(
+            f"num_inference_steps x strength must be at least 1 (got {params.num_inference_steps} x {params.strength})."
+        )
+
+
+def check_input_size(pipeline: str, size: tuple[int, int], max_side: int) -> None:
+    """An uploaded image's (or video's frames') size the model can run on, else BadValue."""
+    width, height = size
+    shorter, longer = MIN_INPUT_SIZE.get(pipeline, (1, 1))
+    if min(size) < shorter or max(size) < longer:
+        also = f", and {longer} px along one of them" if longer > shorter else ""
+        raise BadValue(f"The input is {width}x{height}; {pipeline} needs at least {shorter} px a side{also}.")
+    # Upscale keeps the input size, so the model's side limit applies to it.
+    if pipeline == "upscale" and max(size) > max_side:
+        raise BadValue(f"Image is {width}x{height}; this model takes up to {max_side} px a side.")
 
 
 def _check_audio_params(params: AudioToTextParams) -> None:

@@ -33,11 +33,20 @@ def post_raw(client: Any, path: str, raw: str | bytes, key: str, content_type: s
     return client.post(path, data=raw, content_type=content_type, **auth(key))
 
 
-def png() -> io.BytesIO:
+def png(size: tuple[int, int] = (64, 64)) -> io.BytesIO:
     buffer = io.BytesIO()
-    Image.new("RGB", (64, 64), (30, 120, 200)).save(buffer, format="PNG")
+    Image.new("RGB", size, (30, 120, 200)).save(buffer, format="PNG")
     buffer.seek(0)
     buffer.name = "in.png"
+    return buffer
+
+
+def gif(size: tuple[int, int]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    first, second = Image.new("RGB", size, (0, 0, 0)), Image.new("RGB", size, (255, 255, 255))
+    first.save(buffer, format="GIF", save_all=True, append_images=[second], duration=100, loop=0)
+    buffer.seek(0)
+    buffer.name = "in.gif"
     return buffer
 
 
@@ -164,4 +173,35 @@ def test_a_small_gif_of_many_big_frames_is_413_before_any_job(client, key):
     video.name = "clip.gif"
     response = client.post("/api/v1/frame-interpolation", {"video": video, "multiplier": "2"}, **auth(key))
     assert_error(response, 413, "100 frames of 2048x2048")
+    assert not Job.objects.exists()
+
+
+# Inputs each pipeline's model cannot run on: accepted, they failed in the runner (500 "pipeline error"
+# for image-to-video and frame interpolation), after the job was queued and paid for.
+TOO_SMALL = [
+    ("image-to-video", {"image": png((1, 1))}, "needs at least 2 px a side"),
+    ("image-to-video", {"image": png((1, 64))}, "needs at least 2 px a side"),
+    ("image-to-video", {"image": png(), "width": "8", "height": "8"}, "width x height over 64 px"),
+    ("image-to-image", {"image": png((7, 64)), "prompt": "x"}, "needs at least 8 px a side"),
+    ("upscale", {"image": png((3, 3)), "prompt": "x"}, "needs at least 4 px a side"),
+    ("frame-interpolation", {"video": gif((10, 10))}, "and 12 px along one of them"),
+    ("frame-interpolation", {"video": gif((7, 64))}, "needs at least 8 px a side"),
+]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "fields", "words"),
+    TOO_SMALL,
+    ids=["i2v-1px", "i2v-1px-wide", "i2v-8x8", "i2i-7px", "upscale-3px", "interp-10px", "interp-7px"],
+)
+def test_inputs_too_small_for_the_model_are_refused_before_a_job_exists(client, key, pipeline, fields, words):
+    response = client.post(f"/api/v1/{pipeline}", fields, **auth(key))
+    assert_error(response, 400, words)
+    assert not Job.objects.exists()
+
+
+def test_image_to_image_steps_that_strength_leaves_none_of_are_refused_before_a_job_exists(client, key):
+    fields = {"image": png(), "prompt": "x", "model_id": "livepeer-ai/tiny-sd15", "strength": "0.01"}
+    response = client.post("/api/v1/image-to-image", {**fields, "num_inference_steps": "1"}, **auth(key))
+    assert_error(response, 400, "num_inference_steps x strength must be at least 1")
     assert not Job.objects.exists()

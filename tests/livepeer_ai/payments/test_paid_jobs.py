@@ -17,12 +17,24 @@ from eth_account import Account
 from livepeer_ai.gateway import engine, queue, workflow
 from livepeer_ai.gateway import payment as gateway_payment
 from livepeer_ai.gateway.engine import Engine
-from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
+from livepeer_ai.gateway.models import (
+    AttemptOutcome,
+    Job,
+    JobStatus,
+    Orchestrator,
+    QueuedStage,
+    QueueState,
+    StageAttempt,
+)
+from livepeer_ai.messages import CHAIN_UNAVAILABLE
 from livepeer_ai.orchestrator.payment import OnchainPayments, manifest_id
 from livepeer_ai.payments import discovery
 from livepeer_ai.payments.broker import Broker
+from livepeer_ai.payments.chain import Chain
 from livepeer_ai.payments.models import OrchestratorCredit, ReceivedTicket, RedemptionStatus
 from livepeer_ai.payments.recipient import Recipient
+from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
+from livepeer_ai.ports import free_port
 from tests.conftest import orchestrator_node, wait_for
 from tests.livepeer_ai.payments.conftest import GATEWAY_KEY, ORCHESTRATOR_A_KEY, address_of
 
@@ -77,6 +89,24 @@ def api_job(**fields: Any) -> Job:
     return job
 
 
+def run_one_stage(request: dict[str, Any], stage_engine: Engine | None = None) -> Job:
+    """A text-to-image job's one stage, sent by an engine as it is (no look at the network first)."""
+    job = workflow.create_api_job("text-to-image", request, None, None)
+    (assignment,) = queue.dispatch("text-to-image", MODEL, "books-test")
+    stage_engine = stage_engine or Engine(name="books-test", own_heartbeat=False)
+
+    async def run_stage() -> None:
+        stage_engine.client = httpx.AsyncClient(timeout=30)
+        try:
+            await stage_engine.run_stage(assignment)
+        finally:
+            await stage_engine.client.aclose()
+
+    async_to_sync(run_stage)()
+    job.refresh_from_db()
+    return job
+
+
 def gateway_credit() -> OrchestratorCredit:
     return OrchestratorCredit.objects.get(recipient=address_of(ORCHESTRATOR_A_KEY), manifest_id=MANIFEST)
 
@@ -97,7 +127,8 @@ def test_paid_job_credits_tickets_and_debits_only_the_completed_work(paid_node):
 
 @pytest.mark.django_db(transaction=True)
 def test_failed_job_leaves_the_senders_credit_unchanged(paid_node):
-    assert api_job().status == JobStatus.SUCCEEDED
+    first = api_job()
+    assert first.status == JobStatus.SUCCEEDED, first.error_message
     before = paid_node.balance(address_of(GATEWAY_KEY), MANIFEST)
     tickets_before = ReceivedTicket.objects.count()
     # Paid for (a fresh ticket tops the credit up to one EV), then refused by the runner.
@@ -146,7 +177,8 @@ def test_a_job_the_gateway_will_not_pay_for_fails_with_the_reason_and_suspends_n
 
 @pytest.mark.django_db(transaction=True)
 def test_tickets_count_as_sent_only_once_the_node_took_them(paid_node):
-    assert api_job().status == JobStatus.SUCCEEDED
+    first = api_job()
+    assert first.status == JobStatus.SUCCEEDED, first.error_message
     assert gateway_credit().tickets_sent == ReceivedTicket.objects.count() == 1
     node = Orchestrator.objects.get(address=address_of(ORCHESTRATOR_A_KEY))
     # The node's only slot is taken (a paid job of another client of this gateway's account)...
@@ -156,24 +188,70 @@ def test_tickets_count_as_sent_only_once_the_node_took_them(paid_node):
     with httpx.stream("POST", f"{node.service_uri}/text-to-image", json=body, headers=headers, timeout=120) as hold:
         assert hold.status_code == 200, hold.read()
         assert held.accepted is not None
-        held.accepted()
+        held.accepted(hold.headers[PAYMENT_ACCEPTED_HEADER])
         lines = hold.iter_lines()
         assert next(line for line in lines if line.startswith("event: ")) == "event: progress"
         # ...when the gateway, its ledger still showing the slot free, pays a stage there.
-        job = workflow.create_api_job("text-to-image", {**body, "width": 512, "height": 512}, None, None)
-        (assignment,) = queue.dispatch("text-to-image", MODEL, "books-test")
-        stage_engine = Engine(name="books-test", own_heartbeat=False)
-
-        async def run_stage() -> None:
-            stage_engine.client = httpx.AsyncClient(timeout=30)
-            try:
-                await stage_engine.run_stage(assignment)
-            finally:
-                await stage_engine.client.aclose()
-
-        async_to_sync(run_stage)()
+        job = run_one_stage({**body, "width": 512, "height": 512})
     attempt = StageAttempt.objects.get(job=job)
     assert (attempt.outcome, attempt.status_code) == (AttemptOutcome.NO_CAPACITY, 503)
     # The refused stage's tickets were signed (nonces spent) but never taken: not in the books.
     assert gateway_credit().tickets_sent == ReceivedTicket.objects.count()
     assert int(gateway_credit().balance) == paid_node.balance(address_of(GATEWAY_KEY), MANIFEST)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tickets_a_node_credited_before_refusing_the_job_count_as_sent(paid_node):
+    first = api_job()
+    assert first.status == JobStatus.SUCCEEDED, first.error_message
+    # The gateway's copy of the node's /info is stale: the node has raised its price tenfold since.
+    node = Orchestrator.objects.get(address=address_of(ORCHESTRATOR_A_KEY))
+    for offered in node.info["capabilities"]:
+        offered["price_per_unit"] = PRICE_PER_PIXEL // 10
+    node.save(update_fields=["info"])
+    # Paid at the old price, the node credits the tickets, then refuses: too little balance for its fee.
+    body = {"prompt": "stale price", "width": 512, "height": 512, "num_inference_steps": 1, "model_id": MODEL}
+    job = run_one_stage(body)
+    assert job.status == JobStatus.FAILED and "Insufficient balance" in job.error_message, job.error_message
+    assert ReceivedTicket.objects.count() > 1
+    # Both ledgers count the refused job's tickets: sent as received, credit as balance.
+    assert gateway_credit().tickets_sent == ReceivedTicket.objects.count()
+    assert int(gateway_credit().balance) == paid_node.balance(address_of(GATEWAY_KEY), MANIFEST)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chain_outage_suspends_no_node_and_its_stage_waits_for_the_chain(paid_node):
+    first = api_job()
+    assert first.status == JobStatus.SUCCEEDED, first.error_message
+    node = Orchestrator.objects.get(address=address_of(ORCHESTRATOR_A_KEY))
+    chain = paid_node.broker
+    paid = gateway_payment.pay_for_stage(node, "text-to-image", MODEL, 64 * 64)
+    # The node's chain goes down (nothing listens where it looks for it).
+    paid_node.broker = Broker(Chain(f"http://127.0.0.1:{free_port()}"), chain.addresses)
+    body = {"prompt": "outage", "width": 64, "height": 64, "num_inference_steps": 1, "model_id": MODEL}
+    # Both places the node touches the chain answer 503 chain_unavailable: its ticket params...
+    params = httpx.get(
+        f"{node.service_uri}/ticket-params",
+        params={"sender": address_of(GATEWAY_KEY), "pipeline": "text-to-image", "model_id": MODEL},
+    )
+    assert (params.status_code, params.json()["detail"]["code"]) == (503, CHAIN_UNAVAILABLE), params.text
+    # ...and the tickets of a job paid while it was up.
+    refused = httpx.post(f"{node.service_uri}/text-to-image", json=body, headers=paid.headers, timeout=30)
+    assert (refused.status_code, refused.json()["detail"]["code"]) == (503, CHAIN_UNAVAILABLE), refused.text
+    stage_engine = Engine(name="books-test", own_heartbeat=False)
+    job = run_one_stage(body, stage_engine)
+    attempt = StageAttempt.objects.get(job=job)
+    assert (attempt.outcome, attempt.status_code) == (AttemptOutcome.NO_CAPACITY, 503), attempt.message
+    # Not the node's failure: no suspension, and the stage waits at the head of its queue...
+    node.refresh_from_db()
+    assert (node.suspended_until, node.failures_in_row) == (None, 0)
+    assert job.status != JobStatus.FAILED
+    assert QueuedStage.objects.get(job=job).state == QueueState.WAITING
+    # ...while this engine leaves the node alone for a while, rather than asking again at once.
+    assert stage_engine.chain_outages.held() == {node.service_uri}
+    assert queue.dispatch("text-to-image", MODEL, "books-test", held=stage_engine.chain_outages.held()) == []
+    # The chain is back: the job runs.
+    paid_node.broker = chain
+    engine.run_job(str(job.id))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message

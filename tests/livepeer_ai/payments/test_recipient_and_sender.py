@@ -144,6 +144,25 @@ def test_rejects_forged_signature(broker):
 
 
 @pytest.mark.django_db
+def test_a_payment_refused_part_way_says_how_many_tickets_it_credited_and_both_books_count_those(broker):
+    recipient, sender = make_recipient(broker), make_sender(broker)
+    params = recipient.ticket_params(sender.address, 1, 1)
+    genuine = sender.pay(params, 3 * EV, MANIFEST)
+    (first, second, (nonce, _signature)) = genuine.tickets
+    forged = sign_ticket_hash(
+        ticket_hash(params.ticket(sender.address, nonce)), Account.from_key(OTHER_GATEWAY_KEY).key
+    )
+    payment = Payment(sender.address, params, (first, second, (nonce, forged)))
+    with pytest.raises(PaymentRejected) as refused:
+        recipient.receive(payment, MANIFEST)
+    assert refused.value.tickets_recorded == 2 == ReceivedTicket.objects.count()
+    sender.accepted(payment, MANIFEST, refused.value.tickets_recorded)
+    credit = OrchestratorCredit.objects.get(sender=sender.address, recipient=recipient.address)
+    assert credit.tickets_sent == 2
+    assert int(credit.balance) == recipient.balance(sender.address, MANIFEST) == 2 * EV
+
+
+@pytest.mark.django_db
 def test_rejects_params_issued_to_another_recipient(broker):
     sender = make_sender(broker)
     payment = pay(make_recipient(broker, ORCHESTRATOR_B_KEY), sender, EV)

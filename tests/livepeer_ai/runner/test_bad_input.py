@@ -46,9 +46,9 @@ def decompression_bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
     )
 
 
-def two_frame_gif() -> bytes:
+def two_frame_gif(size: tuple[int, int] = (64, 64)) -> bytes:
     buffer = io.BytesIO()
-    first, second = Image.new("RGB", (64, 64), (0, 0, 0)), Image.new("RGB", (64, 64), (255, 255, 255))
+    first, second = Image.new("RGB", size, (0, 0, 0)), Image.new("RGB", size, (255, 255, 255))
     first.save(buffer, format="GIF", save_all=True, append_images=[second], duration=100, loop=0)
     return buffer.getvalue()
 
@@ -144,6 +144,22 @@ CASES = [
     case("i2v-fps-0", "image-to-video", form(fps=0), 400, "fps must be at least 1"),
     case("i2v-motion-bucket-300", "image-to-video", form(motion_bucket_id=300), 400, "motion_bucket_id must be"),
     case("i2v-json-body", "image-to-video", {"json": {"fps": 6}}, 422, "multipart/form-data", ["body"]),
+    # Inputs too small for the model: each failed inside the pipeline (500 for these two).
+    case("i2v-input-1px", "image-to-video", form(upload=("dot.png", png(1, 1), "image/png")), 400, "at least 2 px"),
+    case("i2v-8x8", "image-to-video", form(width=8, height=8), 400, "width x height over 64 px"),
+    case(
+        "interp-frames-10px",
+        "frame-interpolation",
+        form("video", ("small.gif", two_frame_gif((10, 10)), "image/gif")),
+        400,
+        "and 12 px along one of them",
+    ),
+    case(
+        "i2i-input-7px", "image-to-image", form(upload=("s.png", png(7, 7), "image/png"), **I2I), 400, "at least 8 px"
+    ),
+    case(
+        "upscale-input-3px", "upscale", form(upload=("s.png", png(3, 3), "image/png"), **UPSCALE), 400, "at least 4 px"
+    ),
     # upscale: multipart, the input itself has a side limit (512 for the tiny upscaler)
     case("upscale-missing-image", "upscale", form(upload=None, **UPSCALE), 422, "Field required", ["body", "image"]),
     case("upscale-text-file", "upscale", form(upload=TEXT_FILE, **UPSCALE), 415, "not a supported image"),
