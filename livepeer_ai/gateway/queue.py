@@ -28,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
+from django.dispatch import Signal
 from django.utils import timezone
 
 from livepeer_ai.gateway import fairness, slots, webhooks
@@ -48,6 +49,11 @@ from livepeer_ai.gateway.wake import notify
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 
 logger = logging.getLogger(__name__)
+
+# Sent by `finish_jobs` inside its transaction, with `job_ids` (those it finished) and their `status`:
+# how an app above the gateway (the studio) follows its jobs without the gateway knowing it. A
+# receiver's error is logged and never undoes the finish: receivers work in their own savepoint.
+jobs_finished = Signal()
 
 # Successful attempts the ETA's mean service time is taken over.
 ETA_SAMPLE = 20
@@ -324,6 +330,9 @@ def finish_jobs(job_ids: list[Any], status: str, code: str = "", message: str = 
         QueuedStage.objects.filter(job_id__in=job_ids).delete()
         webhooks.announce(finished, "completed")
         if finished:
+            for receiver, result in jobs_finished.send_robust(sender=Job, job_ids=finished, status=status):
+                if isinstance(result, Exception):
+                    logger.error("%s failed on finished jobs %s", receiver, finished, exc_info=result)
             from livepeer_ai.gateway.progress import publish_job_ids
 
             transaction.on_commit(lambda: publish_job_ids(finished))

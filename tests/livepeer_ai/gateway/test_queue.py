@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from livepeer_ai.gateway import queue
@@ -447,3 +447,24 @@ def test_the_fallback_provider_serves_in_turns_and_under_the_keys_cap(network, s
     assert queue.expire_waiting("w1") == []
     end_stage(backlog[0])
     assert [a.job_id for a in queue.expire_waiting("w1")] == [str(backlog[1].id)]
+
+
+@pytest.mark.django_db
+def test_jobs_finished_is_told_once_and_a_failing_listener_never_undoes_the_finish(network):
+    heard: list[tuple[list[Any], str]] = []
+
+    def listener(sender: Any, job_ids: list[Any], status: str, **kwargs: Any) -> None:
+        heard.append((job_ids, status))
+        with transaction.atomic():  # as a listener must: its error rolls back its own savepoint only
+            connection.cursor().execute("SELECT * FROM no_such_table")
+
+    job = submit()
+    queue.jobs_finished.connect(listener, dispatch_uid="test-listener")
+    try:
+        assert queue.finish_jobs([job.id], JobStatus.SUCCEEDED) == [job.id]
+        assert queue.finish_jobs([job.id], JobStatus.SUCCEEDED) == []
+    finally:
+        queue.jobs_finished.disconnect(dispatch_uid="test-listener")
+    assert heard == [([job.id], JobStatus.SUCCEEDED)]
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and not QueuedStage.objects.filter(job=job).exists()
