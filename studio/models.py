@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from livepeer_ai.gateway.models import Job, JobStatus
 
@@ -140,6 +141,12 @@ class Generation(models.Model):
     choices = models.JSONField(default=dict)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     created_at = models.DateTimeField(default=timezone.now)
+    # The GIF's alternative text, written by the network's image-to-text from its first frame
+    # (studio/alt_text.py); empty until that job succeeds, and for good if it fails.
+    caption_job = models.OneToOneField(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="captioned_generation", editable=False
+    )
+    alt_text = models.CharField(max_length=300, blank=True, help_text="Read by screen readers as the GIF's text.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -147,6 +154,15 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} · {self.prompt[:40]}"
+
+    @property
+    def gif_alt(self) -> str:
+        return self.alt_text or fallback_alt(self.prompt)
+
+
+def fallback_alt(prompt: str) -> str:
+    """The GIF's alt text while (or if) no caption is there: what it was asked to show."""
+    return f"Generated GIF for: {Truncator(prompt).chars(200)}"
 
 
 class Safety(models.TextChoices):
@@ -215,6 +231,11 @@ class Entry(models.Model):
 
     def visible_to(self, user: Any) -> bool:
         return self.is_public or user.is_staff or self.author_id == user.pk
+
+    @property
+    def gif_alt(self) -> str:
+        generation = getattr(self.job, "generation", None)
+        return generation.gif_alt if generation is not None else fallback_alt(self.job.prompt)
 
     @property
     def gif_url(self) -> str:

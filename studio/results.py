@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Receipt
 from studio.entries import job_safety
-from studio.models import Entry, Generation, Safety
+from studio.models import Entry, Generation, Safety, fallback_alt
 from studio.presets import STYLE_PRESETS
 from studio.progress import STAGE_LABELS, JobProgress, job_progress
 
@@ -79,6 +79,10 @@ class JobView:
     @property
     def failure(self) -> str:
         return plain_failure(self.job) if self.job.status == JobStatus.FAILED else ""
+
+    @property
+    def gif_alt(self) -> str:
+        return self.generation.gif_alt if self.generation is not None else fallback_alt(self.job.prompt)
 
     @property
     def style_label(self) -> str:
