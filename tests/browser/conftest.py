@@ -78,9 +78,9 @@ def demo_site(
     for command in (["migrate", "--noinput", "-v0"], ["build_tiny_models"], ["seed_demo"]):
         site.manage(*command)
     try:
-        # As in the demo: node 1 also sells upscale and llm, node 2 frame interpolation.
+        # As in the demo: node 1 also sells upscale, image-to-text and llm, node 2 frame interpolation.
         node_runners = [
-            ("text-to-image", "image-to-video", "upscale", "llm"),
+            ("text-to-image", "image-to-video", "upscale", "image-to-text", "llm"),
             ("text-to-image-b", "image-to-video-b", "frame-interpolation"),
         ]
         for index, (key, names) in enumerate(zip((OPERATOR_KEY, OTHER_OPERATOR_KEY), node_runners, strict=True)):
