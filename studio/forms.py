@@ -7,8 +7,9 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import MaxValueValidator
 
 from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS
-from studio.creation import FPS_RANGE, MOTION_RANGE, SEED_MAX, Limits
-from studio.models import ReportReason
+from studio import my_gifs
+from studio.creation import DEFAULT_SIZE, FPS_RANGE, MOTION_RANGE, SEED_MAX, SIZES, Limits
+from studio.models import ReportReason, Round
 from studio.presets import STYLE_PRESETS
 
 
@@ -32,6 +33,13 @@ class PromptForm(forms.Form):
         required=False,
         initial="",
         help_text="Adds a few words to the prompt and the negative prompt.",
+    )
+    size = forms.ChoiceField(
+        choices=[(key, f"{label} ({width}×{height})") for key, (label, width, height) in SIZES.items()],
+        required=False,
+        initial=DEFAULT_SIZE,
+        label="Aspect ratio",
+        help_text="The finished GIF's shape; more pixels take a little longer.",
     )
     seed = forms.IntegerField(
         required=False,
@@ -103,6 +111,8 @@ class PromptForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if not cleaned.get("size") and "size" not in self.errors:
+            cleaned["size"] = DEFAULT_SIZE
         # Left empty (or not sent at all): the studio's default, as the runner API does for a missing field.
         for name in ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps"):
             if cleaned.get(name) is None and name not in self.errors:
@@ -115,6 +125,27 @@ class PromptForm(forms.Form):
     def choices(self) -> dict[str, Any]:
         """The cleaned choices, JSON-ready, as creation.start_generation takes them."""
         return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class MyGifsFilter(forms.Form):
+    """The My GIFs page's filters, from the query string; a value it doesn't know is an error, not a 500."""
+
+    round = forms.ChoiceField(required=False, label="Round")
+    status = forms.ChoiceField(
+        required=False,
+        label="Status",
+        choices=[("", "Any status"), *((key, label) for key, (label, _) in my_gifs.STATUSES.items())],
+    )
+
+    def __init__(self, *args: Any, rounds: list[Round], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Any round"), *((r.slug, r.title) for r in rounds), (my_gifs.NO_ROUND, "Outside any round")]
+        self.fields["round"].choices = choices  # type: ignore[attr-defined]
+
+    def filters(self) -> dict[str, str]:
+        """The valid filters (an unknown value filters nothing, and the form says so)."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) or "" for name in ("round", "status")}
 
 
 class SignupForm(UserCreationForm):

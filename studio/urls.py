@@ -13,6 +13,7 @@ sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
 urlpatterns = [
     path("", jobs.index, name="studio-index"),
     path("jobs/", jobs.create_job, name="studio-create-job"),
+    path("my-gifs/", jobs.my_gifs, name="studio-my-gifs"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="studio-job"),
     path("jobs/<uuid:job_id>/cancel/", jobs.cancel_job, name="studio-cancel-job"),
     path("jobs/<uuid:job_id>/retry/", jobs.retry_job, name="studio-retry-job"),
