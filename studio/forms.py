@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS
 from studio import my_gifs
@@ -146,6 +147,68 @@ class MyGifsFilter(forms.Form):
         """The valid filters (an unknown value filters nothing, and the form says so)."""
         self.is_valid()
         return {name: self.cleaned_data.get(name) or "" for name in ("round", "status")}
+
+
+def _to_the_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+WINDOWS = ("prompt_opens_at", "prompt_closes_at", "voting_opens_at", "voting_closes_at")
+
+
+class RoundForm(forms.ModelForm):
+    """Staff set a round up and change it here; Round.clean keeps the windows in order."""
+
+    class Meta:
+        model = Round
+        fields = [
+            "title",
+            "slug",
+            "theme",
+            "description",
+            *WINDOWS,
+            "allow_upscale",
+            "allow_interpolation",
+            "max_text_to_image_steps",
+            "max_image_to_video_steps",
+            "generations_per_member",
+            "entries_per_member",
+            "winners_count",
+        ]
+        widgets = {
+            name: forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M") for name in WINDOWS
+        }
+        help_texts = {"slug": "The round's address: /rounds/<slug>/. Letters, digits and hyphens."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in WINDOWS:
+            self.fields[name].help_text = f"{self.fields[name].help_text} UTC."
+        for name in ("max_text_to_image_steps", "max_image_to_video_steps"):
+            self.fields[name].validators.append(MinValueValidator(1))
+        self.fields["winners_count"].validators.append(MinValueValidator(1))
+
+    def clean_slug(self) -> str:
+        slug: str = self.cleaned_data["slug"]
+        if slug == "new":
+            raise forms.ValidationError("“new” is the address of this form; choose another.")
+        return slug
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The form shows minutes: a time left as it was keeps its seconds, and counts as not moved.
+        moved = []
+        for name in WINDOWS:
+            before, after = getattr(self.instance, name), cleaned.get(name)
+            if before is not None and after is not None and _to_the_minute(after) == _to_the_minute(before):
+                cleaned[name] = before
+                setattr(self.instance, name, before)
+            elif after is not None:
+                moved.append(name)
+        if self.instance.closed_at and moved:
+            for name in moved:
+                self.add_error(name, "This round has closed and its winners are picked: its windows stay as they were.")
+        return cleaned
 
 
 class SignupForm(UserCreationForm):

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from studio import receipt_pages
 from studio.ratelimits import guarded_form
-from studio.views import accounts, gallery, jobs, moderation
+from studio.views import accounts, gallery, jobs, moderation, round_editing
 
 # Django's own auth views, each form that takes a password or sends a mail behind its limit.
 sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
@@ -19,9 +19,12 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/retry/", jobs.retry_job, name="studio-retry-job"),
     path("jobs/<uuid:job_id>/enter/", jobs.enter_job, name="studio-enter-job"),
     path("rounds/", gallery.rounds, name="studio-rounds"),
+    path("rounds/new/", round_editing.new_round, name="studio-new-round"),
     path("rounds/<slug:slug>/", gallery.round_detail, name="studio-round"),
+    path("rounds/<slug:slug>/edit/", round_editing.edit_round, name="studio-edit-round"),
     path("entries/<int:pk>/", gallery.entry_detail, name="studio-entry"),
     path("entries/<int:pk>/vote/", gallery.vote, name="studio-vote"),
+    path("entries/<int:pk>/vote/take-back/", gallery.take_back_vote, name="studio-take-back-vote"),
     path("entries/<int:pk>/report/", gallery.report, name="studio-report"),
     path("moderation/", moderation.moderation, name="studio-moderation"),
     path("moderation/entries/<int:pk>/<str:action>/", moderation.moderate_entry, name="studio-moderate-entry"),
