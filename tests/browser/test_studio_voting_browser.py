@@ -27,7 +27,7 @@ print(Entry.objects.create(round=round, job=job, author=author, safety=Safety.CL
 
 def test_vote_and_take_it_back_from_the_grid_copy_the_link_and_watch_the_countdown(new_page, demo_site):
     tag = uuid.uuid4().hex[:6]
-    entry_id, round_slug = demo_site.shell(AN_ENTRY.format(tag=tag)).split()
+    entry_id, round_slug = demo_site.shell(AN_ENTRY.format(tag=tag)).strip().splitlines()[-1].split()
     page = new_page()
     sign_up(page, f"grid-voter-{tag}")
 
