@@ -190,3 +190,16 @@ def test_every_aspect_ratio_is_a_size_the_video_model_takes_with_or_without_upsc
     for _label, width, height in SIZES.values():
         for side in (width, height, width // UPSCALE_FACTOR, height // UPSCALE_FACTOR):
             assert side % 16 == 0 and side <= 512
+
+
+@pytest.mark.django_db
+def test_the_job_page_offers_remix_and_the_seed_to_whoever_may_see_the_gif(client, personas, other_member):
+    generation = make_generation(personas.member, prompt="my own fox")
+    client.force_login(personas.member)
+    html = client.get(generation.job.get_absolute_url()).content.decode()
+    assert f"?remix={generation.job_id}" in html and f"?seed={generation.job_id}" in html
+    assert 'data-copy="my own fox"' in html
+    # Not checked by a safety checker and not approved: others see neither the GIF nor a way to remix it.
+    client.force_login(other_member)
+    html = client.get(generation.job.get_absolute_url()).content.decode()
+    assert "?remix=" not in html and "data-copy" not in html
