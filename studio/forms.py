@@ -179,11 +179,21 @@ class RoundForm(forms.ModelForm):
             name: forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M") for name in WINDOWS
         }
         help_texts = {"slug": "The round's address: /rounds/<slug>/. Letters, digits and hyphens."}
+        labels = {
+            "prompt_opens_at": "GIF window opens (UTC)",
+            "prompt_closes_at": "GIF window closes (UTC)",
+            "voting_opens_at": "Voting opens (UTC)",
+            "voting_closes_at": "Voting closes (UTC)",
+            "allow_upscale": "Allow “Upscale ×4”",
+            "allow_interpolation": "Allow “Smooth motion”",
+            "max_text_to_image_steps": "Most image steps",
+            "max_image_to_video_steps": "Most video steps",
+            "generations_per_member": "GIFs per member",
+            "winners_count": "Winners",
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in WINDOWS:
-            self.fields[name].help_text = f"{self.fields[name].help_text} UTC."
         for name in ("max_text_to_image_steps", "max_image_to_video_steps"):
             self.fields[name].validators.append(MinValueValidator(1))
         self.fields["winners_count"].validators.append(MinValueValidator(1))
