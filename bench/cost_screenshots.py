@@ -7,7 +7,9 @@ days of dashboard history (`bench.dashboard_seeding`: seeded jobs pay the demo's
 price and record a $3,000 rate), ETH/USD configured at $3,000 (labelled so on the
 pages), daphne on a free port, and Debian's Chromium through Playwright signed in
 as the first seeded node's operator. Writes network-costs.png and
-dashboard-operator-costs.png; daphne is stopped by the PID this script started.
+dashboard-operator-costs.png, and api-key-usage.png: a member's API key with a daily
+limit and a week of its one-stage jobs, paid at the demo's price as the seeded ones
+are, on the owner's page. Daphne is stopped by the PID this script started.
 """
 
 from __future__ import annotations
@@ -49,8 +51,45 @@ def site_env(work: Path) -> dict[str, str]:
     return env
 
 
-def prepare(env: dict[str, str]) -> tuple[str, str]:
-    """Migrate, seed and sign in, in this process on the site's database: (operator address, session cookie)."""
+def seed_api_customer() -> Any:
+    """A member with an API key (a daily limit) and a week of its one-stage API jobs on the seeded nodes."""
+    import random
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from bench.dashboard_seeding import STAGES, USD_PER_ETH_E8, attempt
+    from livepeer_ai.gateway.models import ApiKey, Job, JobStatus, Orchestrator, StageAttempt
+
+    rng = random.Random(2)
+    member = get_user_model().objects.create_user("render-farm-owner")
+    key = ApiKey.issue("render farm", owner=member)[0]
+    ApiKey.objects.filter(pk=key.pk).update(daily_spend_limit_wei=5 * 10**16)
+    nodes = list(Orchestrator.objects.all())
+    now = timezone.now()
+    for day in range(7):
+        for pipeline, model_id, units, steps, typical_s in STAGES:
+            for _ in range(rng.randint(1, 4) if pipeline != "upscale" else rng.randint(0, 2)):
+                created = now - timedelta(days=day, seconds=rng.uniform(0, 3600))
+                job = Job.objects.create(
+                    prompt="api job",
+                    api_key=key,
+                    stages=[pipeline],
+                    parameters={"api": True},
+                    status=JobStatus.SUCCEEDED,
+                    created_at=created,
+                    usd_per_eth_e8=USD_PER_ETH_E8,
+                    usd_rate_source="configured",
+                )
+                done = attempt(job, rng.choice(nodes), pipeline, model_id, units, steps, created, rng, 200, typical_s)
+                StageAttempt.objects.bulk_create([done])
+    return member
+
+
+def prepare(env: dict[str, str]) -> tuple[str, str, str]:
+    """Migrate, seed and sign in, in this process on the site's database:
+    (operator address, the operator's session cookie, the API key owner's)."""
     os.environ.update(env)
     import django
 
@@ -68,7 +107,9 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     operator = Operator.for_address(address)
     client = Client()
     client.force_login(operator.user)
-    return address, client.cookies["sessionid"].value
+    owner = Client()
+    owner.force_login(seed_api_customer())
+    return address, client.cookies["sessionid"].value, owner.cookies["sessionid"].value
 
 
 def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -96,7 +137,7 @@ def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes
     raise RuntimeError(f"daphne did not answer in 60 s: {log.read_text()[-2000:]}")
 
 
-def take(base: str, address: str, session: str, output: Path) -> list[Path]:
+def take(base: str, address: str, session: str, owner_session: str, output: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     output.mkdir(parents=True, exist_ok=True)
@@ -120,6 +161,13 @@ def take(base: str, address: str, session: str, output: Path) -> list[Path]:
             section.first.scroll_into_view_if_needed()
             shots.append(output / "dashboard-operator-costs.png")
             page.locator("#period").screenshot(path=str(shots[-1]))
+            owner: Any = browser.new_context(viewport=DESKTOP, base_url=base)
+            owner.add_cookies([{"name": "sessionid", "value": owner_session, "url": base}])
+            usage = owner.new_page()
+            usage.goto("/accounts/api-keys/")
+            usage.wait_for_selector("table.usage tbody tr")
+            shots.append(output / "api-key-usage.png")
+            usage.screenshot(path=str(shots[-1]), full_page=True)
         finally:
             browser.close()
     return shots
@@ -132,10 +180,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cost-screenshots-") as work_dir:
         work = Path(work_dir)
         env = site_env(work)
-        address, session = prepare(env)
+        address, session, owner_session = prepare(env)
         daphne, base = start_daphne(env, work / "daphne.log")
         try:
-            for path in take(base, address, session, args.output):
+            for path in take(base, address, session, owner_session, args.output):
                 print(path)
         finally:
             daphne.terminate()

@@ -120,6 +120,22 @@ def cases() -> list[Case]:
             "8 frames 256×256, ×2 (DIS flow)",
             {"data": {"multiplier": "2", "fps": "12"}, "files": {"video": ("in.gif", _gif(256, 256, 8), "image/gif")}},
         ),
+        Case(
+            "llm",
+            "llm",
+            "livepeer-ai/tiny-llama-instruct",
+            "2 messages, 256 tokens (default max_tokens), greedy",
+            {
+                "json": {
+                    "messages": [
+                        {"role": "system", "content": "You improve prompts for a GIF generator."},
+                        {"role": "user", "content": "a cat wearing a tiny hat on the moon"},
+                    ],
+                    # Greedy never stops early on the tiny model: every request writes all 256 tokens.
+                    "temperature": 0,
+                }
+            },
+        ),
     ]
 
 

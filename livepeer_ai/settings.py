@@ -323,6 +323,17 @@ ENGINE_LEASE_S = float(envint("ENGINE_LEASE_MS", 10000)) / 1000
 PROGRESS_WRITE_S = float(envint("PROGRESS_WRITE_MS", 250)) / 1000
 # A synchronous API call waits this long for its job, then answers 202 with its id.
 API_SYNC_TIMEOUT_S = envint("API_SYNC_TIMEOUT_S", 600)
+# Webhooks for API callers (gateway/webhooks.py): a URL that resolves to a private, loopback or
+# link-local address is refused unless allowed (tests, a demo on one machine). Each event is tried
+# at most WEBHOOK_MAX_ATTEMPTS times, WEBHOOK_TIMEOUT_S each, waiting WEBHOOK_RETRY_BASE_MS × 4^(n-1)
+# after the n-th failure; progress is sent at most every WEBHOOK_PROGRESS_MS. Each engine sends up to
+# WEBHOOK_CONCURRENCY at once, off the jobs' path.
+WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_TIMEOUT_S = envint("WEBHOOK_TIMEOUT_S", 10)
+WEBHOOK_RETRY_BASE_MS = envint("WEBHOOK_RETRY_BASE_MS", 5000)
+WEBHOOK_PROGRESS_MS = envint("WEBHOOK_PROGRESS_MS", 1000)
+WEBHOOK_CONCURRENCY = envint("WEBHOOK_CONCURRENCY", 32)
 # The operator dashboard fetches every node's /info and stake this often, and pushes the result.
 # Runner logs (/runners, an operator route) only from nodes on this machine or listed here,
 # "service_uri=token,…": each node gets its own token, never another's.
@@ -360,6 +371,7 @@ DEFAULT_MODELS = envmap(
         "frame-interpolation": "opencv/dis-flow",
         "image-to-text": "livepeer-ai/tiny-blip-captioning",
         "audio-to-text": "livepeer-ai/tiny-whisper",
+        "llm": "livepeer-ai/tiny-llama-instruct",
     },
 )
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from studio import receipt_pages
 from studio.ratelimits import guarded_form
-from studio.views import accounts, gallery, jobs, moderation, round_editing
+from studio.views import accounts, api_keys, gallery, jobs, moderation, round_editing
 
 # Django's own auth views, each form that takes a password or sends a mail behind its limit.
 sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
@@ -30,6 +30,7 @@ urlpatterns = [
     path("moderation/entries/<int:pk>/<str:action>/", moderation.moderate_entry, name="studio-moderate-entry"),
     path("moderation/reports/<int:pk>/dismiss/", moderation.dismiss_report, name="studio-dismiss-report"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/api-keys/", api_keys.api_keys, name="api-keys"),
     path("accounts/login/", sign_in(auth_views.LoginView.as_view()), name="login"),
     path(
         "accounts/password_change/",

@@ -39,6 +39,7 @@ RUNNERS: dict[str, tuple[str, str]] = {
     "frame-interpolation": ("frame-interpolation", "opencv/dis-flow"),
     "image-to-text": ("image-to-text", "livepeer-ai/tiny-blip-captioning"),
     "audio-to-text": ("audio-to-text", "livepeer-ai/tiny-whisper"),
+    "llm": ("llm", "livepeer-ai/tiny-llama-instruct"),
 }
 
 
@@ -271,6 +272,7 @@ SUITE_MODEL_FAMILIES: dict[tuple[str, str], str] = {
     ("frame-interpolation", "opencv/dis-flow"): "optical-flow",
     ("image-to-text", "livepeer-ai/tiny-blip-captioning"): "blip",
     ("audio-to-text", "livepeer-ai/tiny-whisper"): "whisper",
+    ("llm", "livepeer-ai/tiny-llama-instruct"): "llama",
 }
 
 

@@ -15,38 +15,43 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Query
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 from pydantic import ValidationError
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES
-from livepeer_ai.gateway import idempotency, payment, queue
+from livepeer_ai.gateway import idempotency, job_states, payment, queue, subtitles, usage, webhooks
 from livepeer_ai.gateway.api_errors import error, invalid
 from livepeer_ai.gateway.api_schemas import (
     EVENT_STREAM,
     JOB_EVENTS_RESPONSES,
     JOB_OPERATIONS,
     JOB_RESPONSES,
+    LLM_EXTRA_RESPONSES,
     SUBMIT_EXTRA_RESPONSES,
+    USAGE_RESPONSES,
     request_schema,
     submit_responses,
+    webhook_properties,
 )
+from livepeer_ai.gateway.job_states import status_of
 from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
-from livepeer_ai.messages import error_body, sse_event
+from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.protocol.units import units_for
@@ -118,8 +123,8 @@ class Upload:
     ms: int = 0  # audio's duration, billed by audio-to-text
 
 
-def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload | None]:
-    """Fields and upload, checked exactly as a runner checks them."""
+def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload | None, webhooks.Subscription | None]:
+    """Fields and upload, checked exactly as a runner checks them; and the webhook, if one is named."""
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit():
         raise Rejected(error(400, "Content-Length must be a number of bytes."))
@@ -137,6 +142,8 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
             if request.content_type != "multipart/form-data":
                 raise Rejected(error(415, f"Send {pipeline}'s fields and file as multipart/form-data."))
             fields, upload = form_fields(request, FILE_FIELDS[pipeline])
+        # The gateway's own fields, never sent on to a runner.
+        hook = {name: fields.pop(name) for name in (webhooks.URL_FIELD, webhooks.EVENTS_FIELD) if name in fields}
         # JSON has types, held to as the OpenAPI document gives them (a seed of `false` is no seed);
         # form fields are all text, converted.
         params = PARAMS_BY_PIPELINE[pipeline].model_validate(fields, strict=pipeline not in FILE_FIELDS)
@@ -173,7 +180,11 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
     # Keep what the caller sent (with the model made explicit), typed by the schema.
     body = params.model_dump(exclude_none=True, include=set(fields) | {"model_id"})
     body["model_id"] = model_id
-    return body, measured
+    try:
+        subscription = webhooks.take_subscription(hook, request.build_absolute_uri("/").rstrip("/"))
+    except webhooks.WebhookRefused as exc:
+        raise Rejected(error(400, exc.message)) from None
+    return body, measured, subscription
 
 
 def form_fields(request: HttpRequest, file_field: str) -> tuple[dict[str, Any], tuple[str, bytes, str]]:
@@ -197,58 +208,27 @@ def media_url(request: HttpRequest, path: str) -> str:
     return request.build_absolute_uri(signed_media_url(path))
 
 
+def links(request: HttpRequest) -> Callable[[str], str]:
+    """Absolute, signed links to stored files, on the host the client called."""
+    return lambda path: media_url(request, path)
+
+
 def result_body(request: HttpRequest, job: Job) -> dict[str, Any]:
-    """The runner API's response shape, with absolute, fetchable media URLs."""
-    output = job.outputs.get(job.stages[0], {})
-    if "text" in output:
-        return dict(output)  # image-to-text's {"text"}, audio-to-text's {"text", "chunks"}: as the runner sent them
-    if "images" in output:
-        return {
-            "images": [
-                {"url": media_url(request, i["path"]), "seed": i["seed"], "nsfw": i["nsfw"]} for i in output["images"]
-            ]
-        }
-    # Video comes back as images[].url of the MP4, as go-livepeer's gateway returns it.
-    return {
-        "images": [{"url": media_url(request, output["mp4"]), "seed": output.get("seed"), "nsfw": False}],
-        "gif": {"url": media_url(request, output["gif"])},
-    }
-
-
-# A failed job's status for the codes that are not a node's or runner's HTTP status (runner_NNN).
-STATUS_OF_CODE = {"no_orchestrator": 503, "model_unknown": 400, "model_not_approved": 403, "internal_error": 500}
-
-
-def status_of(job: Job) -> int:
-    code = job.error_code.removeprefix("runner_")
-    return int(code) if code.isdigit() else STATUS_OF_CODE.get(code, 500)
+    return job_states.result_body(job, links(request))
 
 
 def job_state(request: HttpRequest, job: Job) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "request_id": str(job.id),
-        "status": job.status,
-        "pipeline": job.stages[0] if job.stages else "",
-        "step": job.step,
-        "total_steps": job.total_steps,
-        "queue_position": job.queue_position,
-        "eta_s": job.eta_s,
-    }
-    if job.status == JobStatus.SUCCEEDED:
-        state["result"] = result_body(request, job)
-    elif job.status == JobStatus.FAILED:
-        state["error"] = {"status": status_of(job), "msg": job.error_message}
-    return state
+    return job_states.job_state(job, links(request))
 
 
 def accept(request: ApiRequest, pipeline: str) -> Job | HttpResponse:
     """The request's job: a new one, or the one its Idempotency-Key already made (gateway/idempotency.py)."""
     try:
         key = idempotency.key_of(request)
-        fields, upload = parse(request, pipeline)
+        fields, upload, webhook = parse(request, pipeline)
         digest = idempotency.request_digest(pipeline, fields, upload.raw if upload else None)
         return idempotency.once(
-            request.auth, key, digest, lambda: admit(pipeline, fields, upload, request, key, digest)
+            request.auth, key, digest, lambda: admit(pipeline, fields, upload, request, key, digest, webhook)
         )
     except Rejected as rejected:
         return rejected.response
@@ -257,7 +237,13 @@ def accept(request: ApiRequest, pipeline: str) -> Job | HttpResponse:
 
 
 def admit(
-    pipeline: str, fields: dict[str, Any], upload: Upload | None, request: ApiRequest, key: str, digest: str
+    pipeline: str,
+    fields: dict[str, Any],
+    upload: Upload | None,
+    request: ApiRequest,
+    key: str,
+    digest: str,
+    webhook: webhooks.Subscription | None = None,
 ) -> Job:
     unsold = queue.unsold(pipeline, fields["model_id"])
     if unsold:
@@ -270,16 +256,64 @@ def admit(
     unpayable = payment.unpayable(pipeline, fields["model_id"], units)
     if unpayable:
         raise Rejected(error(402, unpayable))
-    # Created and queued in one transaction: a client with a request id has a queued job.
-    return create_api_job(pipeline, fields, upload, request.auth, idempotency_key=key, request_digest=digest)
+    most = usage.most_it_may_cost(pipeline, fields["model_id"], units)
+    # Checked and created in one transaction holding the key's row: a limit is never passed by a race.
+    with transaction.atomic():
+        try:
+            usage.within_limit(request.auth, most)
+        except usage.SpendLimitReached as exc:
+            raise Rejected(JsonResponse({"detail": exc.detail()}, status=402)) from None
+        # Created and queued in one transaction: a client with a request id has a queued job.
+        return create_api_job(
+            pipeline,
+            fields,
+            upload,
+            request.auth,
+            idempotency_key=key,
+            request_digest=digest,
+            fee_estimate_wei=most,
+            webhook=webhook,
+        )
 
 
-async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
+def subtitle_format(request: HttpRequest, pipeline: str) -> str | HttpResponse:
+    """`?format=srt|vtt` (audio-to-text only): the answer as a subtitle file; "" for JSON."""
+    fmt = request.GET.get("format", "")
+    if fmt in ("", "json"):
+        return ""
+    if pipeline != "audio-to-text":
+        return error(400, "format is only for audio-to-text answers (srt or vtt).")
+    if fmt not in subtitles.FORMATS:
+        return error(400, f"format must be json, srt or vtt; got {fmt[:20]!r}.")
+    return fmt
+
+
+def subtitle_file(job: Job, fmt: str) -> HttpResponse:
+    try:
+        text = subtitles.subtitles(job.outputs.get(job.stages[0], {}), fmt)
+    except subtitles.NoTimestamps as exc:
+        return error(409, str(exc))
+    response = HttpResponse(text, content_type=subtitles.FORMATS[fmt])
+    response["Content-Disposition"] = f'inline; filename="{job.id}.{fmt}"'
+    return response
+
+
+async def submit(request: ApiRequest, pipeline: str) -> HttpResponseBase:
+    fmt = subtitle_format(request, pipeline)
+    if isinstance(fmt, HttpResponse):
+        return fmt
+    if fmt and request.POST.get("return_timestamps", "true").lower() == "false":
+        return error(400, "Subtitles need timestamps: leave return_timestamps at true, or word.")
     # Async so that waiting for a job never holds the thread Django runs sync views on.
     accepted = await sync_to_async(accept)(request, pipeline)
     if isinstance(accepted, HttpResponse):
         return accepted
     job = accepted
+    streamed = pipeline == "llm" and job.parameters["request"].get("stream") is True
+    if streamed and "respond-async" not in request.headers.get("Prefer", ""):
+        return StreamingHttpResponse(
+            chat_stream(job), content_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
     if "respond-async" in request.headers.get("Prefer", ""):
         response = JsonResponse({"request_id": str(job.id)}, status=202)
         response["Location"] = request.build_absolute_uri(f"/api/v1/jobs/{job.id}")
@@ -288,6 +322,8 @@ async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
     while time.monotonic() < deadline:
         await sync_to_async(job.refresh_from_db)()
         if job.status == JobStatus.SUCCEEDED:
+            if fmt:
+                return subtitle_file(job, fmt)
             return JsonResponse(await sync_to_async(result_body)(request, job))
         if job.is_finished:
             return error(
@@ -298,20 +334,56 @@ async def submit(request: ApiRequest, pipeline: str) -> HttpResponse:
     return JsonResponse({"request_id": str(job.id)}, status=202)
 
 
+async def chat_stream(job: Job) -> AsyncIterator[str]:
+    """A streamed llm answer in OpenAI's chunks, read from the job row: the text the engine has
+    written so far (as often as progress), then the rest from the result, the finish reason and
+    the tokens used, then `[DONE]`. The chunks' id is the job's, to look it up later."""
+    chunk_id, created = f"chatcmpl-{job.id.hex}", int(job.created_at.timestamp())
+    model = str(job.parameters["request"]["model_id"])
+    yield chat_chunk(chunk_id, model, created, {"role": "assistant", "content": ""})
+    sent = ""
+    deadline = time.monotonic() + settings.API_SYNC_TIMEOUT_S
+    while time.monotonic() < deadline:
+        await sync_to_async(job.refresh_from_db)()
+        output = job.outputs.get("llm", {})
+        done = job.status == JobStatus.SUCCEEDED
+        text = output["choices"][0]["message"]["content"] if done else output.get("streamed", "")
+        if not (text.startswith(sent) or sent.startswith(text)):
+            # A stage retried on another node after a failure writes its own answer from the start.
+            yield chat_error("The answer was restarted on another node and no longer matches what was sent.", 502)
+            break
+        if len(text) > len(sent):
+            yield chat_chunk(chunk_id, model, created, {"content": text[len(sent) :]})
+            sent = text
+        if done:
+            yield chat_chunk(chunk_id, model, created, {}, output["choices"][0]["finish_reason"], output["usage"])
+            break
+        if job.is_finished:
+            failed = job.status == JobStatus.FAILED
+            yield chat_error(job.error_message or "Job canceled.", status_of(job) if failed else 409)
+            break
+        await asyncio.sleep(POLL_S)
+    else:
+        yield chat_error(f"No answer within {settings.API_SYNC_TIMEOUT_S} s; the job goes on: GET /jobs/{job.id}.", 504)
+    yield CHAT_STREAM_DONE
+
+
 def own_job(request: ApiRequest, job_id: uuid.UUID) -> Job | None:
     return Job.objects.filter(id=job_id, api_key=request.auth).first()
 
 
 def route(pipeline: str) -> Any:
-    async def view(request: ApiRequest) -> HttpResponse:
+    async def view(request: ApiRequest) -> HttpResponseBase:
         return await submit(request, pipeline)
 
-    view.__name__ = "gen" + pipeline.title().replace("-", "")
+    # Livepeer's operation ids: genTextToImage, …, and genLLM.
+    view.__name__ = "genLLM" if pipeline == "llm" else "gen" + pipeline.title().replace("-", "")
     return view
 
 
 for _pipeline, _params in PARAMS_BY_PIPELINE.items():
     _schema = request_schema(_params)
+    _schema["properties"].update(webhook_properties(multipart=_pipeline in FILE_FIELDS))
     if _pipeline in FILE_FIELDS:
         _schema["properties"][FILE_FIELDS[_pipeline]] = {"type": "string", "format": "binary"}
         _schema.setdefault("required", []).append(FILE_FIELDS[_pipeline])
@@ -323,8 +395,45 @@ for _pipeline, _params in PARAMS_BY_PIPELINE.items():
         operation_id=route(_pipeline).__name__,
         summary=f"Run {_pipeline}",
         response=submit_responses(_pipeline),
-        openapi_extra={"requestBody": {"content": _content, "required": True}, "responses": SUBMIT_EXTRA_RESPONSES},
+        openapi_extra={
+            "requestBody": {"content": _content, "required": True},
+            "responses": LLM_EXTRA_RESPONSES if _pipeline == "llm" else SUBMIT_EXTRA_RESPONSES,
+        },
     )(route(_pipeline))
+
+
+# A day as ISO 8601 writes it, and nothing else (no timestamps, no "0"): checked by usage.day_of.
+UsageDay = Annotated[str | None, Query(None, pattern=usage.DAY_PATTERN, description="A UTC day, YYYY-MM-DD.")]
+
+
+@api.get(
+    "/usage",
+    operation_id="getUsage",
+    summary="This API key's jobs, units and fees by UTC day and pipeline, and its daily spend limit",
+    response=USAGE_RESPONSES,
+)
+def get_usage(request: ApiRequest, start: UsageDay = None, end: UsageDay = None) -> HttpResponse:
+    """`start` and `end` are UTC days (YYYY-MM-DD), both included; by default the last 30 days."""
+    try:
+        days = {name: usage.day_of(name, raw) for name, raw in (("start", start), ("end", end))}
+    except usage.NotADay as exc:
+        return invalid([{"loc": ["query", exc.name], "msg": str(exc), "type": "date_from_datetime_parsing"}])
+    try:
+        first, last = usage.period(days["start"], days["end"])
+    except usage.BadPeriod as exc:
+        return error(400, str(exc))
+    used = usage.usage_of(request.auth, first, last)
+    spend = usage.spend_today(request.auth)
+    return JsonResponse(
+        {
+            "api_key": str(request.auth),
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "total": used.total.as_json(),
+            "days": [row.as_json() for row in used.rows],
+            "spend_limit": spend.as_json() if spend else None,
+        }
+    )
 
 
 @api.get(
@@ -337,6 +446,13 @@ def get_job(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
     job = own_job(request, job_id)
     if job is None:
         return error(404, "No job of yours has that id.")
+    fmt = subtitle_format(request, job.stages[0] if job.stages else "")
+    if isinstance(fmt, HttpResponse):
+        return fmt
+    if fmt:
+        if job.status != JobStatus.SUCCEEDED:
+            return error(409, f"The job is {job.status}: its subtitles exist once it has succeeded.")
+        return subtitle_file(job, fmt)
     return JsonResponse(job_state(request, job))
 
 

@@ -12,7 +12,14 @@ from ninja import Schema
 from pydantic import BaseModel, Field
 
 from livepeer_ai.gateway.models import JobStatus
-from livepeer_ai.runner.schemas import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_STEPS, VALUE_RANGES
+from livepeer_ai.runner.schemas import (
+    LLM_ROLES,
+    MAX_IMAGES_PER_PROMPT,
+    MAX_LLM_TOKENS,
+    MAX_SEED,
+    MAX_STEPS,
+    VALUE_RANGES,
+)
 
 
 class Message(Schema):
@@ -66,6 +73,33 @@ class TextResult(Schema):
     chunks: list[Chunk] | None = None
 
 
+class LLMMessage(Schema):
+    role: str
+    content: str
+
+
+class LLMChoice(Schema):
+    index: int
+    finish_reason: str = Field(description='"stop": the model ended its answer; "length": max_tokens reached.')
+    message: LLMMessage
+
+
+class LLMTokenUsage(Schema):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class LLMResult(Schema):
+    """The runner API's LLMResponse: one choice, the assistant's message, and the tokens used."""
+
+    id: str
+    model: str
+    created: int = Field(description="Unix time, seconds.")
+    usage: LLMTokenUsage
+    choices: list[LLMChoice]
+
+
 class Accepted(Schema):
     request_id: str = Field(description="The job's id (a UUID): poll `GET /jobs/{id}` or stream its events.")
 
@@ -83,8 +117,60 @@ class JobState(Schema):
     total_steps: int
     queue_position: int | None
     eta_s: float | None
-    result: Result | TextResult | None = Field(default=None, description="Once succeeded.")
+    result: Result | TextResult | LLMResult | None = Field(default=None, description="Once succeeded.")
     error: JobError | None = Field(default=None, description="Once failed.")
+
+
+class SpendLimitDetail(Schema):
+    msg: str
+    daily_limit_wei: str | None = Field(default=None, description="The key's limit per UTC day, in wei.")
+    spent_today_wei: str | None = Field(
+        default=None, description="Fees of today's jobs: finished ones at their cost, unfinished at the most they may."
+    )
+    resets_at: str | None = Field(default=None, description="When the day's spend starts again from 0 (UTC midnight).")
+    request_wei: str | None = Field(default=None, description="The most this request may cost.")
+
+
+class PaymentRefused(Schema):
+    """402: the API key's daily spend limit would be passed (with the numbers), or no node can be paid for it."""
+
+    detail: SpendLimitDetail
+
+
+class UsageCounts(Schema):
+    jobs: int
+    succeeded: int
+    failed: int
+    canceled: int
+    units: int = Field(description="Units billed for the completed stages (pixels, or ms of audio).")
+    fees_wei: str = Field(description="What the gateway paid the nodes for these jobs, in wei (a decimal string).")
+    fees_eth: str = Field(description="The same, in ETH, exactly.")
+    fees_usd: str | None = Field(
+        description="In USD at the ETH/USD rate each job recorded when submitted; null when none recorded one."
+    )
+    unpriced_fees_wei: str = Field(description="The part of the fees from jobs that recorded no ETH/USD rate.")
+
+
+class UsageDay(UsageCounts):
+    date: str = Field(description="The UTC day the jobs were submitted (YYYY-MM-DD).")
+    pipeline: str
+
+
+class SpendLimit(Schema):
+    daily_limit_wei: str
+    spent_today_wei: str
+    resets_at: str = Field(description="The next UTC midnight, ISO 8601.")
+
+
+class Usage(Schema):
+    """An API key's jobs, units and fees from `start` to `end` (UTC days, both included), by day and pipeline."""
+
+    api_key: str = Field(description="The key's name and prefix.")
+    start: str
+    end: str
+    total: UsageCounts
+    days: list[UsageDay]
+    spend_limit: SpendLimit | None = Field(description="The key's daily limit, if it has one, and today's spend.")
 
 
 # Refusals every authenticated route can answer.
@@ -97,6 +183,7 @@ SUBMIT_RESPONSES: dict[int, Any] = {
     200: Result,
     202: Accepted,
     400: Error,
+    402: PaymentRefused,
     403: Error,
     404: Error,
     409: Error,
@@ -112,10 +199,13 @@ TEXT_PIPELINES = frozenset({"image-to-text", "audio-to-text"})
 
 
 def submit_responses(pipeline: str) -> dict[int, Any]:
+    if pipeline == "llm":
+        return {**SUBMIT_RESPONSES, 200: LLMResult}
     return {**SUBMIT_RESPONSES, 200: TextResult} if pipeline in TEXT_PIPELINES else SUBMIT_RESPONSES
 
 
 JOB_RESPONSES: dict[int, Any] = {200: JobState, 404: Error, **REFUSALS}
+USAGE_RESPONSES: dict[int, Any] = {200: Usage, 400: Error, **REFUSALS}
 JOB_OPERATIONS = {"GetJob": "getJob", "CancelJob": "cancelJob", "JobEvents": "jobEvents"}
 # The event stream's 200 is not JSON: given below, in EVENT_STREAM.
 JOB_EVENTS_RESPONSES: dict[int, Any] = {404: Error, **REFUSALS}
@@ -134,12 +224,30 @@ SUBMIT_EXTRA_RESPONSES = {
 }
 
 
+# llm with `stream: true` answers 200 as Server-Sent Events: OpenAI's `chat.completion.chunk`s.
+LLM_EXTRA_RESPONSES = {
+    **SUBMIT_EXTRA_RESPONSES,
+    200: {
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "string",
+                    "description": "`data: {chunk}` lines: `{id, object: chat.completion.chunk, created, model, "
+                    "choices: [{index, delta: {role?, content?}, finish_reason}], usage?}`, the last with the "
+                    "finish reason and usage; a failure is `data: {detail: {msg}, status}`; then `data: [DONE]`.",
+                }
+            }
+        }
+    },
+}
+
+
 def request_schema(params: type[BaseModel]) -> dict[str, Any]:
     """A pipeline's fields as JSON Schema, with the bounds check_values holds them to (400 outside them).
 
-    A model's own side limit is not among them: it differs by model.
+    A model's own side limit is not among them: it differs by model (nor, for llm, its context).
     """
-    schema = params.model_json_schema()
+    schema = inline_definitions(params.model_json_schema())
     bounds: dict[str, dict[str, Any]] = {
         "width": {"minimum": 8, "multipleOf": 8},
         "height": {"minimum": 8, "multipleOf": 8},
@@ -149,6 +257,10 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
         # A required prompt must say something (image-to-text's optional one may be empty).
         **({"prompt": {"pattern": r"\S"}} if "prompt" in schema.get("required", []) else {}),
         "loras": {"maxLength": 0, "description": "LoRAs are not supported."},
+        "messages": {"minItems": 1},
+        "max_tokens": {"minimum": 1, "maximum": MAX_LLM_TOKENS},
+        "top_k": {"minimum": -1, "not": {"const": 0}, "description": "-1: no limit."},
+        "stream": {"description": "true: the answer as Server-Sent Events in OpenAI's chunks, ending `data: [DONE]`."},
     }
     for name, (low, high, low_open) in VALUE_RANGES.items():
         bounds[name] = {"exclusiveMinimum" if low_open else "minimum": low, "maximum": high}
@@ -158,7 +270,55 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
             # `int | None` is an anyOf: the bounds belong to its number branch.
             target = next((branch for branch in field.get("anyOf", []) if branch.get("type") != "null"), field)
             target.update(field_bounds)
+    messages = schema["properties"].get("messages")
+    if messages is not None:
+        messages["items"]["properties"]["role"]["enum"] = list(LLM_ROLES)
     return schema
+
+
+WEBHOOK_EVENTS = ["queued", "started", "progress", "completed"]
+
+
+def webhook_properties(multipart: bool) -> dict[str, Any]:
+    """The gateway's own request fields (gateway/webhooks.py): where to POST the job's events, and which."""
+    events: dict[str, Any] = (
+        {"type": "string", "description": f"Comma-separated, any of {', '.join(WEBHOOK_EVENTS)}; all when omitted."}
+        if multipart
+        else {
+            "type": "array",
+            "items": {"enum": WEBHOOK_EVENTS},
+            "minItems": 1,
+            "description": "The events to send; all when omitted.",
+        }
+    )
+    return {
+        "webhook": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "description": "An http(s) URL to POST the job's events to, signed (Standard Webhooks). "
+            "Private, loopback and link-local addresses are refused.",
+        },
+        "webhook_events_filter": events,
+    }
+
+
+def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """pydantic's `$defs` put in place of their `$ref`s: a request body's schema sits inside the
+    OpenAPI document, where a `#/$defs/...` reference would point at nothing."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(dict(definitions[ref.removeprefix("#/$defs/")]))
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return dict(resolve(schema))
 
 
 def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +363,7 @@ EVENT_STREAM = {
                                     "anyOf": [
                                         {"$ref": "#/components/schemas/Result"},
                                         {"$ref": "#/components/schemas/TextResult"},
+                                        {"$ref": "#/components/schemas/LLMResult"},
                                     ]
                                 },
                             ),

@@ -21,6 +21,7 @@ an outcome and frees or keeps the slot in the ledger (gateway/slots.py):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from livepeer_ai.gateway import network, queue, slots, wake, workflow
+from livepeer_ai.gateway import network, queue, slots, wake, webhooks, workflow
 from livepeer_ai.gateway.models import (
     AttemptOutcome,
     Job,
@@ -72,6 +73,11 @@ class PreparedStage:
     accepted: Callable[[], None] | None = None
     # The fee `charge` books (gateway/payment.py); None when the stage is not paid for.
     fee_wei: int | None = None
+    # Files to make from the answer off the DB thread before it is stored (workflow.media_work).
+    media_work: Callable[[dict[str, Any]], workflow.Media] | None = None
+    # Whether the job's webhook asked for progress, and when this stage last sent it (gateway/webhooks.py).
+    webhook_progress: bool = False
+    progress_announced_at: float = 0.0
 
     def overall(self, step: int, total: int) -> tuple[int, int]:
         """A piece's (step, total) as the whole stage's."""
@@ -113,6 +119,8 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
         stage_index=entry.stage_index,
         piece=piece,
         pieces=pieces,
+        media_work=workflow.media_work(job, entry.stage_index),
+        webhook_progress=job.api_key_id is not None and webhooks.wants(job, "progress"),
     )
     if assignment.orchestrator_id is not None:
         prepared.node_address = Orchestrator.objects.get(id=assignment.orchestrator_id).address
@@ -135,12 +143,26 @@ def slot_freed(assignment: queue.Assignment) -> None:
     ).update(orchestrator=None)
 
 
-def record_progress(job_id: str, stage_index: int, step: int, total: int) -> bool:
-    """The row moves on; False once the job is no longer running (canceled meanwhile)."""
-    return bool(
-        Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
-            stage_index=stage_index, step=step, total_steps=total, updated_at=timezone.now()
-        )
+def record_progress(job_id: str, prepared: PreparedStage, step: int, total: int) -> bool:
+    """The row moves on; False once the job is no longer running (canceled meanwhile).
+
+    A webhook that asked for progress gets it at most every WEBHOOK_PROGRESS_MS, and the last step.
+    """
+    moved = Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+        stage_index=prepared.stage_index, step=step, total_steps=total, updated_at=timezone.now()
+    )
+    now = time.monotonic()
+    due = step >= total or now - prepared.progress_announced_at >= settings.WEBHOOK_PROGRESS_MS / 1000
+    if moved and prepared.webhook_progress and due:
+        prepared.progress_announced_at = now
+        webhooks.announce([job_id], "progress")
+    return bool(moved)
+
+
+def record_streamed_text(job_id: str, stage: str, text: str) -> None:
+    """A streamed llm answer's text so far, where the API's stream reads it; the result replaces it."""
+    Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+        outputs={stage: {"streamed": text}}, updated_at=timezone.now()
     )
 
 
@@ -168,7 +190,13 @@ def check_receipts(result: dict[str, Any], prepared: PreparedStage) -> list[Outp
         raise RunnerError(502, f"Receipt rejected: {exc}") from exc
 
 
-def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dict[str, Any], took_s: float) -> None:
+def succeeded(
+    assignment: queue.Assignment,
+    prepared: PreparedStage,
+    result: dict[str, Any],
+    took_s: float,
+    media: workflow.Media | None = None,
+) -> None:
     receipts = check_receipts(result, prepared) if assignment.orchestrator_id is not None else []
     entry = holds(assignment)
     job = Job.objects.filter(id=assignment.job_id, status=JobStatus.RUNNING).first()
@@ -184,7 +212,7 @@ def succeeded(assignment: queue.Assignment, prepared: PreparedStage, result: dic
     store_stage_receipts(job, stage, receipts)
     if assignment.orchestrator_id is not None:
         network.record_success(Orchestrator(id=assignment.orchestrator_id))
-    more = workflow.store_result(job, entry.stage_index, entry.part, result)
+    more = workflow.store_result(job, entry.stage_index, entry.part, result, media)
     advance(job, entry, more)
 
 

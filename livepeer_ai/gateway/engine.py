@@ -37,7 +37,7 @@ from django.db.backends.signals import connection_created
 from django.utils import timezone
 from httpx_sse import SSEError, aconnect_sse
 
-from livepeer_ai.gateway import dispatch, network, queue, slots
+from livepeer_ai.gateway import dispatch, network, queue, slots, webhooks
 from livepeer_ai.gateway.dispatch import JobAbandoned, PreparedStage
 from livepeer_ai.gateway.models import EngineWorker, Job, JobStatus, Orchestrator
 from livepeer_ai.gateway.progress import publish_queue_moved, publish_step
@@ -167,6 +167,7 @@ class Engine:
             background = [
                 asyncio.create_task(self.every(settings.ENGINE_HEARTBEAT_S, self.beat)),
                 asyncio.create_task(self.every(max(1.0, settings.ORCHESTRATOR_INFO_TTL_S), self.refresh_network)),
+                asyncio.create_task(webhooks.deliver_forever()),  # never on a stage's path
             ]
             if settings.REDIS_URL:
                 background.append(asyncio.create_task(self.listen()))
@@ -337,8 +338,12 @@ class Engine:
                 # Another job's dispatch failing is no failure of this stage: the tick retries it.
                 logger.exception("dispatch of %s failed; retrying at the next tick", assignment.capability)
             await asyncio.sleep(0)
+            media = None
+            if prepared.media_work is not None:
+                # Seconds of encoding at real sizes: never on the DB thread every stage shares.
+                media = await sync_to_async(prepared.media_work, thread_sensitive=False)(result)
             try:
-                await db(dispatch.succeeded, assignment, prepared, result, took)
+                await db(dispatch.succeeded, assignment, prepared, result, took, media)
             except RunnerError as exc:
                 await db(dispatch.failed, assignment, exc, took)
         except Exception:
@@ -381,7 +386,8 @@ class Engine:
             body["files"] = request.files
         headers = {**prepared.headers, "Accept": "text/event-stream"}
         timeout = httpx.Timeout(settings.RUNNER_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-        last_write = 0.0
+        last_write = last_text_write = 0.0
+        streamed = ""
         url = f"{prepared.url.rstrip('/')}/{request.pipeline}"
         try:
             async with aconnect_sse(self.client, "POST", url, headers=headers, timeout=timeout, **body) as source:
@@ -402,10 +408,15 @@ class Engine:
                             or now - last_write >= settings.PROGRESS_WRITE_S
                         ):
                             last_write = now
-                            if not await db(
-                                dispatch.record_progress, assignment.job_id, prepared.stage_index, step, total
-                            ):
+                            if not await db(dispatch.record_progress, assignment.job_id, prepared, step, total):
                                 raise JobAbandoned
+                    elif event.event == "delta":
+                        # A streamed llm answer: the text so far reaches the row as often as progress does.
+                        streamed += str(payload["content"])
+                        now = time.monotonic()
+                        if now - last_text_write >= settings.PROGRESS_WRITE_S:
+                            last_text_write = now
+                            await db(dispatch.record_streamed_text, assignment.job_id, request.pipeline, streamed)
                     elif event.event == "result":
                         return dict(payload)
                     elif event.event == "error":

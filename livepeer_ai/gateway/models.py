@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -218,6 +219,11 @@ class StageAttempt(models.Model):
         ]
 
 
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: "whsec_" and 24 random bytes in base64 (the signing key is those bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
 class ApiKey(models.Model):
     """A bearer key for the public API. Only its SHA-256 is stored; the key is shown once."""
 
@@ -230,6 +236,11 @@ class ApiKey(models.Model):
     revoked = models.BooleanField(default=False)
     # The key's jobs are dispatched before those of keys with a lower priority (FIFO within one).
     priority = models.SmallIntegerField(default=0)
+    # At most this many wei of fees a UTC day (null: no limit); a submission that would pass it
+    # is refused with 402 (gateway/usage.py).
+    daily_spend_limit_wei = WeiField(null=True, blank=True, default=None)
+    # Signs the webhooks of this key's jobs (gateway/webhooks.py); shown to the key's owner.
+    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -355,3 +366,34 @@ class QueueLock(models.Model):
 
     capability = models.CharField(max_length=240, primary_key=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+
+
+class WebhookDelivery(models.Model):
+    """One event of one API job, to POST to the webhook its request named (gateway/webhooks.py).
+
+    Written with the change it reports, sent later by an engine off the job's path: pending
+    while `next_attempt_at` is set, then delivered (`delivered_at`) or given up. The id is the
+    `webhook-id` every try carries, so a receiver can drop a repeat.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhooks")
+    event = models.CharField(max_length=16)
+    url = models.URLField(max_length=2000)
+    # The JSON body exactly as signed and sent, the same on every try.
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    # An engine sending it holds it until then; one that died lets it go to another.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["next_attempt_at"], name="webhook_due")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.event} → {self.url}"

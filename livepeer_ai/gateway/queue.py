@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from livepeer_ai.gateway import fairness, slots
+from livepeer_ai.gateway import fairness, slots, webhooks
 from livepeer_ai.gateway.models import (
     AttemptOutcome,
     EngineWorker,
@@ -129,6 +129,7 @@ def cancel_job(job: Job) -> bool:
         )
         if updated:
             QueuedStage.objects.filter(job_id=job.id, state=QueueState.WAITING).delete()
+            webhooks.announce([job.id], "completed")
     job.refresh_from_db()
     job.__dict__.pop("queue_place", None)
     if updated:
@@ -251,9 +252,11 @@ def assign(entry: QueuedStage, node: Orchestrator | None, worker: str, now: Any)
         message="" if node is not None else "fallback provider",
     )
     QueuedStage.objects.filter(id=entry.id).update(attempt=attempt)
-    Job.objects.filter(id=entry.job_id, status=JobStatus.QUEUED).update(
+    started = Job.objects.filter(id=entry.job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING, started_at=now, updated_at=now
     )
+    if started and entry.api_key_id is not None:
+        webhooks.announce([entry.job_id], "started")
     service_uri = node.service_uri if node is not None else settings.FALLBACK_PROVIDER_URL
     return Assignment(
         entry.id,
@@ -314,6 +317,7 @@ def finish_jobs(job_ids: list[Any], status: str, code: str = "", message: str = 
             status=status, error_code=code, error_message=message, finished_at=now, updated_at=now
         )
         QueuedStage.objects.filter(job_id__in=job_ids).delete()
+        webhooks.announce(finished, "completed")
         if finished:
             from livepeer_ai.gateway.progress import publish_job_ids
 

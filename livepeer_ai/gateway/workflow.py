@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from livepeer_ai.gateway import queue
+from livepeer_ai.gateway import queue, webhooks
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.gateway.stage_request import StageRequest
@@ -123,13 +123,41 @@ def stage_request(job: Job, stage_index: int, part: int) -> StageRequest:
     return plan[0](job, stage_index, part)
 
 
-def store_result(job: Job, stage_index: int, part: int, result: dict[str, Any]) -> bool:
-    """Keep what the stage made; True when the stage has more pieces to run."""
+def store_result(job: Job, stage_index: int, part: int, result: dict[str, Any], media: Media | None = None) -> bool:
+    """Keep what the stage made (with the `media` made from it off the DB thread); True when more pieces follow."""
     stage = job.stages[stage_index]
     if job.parameters.get("api"):
         store_api_result(job, stage, result)
         return False
-    return GIF_STAGE_PLANS[stage][1](job, stage_index, part, result)
+    return GIF_STAGE_PLANS[stage][1](job, stage_index, part, result, media or {})
+
+
+# Files made from a stage's answer before it is stored: kind ("gif", "mp4") → bytes.
+Media = dict[str, bytes]
+
+
+def media_work(job: Job, stage_index: int) -> Callable[[dict[str, Any]], Media] | None:
+    """What must be made from this piece's answer before it is stored, or None.
+
+    The engine runs it off its one DB thread (gateway/engine.py): at real sizes,
+    making an upscaled video's GIF and MP4 takes seconds, and every stage's DB
+    work would wait for it. It reads files, never the DB.
+    """
+    stage = job.stages[stage_index]
+    if stage != "upscale" or job.parameters.get("api"):
+        return None
+    piece, pieces = stage_pieces(job, stage_index)
+    if piece != pieces - 1:
+        return None
+    done = list(job.outputs.get(stage, {}).get("frames", []))
+    fps = job.outputs[job.stages[stage_index - 1]]["fps"]
+
+    def assemble(result: dict[str, Any]) -> Media:
+        _mime, last = parse_data_url(result["images"][0]["url"])
+        frames = [Image.open(default_storage.open(path)) for path in done] + [Image.open(io.BytesIO(last))]
+        return {"gif": encode_gif(frames, fps), "mp4": encode_mp4(frames, fps)}
+
+    return assemble
 
 
 def stage_pieces(job: Job, stage_index: int) -> tuple[int, int]:
@@ -155,7 +183,7 @@ def text_to_image_request(job: Job, index: int, part: int) -> StageRequest:
     return StageRequest(stage, body["model_id"], units_for(stage, body), body["num_inference_steps"], json_body=body)
 
 
-def store_text_to_image(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+def store_text_to_image(job: Job, index: int, part: int, result: dict[str, Any], media: Media) -> bool:
     image = result["images"][0]
     save_output(job, job.stages[index], "image", "image.png", image["url"], seed=image["seed"], **safety_flags([image]))
     return False
@@ -175,7 +203,7 @@ def image_to_video_request(job: Job, index: int, part: int) -> StageRequest:
     )
 
 
-def store_video_stage(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+def store_video_stage(job: Job, index: int, part: int, result: dict[str, Any], media: Media) -> bool:
     save_video(job, job.stages[index], result)
     return False
 
@@ -208,7 +236,7 @@ def upscale_request(job: Job, index: int, part: int) -> StageRequest:
     )
 
 
-def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any]) -> bool:
+def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any], media: Media) -> bool:
     """Upscaled frames are stored as they arrive; the GIF and MP4 once the last is in.
 
     The last frame is counted done only after the GIF and MP4 exist: a stage re-driven
@@ -226,10 +254,9 @@ def store_upscaled_frame(job: Job, index: int, part: int, result: dict[str, Any]
     done.append(default_storage.save(f"jobs/{job.id}/{stage}/frame-{frame_index:03d}.png", ContentFile(upscaled)))
     attach_receipt(job, stage, done[-1], upscaled)
     if len(done) == len(source["frames"]):
-        frames = [Image.open(default_storage.open(path)) for path in done]
-        fps = source["fps"]
-        save_media(job, stage, "gif", "video.gif", encode_gif(frames, fps))
-        save_media(job, stage, "mp4", "video.mp4", encode_mp4(frames, fps), fps=fps)
+        # Made from the frames off the DB thread (media_work), before this was called.
+        save_media(job, stage, "gif", "video.gif", media["gif"])
+        save_media(job, stage, "mp4", "video.mp4", media["mp4"], fps=source["fps"])
     outputs["frames"] = done
     Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
     return len(done) < len(source["frames"])
@@ -258,7 +285,7 @@ def frame_interpolation_request(job: Job, index: int, part: int) -> StageRequest
 
 # Per stage: what a piece sends, and what is kept of its answer.
 GIF_STAGE_PLANS: dict[
-    str, tuple[Callable[[Job, int, int], StageRequest], Callable[[Job, int, int, dict[str, Any]], bool]]
+    str, tuple[Callable[[Job, int, int], StageRequest], Callable[[Job, int, int, dict[str, Any], Media], bool]]
 ] = {
     "text-to-image": (text_to_image_request, store_text_to_image),
     "image-to-video": (image_to_video_request, store_video_stage),
@@ -341,10 +368,14 @@ def create_api_job(
     *,
     idempotency_key: str = "",
     request_digest: str = "",
+    fee_estimate_wei: int = 0,
+    webhook: webhooks.Subscription | None = None,
 ) -> Job:
     """A one-stage job from the public API: the runner route's fields, and its upload stored.
 
-    `upload` (gateway.api.Upload) carries the input's measured size, kept for billing.
+    `upload` (gateway.api.Upload) carries the input's measured size, kept for billing;
+    `fee_estimate_wei`, the most it may cost, counts against the key's daily limit until it
+    finishes (gateway/usage.py). A `webhook` is told it was queued in the same transaction.
     """
     rate = current_rate().recorded()  # read before the transaction: it may ask the chain
     with transaction.atomic():
@@ -352,7 +383,12 @@ def create_api_job(
             prompt=str(fields.get("prompt", ""))[:2000],
             api_key=api_key,
             stages=[pipeline],
-            parameters={"api": True, "request": fields},
+            parameters={
+                "api": True,
+                "request": fields,
+                "fee_estimate_wei": str(fee_estimate_wei),
+                **({webhooks.URL_FIELD: webhook.stored()} if webhook else {}),
+            },
             idempotency_key=idempotency_key,
             request_digest=request_digest,
             **rate,
@@ -360,6 +396,7 @@ def create_api_job(
         if upload is not None:
             store_upload(job, upload)
         queue.enqueue(job)
+        webhooks.announce_job(job, "queued")
     return job
 
 
@@ -384,7 +421,7 @@ def api_stage_request(job: Job, stage: str) -> StageRequest:
     fields = dict(job.parameters["request"])
     fields["model_id"] = fields.get("model_id") or settings.DEFAULT_MODELS.get(stage, "")
     steps = int(fields.get("num_inference_steps") or 0)
-    if stage == "text-to-image":
+    if stage not in FILE_FIELDS:
         request = StageRequest(stage, fields["model_id"], units_for(stage, fields), steps, json_body=fields)
     else:
         raw = default_storage.open(job.parameters["input"]).read()
@@ -397,8 +434,15 @@ def api_stage_request(job: Job, stage: str) -> StageRequest:
     return request
 
 
+LLM_RESPONSE_FIELDS = ("id", "model", "created", "usage", "choices")
+
+
 def store_api_result(job: Job, stage: str, result: dict[str, Any]) -> None:
-    if "text" in result:
+    if "choices" in result:
+        # llm's answer is kept as the runner sent it, less the node's receipts (it has no media to sign).
+        job.outputs[stage] = {key: result[key] for key in LLM_RESPONSE_FIELDS if key in result}
+        Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    elif "text" in result:
         # Text answers are kept as the runner sent them (no media to store).
         job.outputs[stage] = {key: result[key] for key in ("text", "chunks") if key in result}
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())

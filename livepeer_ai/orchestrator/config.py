@@ -39,6 +39,7 @@ PIPELINES = {
     "frame-interpolation",
     "image-to-text",
     "audio-to-text",
+    "llm",
 }
 
 

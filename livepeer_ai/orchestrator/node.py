@@ -257,9 +257,11 @@ class Node:
             # JSON's NaN and Infinity parse in Python but have no canonical form to sign.
             invalid = [{"loc": ["body"], "msg": "Numbers must be finite", "type": "finite_number"}]
             raise RequestRejected(JSONResponse({"detail": invalid}, status_code=422)) from None
-        capability = self.capability_for(pipeline, str(fields.get("model_id") or ""), await self.advertised())
+        # Livepeer's llm request names its model `model`; every other pipeline `model_id`.
+        model_id = str(fields.get("model_id") or fields.get("model") or "")
+        capability = self.capability_for(pipeline, model_id, await self.advertised())
         if capability is None:
-            raise RequestRejected(error(400, f"This node does not serve {pipeline} {fields.get('model_id')!r}."))
+            raise RequestRejected(error(400, f"This node does not serve {pipeline} {model_id!r}."))
         units = units_for(pipeline, fields, input_size, frames, input_ms)
         return ParsedJob(capability, fields, units, body, content_type, job_id, signed_parameters)
 
@@ -290,7 +292,11 @@ class Node:
             self.supervisor.release(runner)
             self.metrics.failed(key, f"payment_{exc.status}")
             return error(exc.status, exc.message)
-        streaming = "text/event-stream" in request.headers.get("accept", "")
+        # A streamed llm answer comes as the node's events (deltas among progress, then the
+        # signed result) even when the caller did not ask for them by name.
+        streaming = "text/event-stream" in request.headers.get("accept", "") or (
+            pipeline == "llm" and job.fields.get("stream") is True
+        )
         response = await self.run_on(runner, job, sender, fee, streaming)
         response.headers[PAYMENT_ACCEPTED_HEADER] = "true"
         return response

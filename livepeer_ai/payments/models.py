@@ -41,6 +41,10 @@ class WeiField(models.CharField):
             return value
         return int(value)
 
+    def run_validators(self, value: Any) -> None:
+        # CharField's length check counts characters: those of the number as stored (a model form's clean).
+        super().run_validators(value if value is None else str(value))
+
     def get_prep_value(self, value: Any) -> str | None:
         if value is None:
             return None

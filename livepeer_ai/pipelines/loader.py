@@ -13,6 +13,7 @@ PIPELINES = (
     "frame-interpolation",
     "image-to-text",
     "audio-to-text",
+    "llm",
 )
 
 
@@ -58,4 +59,8 @@ def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
         from livepeer_ai.pipelines.audio_to_text import AudioToText
 
         return AudioToText(spec, device)
+    if spec.pipeline == "llm":
+        from livepeer_ai.pipelines.llm import LLM
+
+        return LLM(spec, device)
     raise ValueError(f"Unknown pipeline {spec.pipeline!r}.")

@@ -314,6 +314,13 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
             "build": "whisper",
         },
         {
+            "pipeline": "llm",
+            "model_id": "livepeer-ai/tiny-llama-instruct",
+            "family": "llama",
+            "local_path": str(models_dir / "tiny-llama-instruct"),
+            "build": "llama",
+        },
+        {
             "pipeline": "frame-interpolation",
             "model_id": "opencv/dis-flow",
             "family": "optical-flow",
@@ -325,7 +332,7 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
 
 def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
     """Build every tiny model that is missing (or all with force); return the catalog."""
-    from livepeer_ai.pipelines.tiny_text import build_blip, build_whisper
+    from livepeer_ai.pipelines.tiny_text import build_blip, build_llama, build_whisper
 
     models_dir.mkdir(parents=True, exist_ok=True)
     tok_dir = models_dir / "tiny-clip-tokenizer"
@@ -338,6 +345,7 @@ def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
         "x4-upscaler": lambda p: build_x4_upscaler(p, tok_dir),
         "blip": build_blip,
         "whisper": build_whisper,
+        "llama": build_llama,
     }
     catalog = tiny_catalog(models_dir)
     built: set[str] = set()

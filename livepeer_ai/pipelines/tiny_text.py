@@ -1,4 +1,4 @@
-"""Tiny random-weight models that write text: a BLIP captioner and a Whisper transcriber.
+"""Tiny random-weight models that write text: a BLIP captioner, a Whisper transcriber, a Llama chat model.
 
 Built offline from configs with tokenizers learned here from a few sentences, like
 the diffusers ones in tiny.py: the real transformers code runs at real input shapes
@@ -163,3 +163,77 @@ def build_blip(out: Path) -> None:
         image_processor=BlipImageProcessorPil(size={"height": 64, "width": 64}), tokenizer=tokenizer
     )
     processor.save_pretrained(str(out))
+
+
+# Llama 3's chat markers; the template below lays messages out as Llama 3.1 Instruct's does
+# (a header per message, <|eot_id|> after each), without its tool-calling parts.
+LLAMA_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+LLAMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n{{ message['content'] | trim }}<|eot_id|>"
+    "{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+
+
+def llama_tokenizer() -> Any:
+    """A byte-level BPE (Whisper's learned merges) with Llama 3's chat markers and template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    merges = learn_byte_merges()
+    symbols = list(_bytes_to_unicode().values()) + [a + b for a, b in merges]
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(symbols))}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|begin_of_text|>",
+        eos_token="<|eot_id|>",
+        pad_token="<|end_of_text|>",
+        additional_special_tokens=["<|start_header_id|>", "<|end_header_id|>"],
+        chat_template=LLAMA_CHAT_TEMPLATE,
+    )
+
+
+def build_llama(out: Path) -> None:
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = llama_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,  # grouped-query attention, as Llama 3's
+        # Rotary positions: no weights grow with the context, so it can be as long as a real one's.
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config)
+    # Random weights pick any byte; only printable ASCII ones are allowed, so the demo's
+    # gibberish is readable words and letters rather than control codes and broken UTF-8.
+    special = set(tokenizer.all_special_ids)
+    unreadable = [
+        index
+        for token, index in tokenizer.get_vocab().items()
+        if index not in special and not _readable(tokenizer.convert_tokens_to_string([token]))
+    ]
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        suppress_tokens=sorted(unreadable),
+    )
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+
+
+def _readable(text: str) -> bool:
+    return text.isascii() and text.isprintable()

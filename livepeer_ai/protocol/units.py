@@ -8,6 +8,7 @@ from livepeer_ai.runner.schemas import (
     FrameInterpolationParams,
     ImageToImageParams,
     ImageToVideoParams,
+    LLMParams,
     RunnerParams,
     TextToImageParams,
 )
@@ -32,11 +33,14 @@ def units_for(
     input_frames: int = 0,
     input_ms: int = 0,
 ) -> int:
-    """Units billed: pixels, or for audio-to-text milliseconds of audio (`input_ms`, measured
-    by decoding it). `input_size` is (width, height) of the uploaded image or video frame."""
+    """Units billed: pixels, for audio-to-text milliseconds of audio (`input_ms`, measured
+    by decoding it), for llm tokens. `input_size` is (width, height) of the uploaded image or video frame."""
     if pipeline == "audio-to-text":
         # Livepeer bills transcription by the audio's duration in milliseconds.
         return input_ms
+    if pipeline == "llm":
+        # The most tokens the answer may have, as Livepeer bills it: known before the job runs.
+        return _int(fields, "max_tokens", LLMParams)
     if pipeline == "text-to-image":
         t2i = TextToImageParams
         return _int(fields, "width", t2i) * _int(fields, "height", t2i) * _int(fields, "num_images_per_prompt", t2i)

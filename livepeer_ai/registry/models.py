@@ -23,6 +23,7 @@ class Pipeline(models.TextChoices):
     FRAME_INTERPOLATION = "frame-interpolation"
     IMAGE_TO_TEXT = "image-to-text"
     AUDIO_TO_TEXT = "audio-to-text"
+    LLM = "llm", "LLM"
 
 
 class Family(models.TextChoices):
@@ -39,6 +40,7 @@ class Family(models.TextChoices):
     TORCHSCRIPT_INTERPOLATOR = "torchscript-interpolator", "Learned interpolator (TorchScript)"
     BLIP = "blip", "BLIP image captioning"
     WHISPER = "whisper", "Whisper speech recognition"
+    LLAMA = "llama", "Llama chat model (causal LM)"
 
 
 class EntryStatus(models.TextChoices):

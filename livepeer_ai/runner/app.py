@@ -11,6 +11,8 @@ import hmac
 import logging
 import os
 import threading
+import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,7 +24,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp
 
 from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
-from livepeer_ai.messages import error_body, sse_event
+from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
@@ -34,6 +36,7 @@ from livepeer_ai.runner.schemas import (
     PARAMS_BY_PIPELINE,
     BadValue,
     BodyTooLarge,
+    LLMParams,
     RequestInvalid,
     RunnerParams,
     check_values,
@@ -178,7 +181,16 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
         return error(503, "Runner is busy with another job.")
     job = execute.job_for(state.pipeline, spec, params, media)
     events = start_job(state.slot, cancel, job, spec.pipeline)
-    if "text/event-stream" in request.headers.get("accept", ""):
+    our_events = "text/event-stream" in request.headers.get("accept", "")
+    if isinstance(params, LLMParams) and params.stream and not our_events:
+        # Livepeer's (and OpenAI's) streamed answer; a node asks for our events instead, the
+        # same deltas among progress and the result it signs.
+        return StreamingResponse(
+            chat_body(events, cancel, spec.model_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    if our_events:
         return StreamingResponse(
             sse_body(events, cancel),
             media_type="text/event-stream",
@@ -207,3 +219,19 @@ async def sse_body(events: asyncio.Queue[Any], cancel: Any) -> AsyncIterator[byt
         if event.kind == "error":
             payload["status"] = event.status
         yield sse_event(event.kind, payload).encode()
+
+
+async def chat_body(events: asyncio.Queue[Any], cancel: Any, model_id: str) -> AsyncIterator[bytes]:
+    """A streamed llm answer: the assistant's role, a chunk per text delta, a last one with
+    the finish reason and the tokens used, then `[DONE]`; a failure is an error chunk."""
+    chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    yield chat_chunk(chunk_id, model_id, created, {"role": "assistant", "content": ""}).encode()
+    async for event in stream_events(events, cancel):
+        if event.kind == "delta":
+            yield chat_chunk(chunk_id, model_id, created, {"content": event.body["content"]}).encode()
+        elif event.kind == "result":
+            choice = event.body["choices"][0]
+            yield chat_chunk(chunk_id, model_id, created, {}, choice["finish_reason"], event.body["usage"]).encode()
+        elif event.kind == "error":
+            yield chat_error(event.body["detail"]["msg"], event.status).encode()
+    yield CHAT_STREAM_DONE.encode()

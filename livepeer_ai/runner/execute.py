@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
+from livepeer_ai.pipelines.llm import Completion
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
-from livepeer_ai.runner.jobs import JobFunction
+from livepeer_ai.runner.jobs import JobFunction, TextCallback
 from livepeer_ai.runner.schemas import RunnerParams
 
 
@@ -35,11 +38,32 @@ def video_response(video: GeneratedVideo) -> dict[str, Any]:
     }
 
 
+def llm_response(completion: Completion, model_id: str) -> dict[str, Any]:
+    """LLMResponse: one choice whose `message` is the assistant's answer, and the tokens it used."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "model": model_id,
+        "created": int(time.time()),
+        "usage": {
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "total_tokens": completion.prompt_tokens + completion.completion_tokens,
+        },
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": completion.finish_reason,
+                "message": {"role": "assistant", "content": completion.text},
+            }
+        ],
+    }
+
+
 def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) -> JobFunction:
     values = params.model_dump()
     name = spec.pipeline
 
-    def run(on_progress: ProgressCallback, cancel: CancelToken) -> dict[str, Any]:
+    def run(on_progress: ProgressCallback, cancel: CancelToken, on_text: TextCallback) -> dict[str, Any]:
         common = {"on_progress": on_progress, "cancel": cancel}
         if name == "text-to-image":
             return image_response(
@@ -100,6 +124,18 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
             return {"text": pipeline(image=media, prompt=values["prompt"], **common)}
         if name == "audio-to-text":
             return pipeline(audio=media, return_timestamps=values["return_timestamps"].lower(), **common)
+        if name == "llm":
+            completion = pipeline(
+                messages=[{"role": m["role"], "content": m["content"]} for m in values["messages"]],
+                temperature=values["temperature"],
+                max_tokens=values["max_tokens"],
+                top_p=values["top_p"],
+                top_k=values["top_k"],
+                seed=resolve_seed(values["seed"]),
+                on_text=on_text if values["stream"] else None,
+                **common,
+            )
+            return llm_response(completion, spec.model_id)
         raise ValueError(f"Unknown pipeline {name!r}.")
 
     return run

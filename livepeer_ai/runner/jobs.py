@@ -21,13 +21,15 @@ from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia
 
 logger = logging.getLogger(__name__)
 
-# (on_progress, cancel) -> response body
-JobFunction = Callable[[ProgressCallback, CancelToken], dict[str, Any]]
+# Called with each new piece of a streamed answer's text (llm with `stream: true`).
+TextCallback = Callable[[str], None]
+# (on_progress, cancel, on_text) -> response body
+JobFunction = Callable[[ProgressCallback, CancelToken, TextCallback], dict[str, Any]]
 
 
 @dataclass
 class JobEvent:
-    kind: str  # "progress", "result" or "error"
+    kind: str  # "progress", "delta" (a streamed answer's next text), "result" or "error"
     body: dict[str, Any]
     status: int = 200
 
@@ -90,9 +92,12 @@ def start_job(slot: JobSlot, cancel: CancelToken, job: JobFunction, pipeline: st
     def on_progress(step: int, total: int) -> None:
         put(JobEvent("progress", {"step": step, "total": total}))
 
+    def on_text(content: str) -> None:
+        put(JobEvent("delta", {"content": content}))
+
     def work() -> None:
         try:
-            put(JobEvent("result", job(on_progress, cancel)))
+            put(JobEvent("result", job(on_progress, cancel, on_text)))
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the caller
             put(error_event(exc, pipeline))
         finally:
@@ -105,7 +110,7 @@ def start_job(slot: JobSlot, cancel: CancelToken, job: JobFunction, pipeline: st
 async def final_event(events: asyncio.Queue[JobEvent]) -> JobEvent:
     while True:
         event = await events.get()
-        if event.kind != "progress":
+        if event.kind in ("result", "error"):
             return event
 
 
@@ -115,7 +120,7 @@ async def stream_events(events: asyncio.Queue[JobEvent], cancel: CancelToken) ->
         while True:
             event = await events.get()
             yield event
-            if event.kind != "progress":
+            if event.kind in ("result", "error"):
                 return
     finally:
         # Reached on normal completion too, where cancelling is a no-op.

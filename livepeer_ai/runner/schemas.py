@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from livepeer_ai import json_input
 
@@ -25,7 +25,13 @@ VALUE_RANGES: dict[str, tuple[float, float, bool]] = {
     "motion_bucket_id": (0, 255, False),
     "fps": (1, 60, False),
     "multiplier": (2, 8, False),
+    # llm's sampling: OpenAI's temperature range (0 is greedy); a top_p of 0 would keep no token.
+    "temperature": (0.0, 2.0, False),
+    "top_p": (0.0, 1.0, True),
 }
+# llm: the most tokens one answer may be billed for and generate (docs/protocol.md §2.4).
+MAX_LLM_TOKENS = 4096
+LLM_ROLES = ("system", "user", "assistant")
 # Fields only, never media: a prompt of this size is already far past what any text encoder reads.
 MAX_JSON_BYTES = 1024 * 1024
 
@@ -103,6 +109,35 @@ class AudioToTextParams(RunnerParams):
     metadata: str = "{}"
 
 
+class LLMMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: str
+    content: str
+
+
+class LLMParams(RunnerParams):
+    """OpenAI-style chat (Livepeer's LLMRequest); `seed` is OpenAI's, beyond Livepeer's fields."""
+
+    messages: list[LLMMessage]
+    model: str = ""
+    temperature: float = 0.7
+    max_tokens: int = 256
+    top_p: float = 1.0
+    top_k: int = -1
+    stream: bool = False
+    seed: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def model_names_the_model(cls, data: Any) -> Any:
+        # Livepeer's LLM request names its model `model`, every other pipeline `model_id`:
+        # both are read, so the network routes an LLM job like any other.
+        if isinstance(data, dict) and data.get("model") and not data.get("model_id"):
+            return {**data, "model_id": data["model"]}
+        return data
+
+
 PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "text-to-image": TextToImageParams,
     "image-to-image": ImageToImageParams,
@@ -111,6 +146,7 @@ PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "frame-interpolation": FrameInterpolationParams,
     "image-to-text": ImageToTextParams,
     "audio-to-text": AudioToTextParams,
+    "llm": LLMParams,
 }
 
 # Multipart file fields each pipeline requires (docs/protocol.md §1.1: all but t2i are forms).
@@ -182,6 +218,8 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int) -> N
         raise BadValue("prompt must not be empty.")
     if isinstance(params, AudioToTextParams):
         _check_audio_params(params)
+    if isinstance(params, LLMParams):
+        _check_llm_params(params)
     for side in ("width", "height"):
         value = getattr(params, side, None)
         if value is None:
@@ -214,6 +252,22 @@ def _check_audio_params(params: AudioToTextParams) -> None:
         metadata = None
     if not isinstance(metadata, dict):
         raise BadValue("metadata must be a JSON object.")
+
+
+def _check_llm_params(params: LLMParams) -> None:
+    if params.model and params.model_id and params.model != params.model_id:
+        raise BadValue(f"model {params.model!r} and model_id {params.model_id!r} name different models.")
+    if not params.messages:
+        raise BadValue("messages must not be empty.")
+    for index, message in enumerate(params.messages):
+        if message.role not in LLM_ROLES:
+            raise BadValue(f"messages[{index}].role must be one of {', '.join(LLM_ROLES)}; got {message.role!r}.")
+    if not any(message.content.strip() for message in params.messages):
+        raise BadValue("messages must say something: every content is empty.")
+    if not 1 <= params.max_tokens <= MAX_LLM_TOKENS:
+        raise BadValue(f"max_tokens must be between 1 and {MAX_LLM_TOKENS}, got {params.max_tokens}.")
+    if params.top_k != -1 and params.top_k < 1:
+        raise BadValue(f"top_k must be -1 (no limit) or at least 1, got {params.top_k}.")
 
 
 def _check_range(params: RunnerParams, name: str, low: float, high: float, low_open: bool = False) -> None:

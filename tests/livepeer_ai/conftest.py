@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import RUNNERS
 
-TEXT_RUNNERS: dict[str, tuple[str, str]] = {name: RUNNERS[name] for name in ("image-to-text", "audio-to-text")}
+TEXT_RUNNERS: dict[str, tuple[str, str]] = {name: RUNNERS[name] for name in ("image-to-text", "audio-to-text", "llm")}
 
 
 @pytest.fixture(scope="session")

@@ -64,3 +64,18 @@ def test_audio_that_is_not_audio_is_refused_before_any_job(client, network, key)
     assert response.status_code == 415, response.content
     assert "not supported audio" in response.json()["detail"]["msg"]
     assert not Job.objects.exists()
+
+
+def test_audio_to_text_answers_a_subtitle_file_when_asked(client, network, key):
+    audio = io.BytesIO(encode_audio(2.5, "wav"))
+    audio.name = "speech.wav"
+    response = client.post("/api/v1/audio-to-text?format=vtt", {"audio": audio}, **auth(key))
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "text/vtt; charset=utf-8"
+    assert response.content.decode().startswith("WEBVTT\n\n00:00:00.180 --> 00:00:02.500\n")
+    # The same answer later, as SubRip: one cue per chunk that says something (the tiny model's gibberish).
+    job = Job.objects.get()
+    spoken = [chunk for chunk in job.outputs["audio-to-text"]["chunks"] if chunk["text"].strip()]
+    later = client.get(f"/api/v1/jobs/{job.id}?format=srt", **auth(key))
+    assert later.status_code == 200 and later["Content-Type"] == "application/x-subrip; charset=utf-8"
+    assert later.content.decode().count(" --> ") == len(spoken) > 0

@@ -93,6 +93,14 @@ def test_audio_costs_per_second_and_fees_per_runner_hour():
     assert cost.usd_per_runner_hour == Decimal(16200)
 
 
+def test_llm_costs_per_thousand_tokens_billed():
+    # 256 tokens of max_tokens for 256e9 wei: 1e12 wei per 1,000 tokens.
+    paid_job(256 * 10**9, units=256, pipeline="llm", stage="llm")
+    cost = job_costs(since(), timezone.now()).pipelines["llm"]
+    assert cost.unit.name == "1,000 tokens"
+    assert cost.summary["median_unit_wei"] == 10**12
+
+
 def test_a_bounded_read_keeps_only_jobs_whose_every_stage_it_read(monkeypatch):
     monkeypatch.setattr(costs, "COST_SAMPLES", 3)
     now = timezone.now()

@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from livepeer_ai.gateway import engine, workflow
+from livepeer_ai.gateway import dispatch, engine, workflow
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import job_group
 from tests.conftest import free_port, health, orchestrator_node, wait_for
@@ -247,15 +247,22 @@ def test_full_chain_feeds_each_stage_into_the_next_across_nodes(chain_nodes, job
 
 
 @pytest.mark.django_db
-def test_redriven_upscale_stage_resumes_at_the_first_frame_not_done(chain_nodes):
+def test_redriven_upscale_stage_resumes_at_the_first_frame_not_done(chain_nodes, monkeypatch):
     job = workflow.create_gif_job("resume", seed=4, upscale=True)
     job.parameters.update(
         {"width": 128, "height": 128, "text_to_image_steps": 1, "image_to_video_steps": 1, "upscale_steps": 1}
     )
     job.save()
+    # Which threads store results (the engine's one DB thread) and which make the upscaled GIF.
+    storing, encoding = set(), set()
+    succeeded, encode_gif = dispatch.succeeded, workflow.encode_gif
+    monkeypatch.setattr(dispatch, "succeeded", lambda *a: storing.add(threading.get_ident()) or succeeded(*a))
+    monkeypatch.setattr(workflow, "encode_gif", lambda *a: encoding.add(threading.get_ident()) or encode_gif(*a))
     engine.run_job(str(job.id))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
+    # The upscaled video's GIF was made, and not on the thread every stage's DB work waits for.
+    assert encoding and storing and not encoding & storing
     kept = job.outputs["upscale"]["frames"][:5]
     # As if the worker had died after five frames: the sweep re-drives it from the row.
     job.outputs["upscale"] = {"frames": kept}

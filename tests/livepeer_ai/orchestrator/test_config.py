@@ -388,6 +388,12 @@ def test_audio_to_text_bills_milliseconds_of_audio_whatever_the_fields() -> None
     assert units_for("audio-to-text", {}, input_size=(40, 30), input_ms=7) == 7
 
 
+def test_llm_bills_max_tokens_or_the_runners_default() -> None:
+    # docs/protocol.md §2.4: the most tokens the answer may have, known before it is written.
+    assert units_for("llm", {"messages": [], "max_tokens": 64}) == 64
+    assert units_for("llm", {"messages": []}) == 256
+
+
 def test_unknown_pipeline_has_no_units() -> None:
     with pytest.raises(ValueError, match="unknown pipeline"):
         units_for("text-to-speech", {})

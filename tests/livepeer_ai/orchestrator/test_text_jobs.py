@@ -1,4 +1,4 @@
-"""The node sells image-to-text and audio-to-text: units measured from the upload, the fee charged."""
+"""The node sells image-to-text, audio-to-text and llm: units measured from the upload (llm: max_tokens), the fee charged."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from httpx_sse import EventSource
 
 from tests.audio_samples import encode_audio
 from tests.conftest import orchestrator_node
@@ -59,3 +60,35 @@ def test_node_refuses_undecodable_audio_before_charging(node_url):
     assert response.status_code == 415
     assert "not supported audio" in response.json()["detail"]["msg"]
     assert stats(node_url, "audio-to-text") == before
+
+
+def test_llm_is_billed_max_tokens_and_named_by_its_model_field(node_url):
+    before = stats(node_url, "llm")
+    chat = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 5,
+        "model": "livepeer-ai/tiny-llama-instruct",
+    }
+    response = httpx.post(f"{node_url}/llm", json=chat, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["completion_tokens"] <= 5
+    after = stats(node_url, "llm")
+    assert after["units"] - before["units"] == 5
+    assert after["fees_wei"] - before["fees_wei"] == 5 * PRICE
+    unknown = httpx.post(f"{node_url}/llm", json={**chat, "model": "someone/else"}, timeout=30)
+    assert unknown.status_code == 400 and "someone/else" in unknown.json()["detail"]["msg"]
+
+
+def test_a_streamed_llm_answer_comes_as_the_nodes_events_deltas_then_the_charged_result(node_url):
+    before = stats(node_url, "llm")
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "temperature": 0, "stream": True}
+    with httpx.stream("POST", f"{node_url}/llm", json=chat, timeout=120) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [(e.event, e.json()) for e in EventSource(response).iter_sse()]
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "result" and "delta" in kinds
+    result = events[-1][1]
+    streamed = "".join(body["content"] for kind, body in events if kind == "delta")
+    assert streamed == result["choices"][0]["message"]["content"]
+    assert result["receipts"] == []  # no media to sign for
+    assert stats(node_url, "llm")["fees_wei"] - before["fees_wei"] == 8 * PRICE
