@@ -65,15 +65,15 @@ def publish(addresses: set[str]) -> None:
     # render from the database; a lost push only delays that update. A fragment that does not
     # render is a bug (logged with its traceback); a channel layer that does not answer (Redis
     # down) is one warning line per outage.
-    fragments: list[tuple[str, Callable[[], str], str]] = [
-        (node_group(address), partial(capacity_fragment, address), f"the capacity of node {address[:60]!r}")
+    fragments: list[tuple[Callable[[], str], Callable[[], str], str]] = [
+        (partial(node_group, address), partial(capacity_fragment, address), f"the capacity of node {address[:60]!r}")
         for address in sorted(addresses)
     ]
-    fragments.append((NETWORK_GROUP, network_fragments, "the network overview"))
-    for group, render, what in fragments:
+    fragments.append((lambda: NETWORK_GROUP, network_fragments, "the network overview"))
+    for group_of, render, what in fragments:
         try:
-            html = render()
-        except Exception:  # noqa: BLE001 - a bad row: skip this push only
+            group, html = group_of(), render()
+        except Exception:  # noqa: BLE001 - a bad row (an address stored before the check): skip this push only
             logger.warning("could not render %s", what, exc_info=True)
             continue
         try:
