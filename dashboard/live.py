@@ -9,6 +9,8 @@ them in by id; a page load renders the same fragments from the same data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -19,8 +21,11 @@ from eth_utils import is_address
 
 from dashboard.capacity import node_capacity, node_orchestrators
 from dashboard.network import orchestrator_rows, recent_redemptions
+from livepeer_ai.gateway.progress import LayerOutage
 
 logger = logging.getLogger(__name__)
+# Redis down: one warning line per outage of the live pushes, and one when they go through again.
+pushes = LayerOutage("live dashboard pushes", logger)
 
 NETWORK_GROUP = "network"
 
@@ -57,13 +62,23 @@ def publish(addresses: set[str]) -> None:
         return
     send = async_to_sync(layer.group_send)
     # Each push on its own: one that fails is skipped, the others still go. The pages still
-    # render from the database; a lost push only delays that update.
-    for address in sorted(addresses):
+    # render from the database; a lost push only delays that update. A fragment that does not
+    # render is a bug (logged with its traceback); a channel layer that does not answer (Redis
+    # down) is one warning line per outage.
+    fragments: list[tuple[Callable[[], str], Callable[[], str], str]] = [
+        (partial(node_group, address), partial(capacity_fragment, address), f"the capacity of node {address[:60]!r}")
+        for address in sorted(addresses)
+    ]
+    fragments.append((lambda: NETWORK_GROUP, network_fragments, "the network overview"))
+    for group_of, render, what in fragments:
         try:
-            send(node_group(address), {"type": "fragment", "html": capacity_fragment(address)})
-        except Exception:  # noqa: BLE001 - a bad row or a channel layer error: skip this push only
-            logger.warning("could not push the capacity of node %r", address[:60], exc_info=True)
-    try:
-        send(NETWORK_GROUP, {"type": "fragment", "html": network_fragments()})
-    except Exception:  # noqa: BLE001 - as above
-        logger.warning("could not push the network overview", exc_info=True)
+            group, html = group_of(), render()
+        except Exception:  # noqa: BLE001 - a bad row (an address stored before the check): skip this push only
+            logger.warning("could not render %s", what, exc_info=True)
+            continue
+        try:
+            send(group, {"type": "fragment", "html": html})
+        except Exception as exc:  # noqa: BLE001 - the channel layer: the next refresh tries again
+            pushes.failed(what, exc)
+        else:
+            pushes.succeeded()

@@ -32,8 +32,9 @@ def came_from(request: HttpRequest) -> str:
     return request.get_full_path() if request.method == "GET" else "/"
 
 
-def _to_login(request: HttpRequest) -> HttpResponse:
-    response = redirect_to_login(came_from(request))
+def to_login(request: HttpRequest, next_url: str = "") -> HttpResponse:
+    """To the login page, coming back to `next_url` (by default the page the request came from)."""
+    response = redirect_to_login(next_url or came_from(request))
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(response["Location"])
     return response
@@ -43,7 +44,7 @@ def member_required(view: View) -> View:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
-            return _to_login(request)
+            return to_login(request)
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -53,7 +54,7 @@ def staff_required(view: View) -> View:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
-            return _to_login(request)
+            return to_login(request)
         if not request.user.is_staff:
             return refused(request, "Only moderators can see this page.", 403)
         return view(request, *args, **kwargs)

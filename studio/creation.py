@@ -28,6 +28,16 @@ from studio.rounds import current_round
 MOTION_RANGE = (1, 255)
 FPS_RANGE = (1, 30)
 SEED_MAX = 2**32 - 1
+# The finished GIF's (width, height) per aspect ratio. Runners take sides that are multiples
+# of 8 up to the model's max_side (docs/protocol.md §1.2); with "Upscale ×4" the first stages
+# work at a quarter of each side, and the video model's latents halve once more, so every side
+# here is a multiple of 64: a quarter of it still divides by 16.
+SIZES = {
+    "square": ("Square", 256, 256),
+    "landscape": ("Landscape 3:2", 384, 256),
+    "portrait": ("Portrait 2:3", 256, 384),
+}
+DEFAULT_SIZE = "square"
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class Limits:
             found.append(f"The seed must be between 0 and {SEED_MAX}.")
         if choices.get("style", "") not in STYLE_PRESETS:
             found.append("Unknown style.")
+        if choices.get("size", DEFAULT_SIZE) not in SIZES:
+            found.append("Unknown aspect ratio.")
         return found
 
 
@@ -116,6 +128,8 @@ def gif_parameters(choices: dict[str, Any], negative_prompt: str) -> dict[str, A
     names = ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps")
     parameters = {name: choices[name] for name in names if name in choices}
     parameters.update({"negative_prompt": negative_prompt, "style": choices["style"]})
+    # Choices saved before the aspect ratio existed have no "size": those GIFs were square.
+    _, parameters["width"], parameters["height"] = SIZES[choices.get("size") or DEFAULT_SIZE]
     return parameters
 
 

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS
-from studio.creation import FPS_RANGE, MOTION_RANGE, SEED_MAX, Limits
-from studio.models import ReportReason
+from studio import my_gifs
+from studio.creation import DEFAULT_SIZE, FPS_RANGE, MOTION_RANGE, SEED_MAX, SIZES, Limits
+from studio.models import ReportReason, Round
 from studio.presets import STYLE_PRESETS
 
 
@@ -32,6 +34,13 @@ class PromptForm(forms.Form):
         required=False,
         initial="",
         help_text="Adds a few words to the prompt and the negative prompt.",
+    )
+    size = forms.ChoiceField(
+        choices=[(key, f"{label} ({width}×{height})") for key, (label, width, height) in SIZES.items()],
+        required=False,
+        initial=DEFAULT_SIZE,
+        label="Aspect ratio",
+        help_text="The finished GIF's shape; more pixels take a little longer.",
     )
     seed = forms.IntegerField(
         required=False,
@@ -103,6 +112,8 @@ class PromptForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if not cleaned.get("size") and "size" not in self.errors:
+            cleaned["size"] = DEFAULT_SIZE
         # Left empty (or not sent at all): the studio's default, as the runner API does for a missing field.
         for name in ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps"):
             if cleaned.get(name) is None and name not in self.errors:
@@ -115,6 +126,99 @@ class PromptForm(forms.Form):
     def choices(self) -> dict[str, Any]:
         """The cleaned choices, JSON-ready, as creation.start_generation takes them."""
         return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class MyGifsFilter(forms.Form):
+    """The My GIFs page's filters, from the query string; a value it doesn't know is an error, not a 500."""
+
+    round = forms.ChoiceField(required=False, label="Round")
+    status = forms.ChoiceField(
+        required=False,
+        label="Status",
+        choices=[("", "Any status"), *((key, label) for key, (label, _) in my_gifs.STATUSES.items())],
+    )
+
+    def __init__(self, *args: Any, rounds: list[Round], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Any round"), *((r.slug, r.title) for r in rounds), (my_gifs.NO_ROUND, "Outside any round")]
+        self.fields["round"].choices = choices  # type: ignore[attr-defined]
+
+    def filters(self) -> dict[str, str]:
+        """The valid filters (an unknown value filters nothing, and the form says so)."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) or "" for name in ("round", "status")}
+
+
+def _to_the_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+WINDOWS = ("prompt_opens_at", "prompt_closes_at", "voting_opens_at", "voting_closes_at")
+
+
+class RoundForm(forms.ModelForm):
+    """Staff set a round up and change it here; Round.clean keeps the windows in order."""
+
+    class Meta:
+        model = Round
+        fields = [
+            "title",
+            "slug",
+            "theme",
+            "description",
+            *WINDOWS,
+            "allow_upscale",
+            "allow_interpolation",
+            "max_text_to_image_steps",
+            "max_image_to_video_steps",
+            "generations_per_member",
+            "entries_per_member",
+            "winners_count",
+        ]
+        widgets = {
+            name: forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M") for name in WINDOWS
+        }
+        help_texts = {"slug": "The round's address: /rounds/<slug>/. Letters, digits and hyphens."}
+        labels = {
+            "prompt_opens_at": "GIF window opens (UTC)",
+            "prompt_closes_at": "GIF window closes (UTC)",
+            "voting_opens_at": "Voting opens (UTC)",
+            "voting_closes_at": "Voting closes (UTC)",
+            "allow_upscale": "Allow “Upscale ×4”",
+            "allow_interpolation": "Allow “Smooth motion”",
+            "max_text_to_image_steps": "Most image steps",
+            "max_image_to_video_steps": "Most video steps",
+            "generations_per_member": "GIFs per member",
+            "winners_count": "Winners",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("max_text_to_image_steps", "max_image_to_video_steps"):
+            self.fields[name].validators.append(MinValueValidator(1))
+        self.fields["winners_count"].validators.append(MinValueValidator(1))
+
+    def clean_slug(self) -> str:
+        slug: str = self.cleaned_data["slug"]
+        if slug == "new":
+            raise forms.ValidationError("“new” is the address of this form; choose another.")
+        return slug
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The form shows minutes: a time left as it was keeps its seconds, and counts as not moved.
+        moved = []
+        for name in WINDOWS:
+            before, after = getattr(self.instance, name), cleaned.get(name)
+            if before is not None and after is not None and _to_the_minute(after) == _to_the_minute(before):
+                cleaned[name] = before
+                setattr(self.instance, name, before)
+            elif after is not None:
+                moved.append(name)
+        if self.instance.closed_at and moved:
+            for name in moved:
+                self.add_error(name, "This round has closed and its winners are picked: its windows stay as they were.")
+        return cleaned
 
 
 class SignupForm(UserCreationForm):

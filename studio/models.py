@@ -181,7 +181,12 @@ class EntryQuerySet(models.QuerySet["Entry"]):
 
     def winners(self) -> EntryQuerySet:
         """The public entries given a place when their round closed, first place first."""
-        return self.public().filter(place__isnull=False).select_related("job__generation", "author").order_by("place")
+        return (
+            self.public()
+            .filter(place__isnull=False)
+            .select_related("round", "job__generation", "author")
+            .order_by("place")
+        )
 
     def ranked(self) -> EntryQuerySet:
         # Ties go to the earlier entry, on every page and when winners are picked.

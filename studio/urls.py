@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from studio import receipt_pages
 from studio.ratelimits import guarded_form
-from studio.views import accounts, api_keys, gallery, jobs, moderation, prompt_help
+from studio.views import accounts, api_keys, gallery, jobs, moderation, prompt_help, round_editing
 
 # Django's own auth views, each form that takes a password or sends a mail behind its limit.
 sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
@@ -14,14 +14,18 @@ urlpatterns = [
     path("", jobs.index, name="studio-index"),
     path("jobs/", jobs.create_job, name="studio-create-job"),
     path("prompt/improve/", prompt_help.improve_prompt, name="studio-improve-prompt"),
+    path("my-gifs/", jobs.my_gifs, name="studio-my-gifs"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="studio-job"),
     path("jobs/<uuid:job_id>/cancel/", jobs.cancel_job, name="studio-cancel-job"),
     path("jobs/<uuid:job_id>/retry/", jobs.retry_job, name="studio-retry-job"),
     path("jobs/<uuid:job_id>/enter/", jobs.enter_job, name="studio-enter-job"),
     path("rounds/", gallery.rounds, name="studio-rounds"),
+    path("rounds/new/", round_editing.new_round, name="studio-new-round"),
     path("rounds/<slug:slug>/", gallery.round_detail, name="studio-round"),
+    path("rounds/<slug:slug>/edit/", round_editing.edit_round, name="studio-edit-round"),
     path("entries/<int:pk>/", gallery.entry_detail, name="studio-entry"),
     path("entries/<int:pk>/vote/", gallery.vote, name="studio-vote"),
+    path("entries/<int:pk>/vote/take-back/", gallery.take_back_vote, name="studio-take-back-vote"),
     path("entries/<int:pk>/report/", gallery.report, name="studio-report"),
     path("moderation/", moderation.moderation, name="studio-moderation"),
     path("moderation/entries/<int:pk>/<str:action>/", moderation.moderate_entry, name="studio-moderate-entry"),

@@ -26,20 +26,23 @@ class LayerOutage:
     Every publish is still tried: the first to get through ends the outage.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "progress", log: logging.Logger = logger) -> None:
         self._lock = threading.Lock()
         self.down_since: float | None = None
+        self.kind = kind
+        self.log = log
 
     def failed(self, what: str, exc: Exception) -> None:
         with self._lock:
             if self.down_since is not None:
                 return
             self.down_since = time.monotonic()
-        logger.warning(
-            "could not publish %s (%s: %s); progress goes unpublished until the channel layer answers again",
+        self.log.warning(
+            "could not publish %s (%s: %s); %s paused until the channel layer answers again",
             what,
             type(exc).__name__,
             exc,
+            self.kind,
         )
 
     def succeeded(self) -> None:
@@ -48,8 +51,8 @@ class LayerOutage:
         with self._lock:
             since, self.down_since = self.down_since, None
         if since is not None:
-            logger.warning(
-                "publishing progress again, after %.0f s without the channel layer", time.monotonic() - since
+            self.log.warning(
+                "publishing %s again, after %.0f s without the channel layer", self.kind, time.monotonic() - since
             )
 
 

@@ -55,14 +55,16 @@ def redeem_winning_tickets(
     handled = []
     tx_cost: int | None = None
     for row in due.order_by("received_at")[:limit]:
+        if tx_cost is None:
+            # Asked of the chain before any ticket is claimed: a chain that does not answer
+            # leaves every ticket PENDING (and its attempts unspent), not SUBMITTED for minutes.
+            tx_cost = redeem_gas * broker.gas_price()
         claimed = ReceivedTicket.objects.filter(id=row.id, status=RedemptionStatus.PENDING).update(
             status=RedemptionStatus.SUBMITTED, attempts=row.attempts + 1, next_attempt_at=now
         )
         if not claimed:
             continue
         row.refresh_from_db()
-        if tx_cost is None:
-            tx_cost = redeem_gas * broker.gas_price()
         if int(row.face_value) <= tx_cost:
             row.status = RedemptionStatus.NOT_WORTH_IT
             row.last_error = f"face value {row.face_value} wei ≤ redemption cost {tx_cost} wei"

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
 
 from livepeer_ai.gateway.models import Job
+from studio import countdowns
+from studio.countdowns import Countdown
+from studio.models import Round
 
 register = template.Library()
 
@@ -18,3 +22,15 @@ def stage_output(job: Job, key: str) -> str:
 def final_output(job: Job, kind: str) -> str:
     """`job|final_output:"gif"` → the finished result's media URL."""
     return job.final_output_url(kind)
+
+
+@register.simple_tag
+def round_countdowns(round: Round) -> list[Countdown]:
+    """`{% round_countdowns round as countdowns %}`: the round's windows still to open or close."""
+    return countdowns.round_countdowns(round)
+
+
+@register.simple_tag
+def utc_now_iso() -> str:
+    """The server's clock for countdown.js, which counts from it rather than from the phone's."""
+    return countdowns.utc_iso(timezone.now())

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -11,15 +14,19 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.htmx import HtmxHttpRequest
+from studio import remix
 from studio.access import member_required, refused
 from studio.creation import QUOTA_RULE, Limits, retry_generation, start_generation
 from studio.entries import enter_round
-from studio.forms import PromptForm
+from studio.forms import MyGifsFilter, PromptForm
 from studio.models import Generation, Round
+from studio.my_gifs import member_gifs, member_rounds
 from studio.ratelimits import rate_limited
 from studio.refusals import Refused
 from studio.results import describe_job, studio_job
 from studio.rounds import current_round
+
+MY_GIFS_PAGE_SIZE = 12
 
 
 def _studio_context(request: HttpRequest, round: Round | None) -> dict[str, Any]:
@@ -39,8 +46,13 @@ def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     round = current_round()
-    form = PromptForm(limits=Limits.of(round))
-    return render(request, "studio/index.html", {"form": form, **_studio_context(request, round)})
+    limits = Limits.of(round)
+    asked, initial = remix.requested(request.GET), None
+    if asked is not None:
+        initial = remix.prefill(asked[1], asked[0], request.user, limits)
+    form = PromptForm(initial=initial, limits=limits)
+    context = {"form": form, "prefilled": asked and (asked[0] if initial is not None else "refused")}
+    return render(request, "studio/index.html", {**context, **_studio_context(request, round)})
 
 
 @require_POST
@@ -60,6 +72,17 @@ def create_job(request: HtmxHttpRequest) -> HttpResponse:
             return _go(request, generation.job.get_absolute_url())
     template = "studio/index.html#prompt-form" if request.htmx else "studio/index.html"
     return render(request, template, {"form": form, **_studio_context(request, round)}, status=status)
+
+
+@require_GET
+@login_required
+def my_gifs(request: HttpRequest) -> HttpResponse:
+    filters = MyGifsFilter(request.GET, rounds=member_rounds(request.user))
+    chosen = filters.filters()
+    gifs = member_gifs(request.user, round_slug=chosen["round"], status=chosen["status"])
+    page = Paginator(gifs, MY_GIFS_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode({name: value for name, value in chosen.items() if value})
+    return render(request, "studio/my_gifs.html", {"filters": filters, "page": page, "query": query})
 
 
 @require_GET

@@ -144,7 +144,7 @@ def test_every_studio_img_of_the_gif_reads_its_caption_escaped_or_the_fallback(c
     entry = Entry.objects.create(round=round, job=generation.job, author=personas.member, safety="clean")
     gif = entry.gif_url
     client.force_login(personas.member)
-    pages = [entry.get_absolute_url(), round.get_absolute_url(), generation.job.get_absolute_url()]
+    pages = [entry.get_absolute_url(), round.get_absolute_url(), generation.job.get_absolute_url(), "/my-gifs/"]
 
     for url in pages:
         assert ImageAlts(client.get(url).content.decode()).by_src[gif] == "Generated GIF for: a robot in the rain"

@@ -73,3 +73,18 @@ def test_report_details_show_their_error_where_the_input_points(client, personas
     page = controls_of(response)
     assert_descriptions_exist(page)
     assert_error_linked(page, "details")
+
+
+@pytest.mark.django_db
+def test_round_form_and_my_gifs_filters_point_at_their_help_and_errors(client, personas):
+    client.force_login(personas.admin)
+    assert_descriptions_exist(controls_of(client.get("/rounds/new/")))
+    response = client.post("/rounds/new/", {"slug": "new", "prompt_opens_at": "soon"})
+    assert response.status_code == 400
+    page = controls_of(response)
+    assert_descriptions_exist(page)
+    for name in ("title", "slug", "prompt_opens_at"):
+        assert_error_linked(page, name)
+    page = controls_of(client.get("/my-gifs/?status=bogus"))
+    assert_descriptions_exist(page)
+    assert_error_linked(page, "status")

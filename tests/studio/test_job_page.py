@@ -337,3 +337,13 @@ async def test_a_waiting_jobs_socket_shows_its_place_move_when_the_queue_moves(p
     await publish_queue_moved(capability)
     assert '<span class="queue-position">1</span>' in await communicator.receive_from(timeout=5)
     await communicator.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_job_that_finishes_while_watched_offers_remix_in_the_pushed_fragment(client, personas):
+    """The fragment the socket (and an htmx reload) sends carries the finished GIF's actions."""
+    generation = make_generation(personas.member, make_round(), prompt="a comet", checked=True)
+    client.force_login(personas.member)
+    fragment = client.get(f"/jobs/{generation.job_id}/", HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<div id="job-progress"')
+    assert f"?remix={generation.job_id}" in fragment and f"?seed={generation.job_id}" in fragment

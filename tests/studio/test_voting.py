@@ -11,9 +11,9 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from studio.models import Entry, Safety, Vote
+from studio.models import Entry, Round, Safety, Vote
 from studio.refusals import Refused
-from studio.voting import cast_vote
+from studio.voting import cast_vote, take_back_vote
 from tests.studio.conftest import text_of
 from tests.studio.factories import make_entry, make_round
 
@@ -108,17 +108,89 @@ def test_an_entry_waiting_for_review_takes_no_votes(personas, other_member):
 
 
 @pytest.mark.django_db
-def test_visitors_are_sent_to_log_in_and_back(client, entry):
-    response = client.post(f"/entries/{entry.pk}/vote/", HTTP_REFERER=f"http://testserver{entry.get_absolute_url()}")
-    assert response.status_code == 302
-    assert response["Location"] == f"/accounts/login/?next=/entries/{entry.pk}/"
-    response = client.post(
-        f"/entries/{entry.pk}/vote/",
-        HTTP_HX_REQUEST="true",
-        HTTP_HX_CURRENT_URL=f"http://testserver{entry.get_absolute_url()}",
+def test_a_visitors_vote_comes_back_to_the_entry_after_login_and_is_cast_on_confirmation(client, entry, other_member):
+    back_here = f"/accounts/login/?next=/entries/{entry.pk}/%3Fvote%3Dconfirm"
+    response = client.post(f"/entries/{entry.pk}/vote/", HTTP_REFERER=f"http://testserver/rounds/{entry.round.slug}/")
+    assert response.status_code == 302 and response["Location"] == back_here
+    response = client.post(f"/entries/{entry.pk}/vote/", HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == back_here
+    page = client.get(entry.get_absolute_url()).content.decode()
+    assert f'href="{back_here}" id="login-to-vote"' in page and 'id="vote-button"' not in page
+
+    logged_in = client.post(
+        "/accounts/login/",
+        {
+            "username": other_member.username,
+            "password": "other-pass-1234",
+            "next": f"/entries/{entry.pk}/?vote=confirm",
+        },
     )
-    assert response["HX-Redirect"] == f"/accounts/login/?next=/entries/{entry.pk}/"
+    assert logged_in["Location"] == f"/entries/{entry.pk}/?vote=confirm"
+    # Landing there casts nothing (a GET never votes): the page asks, and the button posts.
+    confirm = client.get(logged_in["Location"]).content.decode()
     assert votes_of(entry) == (0, 0)
+    assert 'id="confirm-vote-notice"' in confirm and 'id="vote-button"' in confirm
+    assert client.post(f"/entries/{entry.pk}/vote/").status_code == 302
+    assert votes_of(entry) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_a_member_takes_a_vote_back_within_the_window(client, entry, other_member):
+    client.force_login(other_member)
+    client.post(f"/entries/{entry.pk}/vote/")
+    assert 'id="take-back-vote"' in client.get(entry.get_absolute_url()).content.decode()
+    response = client.post(f"/entries/{entry.pk}/vote/take-back/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Vote taken back." in text_of(response)
+    assert votes_of(entry) == (0, 0)
+    again = client.post(f"/entries/{entry.pk}/vote/take-back/")
+    assert again.status_code == 409 and "no vote on this entry to take back" in text_of(again)
+    assert votes_of(entry) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_a_vote_stays_once_voting_has_closed(client, entry, other_member):
+    cast_vote(entry, other_member)
+    Round.objects.filter(pk=entry.round_id).update(voting_closes_at=timezone.now() - timedelta(minutes=1))
+    entry.refresh_from_db()
+    client.force_login(other_member)
+    assert 'id="take-back-vote"' not in client.get(entry.get_absolute_url()).content.decode()
+    response = client.post(f"/entries/{entry.pk}/vote/take-back/")
+    assert response.status_code == 409 and "votes stay as they are" in text_of(response)
+    assert votes_of(entry) == (1, 1)
+    with pytest.raises(Refused):
+        take_back_vote(entry, other_member)
+
+
+@pytest.mark.django_db
+def test_taking_back_needs_a_login_and_touches_only_your_own_vote(client, entry, other_member, personas):
+    cast_vote(entry, other_member)
+    assert client.post(f"/entries/{entry.pk}/vote/take-back/")["Location"].startswith("/accounts/login/")
+    client.force_login(personas.admin)
+    assert client.post(f"/entries/{entry.pk}/vote/take-back/").status_code == 409
+    assert votes_of(entry) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_voting_from_the_gallery_grid_swaps_only_the_cards_box(client, entry, other_member):
+    card = f"card-vote-{entry.pk}"
+    anonymous = client.get(entry.round.get_absolute_url()).content.decode()
+    assert f"/entries/{entry.pk}/%3Fvote%3Dconfirm" in anonymous  # a visitor's card: log in to vote
+    client.force_login(other_member)
+    grid = client.get(entry.round.get_absolute_url()).content.decode()
+    assert f'hx-post="/entries/{entry.pk}/vote/" hx-target="#{card}"' in grid
+    voted = client.post(f"/entries/{entry.pk}/vote/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET=card)
+    html = voted.content.decode()
+    assert voted.status_code == 200 and html.lstrip().startswith(f'<div class="card-vote" id="{card}">')
+    assert '<span class="votes">1</span>' in html and f"/entries/{entry.pk}/vote/take-back/" in html
+    assert votes_of(entry) == (1, 1)
+    # The grid remembers the vote on the next visit, and takes it back the same way.
+    assert (
+        f'hx-post="/entries/{entry.pk}/vote/take-back/"' in client.get(entry.round.get_absolute_url()).content.decode()
+    )
+    back = client.post(f"/entries/{entry.pk}/vote/take-back/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET=card)
+    assert '<span class="votes">0</span>' in back.content.decode() and votes_of(entry) == (0, 0)
+    refused = client.post(f"/entries/{entry.pk}/vote/take-back/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET=card)
+    assert refused.status_code == 409 and 'role="status"' in refused.content.decode()
 
 
 @pytest.mark.django_db

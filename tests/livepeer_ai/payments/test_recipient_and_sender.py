@@ -239,3 +239,21 @@ def test_rejects_nonces_beyond_600_per_ticket_params(broker):
     recipient.receive(Payment(sender.address, params, (signed(600),)), MANIFEST)
     with pytest.raises(PaymentRejected, match="at most 600 tickets per ticket params"):
         recipient.receive(Payment(sender.address, params, (signed(601),)), MANIFEST)
+
+
+@pytest.mark.django_db
+def test_a_chain_that_does_not_answer_leaves_winners_pending_not_submitted(broker):
+    from livepeer_ai.payments.chain import Chain, ChainUnavailable
+    from livepeer_ai.ports import free_port
+
+    recipient, sender = make_recipient(broker), make_sender(broker)
+    winner = serve_until_a_ticket_wins(recipient, sender)
+    gone = Broker(Chain(f"http://127.0.0.1:{free_port()}", request_timeout_s=2), broker.addresses)
+    with pytest.raises(ChainUnavailable):
+        redeem_winning_tickets(recipient.address, gone, ORCHESTRATOR_A_KEY, REDEEM_GAS)
+    winner.refresh_from_db()
+    assert (winner.status, winner.attempts) == (RedemptionStatus.PENDING, 0)
+    # The chain back: redeemed on the next pass, not after the orphan sweep's minutes.
+    redeem_winning_tickets(recipient.address, broker, ORCHESTRATOR_A_KEY, REDEEM_GAS)
+    winner.refresh_from_db()
+    assert winner.status == RedemptionStatus.REDEEMED
