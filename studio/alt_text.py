@@ -50,10 +50,13 @@ def clean_caption(text: str) -> str:
     return Truncator(" ".join(kept.split())).chars(MAX_ALT_CHARS)
 
 
-def first_frame(job: Job) -> Upload:
-    """The finished GIF's first frame as a PNG upload, at most MAX_FRAME_SIDE on a side."""
-    url = job.final_output_url("gif")
-    path = url.removeprefix(settings.MEDIA_URL)
+def first_frame(job: Job) -> Upload | None:
+    """The finished GIF's first frame as a PNG upload, at most MAX_FRAME_SIDE on a side; None without a GIF."""
+    # The last stage that made a GIF made the finished one (as Job.final_output_url reads it).
+    gifs = [job.outputs[stage]["gif"] for stage in reversed(job.stages) if job.outputs.get(stage, {}).get("gif")]
+    if not gifs:
+        return None
+    path = gifs[0]
     with default_storage.open(path) as gif, Image.open(gif) as image:
         image.seek(0)
         frame = image.convert("RGB")
@@ -82,6 +85,8 @@ def queue_caption(generation_id: Any) -> Job | None:
     if generation is None or generation.caption_job_id or generation.job.status != JobStatus.SUCCEEDED:
         return None
     upload = first_frame(generation.job)
+    if upload is None:
+        return None
     reason = why_not_captioned(upload)
     if reason:
         logger.info("GIF %s keeps its fallback alt text: %s", generation.job_id, reason)

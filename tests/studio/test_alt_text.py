@@ -14,6 +14,7 @@ from PIL import Image
 
 from livepeer_ai.gateway import queue
 from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.workflow import create_gif_job
 from studio import alt_text, tasks
 from studio.models import Entry, Generation
 from tests.studio.factories import finished_outputs, make_queued_job, make_round
@@ -33,8 +34,8 @@ class ImageAlts(HTMLParser):
             self.by_src[str(found["src"])] = str(found.get("alt"))
 
 
-def gif_bytes(size: tuple[int, int]) -> bytes:
-    frames = [Image.new("RGB", size, color) for color in ("red", "blue")]
+def gif_bytes(size: tuple[int, int], colors: tuple[str, ...] = ("red", "blue")) -> bytes:
+    frames = [Image.new("RGB", size, color) for color in colors]
     out = io.BytesIO()
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=100)
     return out.getvalue()
@@ -91,6 +92,21 @@ def test_a_finished_gif_queues_one_caption_job_on_its_first_frame(
     assert caption_job.parameters["input_size"] == [384, 288]
     with default_storage.open(caption_job.parameters["input"]) as frame, Image.open(frame) as image:
         assert image.convert("RGB").getpixel((10, 10)) == (255, 0, 0)  # the first frame, red
+
+
+@pytest.mark.django_db
+def test_an_upscaled_gif_is_captioned_from_its_finished_gif(personas, media, broker):
+    job = create_gif_job("a robot", owner=personas.member, upscale=True)
+    generation = Generation.objects.create(job=job, member=personas.member, prompt="a robot", choices={})
+    video_gif, upscaled_gif = f"jobs/{job.id}/image-to-video/video.gif", f"jobs/{job.id}/upscale/video.gif"
+    default_storage.save(video_gif, ContentFile(gif_bytes((64, 64), ("red", "red"))))
+    default_storage.save(upscaled_gif, ContentFile(gif_bytes((256, 256), ("green", "red"))))
+    outputs = {"image-to-video": {"gif": video_gif}, "upscale": {"gif": upscaled_gif}}
+    Job.objects.filter(id=job.id).update(status=JobStatus.SUCCEEDED, outputs=outputs)
+    caption_job = alt_text.queue_caption(generation.id)
+    assert caption_job is not None
+    with default_storage.open(caption_job.parameters["input"]) as frame, Image.open(frame) as image:
+        assert image.size == (256, 256) and image.convert("RGB").getpixel((10, 10)) == (0, 128, 0)
 
 
 @pytest.mark.django_db
