@@ -168,6 +168,9 @@ def resolve(host: str, port: int) -> list[IpAddress]:
         raise WebhookRefused(f"The webhook's host {host} did not resolve within {RESOLVE_TIMEOUT_S:g} s.") from None
     except OSError as exc:
         raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc.strerror or exc}.") from None
+    except UnicodeError as exc:
+        # A name the resolver cannot encode (an empty or over-long label): no host by that name.
+        raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc}.") from None
 
 
 async def resolve_async(host: str, port: int) -> list[IpAddress]:
@@ -182,6 +185,8 @@ async def resolve_async(host: str, port: int) -> list[IpAddress]:
         raise WebhookRefused(f"The webhook's host {host} did not resolve within {RESOLVE_TIMEOUT_S:g} s.") from None
     except OSError as exc:
         raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc.strerror or exc}.") from None
+    except UnicodeError as exc:
+        raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc}.") from None
     return addresses_of(infos)
 
 

@@ -273,6 +273,9 @@ def submit(client: Any, key: str, **extra: Any) -> Any:
         ("", "http or https"),
         ("http://no-such-host.invalid/hook", "does not resolve"),
         ("http://exa mple.com/", "spaces"),
+        # Names the resolver cannot even encode (an empty or 64-character label) fail as UnicodeError.
+        ("http://a..example.com/hook", "does not resolve"),
+        ("http://" + "a" * 64 + ".example.com/hook", "does not resolve"),
     ],
 )
 def test_a_webhook_to_a_closed_or_bad_address_is_refused_with_400_and_no_job(client, api_ready, url, said):
@@ -299,6 +302,12 @@ def test_unknown_events_are_refused_and_a_public_address_is_taken(client, api_re
     queued = WebhookDelivery.objects.get()  # written with the job, in its transaction
     assert (queued.event, queued.url) == ("queued", "http://93.184.216.34/hook")
     assert json.loads(queued.body)["data"]["status"] == "queued"
+
+
+def test_a_name_the_resolver_cannot_encode_is_refused_before_a_try_too():
+    # Not an exception that escapes the sender, leaving the delivery to be claimed again forever.
+    with pytest.raises(webhooks.WebhookRefused, match="does not resolve"):
+        async_to_sync(webhooks.resolve_async)("a..example.com", 80)
 
 
 @pytest.mark.django_db
