@@ -101,7 +101,11 @@ AUDIO_UNIT = "millisecond of audio"
 TOKEN_UNIT = "token"
 UNITS = {"audio-to-text": AUDIO_UNIT, "llm": TOKEN_UNIT}
 # Per unit: (how many make the example size, its name).
-EXAMPLES = {PIXEL_UNIT: (1_000_000, "megapixel"), AUDIO_UNIT: (1000, "second of audio"), TOKEN_UNIT: (1000, "1,000 tokens")}
+EXAMPLES = {
+    PIXEL_UNIT: (1_000_000, "megapixel"),
+    AUDIO_UNIT: (1000, "second of audio"),
+    TOKEN_UNIT: (1000, "1,000 tokens"),
+}
 
 
 def unit_of(pipeline: str) -> str:
