@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import io
+import ipaddress
 import json
 import threading
 import time
@@ -319,6 +320,40 @@ def test_the_address_is_checked_again_before_each_try(receiver, hook_settings):
     assert receiver.requests == []
     delivery = WebhookDelivery.objects.get()
     assert delivery.next_attempt_at is None and "loopback" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_the_post_goes_to_the_address_that_was_checked_not_to_a_second_lookup(receiver, hook_settings, monkeypatch):
+    # A name whose resolver answers a public address to the check and a closed one to the next lookup
+    # (DNS rebinding): the sender must connect where the check said. Here the checked answer is the
+    # receiver's (taken as public), and any other lookup of the name fails, so only a pinned send arrives.
+    hook_settings.WEBHOOK_ALLOW_PRIVATE = False
+    port = receiver.url.rsplit(":", 1)[1]
+    checked = []
+
+    async def resolve_once(host: str, port: int) -> list[Any]:
+        checked.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(webhooks, "resolve_async", resolve_once)
+    monkeypatch.setattr(webhooks, "is_public", lambda address: True)
+    job, secret = subscribed_job(f"http://rebound.invalid:{port}/hook", events=("completed",))
+    webhooks.announce([job.id], "completed")
+
+    assert deliver_once() == 1
+
+    assert checked == ["rebound.invalid"]
+    [received] = receiver.requests
+    assert received.headers["host"] == f"rebound.invalid:{port}"  # the receiver sees the name it was given
+    assert verifies(received, secret)
+    assert WebhookDelivery.objects.get().status_code == 200
+
+
+def test_an_https_webhook_keeps_its_name_for_tls_when_pinned():
+    url, headers, extensions = webhooks.pin("https://Hooks.Example.com/in?x=1", ipaddress.ip_address("2606:4700::1"))
+    assert str(url) == "https://[2606:4700::1]/in?x=1"
+    assert headers == {"host": "hooks.example.com"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
 
 
 # -- through a job's life, off its path --------------------------------------------------------------------
