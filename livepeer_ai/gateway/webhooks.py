@@ -132,6 +132,11 @@ def host_and_port(url: str) -> tuple[str, int]:
         raise WebhookRefused(f"{URL_FIELD} is not a URL: {exc}.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookRefused(f"{URL_FIELD} must be an http or https URL with a host.")
+    try:
+        # What the sender sends with: a name it cannot encode (IDNA 2008) would fail every try.
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise WebhookRefused(f"{URL_FIELD} is not a URL: {exc}.") from None
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 

@@ -277,6 +277,8 @@ def submit(client: Any, key: str, **extra: Any) -> Any:
         # Names the resolver cannot even encode (an empty or 64-character label) fail as UnicodeError.
         ("http://a..example.com/hook", "does not resolve"),
         ("http://" + "a" * 64 + ".example.com/hook", "does not resolve"),
+        # Resolvable (IDNA 2003) but not sendable (IDNA 2008): every try would fail.
+        ("http://\u2603.example.com/hook", "not a URL"),
     ],
 )
 def test_a_webhook_to_a_closed_or_bad_address_is_refused_with_400_and_no_job(client, api_ready, url, said):
@@ -347,6 +349,16 @@ def test_the_post_goes_to_the_address_that_was_checked_not_to_a_second_lookup(re
     assert received.headers["host"] == f"rebound.invalid:{port}"  # the receiver sees the name it was given
     assert verifies(received, secret)
     assert WebhookDelivery.objects.get().status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_url_the_sender_cannot_send_to_is_given_up_not_claimed_again_forever(hook_settings):
+    job, _ = subscribed_job("http://\u2603.example.com/hook", events=("completed",))
+    webhooks.announce([job.id], "completed")
+    assert deliver_once() == 1
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.attempts, delivery.next_attempt_at) == (1, None)
+    assert "not a URL" in delivery.last_error
 
 
 def test_an_https_webhook_keeps_its_name_for_tls_when_pinned():
