@@ -347,7 +347,13 @@ async def chat_stream(job: Job) -> AsyncIterator[str]:
         await sync_to_async(job.refresh_from_db)()
         output = job.outputs.get("llm", {})
         done = job.status == JobStatus.SUCCEEDED
-        text = output["choices"][0]["message"]["content"] if done else output.get("streamed", "")
+        try:
+            # The answer as the node sent it (kept unchecked, workflow.store_api_result): read with care.
+            text = str(output["choices"][0]["message"]["content"]) if done else str(output.get("streamed", ""))
+            ending = (output["choices"][0]["finish_reason"], output["usage"]) if done else None
+        except (KeyError, IndexError, TypeError):
+            yield chat_error("The node's answer is not an LLMResponse.", 502)
+            break
         if not (text.startswith(sent) or sent.startswith(text)):
             # A stage retried on another node after a failure writes its own answer from the start.
             yield chat_error("The answer was restarted on another node and no longer matches what was sent.", 502)
@@ -355,8 +361,8 @@ async def chat_stream(job: Job) -> AsyncIterator[str]:
         if len(text) > len(sent):
             yield chat_chunk(chunk_id, model, created, {"content": text[len(sent) :]})
             sent = text
-        if done:
-            yield chat_chunk(chunk_id, model, created, {}, output["choices"][0]["finish_reason"], output["usage"])
+        if ending is not None:
+            yield chat_chunk(chunk_id, model, created, {}, *ending)
             break
         if job.is_finished:
             failed = job.status == JobStatus.FAILED
