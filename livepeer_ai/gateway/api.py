@@ -293,6 +293,9 @@ def subtitle_file(job: Job, fmt: str) -> HttpResponse:
         text = subtitles.subtitles(job.outputs.get(job.stages[0], {}), fmt)
     except subtitles.NoTimestamps as exc:
         return error(409, str(exc))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        # The chunks are kept as the node sent them (workflow.store_api_result): theirs to get right.
+        return error(502, "The node's answer has malformed timestamps: no subtitles can be made from it.")
     response = HttpResponse(text, content_type=subtitles.FORMATS[fmt])
     response["Content-Disposition"] = f'inline; filename="{job.id}.{fmt}"'
     return response
