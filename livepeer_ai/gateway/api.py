@@ -52,6 +52,7 @@ from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
+from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.protocol.units import units_for
@@ -257,6 +258,9 @@ def admit(
     if unpayable:
         raise Rejected(error(402, unpayable))
     most = usage.most_it_may_cost(pipeline, fields["model_id"], units)
+    # Read before the transaction: it may ask the chain, and the transaction holds the key's row
+    # (and, on SQLite, the database's one write lock).
+    rate = current_rate().recorded()
     # Checked and created in one transaction holding the key's row: a limit is never passed by a race.
     with transaction.atomic():
         try:
@@ -273,6 +277,7 @@ def admit(
             request_digest=digest,
             fee_estimate_wei=most,
             webhook=webhook,
+            rate=rate,
         )
 
 

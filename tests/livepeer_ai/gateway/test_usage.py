@@ -16,8 +16,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from livepeer_ai.gateway import usage
+from livepeer_ai.gateway import api, usage, workflow
 from livepeer_ai.gateway.models import ApiKey, AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
+from livepeer_ai.payments import eth_usd
 from livepeer_ai.protocol.units import fee_wei
 
 T2I = ("text-to-image", "livepeer-ai/tiny-sdxl-turbo")
@@ -267,3 +268,22 @@ def test_usage_and_spend_read_a_period_with_more_jobs_than_a_query_may_bind(clie
         assert response.json()["spend_limit"]["spent_today_wei"] == str(60 * SMALL_FEE)
     finally:
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_eth_usd_rate_is_read_before_the_transaction_that_holds_the_keys_limit(client, selling, monkeypatch):
+    # The rate may ask the chain (seconds, when it is slow): never while the key's row, or SQLite's one
+    # write lock, is held for the submission.
+    inside: list[bool] = []
+
+    def rate() -> Any:
+        inside.append(connection.in_atomic_block)
+        return eth_usd.current_rate()
+
+    monkeypatch.setattr(api, "current_rate", rate)
+    monkeypatch.setattr(workflow, "current_rate", rate)
+    api_key, key = ApiKey.issue("limited")
+    api_key.daily_spend_limit_wei = 10 * SMALL_FEE
+    api_key.save()
+    assert submit(client, key).status_code == 202
+    assert inside and not any(inside), inside
