@@ -70,12 +70,12 @@ class PricingRow:
 
     @property
     def example_units(self) -> int:
-        """A megapixel, or a second of audio: a size whose fee reads as money."""
-        return 1000 if self.unit == AUDIO_UNIT else 1_000_000
+        """A megapixel, a second of audio, or 1,000 tokens: a size whose fee reads as money."""
+        return EXAMPLES.get(self.unit, EXAMPLES[PIXEL_UNIT])[0]
 
     @property
     def example(self) -> str:
-        return "second of audio" if self.unit == AUDIO_UNIT else "megapixel"
+        return EXAMPLES.get(self.unit, EXAMPLES[PIXEL_UNIT])[1]
 
     @property
     def seconds_per_example(self) -> float:
@@ -95,11 +95,21 @@ class PricingRow:
         return [(self.break_even, self.break_even_example_wei), (self.matches_cloud, self.matches_cloud_example_wei)]
 
 
+PIXEL_UNIT = "pixel"
 AUDIO_UNIT = "millisecond of audio"
+# llm bills the max_tokens it was asked for (protocol/units.py).
+TOKEN_UNIT = "token"
+UNITS = {"audio-to-text": AUDIO_UNIT, "llm": TOKEN_UNIT}
+# Per unit: (how many make the example size, its name).
+EXAMPLES = {
+    PIXEL_UNIT: (1_000_000, "megapixel"),
+    AUDIO_UNIT: (1000, "second of audio"),
+    TOKEN_UNIT: (1000, "1,000 tokens"),
+}
 
 
 def unit_of(pipeline: str) -> str:
-    return AUDIO_UNIT if pipeline == "audio-to-text" else "pixel"
+    return UNITS.get(pipeline, PIXEL_UNIT)
 
 
 def pricing_rows(

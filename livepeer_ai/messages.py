@@ -10,6 +10,8 @@ from typing import Any
 # A node's 503 when the chain, not the node, failed (docs/protocol.md §2.3): gateways do not
 # count it against the node; they try it again later.
 CHAIN_UNAVAILABLE = "chain_unavailable"
+# The gateway itself cannot pay (no key, no contracts): its own failure, never a node's.
+GATEWAY_CANNOT_PAY = "gateway_cannot_pay"
 
 
 def error_body(msg: str, code: str = "") -> dict[str, Any]:

@@ -11,12 +11,14 @@ left is given.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
@@ -24,6 +26,8 @@ from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAtte
 # Finished jobs of the same shape the durations are taken over, and how many recent jobs are looked through.
 SAMPLE_JOBS = 20
 SCAN_JOBS = 100
+# How long measured durations are kept between renders.
+PHASES_CACHE_S = 30
 # Steps fill this much of a stage when nothing is measured; decoding and storing take the rest.
 UNMEASURED_STEP_SHARE = 0.9
 
@@ -89,6 +93,24 @@ def measured_phases(job: Job) -> list[float] | None:
     return [*phases, finish]
 
 
+def recent_phases(job: Job) -> list[float] | None:
+    """`measured_phases`, kept PHASES_CACHE_S in the shared cache: the page is rendered on every step
+    pushed to every watcher, and the durations of finished jobs do not change that fast."""
+    key = "studio:phases:" + hashlib.sha1(repr(shape(job)).encode()).hexdigest()
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001 - no cache (Redis down): measure each time
+        return measured_phases(job)
+    if cached is not None:
+        return list(cached) or None
+    phases = measured_phases(job)
+    try:
+        cache.set(key, phases or [], PHASES_CACHE_S)
+    except Exception:  # noqa: BLE001 - as above
+        pass
+    return phases
+
+
 def finished_at(job: Job) -> datetime:
     return job.finished_at or timezone.now()
 
@@ -103,7 +125,7 @@ def job_progress(job: Job, now: datetime | None = None) -> JobProgress:
     if job.status == JobStatus.SUCCEEDED:
         return JobProgress(100, label, elapsed, 0)
     within = job.step / job.total_steps if job.total_steps else 0.0
-    phases = measured_phases(job) if job.stages else None
+    phases = recent_phases(job) if job.stages else None
     if phases is None or sum(phases) <= 0:
         percent = int(100 * (index + UNMEASURED_STEP_SHARE * within) / len(stages))
         return JobProgress(percent, label, elapsed, None)

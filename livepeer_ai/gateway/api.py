@@ -52,6 +52,7 @@ from livepeer_ai.gateway.media_links import signed_media_url
 from livepeer_ai.gateway.models import ApiKey, Job, JobStatus
 from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
+from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
 from livepeer_ai.protocol.units import units_for
@@ -257,6 +258,9 @@ def admit(
     if unpayable:
         raise Rejected(error(402, unpayable))
     most = usage.most_it_may_cost(pipeline, fields["model_id"], units)
+    # Read before the transaction: it may ask the chain, and the transaction holds the key's row
+    # (and, on SQLite, the database's one write lock).
+    rate = current_rate().recorded()
     # Checked and created in one transaction holding the key's row: a limit is never passed by a race.
     with transaction.atomic():
         try:
@@ -273,6 +277,7 @@ def admit(
             request_digest=digest,
             fee_estimate_wei=most,
             webhook=webhook,
+            rate=rate,
         )
 
 
@@ -293,6 +298,9 @@ def subtitle_file(job: Job, fmt: str) -> HttpResponse:
         text = subtitles.subtitles(job.outputs.get(job.stages[0], {}), fmt)
     except subtitles.NoTimestamps as exc:
         return error(409, str(exc))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        # The chunks are kept as the node sent them (workflow.store_api_result): theirs to get right.
+        return error(502, "The node's answer has malformed timestamps: no subtitles can be made from it.")
     response = HttpResponse(text, content_type=subtitles.FORMATS[fmt])
     response["Content-Disposition"] = f'inline; filename="{job.id}.{fmt}"'
     return response
@@ -347,7 +355,13 @@ async def chat_stream(job: Job) -> AsyncIterator[str]:
         await sync_to_async(job.refresh_from_db)()
         output = job.outputs.get("llm", {})
         done = job.status == JobStatus.SUCCEEDED
-        text = output["choices"][0]["message"]["content"] if done else output.get("streamed", "")
+        try:
+            # The answer as the node sent it (kept unchecked, workflow.store_api_result): read with care.
+            text = str(output["choices"][0]["message"]["content"]) if done else str(output.get("streamed", ""))
+            ending = (output["choices"][0]["finish_reason"], output["usage"]) if done else None
+        except (KeyError, IndexError, TypeError):
+            yield chat_error("The node's answer is not an LLMResponse.", 502)
+            break
         if not (text.startswith(sent) or sent.startswith(text)):
             # A stage retried on another node after a failure writes its own answer from the start.
             yield chat_error("The answer was restarted on another node and no longer matches what was sent.", 502)
@@ -355,8 +369,8 @@ async def chat_stream(job: Job) -> AsyncIterator[str]:
         if len(text) > len(sent):
             yield chat_chunk(chunk_id, model, created, {"content": text[len(sent) :]})
             sent = text
-        if done:
-            yield chat_chunk(chunk_id, model, created, {}, output["choices"][0]["finish_reason"], output["usage"])
+        if ending is not None:
+            yield chat_chunk(chunk_id, model, created, {}, *ending)
             break
         if job.is_finished:
             failed = job.status == JobStatus.FAILED

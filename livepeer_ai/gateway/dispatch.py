@@ -49,7 +49,7 @@ from livepeer_ai.gateway.payment import StagePayment, pay_for_stage
 from livepeer_ai.gateway.progress import publish_job_ids
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
 from livepeer_ai.gateway.stage_request import StageRequest
-from livepeer_ai.messages import CHAIN_UNAVAILABLE
+from livepeer_ai.messages import CHAIN_UNAVAILABLE, GATEWAY_CANNOT_PAY
 from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid
 from livepeer_ai.runner.client import RunnerError
 
@@ -288,6 +288,11 @@ def failed(assignment: queue.Assignment, exc: RunnerError, took_s: float) -> Non
     if exc.is_caller_error:
         finish_attempt(assignment.attempt_id, AttemptOutcome.REJECTED, took_s, exc)
         queue.finish_jobs([entry.job_id], JobStatus.FAILED, f"runner_{exc.status}", exc.message)
+        return
+    if exc.code == GATEWAY_CANNOT_PAY:
+        # The gateway's own configuration: no node would be paid, and none is to blame.
+        finish_attempt(assignment.attempt_id, AttemptOutcome.FAILED, took_s, exc)
+        queue.finish_jobs([entry.job_id], JobStatus.FAILED, "internal_error", exc.message)
         return
     finish_attempt(assignment.attempt_id, AttemptOutcome.FAILED, took_s, exc)
     node = Orchestrator.objects.get(id=assignment.orchestrator_id)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from livepeer_ai.gateway import slots
 from livepeer_ai.gateway.http import orchestrator_client
 from livepeer_ai.gateway.models import Orchestrator
-from livepeer_ai.messages import CHAIN_UNAVAILABLE
+from livepeer_ai.messages import CHAIN_UNAVAILABLE, GATEWAY_CANNOT_PAY
 from livepeer_ai.payments.accounts import AccountError, gateway_account
 from livepeer_ai.payments.broker import Broker
 from livepeer_ai.payments.chain import ChainError, ChainUnavailable
@@ -106,8 +106,10 @@ def pay_for_stage(node: Orchestrator, pipeline: str, model_id: str, units: int) 
         return StagePayment(headers={}, charge=lambda: None)
     try:
         sender = gateway_sender()
+    except ChainUnavailable as exc:
+        raise RunnerError(503, f"chain unavailable while paying: {exc}", CHAIN_UNAVAILABLE) from exc
     except (AccountError, ChainError) as exc:
-        raise RunnerError(500, f"The gateway cannot pay: {exc}") from exc
+        raise RunnerError(500, f"The gateway cannot pay: {exc}", GATEWAY_CANNOT_PAY) from exc
     price_per_unit, pixels_per_unit = price_of(node, pipeline, model_id)
     fee = fee_wei(units, price_per_unit, pixels_per_unit)
     manifest = manifest_id(pipeline, model_id)

@@ -16,12 +16,12 @@ UTC midnight.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from livepeer_ai.gateway import slots
@@ -137,12 +137,14 @@ def period(start: date | None, end: date | None) -> tuple[date, date]:
     return start, end
 
 
-def job_fees(jobs: Iterable[Job]) -> dict[str, tuple[int, int]]:
-    """Each job's (fees paid, units billed) over its completed stages, by job id."""
-    ids = [job.id for job in jobs]
-    attempts = StageAttempt.objects.filter(job_id__in=ids, outcome=AttemptOutcome.SUCCEEDED).only(
-        "job_id", "units", "outcome", "fee_wei"
-    )
+def job_fees(jobs: QuerySet[Job]) -> dict[str, tuple[int, int]]:
+    """Each job's (fees paid, units billed) over its completed stages, by job id.
+
+    The jobs are named by a subquery, never one bound value per job: a busy key's period holds
+    more jobs than a statement may bind (SQLite 32,766 values, PostgreSQL 65,535)."""
+    attempts = StageAttempt.objects.filter(
+        job_id__in=jobs.order_by().values("id"), outcome=AttemptOutcome.SUCCEEDED
+    ).only("job_id", "units", "outcome", "fee_wei")
     totals: dict[str, tuple[int, int]] = {}
     for attempt in attempts:
         fee, units = totals.get(str(attempt.job_id), (0, 0))
@@ -152,12 +154,11 @@ def job_fees(jobs: Iterable[Job]) -> dict[str, tuple[int, int]]:
 
 def usage_of(api_key: ApiKey, start: date, end: date) -> Usage:
     """The key's jobs submitted from `start` to `end` (UTC days, inclusive), by day and pipeline."""
-    jobs = list(
-        Job.objects.filter(
-            api_key=api_key, created_at__gte=midnight(start), created_at__lt=midnight(end + timedelta(days=1))
-        ).only("id", "created_at", "stages", "status", "usd_per_eth_e8")
+    period_jobs = Job.objects.filter(
+        api_key=api_key, created_at__gte=midnight(start), created_at__lt=midnight(end + timedelta(days=1))
     )
-    fees = job_fees(jobs)
+    jobs = list(period_jobs.only("id", "created_at", "stages", "status", "usd_per_eth_e8"))
+    fees = job_fees(period_jobs)
     rows: dict[tuple[date, str], UsageRow] = {}
     for job in jobs:
         day, pipeline = job.created_at.astimezone(UTC).date(), job.stages[0] if job.stages else ""
@@ -204,10 +205,9 @@ def iso_utc(moment: datetime) -> str:
 
 def spent_today(api_key: ApiKey) -> int:
     """Today's (UTC) fees: finished jobs at what they cost, unfinished ones at the most they may."""
-    jobs = list(
-        Job.objects.filter(api_key=api_key, created_at__gte=midnight(today())).only("id", "status", "parameters")
-    )
-    fees = job_fees(jobs)
+    todays = Job.objects.filter(api_key=api_key, created_at__gte=midnight(today()))
+    jobs = list(todays.only("id", "status", "parameters"))
+    fees = job_fees(todays)
     spent = 0
     for job in jobs:
         paid = fees.get(str(job.id), (0, 0))[0]

@@ -15,13 +15,14 @@ WEBHOOK_MAX_ATTEMPTS times in all, waiting four times longer after each failure.
 
 A URL whose host is or resolves to a private, loopback, link-local or other non-public
 address is refused at submission (400), and checked again before each try (a name may
-move), unless WEBHOOK_ALLOW_PRIVATE.
+move), which then connects to the address checked (`pin`), unless WEBHOOK_ALLOW_PRIVATE.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -30,7 +31,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as ResolveTimeout
 from dataclasses import dataclass
@@ -131,6 +132,11 @@ def host_and_port(url: str) -> tuple[str, int]:
         raise WebhookRefused(f"{URL_FIELD} is not a URL: {exc}.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookRefused(f"{URL_FIELD} must be an http or https URL with a host.")
+    try:
+        # What the sender sends with: a name it cannot encode (IDNA 2008) would fail every try.
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise WebhookRefused(f"{URL_FIELD} is not a URL: {exc}.") from None
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -168,6 +174,9 @@ def resolve(host: str, port: int) -> list[IpAddress]:
         raise WebhookRefused(f"The webhook's host {host} did not resolve within {RESOLVE_TIMEOUT_S:g} s.") from None
     except OSError as exc:
         raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc.strerror or exc}.") from None
+    except UnicodeError as exc:
+        # A name the resolver cannot encode (an empty or over-long label): no host by that name.
+        raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc}.") from None
 
 
 async def resolve_async(host: str, port: int) -> list[IpAddress]:
@@ -182,6 +191,8 @@ async def resolve_async(host: str, port: int) -> list[IpAddress]:
         raise WebhookRefused(f"The webhook's host {host} did not resolve within {RESOLVE_TIMEOUT_S:g} s.") from None
     except OSError as exc:
         raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc.strerror or exc}.") from None
+    except UnicodeError as exc:
+        raise WebhookRefused(f"The webhook's host {host} does not resolve: {exc}.") from None
     return addresses_of(infos)
 
 
@@ -319,20 +330,28 @@ class WebhookSender:
             if not outgoing.secret:
                 raise WebhookRefused("the job's API key no longer exists, so there is nothing to sign with")
             host, port = host_and_port(outgoing.url)
+            url: str | httpx.URL = outgoing.url
+            pinned: dict[str, str] = {}
+            extensions: dict[str, Any] = {}
             if not settings.WEBHOOK_ALLOW_PRIVATE:
-                refuse_closed(host, await resolve_async(host, port))
+                addresses = await resolve_async(host, port)
+                refuse_closed(host, addresses)
+                # Sent to the address just checked, not to a second lookup that may answer otherwise.
+                url, pinned, extensions = pin(outgoing.url, addresses[0])
             timestamp = int(time.time())
             headers = {
+                **pinned,
                 "content-type": "application/json",
                 "webhook-id": message_id(outgoing.id),
                 "webhook-timestamp": str(timestamp),
                 "webhook-signature": signature(outgoing.secret, message_id(outgoing.id), timestamp, outgoing.body),
             }
             timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_S)
+            request = self.client.build_request(
+                "POST", url, content=outgoing.body.encode(), headers=headers, timeout=timeout, extensions=extensions
+            )
             # Streamed and never read: a receiver's answer body costs nothing here, whatever its size.
-            async with self.client.stream(
-                "POST", outgoing.url, content=outgoing.body.encode(), headers=headers, timeout=timeout
-            ) as response:
+            async with await_response(self.client, request) as response:
                 status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"the receiver answered {status_code}"
@@ -346,6 +365,26 @@ class WebhookSender:
         for task in list(self.sending):
             task.cancel()
         await asyncio.gather(*self.sending, return_exceptions=True)
+
+
+def pin(url: str, address: IpAddress) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """`url` with its host replaced by `address`, the Host header and (for https) the TLS name it had:
+    the connection goes where the check said, and the receiver sees (and its certificate is checked
+    against) the name the caller gave. A name rebound to a closed address after the check changes nothing."""
+    named = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    if named.scheme == "https":
+        extensions["sni_hostname"] = named.raw_host.decode("ascii")
+    return named.copy_with(host=str(address)), {"host": named.netloc.decode("ascii")}, extensions
+
+
+@contextlib.asynccontextmanager
+async def await_response(client: httpx.AsyncClient, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+    response = await client.send(request, stream=True)
+    try:
+        yield response
+    finally:
+        await response.aclose()
 
 
 def webhook_client() -> httpx.AsyncClient:

@@ -370,14 +370,18 @@ def create_api_job(
     request_digest: str = "",
     fee_estimate_wei: int = 0,
     webhook: webhooks.Subscription | None = None,
+    rate: dict[str, Any] | None = None,
 ) -> Job:
     """A one-stage job from the public API: the runner route's fields, and its upload stored.
 
     `upload` (gateway.api.Upload) carries the input's measured size, kept for billing;
     `fee_estimate_wei`, the most it may cost, counts against the key's daily limit until it
     finishes (gateway/usage.py). A `webhook` is told it was queued in the same transaction.
+    `rate`: the ETH/USD rate as recorded (`EthUsdRate.recorded()`), read by a caller that
+    opens its own transaction around this one before it does; else read here.
     """
-    rate = current_rate().recorded()  # read before the transaction: it may ask the chain
+    if rate is None:
+        rate = current_rate().recorded()  # read before the transaction: it may ask the chain
     with transaction.atomic():
         job = Job.objects.create(
             prompt=str(fields.get("prompt", ""))[:2000],

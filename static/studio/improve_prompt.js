@@ -54,9 +54,10 @@
           var line = lines[i];
           if (line.indexOf("data: ") !== 0 || line === "data: [DONE]") continue;
           var chunk = JSON.parse(line.slice(6));
-          if (chunk.error) {
+          // A failure after the stream began is the API's error body as a chunk: {"detail": {"msg"}, "status"}.
+          if (chunk.detail) {
             field.value = original;
-            say(status, "Prompt help failed: " + chunk.error.message + " Your prompt is unchanged.");
+            say(status, "Prompt help failed: " + (chunk.detail.msg || "error " + chunk.status) + " Your prompt is unchanged.");
             return;
           }
           var delta = chunk.choices && chunk.choices[0].delta;

@@ -14,7 +14,7 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_POST
 
-from livepeer_ai.gateway import payment
+from livepeer_ai.gateway import payment, queue
 from livepeer_ai.gateway.api import chat_stream
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.workflow import create_api_job
@@ -49,6 +49,9 @@ def improve_prompt(request: HttpRequest) -> HttpResponseBase:
         routable_model("llm", model_id)
     except ModelNotRoutable as exc:
         return refused(503, f"Prompt help is off: {exc.message}")
+    nobody = queue.unsold("llm", model_id)
+    if nobody:
+        return refused(503, f"Prompt help is off: {nobody}")
     unpayable = payment.unpayable("llm", model_id, MAX_TOKENS)
     if unpayable:
         return refused(503, f"Prompt help is off: {unpayable}")

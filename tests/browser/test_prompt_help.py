@@ -6,6 +6,7 @@ import uuid
 from itertools import pairwise
 
 from tests.browser.test_studio_browser import sign_up
+from tests.conftest import ROOT
 
 
 def test_improve_my_prompt_streams_into_the_field_and_can_be_undone(new_page):
@@ -28,3 +29,38 @@ def test_improve_my_prompt_streams_into_the_field_and_can_be_undone(new_page):
     page.click("#undo-improve-prompt")
     assert page.input_value("#id_prompt") == "a fox"
     assert "Your own prompt is back" in page.inner_text("#improve-prompt-status")
+
+
+IMPROVE_PAGE = """<!doctype html><form><input type="hidden" name="csrfmiddlewaretoken" value="t">
+<textarea id="id_prompt">a fox</textarea>
+<button type="button" id="improve-prompt" data-url="/prompt/improve/" data-field="id_prompt">Improve</button>
+<span id="improve-prompt-status" role="status"></span></form>
+<script src="/improve_prompt.js"></script>"""
+
+
+def test_a_stream_that_fails_part_way_puts_the_members_prompt_back_and_says_why(chromium):
+    """The error chunk is the API's (`{"detail": {"msg"}, "status"}`, gateway/api.chat_stream), after some text."""
+    from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error
+
+    stream = (
+        chat_chunk("c", "m", 0, {"content": "A red fox"})
+        + chat_error("The answer was restarted on another node.", 502)
+        + CHAT_STREAM_DONE
+    )
+    script = (ROOT / "static" / "studio" / "improve_prompt.js").read_text()
+    context = chromium.new_context(base_url="http://studio.test")
+    try:
+        page = context.new_page()
+        # The last route added is asked first.
+        page.route("**/", lambda route: route.fulfill(body=IMPROVE_PAGE, content_type="text/html"))
+        page.route("**/improve_prompt.js", lambda route: route.fulfill(body=script, content_type="text/javascript"))
+        page.route("**/prompt/improve/", lambda route: route.fulfill(body=stream, content_type="text/event-stream"))
+        page.goto("/")
+        page.click("#improve-prompt")
+        page.wait_for_function("document.getElementById('improve-prompt').disabled === false")
+        assert page.input_value("#id_prompt") == "a fox"
+        said = page.inner_text("#improve-prompt-status")
+        assert "restarted on another node" in said and "unchanged" in said
+        assert page.locator("#undo-improve-prompt").count() == 0
+    finally:
+        context.close()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from dashboard import gpu_hours
 from dashboard.gpu_hours import earnings_per_gpu_hour
-from dashboard.pricing import Offer, offer_for, price_for_hourly, wei_per_unit
+from dashboard.pricing import Offer, offer_for, price_for_hourly, pricing_rows, wei_per_unit
 from livepeer_ai.gateway.models import AttemptOutcome, Orchestrator
 from tests.dashboard.factories import make_attempt, make_ticket
 
@@ -111,6 +111,14 @@ def test_matching_a_cloud_price_scales_with_it():
     dear = price_for_hourly(Decimal("5.472"), Fraction(1, 10**6), Decimal(2000))
     assert (cheap.pixels_per_unit, dear.pixels_per_unit) == (1, 1)
     assert dear.price_per_unit in (2 * cheap.price_per_unit, 2 * cheap.price_per_unit - 1)
+
+
+def test_llm_is_priced_per_token_and_shown_per_thousand_tokens():
+    # llm bills tokens, not pixels: 0.5 ms a token reads as 0.5 s per 1,000 tokens, not 500 s per megapixel.
+    (row,) = pricing_rows([("llm", Fraction(1, 2000))], Decimal(2), None, Decimal(2000))
+    assert (row.unit, row.example, row.example_units) == ("token", "1,000 tokens", 1000)
+    assert row.seconds_per_example == 0.5
+    assert row.break_even_example_wei == row.break_even.fee_wei(1000)
 
 
 @pytest.mark.django_db

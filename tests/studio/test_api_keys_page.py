@@ -56,7 +56,7 @@ def test_the_owner_sees_each_keys_usage_by_day_and_its_limit_and_nobody_elses(cl
     assert "their key" not in page and theirs.prefix not in page
     assert "2026-11-03" in page and "4096" in page
     assert "0.004096 ETH" in page  # the fees, through the one formatter
-    assert "$8.1920" in page  # at the $2000 the job recorded
+    assert "$8.19" in page  # at the $2000 the job recorded, as the one formatter writes dollars
     assert "0.05 ETH" in page  # the daily limit
     assert mine.webhook_secret in page and theirs.webhook_secret not in page
     assert 'href="/accounts/api-keys/"' in client.get("/").content.decode()  # in the nav

@@ -77,3 +77,13 @@ def test_the_page_names_the_stage_and_says_the_time_left(client, personas):
     html = client.get(f"/jobs/{job.id}/").content.decode()
     assert "<strong>Video</strong>" in html
     assert 'value="45"' in html and 'about <span class="remaining">20</span> s left' in html
+
+
+def test_the_durations_are_measured_once_for_every_render_of_a_while(personas, django_assert_num_queries):
+    job = make_queued_job(personas.member)
+    finished_like(job, 3, 28, 6)
+    running = at(job, 1, 6, 12)
+    first = job_progress(running)
+    # Pushed to every watcher on every step: the measured durations come from the cache, no query.
+    with django_assert_num_queries(0):
+        assert job_progress(running) == first

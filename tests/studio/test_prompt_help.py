@@ -37,3 +37,21 @@ def test_the_create_form_offers_it(client, personas):
     client.force_login(personas.member)
     html = client.get("/").content.decode()
     assert 'id="improve-prompt"' in html and 'data-url="/prompt/improve/"' in html
+
+
+def test_with_no_node_selling_the_language_model_it_says_so_at_once(client, personas, approved_models):
+    from django.utils import timezone
+
+    from livepeer_ai.gateway.models import EngineWorker, Orchestrator
+
+    # A network the engine has seen, in which nobody sells llm.
+    EngineWorker.objects.create(name="refresher", refreshed_at=timezone.now())
+    Orchestrator.objects.create(
+        service_uri="http://images-only", info={"capabilities": []}, info_fetched_at=timezone.now(), reachable=True
+    )
+    client.force_login(personas.member)
+    response = client.post(URL, {"prompt": "a fox"})
+    assert (
+        response.status_code == 503 and "No orchestrator in the network offers llm" in response.json()["detail"]["msg"]
+    )
+    assert not Job.objects.exists()

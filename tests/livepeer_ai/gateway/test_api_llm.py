@@ -162,3 +162,24 @@ def test_a_stream_whose_answer_restarts_differently_ends_with_an_error_not_a_wro
     assert '"role": "assistant"' in role and '"content": "a cat"' in first
     assert json.loads(error.removeprefix("data: "))["status"] == 502 and "restarted" in error
     assert done == "data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"choices": []}, {"choices": [{"message": {}}]}, {"choices": [{"message": {"content": "hi"}}]}, {}],
+)
+def test_a_stored_answer_that_is_no_llm_response_ends_the_stream_with_an_error_and_done(answer):
+    # What a node sent is not checked against LLMResponse before it is kept: the stream must still end well.
+    job = Job.objects.create(
+        stages=["llm"],
+        status=JobStatus.SUCCEEDED,
+        outputs={"llm": answer},
+        parameters={"api": True, "request": {"model_id": "m", "stream": True}},
+    )
+
+    async def read_stream() -> list[str]:
+        return [chunk async for chunk in chat_stream(job)]
+
+    *_, error, done = async_to_sync(read_stream)()
+    assert json.loads(error.removeprefix("data: "))["status"] == 502, error
+    assert done == "data: [DONE]\n\n"

@@ -468,3 +468,28 @@ def test_jobs_finished_is_told_once_and_a_failing_listener_never_undoes_the_fini
     assert heard == [([job.id], JobStatus.SUCCEEDED)]
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and not QueuedStage.objects.filter(job=job).exists()
+
+
+@pytest.mark.django_db
+def test_a_gateway_that_cannot_pay_fails_the_job_and_blames_no_node(network, settings, monkeypatch):
+    from livepeer_ai.gateway import dispatch, payment
+    from livepeer_ai.messages import GATEWAY_CANNOT_PAY
+    from livepeer_ai.runner.client import RunnerError
+
+    # On chain, with no key to sign tickets with: the gateway's own misconfiguration.
+    settings.WEB3_PROVIDER_URI = "http://127.0.0.1:9"
+    settings.GATEWAY_KEYSTORE = ""
+    monkeypatch.delenv(settings.GATEWAY_PRIVATE_KEY_ENV, raising=False)
+    payment.gateway_sender.cache_clear()
+    seller = node("http://a", {T2I: 1})
+    job = submit()
+    (assignment,) = queue.dispatch(*T2I, "w1")
+    with pytest.raises(RunnerError) as refused:
+        payment.pay_for_stage(seller, *T2I, 64 * 64)
+    assert refused.value.code == GATEWAY_CANNOT_PAY
+    dispatch.failed(assignment, refused.value, 0.1)
+    seller.refresh_from_db()
+    job.refresh_from_db()
+    assert (seller.failures_in_row, seller.suspended_until) == (0, None)
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "internal_error")
+    assert "The gateway cannot pay" in job.error_message

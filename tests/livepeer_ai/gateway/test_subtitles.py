@@ -62,3 +62,27 @@ def test_a_subtitle_format_that_cannot_be_made_is_refused_before_any_job(client,
     assert response.status_code == 400, response.content
     assert message in response.json()["detail"]["msg"]
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [{"timestamp": [0.0, None], "text": "a"}, {"text": "b"}],
+        [{"timestamp": ["soon", 1.0], "text": "a"}],
+        ["a"],
+    ],
+)
+def test_an_answer_with_malformed_chunks_is_a_502_not_a_500(client, chunks):
+    # A node's answer is kept as it sent it: its subtitles cannot be made, which is the node's fault.
+    api_key, key = ApiKey.issue("subtitles")
+    job = Job.objects.create(
+        api_key=api_key,
+        stages=["audio-to-text"],
+        status="succeeded",
+        parameters={"api": True, "request": {}},
+        outputs={"audio-to-text": {"text": "a b", "chunks": chunks}},
+    )
+    response = client.get(f"/api/v1/jobs/{job.id}?format=srt", **auth(key))
+    assert response.status_code == 502, response.content
+    assert "timestamps" in response.json()["detail"]["msg"]

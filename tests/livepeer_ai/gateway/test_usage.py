@@ -7,15 +7,18 @@ attempts are rows as the engine leaves them, so fees are computed from what the 
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema_rs
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from livepeer_ai.gateway import usage
+from livepeer_ai.gateway import api, usage, workflow
 from livepeer_ai.gateway.models import ApiKey, AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
+from livepeer_ai.payments import eth_usd
 from livepeer_ai.protocol.units import fee_wei
 
 T2I = ("text-to-image", "livepeer-ai/tiny-sdxl-turbo")
@@ -238,3 +241,49 @@ def test_a_key_without_a_limit_and_other_keys_spend_are_not_refused(client, sell
     for _ in range(3):
         assert submit(client, free).status_code == 202
     assert usage.spend_today(ApiKey.objects.get(pk=limited.pk)).spent_wei == 0
+
+
+def test_usage_and_spend_read_a_period_with_more_jobs_than_a_query_may_bind(client, settings):
+    # SQLite binds at most SQLITE_LIMIT_VARIABLE_NUMBER values per statement (PostgreSQL 65,535): the fees
+    # of a busy key's jobs are read through a subquery, never one bound value per job. The limit is
+    # lowered here so that a few rows pass it.
+    if connection.vendor != "sqlite":
+        pytest.skip("the bound-value limit is lowered through SQLite's own API")
+    settings.WEB3_PROVIDER_URI = "http://chain.invalid"
+    api_key, key = ApiKey.issue("busy")
+    api_key.daily_spend_limit_wei = 10**30
+    api_key.save()
+    paid = node("http://n-1", PRICE)
+    now = timezone.now()
+    for _ in range(60):
+        job_with(api_key, now, [(paid, AttemptOutcome.SUCCEEDED, 64 * 64)], status=JobStatus.SUCCEEDED)
+    connection.ensure_connection()
+    raw = connection.connection
+    before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
+    try:
+        response = get(client, key)
+        assert response.status_code == 200, response.content
+        assert response.json()["total"]["fees_wei"] == str(60 * SMALL_FEE)
+        assert response.json()["spend_limit"]["spent_today_wei"] == str(60 * SMALL_FEE)
+    finally:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_eth_usd_rate_is_read_before_the_transaction_that_holds_the_keys_limit(client, selling, monkeypatch):
+    # The rate may ask the chain (seconds, when it is slow): never while the key's row, or SQLite's one
+    # write lock, is held for the submission.
+    inside: list[bool] = []
+
+    def rate() -> Any:
+        inside.append(connection.in_atomic_block)
+        return eth_usd.current_rate()
+
+    monkeypatch.setattr(api, "current_rate", rate)
+    monkeypatch.setattr(workflow, "current_rate", rate)
+    api_key, key = ApiKey.issue("limited")
+    api_key.daily_spend_limit_wei = 10 * SMALL_FEE
+    api_key.save()
+    assert submit(client, key).status_code == 202
+    assert inside and not any(inside), inside

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import io
+import ipaddress
 import json
 import threading
 import time
@@ -273,6 +274,11 @@ def submit(client: Any, key: str, **extra: Any) -> Any:
         ("", "http or https"),
         ("http://no-such-host.invalid/hook", "does not resolve"),
         ("http://exa mple.com/", "spaces"),
+        # Names the resolver cannot even encode (an empty or 64-character label) fail as UnicodeError.
+        ("http://a..example.com/hook", "does not resolve"),
+        ("http://" + "a" * 64 + ".example.com/hook", "does not resolve"),
+        # Resolvable (IDNA 2003) but not sendable (IDNA 2008): every try would fail.
+        ("http://\u2603.example.com/hook", "not a URL"),
     ],
 )
 def test_a_webhook_to_a_closed_or_bad_address_is_refused_with_400_and_no_job(client, api_ready, url, said):
@@ -301,6 +307,12 @@ def test_unknown_events_are_refused_and_a_public_address_is_taken(client, api_re
     assert json.loads(queued.body)["data"]["status"] == "queued"
 
 
+def test_a_name_the_resolver_cannot_encode_is_refused_before_a_try_too():
+    # Not an exception that escapes the sender, leaving the delivery to be claimed again forever.
+    with pytest.raises(webhooks.WebhookRefused, match="does not resolve"):
+        async_to_sync(webhooks.resolve_async)("a..example.com", 80)
+
+
 @pytest.mark.django_db
 def test_the_address_is_checked_again_before_each_try(receiver, hook_settings):
     job, _ = subscribed_job(receiver.on("/hook"), events=("completed",))
@@ -310,6 +322,50 @@ def test_the_address_is_checked_again_before_each_try(receiver, hook_settings):
     assert receiver.requests == []
     delivery = WebhookDelivery.objects.get()
     assert delivery.next_attempt_at is None and "loopback" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_the_post_goes_to_the_address_that_was_checked_not_to_a_second_lookup(receiver, hook_settings, monkeypatch):
+    # A name whose resolver answers a public address to the check and a closed one to the next lookup
+    # (DNS rebinding): the sender must connect where the check said. Here the checked answer is the
+    # receiver's (taken as public), and any other lookup of the name fails, so only a pinned send arrives.
+    hook_settings.WEBHOOK_ALLOW_PRIVATE = False
+    port = receiver.url.rsplit(":", 1)[1]
+    checked = []
+
+    async def resolve_once(host: str, port: int) -> list[Any]:
+        checked.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(webhooks, "resolve_async", resolve_once)
+    monkeypatch.setattr(webhooks, "is_public", lambda address: True)
+    job, secret = subscribed_job(f"http://rebound.invalid:{port}/hook", events=("completed",))
+    webhooks.announce([job.id], "completed")
+
+    assert deliver_once() == 1
+
+    assert checked == ["rebound.invalid"]
+    [received] = receiver.requests
+    assert received.headers["host"] == f"rebound.invalid:{port}"  # the receiver sees the name it was given
+    assert verifies(received, secret)
+    assert WebhookDelivery.objects.get().status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_url_the_sender_cannot_send_to_is_given_up_not_claimed_again_forever(hook_settings):
+    job, _ = subscribed_job("http://\u2603.example.com/hook", events=("completed",))
+    webhooks.announce([job.id], "completed")
+    assert deliver_once() == 1
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.attempts, delivery.next_attempt_at) == (1, None)
+    assert "not a URL" in delivery.last_error
+
+
+def test_an_https_webhook_keeps_its_name_for_tls_when_pinned():
+    url, headers, extensions = webhooks.pin("https://Hooks.Example.com/in?x=1", ipaddress.ip_address("2606:4700::1"))
+    assert str(url) == "https://[2606:4700::1]/in?x=1"
+    assert headers == {"host": "hooks.example.com"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
 
 
 # -- through a job's life, off its path --------------------------------------------------------------------
