@@ -69,6 +69,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+    # Playwright's sync API keeps an event loop running in the main thread while the session's
+    # browser lives, and asgiref's async_to_sync refuses to run in such a thread: every test after
+    # the first browser test would fail on it. So the browser tests go last (a stable sort).
+    items.sort(key=lambda item: "chromium" in getattr(item, "fixturenames", ()))
 
 
 @pytest.hookimpl(wrapper=True)

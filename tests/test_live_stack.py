@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 STEP = re.compile(r'<span class="step">(\d+)</span> / <span class="total">(\d+)</span>')
 STATUS = re.compile(r'data-status="(\w+)"')
-STAGE = re.compile(r"<strong>([a-z-]+)</strong>")
+# The running stage, as the page names it (studio/progress.STAGE_LABELS).
+STAGE = re.compile(r"<strong>([^<]+)</strong>")
 
 
 NODE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -116,8 +117,8 @@ def test_a_prompt_becomes_a_gif_with_live_progress_over_a_socket_idle_past_5s(we
             worker.stop()
     assert status == "succeeded", final
     # The default studio job runs 6 text-to-image steps then 12 image-to-video steps.
-    assert [s for stage, s, _ in seen if stage == "text-to-image"] == list(range(1, 7))
-    assert [s for stage, s, _ in seen if stage == "image-to-video"] == list(range(1, 13))
+    assert [s for stage, s, _ in seen if stage == "First frame"] == list(range(1, 7))
+    assert [s for stage, s, _ in seen if stage == "Video"] == list(range(1, 13))
     gif_url = re.search(r'<img src="([^"]+\.gif)"', final).group(1)
     gif = httpx.get(web + gif_url, headers={"Cookie": session}, timeout=10)
     assert gif.status_code == 200
