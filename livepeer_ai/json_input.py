@@ -99,8 +99,16 @@ def _finite_float(literal: str) -> float:
 
 
 def _check_strings(value: Any) -> None:
-    # `"\ud800"` is valid JSON but no valid text: it cannot be stored or sent on as UTF-8.
-    # Iterative, though the depth is already bounded.
+    check_text(value)
+
+
+def check_text(value: Any) -> None:
+    """Every string in `value` is text that can be stored and sent on: JsonRefused if not.
+
+    `"\ud800"` is valid JSON but no valid text: it cannot be encoded as UTF-8. `"\u0000"`
+    is valid text, but PostgreSQL's text and jsonb cannot hold it (and no prompt needs it).
+    Iterative, though the depth is already bounded.
+    """
     pending = [value]
     while pending:
         item = pending.pop()
@@ -109,8 +117,22 @@ def _check_strings(value: Any) -> None:
                 raise JsonRefused(
                     "Strings must be valid Unicode: a lone surrogate (\\ud800-\\udfff) is not.", "string_unicode"
                 )
+            if "\x00" in item:
+                raise JsonRefused("Strings must not contain the NUL character (\\u0000).", "string_unicode")
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
+
+
+def storable(value: Any) -> Any:
+    """`value` (what a runner answered) with NUL characters taken out of every string, so that
+    PostgreSQL's jsonb can hold it; nothing else changes."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value

@@ -32,6 +32,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 from pydantic import ValidationError
 
+from livepeer_ai import json_input
 from livepeer_ai.body_limit import MAX_BODY_BYTES
 from livepeer_ai.gateway import idempotency, job_states, payment, queue, subtitles, usage, webhooks
 from livepeer_ai.gateway.api_errors import error, invalid
@@ -202,6 +203,12 @@ def form_fields(request: HttpRequest, file_field: str) -> tuple[dict[str, Any], 
         raise Rejected(error(400, f"Malformed multipart body: {exc}")) from None
     if file is None:
         raise RequestInvalid(missing_field_error(file_field))
+    for name, value in fields.items():
+        try:
+            # As a JSON body's strings are held (json_input): text that can be stored.
+            json_input.check_text(value)
+        except json_input.JsonRefused as exc:
+            raise RequestInvalid([{"loc": ["body", name], "msg": str(exc), "type": exc.kind}]) from None
     return fields, (file.name or "upload", file.read(), file.content_type or "application/octet-stream")
 
 

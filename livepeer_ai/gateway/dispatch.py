@@ -49,6 +49,7 @@ from livepeer_ai.gateway.payment import StagePayment, pay_for_stage
 from livepeer_ai.gateway.progress import publish_job_ids
 from livepeer_ai.gateway.receipts import OutputReceipt, store_stage_receipts, verify_stage_receipts
 from livepeer_ai.gateway.stage_request import StageRequest
+from livepeer_ai.json_input import storable
 from livepeer_ai.messages import CHAIN_UNAVAILABLE, GATEWAY_CANNOT_PAY
 from livepeer_ai.payments.receipts import JOB_ID_HEADER, ReceiptInvalid
 from livepeer_ai.runner.client import RunnerError
@@ -167,7 +168,7 @@ def record_progress(job_id: str, prepared: PreparedStage, step: int, total: int)
 def record_streamed_text(job_id: str, stage: str, text: str) -> None:
     """A streamed llm answer's text so far, where the API's stream reads it; the result replaces it."""
     Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
-        outputs={stage: {"streamed": text}}, updated_at=timezone.now()
+        outputs={stage: {"streamed": storable(text)}}, updated_at=timezone.now()
     )
 
 

@@ -26,6 +26,7 @@ from livepeer_ai.gateway import queue, webhooks
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.gateway.stage_request import StageRequest
+from livepeer_ai.json_input import storable
 from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
 from livepeer_ai.protocol.units import units_for
@@ -444,11 +445,12 @@ LLM_RESPONSE_FIELDS = ("id", "model", "created", "usage", "choices")
 def store_api_result(job: Job, stage: str, result: dict[str, Any]) -> None:
     if "choices" in result:
         # llm's answer is kept as the runner sent it, less the node's receipts (it has no media to sign).
-        job.outputs[stage] = {key: result[key] for key in LLM_RESPONSE_FIELDS if key in result}
+        # NUL taken out of the model's text: PostgreSQL's jsonb cannot hold it (json_input.storable).
+        job.outputs[stage] = storable({key: result[key] for key in LLM_RESPONSE_FIELDS if key in result})
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
     elif "text" in result:
         # Text answers are kept as the runner sent them (no media to store).
-        job.outputs[stage] = {key: result[key] for key in ("text", "chunks") if key in result}
+        job.outputs[stage] = storable({key: result[key] for key in ("text", "chunks") if key in result})
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
     elif "images" in result:
         stored = []

@@ -82,3 +82,15 @@ def test_the_recursion_limit_is_sane_once_the_app_has_loaded():
     result = subprocess.run([PYTHON, "-W", "ignore", "-c", APP_LOADED], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr[-2000:]}"
     assert result.stdout.split() == ["limit", str(json_input.RECURSION_LIMIT), "RecursionError"]
+
+
+def test_a_nul_character_is_refused_in_input_and_taken_out_of_answers():
+    from livepeer_ai.json_input import JsonRefused, loads, storable
+
+    # PostgreSQL's text and jsonb cannot hold U+0000: a prompt with one was a 500 there.
+    with pytest.raises(JsonRefused, match="NUL"):
+        loads('{"prompt": "a\\u0000b"}')
+    with pytest.raises(JsonRefused, match="NUL"):
+        loads('{"messages": [{"role": "user", "content": "x\\u0000"}]}')
+    answer = {"text": "a\x00b", "chunks": [{"timestamp": [0.0, 1.0], "text": "\x00c"}], "n": 1}
+    assert storable(answer) == {"text": "ab", "chunks": [{"timestamp": [0.0, 1.0], "text": "c"}], "n": 1}

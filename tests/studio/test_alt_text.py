@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from livepeer_ai.gateway import queue
+from livepeer_ai.gateway import queue, workflow
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.workflow import create_gif_job
 from studio import alt_text, tasks
@@ -66,7 +66,8 @@ def finished_gif(member: Any, size: tuple[int, int] = (256, 256), status: str = 
 
 def finish_caption(caption_job: Job, status: str, text: str = "") -> None:
     if text:
-        Job.objects.filter(id=caption_job.id).update(outputs={"image-to-text": {"text": text}})
+        # Kept as the engine keeps a runner's answer (NUL taken out: PostgreSQL cannot hold it).
+        workflow.store_api_result(caption_job, "image-to-text", {"text": text})
     Job.objects.filter(id=caption_job.id).update(status=JobStatus.RUNNING)
     queue.finish_jobs([caption_job.id], status)
 

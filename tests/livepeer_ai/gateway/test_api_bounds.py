@@ -205,3 +205,12 @@ def test_image_to_image_steps_that_strength_leaves_none_of_are_refused_before_a_
     response = client.post("/api/v1/image-to-image", {**fields, "num_inference_steps": "1"}, **auth(key))
     assert_error(response, 400, "num_inference_steps x strength must be at least 1")
     assert not Job.objects.exists()
+
+
+def test_a_nul_character_in_a_field_is_refused_before_any_job(client, key):
+    """PostgreSQL cannot store U+0000: a prompt with one was a 500 there, from JSON and from forms alike."""
+    raw = json.dumps({"prompt": "a\u0000b"})
+    assert_invalid(post_raw(client, "/api/v1/text-to-image", raw, key), "string_unicode", ["body"])
+    response = client.post("/api/v1/image-to-image", {"image": png(), "prompt": "a\x00b"}, **auth(key))
+    assert_invalid(response, "string_unicode", ["body", "prompt"])
+    assert not Job.objects.exists()
