@@ -12,6 +12,7 @@ left is given.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,7 +42,9 @@ STAGE_LABELS = {
 
 @dataclass(frozen=True)
 class JobProgress:
-    percent: int
+    # One decimal: with measured weights a short first stage moves the bar by less than 1 % a step,
+    # and a bar that reads 0 after some steps would look like a job that started again.
+    percent: float
     stage_label: str
     elapsed_s: int
     # Seconds left, from the measured durations; None when nothing is measured yet.
@@ -111,6 +114,10 @@ def recent_phases(job: Job) -> list[float] | None:
     return phases
 
 
+def floor_tenth(value: float) -> float:
+    return math.floor(value * 10) / 10
+
+
 def finished_at(job: Job) -> datetime:
     return job.finished_at or timezone.now()
 
@@ -127,11 +134,11 @@ def job_progress(job: Job, now: datetime | None = None) -> JobProgress:
     within = job.step / job.total_steps if job.total_steps else 0.0
     phases = recent_phases(job) if job.stages else None
     if phases is None or sum(phases) <= 0:
-        percent = int(100 * (index + UNMEASURED_STEP_SHARE * within) / len(stages))
+        percent = floor_tenth(100 * (index + UNMEASURED_STEP_SHARE * within) / len(stages))
         return JobProgress(percent, label, elapsed, None)
     done = sum(phases[:index]) + phases[index] * within
     total = sum(phases)
     # Only a finished job is at 100 %.
-    percent = min(99, int(100 * done / total))
+    percent = min(99.9, floor_tenth(100 * done / total))
     remaining = None if job.is_finished else round(total - done + (job.eta_s or 0))
     return JobProgress(percent, label, elapsed, remaining)

@@ -41,7 +41,7 @@ def test_job_page_renders_state_and_connects_its_socket(client, personas):
     assert f'ws-connect="/ws/jobs/{job.id}/"' in html
     assert "<strong>Video</strong>" in html
     assert '<span class="step">3</span>' in html
-    assert 'value="61"' in html  # (1 + 0.9 * 3/12) / 2 stages = 61.25 %
+    assert 'value="61.2"' in html  # (1 + 0.9 * 3/12) / 2 stages = 61.25 %
 
 
 @pytest.mark.django_db

@@ -55,12 +55,12 @@ def test_stages_weigh_what_they_took_and_the_finish_holds_the_end_of_the_bar(per
     assert measured_phases(job) == [3, 28, 6]
     # The first frame's steps are done: 3 s of 37 s, not half of the bar.
     first = job_progress(at(job, 0, 4, 4))
-    assert (first.percent, first.stage_label, first.remaining_s) == (8, "First frame", 34)
+    assert (first.percent, first.stage_label, first.remaining_s) == (8.1, "First frame", 34)
     halfway = job_progress(at(job, 1, 6, 12))
-    assert (halfway.percent, halfway.remaining_s) == (int(100 * 17 / 37), 20)
+    assert (halfway.percent, halfway.remaining_s) == (45.9, 20)  # 17 of 37 s
     # The video's last step is in: what is left is making the GIF and MP4, measured.
     saving = job_progress(at(job, 1, 12, 12))
-    assert (saving.percent, saving.remaining_s) == (int(100 * 31 / 37), 6)
+    assert (saving.percent, saving.remaining_s) == (83.7, 6)  # 31 of 37 s
 
 
 def test_only_jobs_of_the_same_size_and_steps_count(personas):
@@ -76,7 +76,7 @@ def test_the_page_names_the_stage_and_says_the_time_left(client, personas):
     at(job, 1, 6, 12)
     html = client.get(f"/jobs/{job.id}/").content.decode()
     assert "<strong>Video</strong>" in html
-    assert 'value="45"' in html and 'about <span class="remaining">20</span> s left' in html
+    assert 'value="45.9"' in html and 'about <span class="remaining">20</span> s left' in html
 
 
 def test_the_durations_are_measured_once_for_every_render_of_a_while(personas, django_assert_num_queries):
