@@ -21,12 +21,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from livepeer_ai.ports import free_port
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -173,21 +176,34 @@ def take(base: str, address: str, session: str, owner_session: str, output: Path
     return shots
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def screenshot_site(
+    description: str, prefix: str, prepare: Callable[[dict[str, str]], T], take: Callable[[str, T, Path], list[Path]]
+) -> None:
+    """The screenshot scripts' one command line: seed a private site (`prepare`), serve it with daphne,
+    `take` the pictures into --output, print their paths, stop the site."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="cost-screenshots-") as work_dir:
+    with tempfile.TemporaryDirectory(prefix=prefix) as work_dir:
         work = Path(work_dir)
         env = site_env(work)
-        address, session, owner_session = prepare(env)
+        seeded = prepare(env)
         daphne, base = start_daphne(env, work / "daphne.log")
         try:
-            for path in take(base, address, session, owner_session, args.output):
+            for path in take(base, seeded, args.output):
                 print(path)
         finally:
             daphne.terminate()
             daphne.wait(timeout=20)
+
+
+def main() -> None:
+    screenshot_site(
+        __doc__.splitlines()[0],
+        "cost-screenshots-",
+        prepare,
+        lambda base, seeded, output: take(base, *seeded, output),
+    )
 
 
 if __name__ == "__main__":

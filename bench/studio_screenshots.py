@@ -14,16 +14,14 @@ studio-round-editor.png; daphne is stopped by the PID this script started.
 
 from __future__ import annotations
 
-import argparse
 import colorsys
 import io
 import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.cost_screenshots import CHROMIUM, CHROMIUM_ARGS, DESKTOP, ROOT, site_env, start_daphne
+from bench.cost_screenshots import CHROMIUM, CHROMIUM_ARGS, DESKTOP, screenshot_site
 
 PROMPTS = [
     "a paper boat sailing through a neon city",
@@ -194,20 +192,7 @@ def take(base: str, seeded: dict[str, Any], output: Path) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="studio-screenshots-") as work_dir:
-        work = Path(work_dir)
-        env = site_env(work)
-        seeded = prepare(env)
-        daphne, base = start_daphne(env, work / "daphne.log")
-        try:
-            for path in take(base, seeded, args.output):
-                print(path)
-        finally:
-            daphne.terminate()
-            daphne.wait(timeout=20)
+    screenshot_site(__doc__.splitlines()[0], "studio-screenshots-", prepare, take)
 
 
 if __name__ == "__main__":

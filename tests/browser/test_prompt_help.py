@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import pairwise
+from typing import Any
 
 from tests.browser.test_studio_browser import sign_up
 from tests.conftest import ROOT
@@ -40,15 +43,9 @@ IMPROVE_PAGE = """<!doctype html><form><input type="hidden" name="csrfmiddleware
 <script src="/improve_prompt.js"></script>"""
 
 
-def test_a_stream_that_fails_part_way_puts_the_members_prompt_back_and_says_why(chromium):
-    """The error chunk is the API's (`{"detail": {"msg"}, "status"}`, gateway/api.chat_stream), after some text."""
-    from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error
-
-    stream = (
-        chat_chunk("c", "m", 0, {"content": "A red fox"})
-        + chat_error("The answer was restarted on another node.", 502)
-        + CHAT_STREAM_DONE
-    )
+@contextmanager
+def routed_page(chromium: Any, stream: str) -> Iterator[Any]:
+    """The create form's prompt field and button, with the site's script, answered by `stream`."""
     script = (ROOT / "static" / "studio" / "improve_prompt.js").read_text()
     context = chromium.new_context(base_url="http://studio.test")
     try:
@@ -58,14 +55,27 @@ def test_a_stream_that_fails_part_way_puts_the_members_prompt_back_and_says_why(
         page.route("**/improve_prompt.js", lambda route: route.fulfill(body=script, content_type="text/javascript"))
         page.route("**/prompt/improve/", lambda route: route.fulfill(body=stream, content_type="text/event-stream"))
         page.goto("/")
+        yield page
+    finally:
+        context.close()
+
+
+def test_a_stream_that_fails_part_way_puts_the_members_prompt_back_and_says_why(chromium):
+    """The error chunk is the API's (`{"detail": {"msg"}, "status"}`, gateway/api.chat_stream), after some text."""
+    from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error
+
+    stream = (
+        chat_chunk("c", "m", 0, {"content": "A red fox"})
+        + chat_error("The answer was restarted on another node.", 502)
+        + CHAT_STREAM_DONE
+    )
+    with routed_page(chromium, stream) as page:
         page.click("#improve-prompt")
         page.wait_for_function("document.getElementById('improve-prompt').disabled === false")
         assert page.input_value("#id_prompt") == "a fox"
         said = page.inner_text("#improve-prompt-status")
         assert "restarted on another node" in said and "unchanged" in said
         assert page.locator("#undo-improve-prompt").count() == 0
-    finally:
-        context.close()
 
 
 def test_each_piece_of_the_stream_is_written_into_the_field_as_it_comes(chromium):
@@ -78,14 +88,7 @@ def test_each_piece_of_the_stream_is_written_into_the_field_as_it_comes(chromium
         + chat_chunk("c", "m", 0, {}, "stop", {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4})
         + CHAT_STREAM_DONE
     )
-    script = (ROOT / "static" / "studio" / "improve_prompt.js").read_text()
-    context = chromium.new_context(base_url="http://studio.test")
-    try:
-        page = context.new_page()
-        page.route("**/", lambda route: route.fulfill(body=IMPROVE_PAGE, content_type="text/html"))
-        page.route("**/improve_prompt.js", lambda route: route.fulfill(body=script, content_type="text/javascript"))
-        page.route("**/prompt/improve/", lambda route: route.fulfill(body=stream, content_type="text/event-stream"))
-        page.goto("/")
+    with routed_page(chromium, stream) as page:
         page.evaluate(
             "window.seen = []; document.getElementById('id_prompt')"
             ".addEventListener('input', e => window.seen.push(e.target.value))"
@@ -93,5 +96,3 @@ def test_each_piece_of_the_stream_is_written_into_the_field_as_it_comes(chromium
         page.click("#improve-prompt")
         page.locator("#undo-improve-prompt").wait_for()
         assert page.evaluate("window.seen") == ["A red", "A red fox in", "A red fox in the snow"]
-    finally:
-        context.close()

@@ -8,7 +8,7 @@ import pytest
 
 from dashboard import live
 from livepeer_ai.ports import free_port
-from tests.livepeer_ai.gateway.test_progress_outage import Collected
+from tests.livepeer_ai.test_quiet_logs import Collected
 
 
 @pytest.mark.django_db

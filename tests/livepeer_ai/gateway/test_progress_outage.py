@@ -19,17 +19,9 @@ from channels.layers import get_channel_layer
 from livepeer_ai.gateway import progress
 from livepeer_ai.gateway.progress import job_group, publish_queue_moved, publish_step
 from tests.conftest import free_port, redis_server
+from tests.livepeer_ai.test_quiet_logs import Collected
 
 JOB = "0b5e4a52-6a57-4d43-9a3c-2f0d1f4d9e11"
-
-
-class Collected(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture
