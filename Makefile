@@ -61,7 +61,6 @@ bench: models
 	$(PY) -m bench.runners --output docs/benchmarks/runners.md
 	$(PY) -m bench.cost --output docs/benchmarks/cost.md
 	$(PY) -m bench.scheduling --output docs/benchmarks/scheduling.md
-	$(PY) -m bench.gateway_overhead --rate 10,50 --seconds 20 --append docs/benchmarks/scheduling.md
 	$(PY) -m bench.engine_load --engine run_engine --output docs/benchmarks/engine.md
 	$(PY) -m bench.payments --output docs/benchmarks/payments.md
 	$(PY) -m bench.dashboard --output docs/benchmarks/dashboard.md

@@ -83,10 +83,19 @@ class Arrivals:
                 t += rng.expovariate(rate)
         return cls(sorted(schedule))
 
+    @classmethod
+    def steady(cls, rate: float, seconds: float, pipeline: str = "text-to-image") -> Arrivals:
+        """One job every 1/rate seconds: a constant offered rate, to measure what each stage costs."""
+        return cls([(i / rate, pipeline) for i in range(int(rate * seconds))])
+
 
 class ApiLoad:
-    def __init__(self, base_url: str, api_key: str, steps: dict[str, int], seed_base: int) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, steps: dict[str, int], seed_base: int, first_second_polls: bool = True
+    ) -> None:
         self.base_url = base_url
+        # Off where the harness's own requests would load the web process being measured.
+        self.first_second_polls = first_second_polls
         self.headers = {"Authorization": f"Bearer {api_key}"}
         self.steps = steps
         self.next_seed = seed_base
@@ -132,7 +141,7 @@ class ApiLoad:
             return offered
         offered.request_id = response.json()["request_id"]
         accepted = time.monotonic()
-        for at in FIRST_SECOND_POLLS_S:
+        for at in FIRST_SECOND_POLLS_S if self.first_second_polls else ():
             delay = accepted + at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -70,8 +70,7 @@ def run_depth(network: Any, burst_url: str, counts: tuple[int, ...], engine_stat
     ).raise_for_status()
     env = {**network.env, "ORCHESTRATOR_URLS": burst_url}
     engine = network.processes.start("engine-depth", stack.engine_command("run_engine", 0, engine_stats), env)
-    began = time.monotonic()
-    stack.wait_for(lambda: stack.engine_ready("run_engine", engine, engine_stats, began), 90, engine.name)
+    stack.wait_for(lambda: stack.engine_ready(engine, engine_stats), 90, engine.name)
     holders = []
     with httpx.Client(base_url=network.web_url, headers=headers, timeout=30) as client:
         for index in range(2):

@@ -258,7 +258,7 @@ def render(rows: list[Row], seed: int, command: str) -> str:
         )
     lines += [
         "",
-        "Not measured here yet: the gateway's own dispatch overhead per job at 50 jobs/s with instant runners.",
+        "The gateway's own overhead per stage, measured on the engine as it runs (real web, engine and node processes, stand-in runners), is in `docs/benchmarks/engine.md` (the overhead runs).",
         "",
     ]
     return "\n".join(lines)
