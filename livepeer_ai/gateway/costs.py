@@ -4,10 +4,10 @@ A job's cost for a pipeline is the sum of the fees of its paid attempts of that
 pipeline (upscale pays once per frame; a GIF pays its text-to-image and its
 image-to-video stage under each pipeline). Each cost is also read per output
 unit: per megapixel billed for the pixel pipelines, per second of audio for
-audio-to-text, per 1,000 tokens for llm, per 1,000 characters for text-to-speech (docs/protocol.md §2.4:
-what the units are). USD values are at
-each job's own recorded ETH/USD rate, so history does not move with today's
-price; jobs with no recorded rate count in ETH only.
+audio-to-text, per 1,000 tokens for llm, per 1,000 characters for text-to-speech
+(docs/protocol.md §2.4: what the units are). USD values are at each job's own
+recorded ETH/USD rate, so history does not move with today's price; jobs with no
+recorded rate count in ETH only.
 
 Fees stay integer wei; a per-unit fee is rounded up to the wei, like the fee rule
 itself. Percentiles are nearest-rank (`livepeer_ai.percentile`): a value some

@@ -34,10 +34,11 @@ VALUE_RANGES: dict[str, tuple[float, float, bool]] = {
 # llm: the most tokens one answer may be billed for and generate (docs/protocol.md §2.4).
 MAX_LLM_TOKENS = 4096
 LLM_ROLES = ("system", "user", "assistant")
-# text-to-speech: the longest text one request speaks, in characters: a long paragraph, a minute
-# or so of speech, bounded so one request cannot hold a runner for many minutes (docs/api.md).
+# text-to-speech: the longest text one request speaks, in characters: a long paragraph, a minute or
+# so of speech. VITS writes the whole waveform in one pass, its memory growing with the text, so the
+# bound is a tenth of the 10,000 Livepeer's later runners take (docs/api.md).
 MAX_SPEECH_CHARACTERS = 1000
-# The speaker description is a prompt, not what is spoken: as long as the text may be.
+# The speaker description: Livepeer's later runners' bound.
 MAX_SPEAKER_DESCRIPTION_CHARACTERS = 1000
 # Livepeer's default `description` (its runner API's TextToSpeechParams).
 DEFAULT_SPEAKER_DESCRIPTION = (
