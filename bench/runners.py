@@ -51,6 +51,11 @@ def _gif(width: int, height: int, frames: int) -> bytes:
     return buffer.getvalue()
 
 
+# text-to-speech: a sentence, and the same repeated to the most one request speaks (MAX_SPEECH_CHARACTERS).
+SPEECH = "The lighthouse keeper counted the waves until the morning came."
+LONGEST_SPEECH = " ".join([SPEECH] * 20)[:1000]
+
+
 @dataclass
 class Case:
     label: str
@@ -136,6 +141,20 @@ def cases() -> list[Case]:
                 }
             },
         ),
+        Case(
+            "text-to-speech",
+            "text-to-speech",
+            "livepeer-ai/tiny-vits",
+            f"a sentence, {len(SPEECH)} characters",
+            {"json": {"text": SPEECH, "seed": 1}},
+        ),
+        Case(
+            "text-to-speech",
+            "text-to-speech",
+            "livepeer-ai/tiny-vits",
+            f"{len(LONGEST_SPEECH):,} characters (the most one request speaks)",
+            {"json": {"text": LONGEST_SPEECH, "seed": 1}},
+        ),
     ]
 
 
@@ -208,7 +227,7 @@ def render(results: list[dict[str, Any]], command: str) -> str:
         f"Command: `{command}`",
         "",
         "Each row: one runner process, one warm-up request, then the timed requests one after another over HTTP "
-        "(latency includes PNG/GIF/MP4 encoding and the data-URL response). Peak memory is the runner process's "
+        "(latency includes PNG/GIF/MP4/WAV encoding and the data-URL response). Peak memory is the runner process's "
         "peak resident set (VmHWM), model load included. Tiny models have real latent shapes (VAE factor 8) but "
         "~1 M-parameter UNets, so these numbers measure the serving path and pipeline overhead, not a real model.",
         "",

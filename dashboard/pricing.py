@@ -70,7 +70,7 @@ class PricingRow:
 
     @property
     def example_units(self) -> int:
-        """A megapixel, a second of audio, or 1,000 tokens: a size whose fee reads as money."""
+        """A megapixel, a second of audio, 1,000 tokens or 1,000 characters: a size whose fee reads as money."""
         return EXAMPLES.get(self.unit, EXAMPLES[PIXEL_UNIT])[0]
 
     @property
@@ -99,12 +99,15 @@ PIXEL_UNIT = "pixel"
 AUDIO_UNIT = "millisecond of audio"
 # llm bills the max_tokens it was asked for (protocol/units.py).
 TOKEN_UNIT = "token"
-UNITS = {"audio-to-text": AUDIO_UNIT, "llm": TOKEN_UNIT}
+# text-to-speech bills the characters of its text (UTF-8 bytes, as go-livepeer counts them).
+CHARACTER_UNIT = "character of text"
+UNITS = {"audio-to-text": AUDIO_UNIT, "llm": TOKEN_UNIT, "text-to-speech": CHARACTER_UNIT}
 # Per unit: (how many make the example size, its name).
 EXAMPLES = {
     PIXEL_UNIT: (1_000_000, "megapixel"),
     AUDIO_UNIT: (1000, "second of audio"),
     TOKEN_UNIT: (1000, "1,000 tokens"),
+    CHARACTER_UNIT: (1000, "1,000 characters"),
 }
 
 

@@ -17,6 +17,8 @@ from livepeer_ai.runner.schemas import (
     MAX_IMAGES_PER_PROMPT,
     MAX_LLM_TOKENS,
     MAX_SEED,
+    MAX_SPEAKER_DESCRIPTION_CHARACTERS,
+    MAX_SPEECH_CHARACTERS,
     MAX_STEPS,
     VALUE_RANGES,
 )
@@ -100,6 +102,12 @@ class LLMResult(Schema):
     choices: list[LLMChoice]
 
 
+class AudioResult(Schema):
+    """The runner API's AudioResponse (text-to-speech): the speech as a WAV file."""
+
+    audio: Media = Field(description="`url`: an absolute URL to fetch the WAV file from.")
+
+
 class Accepted(Schema):
     request_id: str = Field(description="The job's id (a UUID): poll `GET /jobs/{id}` or stream its events.")
 
@@ -117,7 +125,7 @@ class JobState(Schema):
     total_steps: int
     queue_position: int | None
     eta_s: float | None
-    result: Result | TextResult | LLMResult | None = Field(default=None, description="Once succeeded.")
+    result: Result | TextResult | LLMResult | AudioResult | None = Field(default=None, description="Once succeeded.")
     error: JobError | None = Field(default=None, description="Once failed.")
 
 
@@ -142,7 +150,10 @@ class UsageCounts(Schema):
     succeeded: int
     failed: int
     canceled: int
-    units: int = Field(description="Units billed for the completed stages (pixels, or ms of audio).")
+    units: int = Field(
+        description="Units billed for the completed stages: pixels; ms of audio (audio-to-text); tokens (llm); "
+        "characters of text (text-to-speech)."
+    )
     fees_wei: str = Field(description="What the gateway paid the nodes for these jobs, in wei (a decimal string).")
     fees_eth: str = Field(description="The same, in ETH, exactly.")
     fees_usd: str | None = Field(
@@ -201,6 +212,8 @@ TEXT_PIPELINES = frozenset({"image-to-text", "audio-to-text"})
 def submit_responses(pipeline: str) -> dict[int, Any]:
     if pipeline == "llm":
         return {**SUBMIT_RESPONSES, 200: LLMResult}
+    if pipeline == "text-to-speech":
+        return {**SUBMIT_RESPONSES, 200: AudioResult}
     return {**SUBMIT_RESPONSES, 200: TextResult} if pipeline in TEXT_PIPELINES else SUBMIT_RESPONSES
 
 
@@ -261,6 +274,12 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
         "max_tokens": {"minimum": 1, "maximum": MAX_LLM_TOKENS},
         "top_k": {"minimum": -1, "not": {"const": 0}, "description": "-1: no limit."},
         "stream": {"description": "true: the answer as Server-Sent Events in OpenAI's chunks, ending `data: [DONE]`."},
+        # text-to-speech: what is spoken must say something, and is bounded.
+        "text": {"pattern": r"\S", "maxLength": MAX_SPEECH_CHARACTERS},
+        "description": {
+            "maxLength": MAX_SPEAKER_DESCRIPTION_CHARACTERS,
+            "description": "The speaker, for a description-conditioned model (Parler-TTS); VITS models do not read it.",
+        },
     }
     for name, (low, high, low_open) in VALUE_RANGES.items():
         bounds[name] = {"exclusiveMinimum" if low_open else "minimum": low, "maximum": high}
@@ -364,6 +383,7 @@ EVENT_STREAM = {
                                         {"$ref": "#/components/schemas/Result"},
                                         {"$ref": "#/components/schemas/TextResult"},
                                         {"$ref": "#/components/schemas/LLMResult"},
+                                        {"$ref": "#/components/schemas/AudioResult"},
                                     ]
                                 },
                             ),

@@ -4,9 +4,10 @@ A job's cost for a pipeline is the sum of the fees of its paid attempts of that
 pipeline (upscale pays once per frame; a GIF pays its text-to-image and its
 image-to-video stage under each pipeline). Each cost is also read per output
 unit: per megapixel billed for the pixel pipelines, per second of audio for
-audio-to-text, per 1,000 tokens for llm (docs/protocol.md §2.4: what the units are). USD values are at
-each job's own recorded ETH/USD rate, so history does not move with today's
-price; jobs with no recorded rate count in ETH only.
+audio-to-text, per 1,000 tokens for llm, per 1,000 characters for text-to-speech
+(docs/protocol.md §2.4: what the units are). USD values are at each job's own
+recorded ETH/USD rate, so history does not move with today's price; jobs with no
+recorded rate count in ETH only.
 
 Fees stay integer wei; a per-unit fee is rounded up to the wei, like the fee rule
 itself. Percentiles are nearest-rank (`livepeer_ai.percentile`): a value some
@@ -44,7 +45,8 @@ class OutputUnit:
 MEGAPIXEL = OutputUnit("megapixel", 1_000_000)
 AUDIO_SECOND = OutputUnit("second of audio", 1000)  # audio-to-text bills milliseconds
 THOUSAND_TOKENS = OutputUnit("1,000 tokens", 1000)  # llm bills max_tokens
-OUTPUT_UNITS = {"audio-to-text": AUDIO_SECOND, "llm": THOUSAND_TOKENS}
+THOUSAND_CHARACTERS = OutputUnit("1,000 characters", 1000)  # text-to-speech bills the text's characters
+OUTPUT_UNITS = {"audio-to-text": AUDIO_SECOND, "llm": THOUSAND_TOKENS, "text-to-speech": THOUSAND_CHARACTERS}
 
 
 def output_unit(pipeline: str) -> OutputUnit:

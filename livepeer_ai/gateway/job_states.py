@@ -19,6 +19,8 @@ def result_body(job: Job, link: Callable[[str], str]) -> dict[str, Any]:
         return dict(output)  # llm's LLMResponse, as the runner sent it
     if "text" in output:
         return dict(output)  # image-to-text's {"text"}, audio-to-text's {"text", "chunks"}: as the runner sent them
+    if "audio" in output:
+        return {"audio": {"url": link(output["audio"])}}  # text-to-speech's AudioResponse
     if "images" in output:
         return {"images": [{"url": link(i["path"]), "seed": i["seed"], "nsfw": i["nsfw"]} for i in output["images"]]}
     # Video comes back as images[].url of the MP4, as go-livepeer's gateway returns it.

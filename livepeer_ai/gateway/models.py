@@ -273,7 +273,7 @@ class Receipt(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="receipts")
     stage = models.CharField(max_length=32)
-    kind = models.CharField(max_length=16)  # "image", "gif" or "mp4" (payments.receipts.output_media)
+    kind = models.CharField(max_length=16)  # "image", "gif", "mp4" or "audio" (payments.receipts.output_media)
     path = models.CharField(max_length=500, blank=True)
     output_sha256 = models.CharField(max_length=64)
     signer = models.CharField(max_length=42)

@@ -29,7 +29,7 @@ from livepeer_ai.payments.receipts import (
 
 @dataclass(frozen=True)
 class OutputReceipt:
-    kind: str  # "image", "gif" or "mp4"
+    kind: str  # "image", "gif", "mp4" or "audio"
     verified: VerifiedReceipt
 
 

@@ -452,6 +452,9 @@ def store_api_result(job: Job, stage: str, result: dict[str, Any]) -> None:
         # Text answers are kept as the runner sent them (no media to store).
         job.outputs[stage] = storable({key: result[key] for key in ("text", "chunks") if key in result})
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    elif "audio" in result:
+        # text-to-speech's WAV, kept as a file like images are; the answer links to it.
+        save_output(job, stage, "audio", "speech.wav", result["audio"]["url"])
     elif "images" in result:
         stored = []
         for index, image in enumerate(result["images"]):

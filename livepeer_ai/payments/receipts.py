@@ -23,9 +23,10 @@ Decisions:
   manifest (see `model_revision`), else "unpinned" when the node cannot see the
   weights (no registry entry or no local folder). It is the node's claim, like
   everything it signs: a receipt proves who vouched, not what ran.
-- One receipt per output media item: every image of "images", and the "gif" and
-  "mp4" of a video response, in that order (`output_media`). Video "frames" are
-  not receipted: the GIF and MP4 are the deliverables.
+- One receipt per output media item: every image of "images", the "gif" and
+  "mp4" of a video response, and the "audio" (WAV) of a speech response, in that
+  order (`output_media`). Video "frames" are not receipted: the GIF and MP4 are the
+  deliverables.
 
 Document (JSON): {"receipt": {field: value, …}, "signature": "0x…", "signer": "0x…"}.
 Every field must be in canonical form (lowercase hex hashes, EIP-55 addresses,
@@ -312,7 +313,7 @@ def sha256_of_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class OutputMedia:
-    kind: str  # "image", "gif" or "mp4"
+    kind: str  # "image", "gif", "mp4" or "audio"
     raw: bytes
 
     @property
@@ -328,7 +329,7 @@ def output_media(result: Mapping[str, Any]) -> list[OutputMedia]:
     found: list[OutputMedia] = []
     for image in result.get("images") or []:
         found.append(OutputMedia("image", _media_bytes(image)))
-    for kind in ("gif", "mp4"):
+    for kind in ("gif", "mp4", "audio"):
         if result.get(kind):
             found.append(OutputMedia(kind, _media_bytes(result[kind])))
     return found

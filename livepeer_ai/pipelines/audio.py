@@ -1,13 +1,16 @@
-"""Decoding uploaded audio with the ffmpeg binary imageio-ffmpeg ships: WAV, MP3, FLAC,
-OGG, and the audio track of MP4, WebM and MOV, to 16 kHz mono float samples.
+"""Audio in and out: uploads decoded with the ffmpeg binary imageio-ffmpeg ships (WAV, MP3,
+FLAC, OGG, and the audio track of MP4, WebM and MOV) to 16 kHz mono float samples, and
+speech written back as WAV.
 
 No torch here: the orchestrator node measures an upload's duration (its units) with it.
 """
 
 from __future__ import annotations
 
+import io
 import subprocess
 import tempfile
+import wave
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,3 +101,19 @@ def _reason(stderr: bytes) -> str:
         return "it has no audio track."
     # ffmpeg's first line names the temporary file; the last says what went wrong.
     return lines[-1].split(": ", 1)[-1] if lines else "ffmpeg could not read it."
+
+
+def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Mono float samples in [-1, 1] as a 16-bit PCM WAV file, the format every player reads.
+
+    Out-of-range samples are clipped and NaN is silence: the same samples always give the same bytes.
+    """
+    clipped = np.clip(np.nan_to_num(np.asarray(samples, dtype=np.float32).reshape(-1)), -1.0, 1.0)
+    pcm = np.round(clipped * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
+    return buffer.getvalue()

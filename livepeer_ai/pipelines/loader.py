@@ -14,6 +14,7 @@ PIPELINES = (
     "image-to-text",
     "audio-to-text",
     "llm",
+    "text-to-speech",
 )
 
 
@@ -63,4 +64,8 @@ def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
         from livepeer_ai.pipelines.llm import LLM
 
         return LLM(spec, device)
+    if spec.pipeline == "text-to-speech":
+        from livepeer_ai.pipelines.text_to_speech import TextToSpeech
+
+        return TextToSpeech(spec, device)
     raise ValueError(f"Unknown pipeline {spec.pipeline!r}.")

@@ -321,6 +321,13 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
             "build": "llama",
         },
         {
+            "pipeline": "text-to-speech",
+            "model_id": "livepeer-ai/tiny-vits",
+            "family": "vits",
+            "local_path": str(models_dir / "tiny-vits"),
+            "build": "vits",
+        },
+        {
             "pipeline": "frame-interpolation",
             "model_id": "opencv/dis-flow",
             "family": "optical-flow",
@@ -332,6 +339,7 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
 
 def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
     """Build every tiny model that is missing (or all with force); return the catalog."""
+    from livepeer_ai.pipelines.tiny_speech import build_vits
     from livepeer_ai.pipelines.tiny_text import build_blip, build_llama, build_whisper
 
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -346,6 +354,7 @@ def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
         "blip": build_blip,
         "whisper": build_whisper,
         "llama": build_llama,
+        "vits": build_vits,
     }
     catalog = tiny_catalog(models_dir)
     built: set[str] = set()

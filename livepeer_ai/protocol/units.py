@@ -34,13 +34,16 @@ def units_for(
     input_ms: int = 0,
 ) -> int:
     """Units billed: pixels, for audio-to-text milliseconds of audio (`input_ms`, measured
-    by decoding it), for llm tokens. `input_size` is (width, height) of the uploaded image or video frame."""
+    by decoding it), for llm tokens, for text-to-speech characters of the text.
+    `input_size` is (width, height) of the uploaded image or video frame."""
     if pipeline == "audio-to-text":
         # Livepeer bills transcription by the audio's duration in milliseconds.
         return input_ms
     if pipeline == "llm":
         # The most tokens the answer may have, as Livepeer bills it: known before the job runs.
         return _int(fields, "max_tokens", LLMParams)
+    if pipeline == "text-to-speech":
+        return speech_characters(fields)
     if pipeline == "text-to-image":
         t2i = TextToImageParams
         return _int(fields, "width", t2i) * _int(fields, "height", t2i) * _int(fields, "num_images_per_prompt", t2i)
@@ -59,6 +62,14 @@ def units_for(
         multiplier = _int(fields, "multiplier", FrameInterpolationParams)
         return width * height * max(0, (input_frames - 1) * multiplier + 1)
     raise ValueError(f"unknown pipeline {pipeline!r}")
+
+
+def speech_characters(fields: dict[str, Any]) -> int:
+    """text-to-speech's units: the text's length as go-livepeer takes it (`len(text)` in Go), its UTF-8
+    bytes: one per ASCII character, two for "é", three for "語". Known before the job runs."""
+    text = fields.get("text", "")
+    # A text that is not a string is refused by the runner (422) before anything is generated.
+    return len(text.encode("utf-8")) if isinstance(text, str) else 0
 
 
 def manifest_id(pipeline: str, model_id: str) -> str:

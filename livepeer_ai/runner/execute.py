@@ -6,10 +6,12 @@ import time
 import uuid
 from typing import Any
 
+from livepeer_ai.pipelines.audio import encode_wav
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
 from livepeer_ai.pipelines.llm import Completion
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
+from livepeer_ai.pipelines.text_to_speech import Speech
 from livepeer_ai.runner.jobs import JobFunction, TextCallback
 from livepeer_ai.runner.schemas import RunnerParams
 
@@ -57,6 +59,11 @@ def llm_response(completion: Completion, model_id: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def audio_response(speech: Speech) -> dict[str, Any]:
+    """AudioResponse: the speech as a WAV data URL, as Livepeer's runner answers it."""
+    return {"audio": {"url": data_url(encode_wav(speech.samples, speech.sample_rate), "audio/wav")}}
 
 
 def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) -> JobFunction:
@@ -136,6 +143,10 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
                 **common,
             )
             return llm_response(completion, spec.model_id)
+        if name == "text-to-speech":
+            # `description` steers a description-conditioned family (Parler-TTS); VITS, the family
+            # served here, has one voice per checkpoint: the description is checked, not read.
+            return audio_response(pipeline(text=values["text"], seed=resolve_seed(values["seed"]), **common))
         raise ValueError(f"Unknown pipeline {name!r}.")
 
     return run

@@ -34,6 +34,16 @@ VALUE_RANGES: dict[str, tuple[float, float, bool]] = {
 # llm: the most tokens one answer may be billed for and generate (docs/protocol.md §2.4).
 MAX_LLM_TOKENS = 4096
 LLM_ROLES = ("system", "user", "assistant")
+# text-to-speech: the longest text one request speaks, in characters: a long paragraph, a minute or
+# so of speech. VITS writes the whole waveform in one pass, its memory growing with the text, so the
+# bound is a tenth of the 10,000 Livepeer's later runners take (docs/api.md).
+MAX_SPEECH_CHARACTERS = 1000
+# The speaker description: Livepeer's later runners' bound.
+MAX_SPEAKER_DESCRIPTION_CHARACTERS = 1000
+# Livepeer's default `description` (its runner API's TextToSpeechParams).
+DEFAULT_SPEAKER_DESCRIPTION = (
+    "A male speaker delivers a slightly expressive and animated speech with a moderate speed and pitch."
+)
 # Fields only, never media: a prompt of this size is already far past what any text encoder reads.
 MAX_JSON_BYTES = 1024 * 1024
 # The smallest input each pipeline runs on: (the shorter side's minimum, the longer side's), in px.
@@ -154,6 +164,14 @@ class LLMParams(RunnerParams):
         return data
 
 
+class TextToSpeechParams(RunnerParams):
+    """Livepeer's TextToSpeechParams; `seed` is ours, beyond its fields (a voice is drawn with noise)."""
+
+    text: str = ""
+    description: str = DEFAULT_SPEAKER_DESCRIPTION
+    seed: int | None = None
+
+
 PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "text-to-image": TextToImageParams,
     "image-to-image": ImageToImageParams,
@@ -163,6 +181,7 @@ PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "image-to-text": ImageToTextParams,
     "audio-to-text": AudioToTextParams,
     "llm": LLMParams,
+    "text-to-speech": TextToSpeechParams,
 }
 
 # Multipart file fields each pipeline requires (docs/protocol.md §1.1: all but t2i are forms).
@@ -236,6 +255,8 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int, fami
         _check_audio_params(params)
     if isinstance(params, LLMParams):
         _check_llm_params(params)
+    if isinstance(params, TextToSpeechParams):
+        _check_speech_params(params)
     for side in ("width", "height"):
         value = getattr(params, side, None)
         if value is None:
@@ -308,6 +329,18 @@ def _check_llm_params(params: LLMParams) -> None:
         raise BadValue(f"max_tokens must be between 1 and {MAX_LLM_TOKENS}, got {params.max_tokens}.")
     if params.top_k != -1 and params.top_k < 1:
         raise BadValue(f"top_k must be -1 (no limit) or at least 1, got {params.top_k}.")
+
+
+def _check_speech_params(params: TextToSpeechParams) -> None:
+    if not params.text.strip():
+        raise BadValue("text must not be empty: it is what is spoken.")
+    if len(params.text) > MAX_SPEECH_CHARACTERS:
+        raise BadValue(f"text is {len(params.text)} characters; one request speaks at most {MAX_SPEECH_CHARACTERS}.")
+    if len(params.description) > MAX_SPEAKER_DESCRIPTION_CHARACTERS:
+        raise BadValue(
+            f"description is {len(params.description)} characters; "
+            f"it may be at most {MAX_SPEAKER_DESCRIPTION_CHARACTERS}."
+        )
 
 
 def _check_range(params: RunnerParams, name: str, low: float, high: float, low_open: bool = False) -> None:

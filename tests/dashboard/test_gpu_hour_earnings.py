@@ -121,6 +121,13 @@ def test_llm_is_priced_per_token_and_shown_per_thousand_tokens():
     assert row.break_even_example_wei == row.break_even.fee_wei(1000)
 
 
+def test_speech_is_priced_per_character_and_shown_per_thousand_characters():
+    # text-to-speech bills its text's characters: 2 ms a character reads as 2 s per 1,000 characters.
+    (row,) = pricing_rows([("text-to-speech", Fraction(1, 500))], Decimal(2), None, Decimal(2000))
+    assert (row.unit, row.example, row.example_units) == ("character of text", "1,000 characters", 1000)
+    assert row.seconds_per_example == 2
+
+
 @pytest.mark.django_db
 def test_the_operator_page_shows_gpu_hour_earnings_and_the_helpers_prices(client, personas, node, configured_rate):
     make_ticket(personas.operator_address, usd_per_eth_e8=RATE_E8)

@@ -101,6 +101,14 @@ def test_llm_costs_per_thousand_tokens_billed():
     assert cost.summary["median_unit_wei"] == 10**12
 
 
+def test_speech_costs_per_thousand_characters_billed():
+    # 500 characters of text for 10**12 wei: 2 * 10**12 wei per 1,000 characters.
+    paid_job(10**12, units=500, pipeline="text-to-speech", stage="text-to-speech")
+    cost = job_costs(since(), timezone.now()).pipelines["text-to-speech"]
+    assert cost.unit.name == "1,000 characters"
+    assert cost.summary["median_unit_wei"] == 2 * 10**12
+
+
 def test_a_bounded_read_keeps_only_jobs_whose_every_stage_it_read(monkeypatch):
     monkeypatch.setattr(costs, "COST_SAMPLES", 3)
     now = timezone.now()

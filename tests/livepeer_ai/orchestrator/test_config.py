@@ -148,7 +148,7 @@ runners = [{ device = "cpu", count = 3 }]
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (with_capability(pipeline="text-to-speech"), "unknown pipeline 'text-to-speech'"),
+        (with_capability(pipeline="live-video-to-video"), "unknown pipeline 'live-video-to-video'"),
         (
             {"node": {"private_key_env": "K"}, "capabilities": [{"pipeline": "upscale", "runners": [{}]}]},
             "missing 'model_id'",
@@ -394,9 +394,17 @@ def test_llm_bills_max_tokens_or_the_runners_default() -> None:
     assert units_for("llm", {"messages": []}) == 256
 
 
+def test_text_to_speech_bills_the_texts_characters_as_go_livepeer_counts_them() -> None:
+    # docs/protocol.md §2.4: Go's len(text), the UTF-8 bytes: known before the speech is made.
+    assert units_for("text-to-speech", {"text": "Hello there", "description": "a calm voice"}) == 11
+    assert units_for("text-to-speech", {"text": "café 語"}) == 9
+    assert units_for("text-to-speech", {}) == 0
+    assert units_for("text-to-speech", {"text": 12345}) == 0  # not text: refused by the runner (422)
+
+
 def test_unknown_pipeline_has_no_units() -> None:
     with pytest.raises(ValueError, match="unknown pipeline"):
-        units_for("text-to-speech", {})
+        units_for("live-video-to-video", {})
 
 
 def test_fee_is_units_times_price_over_pixels_rounded_up() -> None:

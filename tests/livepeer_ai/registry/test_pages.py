@@ -182,7 +182,7 @@ def test_operators_and_admins_propose_a_pending_model(client, personas, who):
     ("change", "field", "message"),
     [
         ({"model_id": ""}, "model_id", "This field is required"),
-        ({"pipeline": "text-to-speech"}, "pipeline", "Select a valid choice"),
+        ({"pipeline": "live-video-to-video"}, "pipeline", "Select a valid choice"),
         ({"default_parameters": "[1, 2]"}, "default_parameters", "must be a JSON object"),
         ({"default_parameters": "{oops"}, "default_parameters", "Enter a valid JSON"),
         ({"memory_mb": "-5"}, "memory_mb", "greater than or equal to 0"),
