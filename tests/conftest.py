@@ -72,8 +72,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
     # Playwright's sync API keeps an event loop running in the main thread while the session's
     # browser lives, and asgiref's async_to_sync refuses to run in such a thread: every test after
-    # the first browser test would fail on it. So the browser tests go last (a stable sort).
-    items.sort(key=lambda item: "chromium" in getattr(item, "fixturenames", ()))
+    # the first browser test would fail on it. So the browser tests go last (a stable sort), and
+    # so do the files that hold one: `make test` hands each process a file at a time (xdist).
+    browser_files = {item.path for item in items if "chromium" in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: ("chromium" in getattr(item, "fixturenames", ()), item.path in browser_files))
 
 
 @pytest.hookimpl(wrapper=True)
