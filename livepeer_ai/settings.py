@@ -374,6 +374,7 @@ DEFAULT_MODELS = envmap(
         "image-to-text": "livepeer-ai/tiny-blip-captioning",
         "audio-to-text": "livepeer-ai/tiny-whisper",
         "llm": "livepeer-ai/tiny-llama-instruct",
+        "segment-anything-2": "livepeer-ai/tiny-sam2-hiera",
     },
 )
 

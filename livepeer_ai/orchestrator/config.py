@@ -40,6 +40,7 @@ PIPELINES = {
     "image-to-text",
     "audio-to-text",
     "llm",
+    "segment-anything-2",
 }
 
 

@@ -14,6 +14,7 @@ PIPELINES = (
     "image-to-text",
     "audio-to-text",
     "llm",
+    "segment-anything-2",
 )
 
 
@@ -63,4 +64,8 @@ def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
         from livepeer_ai.pipelines.llm import LLM
 
         return LLM(spec, device)
+    if spec.pipeline == "segment-anything-2":
+        from livepeer_ai.pipelines.segment_anything_2 import SegmentAnything2
+
+        return SegmentAnything2(spec, device)
     raise ValueError(f"Unknown pipeline {spec.pipeline!r}.")

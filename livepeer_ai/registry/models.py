@@ -24,6 +24,7 @@ class Pipeline(models.TextChoices):
     IMAGE_TO_TEXT = "image-to-text"
     AUDIO_TO_TEXT = "audio-to-text"
     LLM = "llm", "LLM"
+    SEGMENT_ANYTHING_2 = "segment-anything-2"
 
 
 class Family(models.TextChoices):
@@ -41,6 +42,7 @@ class Family(models.TextChoices):
     BLIP = "blip", "BLIP image captioning"
     WHISPER = "whisper", "Whisper speech recognition"
     LLAMA = "llama", "Llama chat model (causal LM)"
+    SAM2 = "sam2", "Segment Anything 2 (images and video)"
 
 
 class EntryStatus(models.TextChoices):

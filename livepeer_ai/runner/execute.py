@@ -6,12 +6,15 @@ import time
 import uuid
 from typing import Any
 
+import numpy as np
+
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
 from livepeer_ai.pipelines.llm import Completion
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
+from livepeer_ai.pipelines.segment_anything_2 import Masks
 from livepeer_ai.runner.jobs import JobFunction, TextCallback
-from livepeer_ai.runner.schemas import RunnerParams
+from livepeer_ai.runner.schemas import RunnerParams, SegmentAnything2Params
 
 
 def image_response(images: list[GeneratedImage]) -> dict[str, Any]:
@@ -59,9 +62,24 @@ def llm_response(completion: Completion, model_id: str) -> dict[str, Any]:
     }
 
 
+def masks_response(masks: Masks) -> dict[str, Any]:
+    """MasksResponse as Livepeer's runner writes it: each array as the text of its nested list, an
+    image's masks in order of descending score. A video's arrays lead with the frame (docs/api.md)."""
+    order: Any = slice(None) if masks.frames else np.argsort(masks.scores)[::-1]
+    body: dict[str, Any] = {
+        "masks": str(masks.masks[order].tolist()),
+        "scores": str(masks.scores[order].tolist()),
+        "logits": str(masks.logits[order].tolist()),
+    }
+    if masks.frames:
+        body["frames"] = masks.frames
+    return body
+
+
 def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) -> JobFunction:
     values = params.model_dump()
     name = spec.pipeline
+    prompt = params.segment_prompt() if isinstance(params, SegmentAnything2Params) else None
 
     def run(on_progress: ProgressCallback, cancel: CancelToken, on_text: TextCallback) -> dict[str, Any]:
         common = {"on_progress": on_progress, "cancel": cancel}
@@ -136,6 +154,16 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
                 **common,
             )
             return llm_response(completion, spec.model_id)
+        if name == "segment-anything-2":
+            masks = pipeline(
+                media=media,
+                prompt=prompt,
+                multimask_output=values["multimask_output"],
+                return_logits=values["return_logits"],
+                normalize_coords=values["normalize_coords"],
+                **common,
+            )
+            return masks_response(masks)
         raise ValueError(f"Unknown pipeline {name!r}.")
 
     return run
