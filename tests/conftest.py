@@ -40,6 +40,7 @@ RUNNERS: dict[str, tuple[str, str]] = {
     "image-to-text": ("image-to-text", "livepeer-ai/tiny-blip-captioning"),
     "audio-to-text": ("audio-to-text", "livepeer-ai/tiny-whisper"),
     "llm": ("llm", "livepeer-ai/tiny-llama-instruct"),
+    "segment-anything-2": ("segment-anything-2", "livepeer-ai/tiny-sam2-hiera"),
 }
 
 
@@ -282,6 +283,7 @@ SUITE_MODEL_FAMILIES: dict[tuple[str, str], str] = {
     ("image-to-text", "livepeer-ai/tiny-blip-captioning"): "blip",
     ("audio-to-text", "livepeer-ai/tiny-whisper"): "whisper",
     ("llm", "livepeer-ai/tiny-llama-instruct"): "llama",
+    ("segment-anything-2", "livepeer-ai/tiny-sam2-hiera"): "sam2",
 }
 
 

@@ -37,6 +37,7 @@ def test_build_is_deterministic_and_registers_every_pipeline(tmp_path, stack_env
         ("image-to-text", "livepeer-ai/tiny-blip-captioning"),
         ("audio-to-text", "livepeer-ai/tiny-whisper"),
         ("llm", "livepeer-ai/tiny-llama-instruct"),
+        ("segment-anything-2", "livepeer-ai/tiny-sam2-hiera"),
     }
     entry = ModelEntry.objects.get(pipeline="image-to-video")
     assert entry.local_path == str(tmp_path / "tiny-svd-xt")
@@ -50,4 +51,4 @@ def test_rebuilding_keeps_existing_folders_and_updates_entries(tmp_path):
     before = weights.stat().st_mtime_ns
     call_command("build_tiny_models", output=str(tmp_path))
     assert weights.stat().st_mtime_ns == before
-    assert ModelEntry.objects.count() == 10
+    assert ModelEntry.objects.count() == 11
