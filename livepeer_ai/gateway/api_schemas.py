@@ -102,9 +102,9 @@ class LLMResult(Schema):
 
 class MasksResult(Schema):
     """The runner API's MasksResponse: each array as the text of its nested list (JSON), as Livepeer's
-    runner writes it. An image: `masks` C×H×W at its size, `scores` C, `logits` C×256×256 (the
-    model's low-resolution logits), by descending score. A video adds `frames`, and each array leads
-    with the frame: F×1×H×W, F×1, F×1×256×256."""
+    runner writes it. An image: `masks` C×H×W at its size, `scores` C, `logits` C×h×w (the model's
+    low-resolution logits, 256×256 for SAM 2), by descending score. A video adds `frames`, and each
+    array leads with the frame: F×1×H×W, F×1, F×1×h×w."""
 
     masks: str
     scores: str

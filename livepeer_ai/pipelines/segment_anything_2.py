@@ -92,7 +92,7 @@ class SegmentAnything2:
         self, image: Image.Image, prompt: SegmentPrompt, multimask: bool, return_logits: bool, pixels: bool
     ) -> Masks:
         torch = self.torch
-        inputs: dict[str, Any] = {"pixel_values": self._pixels(image).unsqueeze(0)}
+        inputs: dict[str, Any] = {"pixel_values": self._pixels(image).unsqueeze(0).to(self.device)}
         if prompt.points:
             inputs["input_points"] = self._coords(prompt.points, image.size, pixels).reshape(1, 1, -1, 2)
             inputs["input_labels"] = torch.tensor([[list(prompt.labels)]], dtype=torch.int64, device=self.device)
@@ -156,10 +156,10 @@ class SegmentAnything2:
         return Masks(np.stack(masks), np.stack(scores), np.stack(logits), frames=len(frames))
 
     def _pixels(self, image: Image.Image) -> Any:
-        """3×S×S, as SAM 2's predictor prepares an image: resized to its square input, normalised."""
+        """3×S×S on the host, as SAM 2's predictor prepares an image: resized to its square input, normalised."""
         resized = image.convert("RGB").resize((self.side, self.side), Image.Resampling.BILINEAR)
         array = (np.asarray(resized, dtype=np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-        return self.torch.from_numpy(array.astype(np.float32)).permute(2, 0, 1).to(self.device, self.dtype)
+        return self.torch.from_numpy(array.astype(np.float32)).permute(2, 0, 1).to(dtype=self.dtype)
 
     def _coords(self, points: tuple[tuple[float, float], ...], size: tuple[int, int], pixels: bool) -> Any:
         """Points on the input (pixels, or fractions with `pixels` false) as points on the model's square input."""

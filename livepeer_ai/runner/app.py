@@ -213,8 +213,10 @@ async def decode_upload(upload: UploadFile, spec: ModelSpec, params: RunnerParam
     raw = await upload.read()
     if isinstance(params, SegmentAnything2Params):
         media = await asyncio.to_thread(decode_image_or_video, raw)
-        frames = media if isinstance(media, list) else [media]
-        check_segment_input(params, frames[0].size, len(frames) if isinstance(media, list) else 0, spec.max_side)
+        if isinstance(media, list):
+            check_segment_input(params, media[0].size, len(media), spec.max_side)
+        else:
+            check_segment_input(params, media.size, 0, spec.max_side)
         return media
     if spec.pipeline == "frame-interpolation":
         frames = await asyncio.to_thread(decode_video_frames, raw)
