@@ -155,6 +155,26 @@ def cases() -> list[Case]:
             f"{len(LONGEST_SPEECH):,} characters (the most one request speaks)",
             {"json": {"text": LONGEST_SPEECH, "seed": 1}},
         ),
+        Case(
+            "segment-anything-2",
+            "segment-anything-2",
+            "livepeer-ai/tiny-sam2-hiera",
+            "256×256 image, 1 point, 3 masks as logits",
+            {
+                "data": {"point_coords": "[[96, 96]]", "point_labels": "[1]"},
+                "files": {"image": ("in.png", _png(256, 256), "image/png")},
+            },
+        ),
+        Case(
+            "segment-anything-2",
+            "segment-anything-2",
+            "livepeer-ai/tiny-sam2-hiera",
+            "8 frames 256×256 (GIF), 1 point on frame 0, followed",
+            {
+                "data": {"point_coords": "[[40, 100]]", "point_labels": "[1]", "return_logits": "false"},
+                "files": {"image": ("in.gif", _gif(256, 256, 8), "image/gif")},
+            },
+        ),
     ]
 
 
@@ -217,6 +237,14 @@ def run_case(case: Case, requests: int) -> dict[str, Any]:
         proc.wait(timeout=20)
 
 
+def table_row(result: dict[str, Any]) -> str:
+    c = result["case"]
+    return (
+        f"| {c.label} | `{c.model_id}` | {c.shape} | {result['n']} | {result['p50']:.3f} | {result['p95']:.3f} | "
+        f"{result['peak_rss']:.0f} | {result['load_s']:.1f} |"
+    )
+
+
 def render(results: list[dict[str, Any]], command: str) -> str:
     lines = [
         "# Runner benchmarks",
@@ -234,12 +262,7 @@ def render(results: list[dict[str, Any]], command: str) -> str:
         "| pipeline | model | request | n | p50 (s) | p95 (s) | peak RSS (MiB) | load (s) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        c = r["case"]
-        lines.append(
-            f"| {c.label} | `{c.model_id}` | {c.shape} | {r['n']} | {r['p50']:.3f} | {r['p95']:.3f} | "
-            f"{r['peak_rss']:.0f} | {r['load_s']:.1f} |"
-        )
+    lines += [table_row(r) for r in results]
     lines += [
         "",
         "## Full-size architectures on a GPU",
@@ -256,13 +279,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", default="docs/benchmarks/runners.md")
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument(
+        "--only", action="append", metavar="PIPELINE", help="Measure these pipelines only and print their rows."
+    )
     args = parser.parse_args()
     results = []
     for case in cases():
+        if args.only and case.pipeline not in args.only:
+            continue
         print(f"bench {case.label} {case.model_id} {case.shape} …", flush=True)
         result = run_case(case, args.requests)
         print(f"  p50 {result['p50']:.3f}s p95 {result['p95']:.3f}s peak {result['peak_rss']:.0f} MiB", flush=True)
         results.append(result)
+    if args.only:
+        # A part of the table, for the rows it replaces: the file is written only with every case.
+        print("\n".join(table_row(r) for r in results))
+        return
     command = f"make bench  (python -m bench.runners --requests {args.requests})"
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(render(results, command))

@@ -375,6 +375,7 @@ DEFAULT_MODELS = envmap(
         "audio-to-text": "livepeer-ai/tiny-whisper",
         "llm": "livepeer-ai/tiny-llama-instruct",
         "text-to-speech": "livepeer-ai/tiny-vits",
+        "segment-anything-2": "livepeer-ai/tiny-sam2-hiera",
     },
 )
 

@@ -41,6 +41,7 @@ RUNNERS: dict[str, tuple[str, str]] = {
     "audio-to-text": ("audio-to-text", "livepeer-ai/tiny-whisper"),
     "llm": ("llm", "livepeer-ai/tiny-llama-instruct"),
     "text-to-speech": ("text-to-speech", "livepeer-ai/tiny-vits"),
+    "segment-anything-2": ("segment-anything-2", "livepeer-ai/tiny-sam2-hiera"),
 }
 
 
@@ -286,6 +287,7 @@ SUITE_MODEL_FAMILIES: dict[tuple[str, str], str] = {
     ("audio-to-text", "livepeer-ai/tiny-whisper"): "whisper",
     ("llm", "livepeer-ai/tiny-llama-instruct"): "llama",
     ("text-to-speech", "livepeer-ai/tiny-vits"): "vits",
+    ("segment-anything-2", "livepeer-ai/tiny-sam2-hiera"): "sam2",
 }
 
 

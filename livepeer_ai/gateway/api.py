@@ -55,7 +55,7 @@ from livepeer_ai.gateway.workflow import create_api_job
 from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
 from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.audio import decode_audio
-from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
+from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_image_or_video, measure_upload
 from livepeer_ai.protocol.units import units_for
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.runner.schemas import (
@@ -65,7 +65,9 @@ from livepeer_ai.runner.schemas import (
     BadValue,
     BodyTooLarge,
     RequestInvalid,
+    SegmentAnything2Params,
     check_input_size,
+    check_segment_input,
     check_values,
     json_object,
     missing_field_error,
@@ -169,6 +171,10 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
             # Measured once here; the stage bills from these numbers without decoding again.
             if pipeline == "audio-to-text":
                 measured = Upload(*upload, size=(0, 0), frames=0, ms=decode_audio(upload[1]).duration_ms)
+            elif isinstance(params, SegmentAnything2Params):
+                size, frames = measure_image_or_video(upload[1])
+                check_segment_input(params, size, frames, entry.max_side)
+                measured = Upload(*upload, size=size, frames=frames)
             else:
                 size, frames = measure_upload(upload[1], pipeline == "frame-interpolation")
                 check_input_size(pipeline, size, entry.max_side)

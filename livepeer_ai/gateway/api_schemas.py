@@ -108,6 +108,18 @@ class AudioResult(Schema):
     audio: Media = Field(description="`url`: an absolute URL to fetch the WAV file from.")
 
 
+class MasksResult(Schema):
+    """The runner API's MasksResponse: each array as the text of its nested list (JSON), as Livepeer's
+    runner writes it. An image: `masks` C×H×W at its size, `scores` C, `logits` C×h×w (the model's
+    low-resolution logits, 256×256 for SAM 2), by descending score. A video adds `frames`, and each
+    array leads with the frame: F×1×H×W, F×1, F×1×h×w."""
+
+    masks: str
+    scores: str
+    logits: str
+    frames: int | None = Field(default=None, description="A video's frame count; absent for an image.")
+
+
 class Accepted(Schema):
     request_id: str = Field(description="The job's id (a UUID): poll `GET /jobs/{id}` or stream its events.")
 
@@ -125,7 +137,9 @@ class JobState(Schema):
     total_steps: int
     queue_position: int | None
     eta_s: float | None
-    result: Result | TextResult | LLMResult | AudioResult | None = Field(default=None, description="Once succeeded.")
+    result: Result | TextResult | LLMResult | AudioResult | MasksResult | None = Field(
+        default=None, description="Once succeeded."
+    )
     error: JobError | None = Field(default=None, description="Once failed.")
 
 
@@ -214,6 +228,8 @@ def submit_responses(pipeline: str) -> dict[int, Any]:
         return {**SUBMIT_RESPONSES, 200: LLMResult}
     if pipeline == "text-to-speech":
         return {**SUBMIT_RESPONSES, 200: AudioResult}
+    if pipeline == "segment-anything-2":
+        return {**SUBMIT_RESPONSES, 200: MasksResult}
     return {**SUBMIT_RESPONSES, 200: TextResult} if pipeline in TEXT_PIPELINES else SUBMIT_RESPONSES
 
 
@@ -280,6 +296,12 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
             "maxLength": MAX_SPEAKER_DESCRIPTION_CHARACTERS,
             "description": "The speaker, for a description-conditioned model (Parler-TTS); VITS models do not read it.",
         },
+        # segment-anything-2's prompts: JSON arrays as text, as Livepeer's runner takes them.
+        "point_coords": {"description": "JSON, N×2: [[x, y], …], in pixels (normalize_coords true) or in [0, 1]."},
+        "point_labels": {"description": "JSON, N labels: 1 a point on the object, 0 a point off it."},
+        "box": {"description": "JSON, [x0, y0, x1, y1]: the object's box, top-left and bottom-right corners."},
+        "mask_input": {"description": "JSON, 1×H×W low-resolution logits (an answer's logits[i] wrapped in a list)."},
+        "normalize_coords": {"description": "true: coordinates are pixels of the input; false: fractions of it."},
     }
     for name, (low, high, low_open) in VALUE_RANGES.items():
         bounds[name] = {"exclusiveMinimum" if low_open else "minimum": low, "maximum": high}
@@ -384,6 +406,7 @@ EVENT_STREAM = {
                                         {"$ref": "#/components/schemas/TextResult"},
                                         {"$ref": "#/components/schemas/LLMResult"},
                                         {"$ref": "#/components/schemas/AudioResult"},
+                                        {"$ref": "#/components/schemas/MasksResult"},
                                     ]
                                 },
                             ),

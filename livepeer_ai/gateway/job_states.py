@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from livepeer_ai.gateway import masks
 from livepeer_ai.gateway.models import Job, JobStatus
 
 
 def result_body(job: Job, link: Callable[[str], str]) -> dict[str, Any]:
     """The runner API's response shape, with absolute, fetchable media URLs."""
     output = job.outputs.get(job.stages[0], {})
+    if "masks_file" in output:
+        return masks.masks_body(output)  # segment-anything-2's MasksResponse, as the runner sent it
     if "choices" in output:
         return dict(output)  # llm's LLMResponse, as the runner sent it
     if "text" in output:

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from livepeer_ai.gateway import queue, webhooks
+from livepeer_ai.gateway import masks, queue, webhooks
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
 from livepeer_ai.gateway.stage_request import StageRequest
@@ -447,6 +447,9 @@ def store_api_result(job: Job, stage: str, result: dict[str, Any]) -> None:
         # llm's answer is kept as the runner sent it, less the node's receipts (it has no media to sign).
         # NUL taken out of the model's text: PostgreSQL's jsonb cannot hold it (json_input.storable).
         job.outputs[stage] = storable({key: result[key] for key in LLM_RESPONSE_FIELDS if key in result})
+        Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
+    elif masks.is_masks(result):
+        job.outputs[stage] = masks.store_masks(job, result)
         Job.objects.filter(id=job.id).update(outputs=job.outputs, updated_at=timezone.now())
     elif "text" in result:
         # Text answers are kept as the runner sent them (no media to store).

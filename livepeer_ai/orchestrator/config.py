@@ -41,6 +41,7 @@ PIPELINES = {
     "audio-to-text",
     "llm",
     "text-to-speech",
+    "segment-anything-2",
 }
 
 

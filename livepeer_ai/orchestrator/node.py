@@ -54,7 +54,7 @@ from livepeer_ai.payments.receipts import (
 )
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.pipelines.audio import decode_audio
-from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_upload
+from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_image_or_video, measure_upload
 from livepeer_ai.protocol.node_info import (
     CapabilityInfo,
     HardwareInfo,
@@ -243,6 +243,8 @@ class Node:
                 uploads[FILE_FIELDS[pipeline]] = raw
                 if pipeline == "audio-to-text":
                     input_ms = (await asyncio.to_thread(decode_audio, raw)).duration_ms
+                elif pipeline == "segment-anything-2":
+                    input_size, frames = await asyncio.to_thread(measure_image_or_video, raw)
                 else:
                     input_size, frames = await asyncio.to_thread(measure_upload, raw, pipeline == "frame-interpolation")
         except RequestInvalid as exc:

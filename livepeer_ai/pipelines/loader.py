@@ -15,6 +15,7 @@ PIPELINES = (
     "audio-to-text",
     "llm",
     "text-to-speech",
+    "segment-anything-2",
 )
 
 
@@ -68,4 +69,8 @@ def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
         from livepeer_ai.pipelines.text_to_speech import TextToSpeech
 
         return TextToSpeech(spec, device)
+    if spec.pipeline == "segment-anything-2":
+        from livepeer_ai.pipelines.segment_anything_2 import SegmentAnything2
+
+        return SegmentAnything2(spec, device)
     raise ValueError(f"Unknown pipeline {spec.pipeline!r}.")

@@ -74,6 +74,43 @@ def measure_upload(raw: bytes, is_video: bool) -> tuple[tuple[int, int], int]:
     return decode_image(raw).size, 0
 
 
+def is_still_image(raw: bytes) -> bool:
+    """Whether an upload is one picture; an animated GIF/WebP/PNG or a video is not. Refuses nothing:
+    what this cannot open is left to the decoder that follows to name."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as image:
+                return int(getattr(image, "n_frames", 1)) < 2
+    except Exception:
+        return False
+
+
+IMAGE_OR_VIDEO = (
+    "Uploaded file is not a supported image (PNG, JPEG, WebP) or video (GIF, MP4, WebM, animated WebP/PNG)."
+)
+
+
+def measure_image_or_video(raw: bytes) -> tuple[tuple[int, int], int]:
+    """measure_upload for an input that may be either: a still image counts 0 frames."""
+    if is_still_image(raw):
+        return measure_upload(raw, is_video=False)
+    try:
+        return measure_upload(raw, is_video=True)
+    except UnsupportedMedia:
+        raise UnsupportedMedia(IMAGE_OR_VIDEO) from None
+
+
+def decode_image_or_video(raw: bytes) -> Image.Image | list[Image.Image]:
+    """A still image, or every frame of a video (as decode_video_frames)."""
+    if is_still_image(raw):
+        return decode_image(raw)
+    try:
+        return decode_video_frames(raw)
+    except UnsupportedMedia:
+        raise UnsupportedMedia(IMAGE_OR_VIDEO) from None
+
+
 def video_frames(
     raw: bytes, max_pixels: int = MAX_INPUT_PIXELS, max_frames: int = MAX_VIDEO_FRAMES
 ) -> Iterator[Image.Image]:

@@ -328,6 +328,15 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
             "build": "vits",
         },
         {
+            "pipeline": "segment-anything-2",
+            "model_id": "livepeer-ai/tiny-sam2-hiera",
+            "family": "sam2",
+            "local_path": str(models_dir / "tiny-sam2-hiera"),
+            "build": "sam2",
+            # Masks come back at the input's size, three per image as text: keep them CPU-sized.
+            "max_side": 512,
+        },
+        {
             "pipeline": "frame-interpolation",
             "model_id": "opencv/dis-flow",
             "family": "optical-flow",
@@ -339,6 +348,7 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
 
 def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
     """Build every tiny model that is missing (or all with force); return the catalog."""
+    from livepeer_ai.pipelines.tiny_sam2 import build_sam2
     from livepeer_ai.pipelines.tiny_speech import build_vits
     from livepeer_ai.pipelines.tiny_text import build_blip, build_llama, build_whisper
 
@@ -355,6 +365,7 @@ def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
         "whisper": build_whisper,
         "llama": build_llama,
         "vits": build_vits,
+        "sam2": build_sam2,
     }
     catalog = tiny_catalog(models_dir)
     built: set[str] = set()

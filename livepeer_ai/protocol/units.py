@@ -34,8 +34,9 @@ def units_for(
     input_ms: int = 0,
 ) -> int:
     """Units billed: pixels, for audio-to-text milliseconds of audio (`input_ms`, measured
-    by decoding it), for llm tokens, for text-to-speech characters of the text.
-    `input_size` is (width, height) of the uploaded image or video frame."""
+    by decoding it), for llm tokens, for text-to-speech characters of the text. `input_size` is
+    (width, height) of the uploaded image or video frame, `input_frames` a video's frame count
+    (0 for a still image)."""
     if pipeline == "audio-to-text":
         # Livepeer bills transcription by the audio's duration in milliseconds.
         return input_ms
@@ -57,6 +58,9 @@ def units_for(
     if pipeline in ("upscale", "image-to-text"):
         # Both bill the input image's pixels, whatever the output.
         return width * height
+    if pipeline == "segment-anything-2":
+        # The input's pixels, as Livepeer bills it; a video (ours) every frame's.
+        return width * height * max(1, input_frames)
     if pipeline == "frame-interpolation":
         # Our addition: every output frame at the input size.
         multiplier = _int(fields, "multiplier", FrameInterpolationParams)

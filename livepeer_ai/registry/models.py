@@ -25,6 +25,7 @@ class Pipeline(models.TextChoices):
     AUDIO_TO_TEXT = "audio-to-text"
     LLM = "llm", "LLM"
     TEXT_TO_SPEECH = "text-to-speech"
+    SEGMENT_ANYTHING_2 = "segment-anything-2"
 
 
 class Family(models.TextChoices):
@@ -43,6 +44,7 @@ class Family(models.TextChoices):
     WHISPER = "whisper", "Whisper speech recognition"
     LLAMA = "llama", "Llama chat model (causal LM)"
     VITS = "vits", "VITS speech synthesis (MMS-TTS)"
+    SAM2 = "sam2", "Segment Anything 2 (images and video)"
 
 
 class EntryStatus(models.TextChoices):

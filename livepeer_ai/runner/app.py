@@ -27,7 +27,13 @@ from livepeer_ai.body_limit import MAX_BODY_BYTES, BodySizeLimit
 from livepeer_ai.messages import CHAT_STREAM_DONE, chat_chunk, chat_error, error_body, sse_event
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.base import ModelSpec
-from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, decode_image, decode_video_frames
+from livepeer_ai.pipelines.media import (
+    MediaTooLarge,
+    UnsupportedMedia,
+    decode_image,
+    decode_image_or_video,
+    decode_video_frames,
+)
 from livepeer_ai.runner import execute
 from livepeer_ai.runner.jobs import JobSlot, RunnerBusy, final_event, start_job, stream_events
 from livepeer_ai.runner.schemas import (
@@ -39,7 +45,9 @@ from livepeer_ai.runner.schemas import (
     LLMParams,
     RequestInvalid,
     RunnerParams,
+    SegmentAnything2Params,
     check_input_size,
+    check_segment_input,
     check_values,
     json_object,
     missing_field_error,
@@ -161,7 +169,7 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
         fields, upload = await parse_request(request, spec.pipeline)
         params: RunnerParams = PARAMS_BY_PIPELINE[spec.pipeline].model_validate(fields)
         check_values(params, spec.model_id, spec.max_side, spec.family)
-        media = await decode_upload(upload, spec) if upload is not None else None
+        media = await decode_upload(upload, spec, params) if upload is not None else None
     except RequestInvalid as exc:
         return JSONResponse({"detail": exc.errors}, status_code=422)
     except ValidationError as exc:
@@ -201,8 +209,15 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
     return JSONResponse(outcome.body, status_code=outcome.status)
 
 
-async def decode_upload(upload: UploadFile, spec: ModelSpec) -> Any:
+async def decode_upload(upload: UploadFile, spec: ModelSpec, params: RunnerParams) -> Any:
     raw = await upload.read()
+    if isinstance(params, SegmentAnything2Params):
+        media = await asyncio.to_thread(decode_image_or_video, raw)
+        if isinstance(media, list):
+            check_segment_input(params, media[0].size, len(media), spec.max_side)
+        else:
+            check_segment_input(params, media.size, 0, spec.max_side)
+        return media
     if spec.pipeline == "frame-interpolation":
         frames = await asyncio.to_thread(decode_video_frames, raw)
         check_input_size(spec.pipeline, frames[0].size, spec.max_side)

@@ -6,14 +6,17 @@ import time
 import uuid
 from typing import Any
 
+import numpy as np
+
 from livepeer_ai.pipelines.audio import encode_wav
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
 from livepeer_ai.pipelines.llm import Completion
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
+from livepeer_ai.pipelines.segment_anything_2 import Masks
 from livepeer_ai.pipelines.text_to_speech import Speech
 from livepeer_ai.runner.jobs import JobFunction, TextCallback
-from livepeer_ai.runner.schemas import RunnerParams
+from livepeer_ai.runner.schemas import RunnerParams, SegmentAnything2Params
 
 
 def image_response(images: list[GeneratedImage]) -> dict[str, Any]:
@@ -66,9 +69,24 @@ def audio_response(speech: Speech) -> dict[str, Any]:
     return {"audio": {"url": data_url(encode_wav(speech.samples, speech.sample_rate), "audio/wav")}}
 
 
+def masks_response(masks: Masks) -> dict[str, Any]:
+    """MasksResponse as Livepeer's runner writes it: each array as the text of its nested list, an
+    image's masks in order of descending score. A video's arrays lead with the frame (docs/api.md)."""
+    order: Any = slice(None) if masks.frames else np.argsort(masks.scores)[::-1]
+    body: dict[str, Any] = {
+        "masks": str(masks.masks[order].tolist()),
+        "scores": str(masks.scores[order].tolist()),
+        "logits": str(masks.logits[order].tolist()),
+    }
+    if masks.frames:
+        body["frames"] = masks.frames
+    return body
+
+
 def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) -> JobFunction:
     values = params.model_dump()
     name = spec.pipeline
+    prompt = params.segment_prompt() if isinstance(params, SegmentAnything2Params) else None
 
     def run(on_progress: ProgressCallback, cancel: CancelToken, on_text: TextCallback) -> dict[str, Any]:
         common = {"on_progress": on_progress, "cancel": cancel}
@@ -147,6 +165,16 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
             # `description` steers a description-conditioned family (Parler-TTS); VITS, the family
             # served here, has one voice per checkpoint: the description is checked, not read.
             return audio_response(pipeline(text=values["text"], seed=resolve_seed(values["seed"]), **common))
+        if name == "segment-anything-2":
+            masks = pipeline(
+                media=media,
+                prompt=prompt,
+                multimask_output=values["multimask_output"],
+                return_logits=values["return_logits"],
+                normalize_coords=values["normalize_coords"],
+                **common,
+            )
+            return masks_response(masks)
         raise ValueError(f"Unknown pipeline {name!r}.")
 
     return run

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from livepeer_ai import json_input
 from livepeer_ai.pipelines.image_to_image import effective_steps
+from livepeer_ai.pipelines.segment_prompts import BadPrompt, SegmentPrompt, check_fits, parse_prompt
 from livepeer_ai.pipelines.text_to_image import NO_GUIDANCE_FAMILIES
 
 MAX_STEPS = 150
@@ -60,6 +61,10 @@ MIN_INPUT_SIZE: dict[str, tuple[int, int]] = {
     # OpenCV's DIS optical flow (medium preset) needs 8 px a side, and 12 px along one of them.
     "frame-interpolation": (8, 12),
 }
+
+
+# segment-anything-2: a video's pixels in all, in images at the model's side limit (check_segment_input).
+SEGMENT_VIDEO_MASKS = 3
 
 
 class BadValue(ValueError):
@@ -172,6 +177,25 @@ class TextToSpeechParams(RunnerParams):
     seed: int | None = None
 
 
+class SegmentAnything2Params(RunnerParams):
+    """Livepeer's form fields; the prompts are JSON arrays as text (pipelines/segment_prompts.py)."""
+
+    point_coords: str | None = None
+    point_labels: str | None = None
+    box: str | None = None
+    mask_input: str | None = None
+    multimask_output: bool = True
+    return_logits: bool = True
+    normalize_coords: bool = True
+
+    def segment_prompt(self) -> SegmentPrompt:
+        """The parsed prompt, or BadValue saying what is wrong with it."""
+        try:
+            return parse_prompt(self.point_coords, self.point_labels, self.box, self.mask_input)
+        except BadPrompt as exc:
+            raise BadValue(str(exc)) from None
+
+
 PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "text-to-image": TextToImageParams,
     "image-to-image": ImageToImageParams,
@@ -182,6 +206,7 @@ PARAMS_BY_PIPELINE: dict[str, type[RunnerParams]] = {
     "audio-to-text": AudioToTextParams,
     "llm": LLMParams,
     "text-to-speech": TextToSpeechParams,
+    "segment-anything-2": SegmentAnything2Params,
 }
 
 # Multipart file fields each pipeline requires (docs/protocol.md §1.1: all but t2i are forms).
@@ -192,6 +217,8 @@ FILE_FIELDS: dict[str, str] = {
     "frame-interpolation": "video",
     "image-to-text": "image",
     "audio-to-text": "audio",
+    # An image, as Livepeer's; or, beyond it, a video (GIF, MP4, …) prompted on its first frame.
+    "segment-anything-2": "image",
 }
 # The runner API's return_timestamps values ("true" is "sentence").
 TIMESTAMP_VALUES = ("true", "sentence", "word", "false")
@@ -257,6 +284,8 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int, fami
         _check_llm_params(params)
     if isinstance(params, TextToSpeechParams):
         _check_speech_params(params)
+    if isinstance(params, SegmentAnything2Params):
+        params.segment_prompt()
     for side in ("width", "height"):
         value = getattr(params, side, None)
         if value is None:
@@ -297,9 +326,32 @@ def check_input_size(pipeline: str, size: tuple[int, int], max_side: int) -> Non
     if min(size) < shorter or max(size) < longer:
         also = f", and {longer} px along one of them" if longer > shorter else ""
         raise BadValue(f"The input is {width}x{height}; {pipeline} needs at least {shorter} px a side{also}.")
-    # Upscale keeps the input size, so the model's side limit applies to it.
-    if pipeline == "upscale" and max(size) > max_side:
+    # Upscale keeps the input size, and segment-anything-2's masks are at the input's size:
+    # the model's side limit applies to the input.
+    if pipeline in ("upscale", "segment-anything-2") and max(size) > max_side:
         raise BadValue(f"Image is {width}x{height}; this model takes up to {max_side} px a side.")
+
+
+def check_segment_input(params: SegmentAnything2Params, size: tuple[int, int], frames: int, max_side: int) -> None:
+    """What a segment-anything-2 prompt asks of the input it came with (`frames`: 0 for a still image)."""
+    check_input_size("segment-anything-2", size, max_side)
+    prompt = params.segment_prompt()
+    if frames:
+        width, height = size
+        # A video's masks (one a frame) may hold as many values as an image's three at the side limit.
+        if width * height * frames > SEGMENT_VIDEO_MASKS * max_side * max_side:
+            raise BadValue(
+                f"The video is {frames} frames of {width}x{height}; this model follows an object through at most "
+                f"{SEGMENT_VIDEO_MASKS * max_side * max_side:,} pixels in all (fewer frames or smaller ones)."
+            )
+        if prompt.mask is not None:
+            raise BadValue("mask_input is for images; prompt a video's first frame with point_coords or box.")
+        if not prompt.has_points_or_box:
+            raise BadValue("A video needs a prompt on its first frame: point_coords with point_labels, or box.")
+    try:
+        check_fits(prompt, size, params.normalize_coords)
+    except BadPrompt as exc:
+        raise BadValue(str(exc)) from None
 
 
 def _check_audio_params(params: AudioToTextParams) -> None:

@@ -30,6 +30,8 @@ def test_units_are_billed_by_the_protocols_rule_on_each_request():
     assert units["2 messages, 256 tokens (default max_tokens), greedy"] == 256  # llm bills max_tokens
     assert units["a sentence, 63 characters"] == 63  # text-to-speech bills the text's characters
     assert units["1,000 characters (the most one request speaks)"] == 1000
+    assert units["256×256 image, 1 point, 3 masks as logits"] == 256 * 256  # segment-anything-2: the input
+    assert units["8 frames 256×256 (GIF), 1 point on frame 0, followed"] == 256 * 256 * 8  # every frame
 
 
 def test_revenue_per_runner_hour_is_the_fee_over_the_measured_seconds():

@@ -388,6 +388,11 @@ def test_audio_to_text_bills_milliseconds_of_audio_whatever_the_fields() -> None
     assert units_for("audio-to-text", {}, input_size=(40, 30), input_ms=7) == 7
 
 
+def test_segment_anything_2_bills_the_input_pixels_and_a_videos_every_frame() -> None:
+    assert units_for("segment-anything-2", {"point_coords": "[[1, 2]]"}, input_size=(40, 30)) == 1200
+    assert units_for("segment-anything-2", {}, input_size=(40, 30), input_frames=5) == 1200 * 5
+
+
 def test_llm_bills_max_tokens_or_the_runners_default() -> None:
     # docs/protocol.md §2.4: the most tokens the answer may have, known before it is written.
     assert units_for("llm", {"messages": [], "max_tokens": 64}) == 64

@@ -38,6 +38,7 @@ def test_build_is_deterministic_and_registers_every_pipeline(tmp_path, stack_env
         ("audio-to-text", "livepeer-ai/tiny-whisper"),
         ("llm", "livepeer-ai/tiny-llama-instruct"),
         ("text-to-speech", "livepeer-ai/tiny-vits"),
+        ("segment-anything-2", "livepeer-ai/tiny-sam2-hiera"),
     }
     entry = ModelEntry.objects.get(pipeline="image-to-video")
     assert entry.local_path == str(tmp_path / "tiny-svd-xt")
@@ -51,4 +52,4 @@ def test_rebuilding_keeps_existing_folders_and_updates_entries(tmp_path):
     before = weights.stat().st_mtime_ns
     call_command("build_tiny_models", output=str(tmp_path))
     assert weights.stat().st_mtime_ns == before
-    assert ModelEntry.objects.count() == 11
+    assert ModelEntry.objects.count() == 12

@@ -20,7 +20,7 @@ def test_new_tiny_entries_are_approved_and_a_curators_disable_stands(stack_env, 
     call_command("build_tiny_models", output=models)
     entries = ModelEntry.objects.all()
     # One entry per (pipeline, model) of the catalog: the five image and video pipelines, and the text ones.
-    assert entries.count() == len({(e["pipeline"], e["model_id"]) for e in tiny_catalog(Path(models))}) == 11
+    assert entries.count() == len({(e["pipeline"], e["model_id"]) for e in tiny_catalog(Path(models))}) == 12
     assert set(entries.values_list("status", flat=True)) == {EntryStatus.APPROVED}
     record = entries.get(pipeline="upscale").audit.get()
     assert (record.action, record.actor, record.changes["status"]) == (AuditAction.CREATED, None, [None, "approved"])
