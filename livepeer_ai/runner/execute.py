@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
 from livepeer_ai.pipelines.llm import Completion
+from livepeer_ai.pipelines.loras import LoraRequest
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
 from livepeer_ai.runner.jobs import JobFunction, TextCallback
@@ -59,7 +61,10 @@ def llm_response(completion: Completion, model_id: str) -> dict[str, Any]:
     }
 
 
-def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) -> JobFunction:
+def job_for(
+    pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any, loras: Sequence[LoraRequest] = ()
+) -> JobFunction:
+    """`loras`: the request's LoRAs, resolved to their files (text-to-image and image-to-image)."""
     values = params.model_dump()
     name = spec.pipeline
 
@@ -76,6 +81,7 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
                     num_inference_steps=values["num_inference_steps"],
                     num_images_per_prompt=values["num_images_per_prompt"],
                     seed=resolve_seed(values["seed"]),
+                    loras=loras,
                     **common,
                 )
             )
@@ -90,6 +96,7 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
                     num_inference_steps=values["num_inference_steps"],
                     num_images_per_prompt=values["num_images_per_prompt"],
                     seed=resolve_seed(values["seed"]),
+                    loras=loras,
                     **common,
                 )
             )
