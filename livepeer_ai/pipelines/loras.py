@@ -88,9 +88,9 @@ class LoraAdapters:
         adapter = adapter_name(lora.name)
         path = Path(lora.path)
         try:
+            # A file that fails part way (shapes of another base) is taken out again by diffusers itself.
             self.pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=adapter)
         except Exception as exc:
-            self._forget(adapter)
             logger.exception("could not load LoRA %s from %s", lora.name, lora.path)
             raise LoraLoadFailed(f"LoRA {lora.name!r} could not be loaded on this runner.") from exc
         self.loaded[lora.name] = (adapter, lora.path)
@@ -100,9 +100,3 @@ class LoraAdapters:
         adapter, _path = self.loaded.pop(name)
         self.pipe.delete_adapters([adapter])
         logger.info("evicted LoRA %s (%d loaded)", name, len(self.loaded))
-
-    def _forget(self, adapter: str) -> None:
-        """Drop what a failed load may have left of an adapter, so the pipeline is as it was."""
-        present = {name for names in self.pipe.get_list_adapters().values() for name in names}
-        if adapter in present:
-            self.pipe.delete_adapters([adapter])

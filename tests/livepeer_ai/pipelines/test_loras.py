@@ -106,10 +106,20 @@ def test_adapters_beyond_the_bound_evict_the_least_recently_used(text_to_image, 
     assert picture(text_to_image, [lora(tiny, "ink")]) == ink
 
 
-def test_a_file_that_is_not_a_lora_fails_and_leaves_nothing_of_itself_behind(text_to_image, tiny, tmp_path):
+@pytest.mark.parametrize("kind", ["not-safetensors", "other-shapes"])
+def test_a_file_that_does_not_load_fails_and_leaves_nothing_of_itself_behind(text_to_image, tiny, tmp_path, kind):
+    from safetensors.torch import load_file, save_file
+
     base, ink = picture(text_to_image), picture(text_to_image, [lora(tiny, "ink")])
     broken = tmp_path / "broken.safetensors"
-    broken.write_bytes(b"not a safetensors file")
+    if kind == "not-safetensors":
+        broken.write_bytes(b"not a safetensors file")
+    else:
+        # A LoRA for another UNet: its layers are injected, then its weights do not fit them.
+        weights = load_file(tiny["loras"]["neon"])
+        first = next(name for name in weights if ".lora.down." in name)
+        weights[first] = weights[first][:, :-1].contiguous()
+        save_file(weights, str(broken))
 
     with pytest.raises(LoraLoadFailed, match="tests/broken"):
         picture(text_to_image, [LoraRequest("tests/broken", str(broken), 1.0)])

@@ -3,6 +3,7 @@ loads, detects its family and measures its memory, and proposes pending entries 
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_a_diffusers_folder_becomes_pending_entries_an_admin_approves(tiny, pers
 def test_an_sdxl_turbo_folder_is_told_from_sdxl_by_its_scheduler(tiny):
     propose(tiny["sdxl-turbo"], "me/turbo", pipeline=["text-to-image"])
     entry = ModelEntry.objects.get(model_id="me/turbo")
-    assert (entry.pipeline, entry.family) == ("text-to-image", "sdxl-turbo")
+    assert (entry.pipeline, entry.family, entry.status) == ("text-to-image", "sdxl-turbo", EntryStatus.PENDING)
     # The same weights proposed as plain SDXL, by the operator's word.
     propose(tiny["sdxl-turbo"], "me/turbo-as-sdxl", pipeline=["image-to-image"], family="sdxl")
     assert ModelEntry.objects.get(model_id="me/turbo-as-sdxl").family == "sdxl"
@@ -139,6 +140,29 @@ def test_a_folder_of_another_pipeline_class_is_refused(tiny, tmp_path):
     (other / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')
     with pytest.raises(CommandError, match="is a FluxPipeline pipeline; this network runs"):
         propose(other, "me/flux")
+
+
+def test_stable_diffusion_2_is_told_from_1_and_refused(tiny, tmp_path):
+    sd2 = tmp_path / "sd2"
+    shutil.copytree(tiny["sd15"], sd2)
+    config = json.loads((sd2 / "unet" / "config.json").read_text())
+    (sd2 / "unet" / "config.json").write_text(json.dumps({**config, "cross_attention_dim": 1024}))
+    with pytest.raises(CommandError, match="is Stable Diffusion 2.x, which this network does not run"):
+        propose(sd2, "me/sd2")
+
+
+def test_a_single_file_of_another_architecture_is_refused(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    # The key and width diffusers tells an SD 2.x checkpoint by.
+    path = tmp_path / "sd2.safetensors"
+    save_file(
+        {"model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight": torch.zeros(4, 1024)},
+        str(path),
+    )
+    with pytest.raises(CommandError, match="is a v2 checkpoint; single files of SD 1.x and SDXL are taken"):
+        propose(path, "me/sd2-file")
 
 
 def test_an_id_already_registered_is_refused_and_nothing_is_added(tiny):
