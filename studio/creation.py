@@ -1,4 +1,4 @@
-"""Starting a member's GIF: the round's rules and quota, the style's words, then a gateway job.
+"""Starting a member's GIF: the round's rules and quota, the style's words and LoRA, then a gateway job.
 
 The form checks the bounds for a friendly message; `start_generation` checks them
 again, so a retry or a hand-made POST meets the same rules.
@@ -6,6 +6,7 @@ again, so a retry or a hand-made POST meets the same rules.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from livepeer_ai.gateway import payment, queue
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, billed_units, create_gif_job, gif_stages
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
+from livepeer_ai.registry.loras import approved_loras_for, routable_loras
+from livepeer_ai.registry.models import ModelEntry
 from studio.models import Generation, Round
 from studio.presets import STYLE_PRESETS, apply_style
 from studio.refusals import Refused
@@ -38,6 +41,8 @@ SIZES = {
     "portrait": ("Portrait 2:3", 256, 384),
 }
 DEFAULT_SIZE = "square"
+# A LoRA picked in the studio is applied to the first frame at this weight (the runner API's `loras`).
+LORA_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,33 @@ def check_models_routable(choices: dict[str, Any]) -> None:
             raise Refused(f"GIFs can't be made with these stages right now. {unsold}", status=503)
 
 
+def studio_image_model() -> ModelEntry | None:
+    return ModelEntry.objects.filter(
+        pipeline="text-to-image", model_id=settings.DEFAULT_MODELS.get("text-to-image", "")
+    ).first()
+
+
+def lora_choices() -> list[tuple[str, str]]:
+    """The approved LoRAs the studio's text-to-image model takes, as (name, what the picker shows)."""
+    model = studio_image_model()
+    if model is None:
+        return []
+    return [(lora.name, lora.description or lora.name) for lora in approved_loras_for(model.family)]
+
+
+def check_lora(choices: dict[str, Any]) -> None:
+    """A picked LoRA is still approved for the studio's model, or Refused naming it (it may have been
+    disabled since the form was shown, or a retry may ask for one that since was)."""
+    name = choices.get("lora") or ""
+    model = studio_image_model()
+    if not name or model is None:
+        return
+    try:
+        routable_loras([name], model.model_id, model.family)
+    except ModelNotRoutable as exc:
+        raise Refused(f"This style can't be used right now. {exc.message}", status=400) from None
+
+
 def check_payable(prompt: str, parameters: dict[str, Any], choices: dict[str, Any]) -> None:
     """Refused when the gateway could never pay for a stage of this GIF (its ticket limit per request)."""
     stages = gif_stages(upscale=bool(choices.get("upscale")), interpolate=bool(choices.get("interpolate")))
@@ -128,6 +160,8 @@ def gif_parameters(choices: dict[str, Any], negative_prompt: str) -> dict[str, A
     names = ("text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps")
     parameters = {name: choices[name] for name in names if name in choices}
     parameters.update({"negative_prompt": negative_prompt, "style": choices["style"]})
+    if choices.get("lora"):
+        parameters["loras"] = json.dumps({choices["lora"]: LORA_WEIGHT})
     # Choices saved before the aspect ratio existed have no "size": those GIFs were square.
     _, parameters["width"], parameters["height"] = SIZES[choices.get("size") or DEFAULT_SIZE]
     return parameters
@@ -142,6 +176,7 @@ def start_generation(
     if problems:
         raise Refused(" ".join(problems), status=400)
     check_models_routable(choices)
+    check_lora(choices)
     prompt, negative_prompt = apply_style(choices["prompt"], choices.get("negative_prompt", ""), choices["style"])
     parameters = gif_parameters(choices, negative_prompt)
     check_payable(prompt, parameters, choices)

@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS
 from studio import my_gifs
-from studio.creation import DEFAULT_SIZE, FPS_RANGE, MOTION_RANGE, SEED_MAX, SIZES, Limits
+from studio.creation import DEFAULT_SIZE, FPS_RANGE, MOTION_RANGE, SEED_MAX, SIZES, Limits, lora_choices
 from studio.models import ReportReason, Round
 from studio.presets import STYLE_PRESETS
 
@@ -34,6 +34,12 @@ class PromptForm(forms.Form):
         required=False,
         initial="",
         help_text="Adds a few words to the prompt and the negative prompt.",
+    )
+    lora = forms.ChoiceField(
+        required=False,
+        initial="",
+        label="LoRA style",
+        help_text="A fine-tuned style the network's curators approved, applied to the first frame.",
     )
     size = forms.ChoiceField(
         choices=[(key, f"{label} ({width}×{height})") for key, (label, width, height) in SIZES.items()],
@@ -94,6 +100,7 @@ class PromptForm(forms.Form):
     def __init__(self, *args: Any, limits: Limits | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits or Limits()
+        self.fields["lora"].choices = [("", "None"), *lora_choices()]  # type: ignore[attr-defined]
         for name, most in (
             ("text_to_image_steps", self.limits.max_text_to_image_steps),
             ("image_to_video_steps", self.limits.max_image_to_video_steps),

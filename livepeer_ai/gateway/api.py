@@ -58,6 +58,7 @@ from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_image_or_video, measure_upload
 from livepeer_ai.protocol.units import units_for
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
+from livepeer_ai.registry.loras import routable_loras
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
     MAX_JSON_BYTES,
@@ -71,6 +72,7 @@ from livepeer_ai.runner.schemas import (
     check_values,
     json_object,
     missing_field_error,
+    requested_loras,
     validation_errors,
 )
 
@@ -167,6 +169,8 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
     measured: Upload | None = None
     try:
         check_values(params, model_id, entry.max_side, entry.family)
+        # Named LoRAs must be approved for this model's base: refused here too, before any job.
+        routable_loras(requested_loras(params), model_id, entry.family)
         if upload is not None:
             # Measured once here; the stage bills from these numbers without decoding again.
             if pipeline == "audio-to-text":
@@ -181,6 +185,8 @@ def parse(request: HttpRequest, pipeline: str) -> tuple[dict[str, Any], Upload |
                 measured = Upload(*upload, size=size, frames=frames)
     except BadValue as exc:
         raise Rejected(error(400, str(exc))) from None
+    except ModelNotRoutable as exc:
+        raise Rejected(error(exc.status, exc.message)) from None
     except MediaTooLarge as exc:
         raise Rejected(error(413, str(exc))) from None
     except UnsupportedMedia as exc:

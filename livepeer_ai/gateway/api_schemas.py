@@ -14,8 +14,11 @@ from pydantic import BaseModel, Field
 from livepeer_ai.gateway.models import JobStatus
 from livepeer_ai.runner.schemas import (
     LLM_ROLES,
+    LORAS_EXAMPLE,
     MAX_IMAGES_PER_PROMPT,
     MAX_LLM_TOKENS,
+    MAX_LORA_WEIGHT,
+    MAX_LORAS,
     MAX_SEED,
     MAX_SPEAKER_DESCRIPTION_CHARACTERS,
     MAX_SPEECH_CHARACTERS,
@@ -285,7 +288,12 @@ def request_schema(params: type[BaseModel]) -> dict[str, Any]:
         "seed": {"minimum": 0, "maximum": MAX_SEED},
         # A required prompt must say something (image-to-text's optional one may be empty).
         **({"prompt": {"pattern": r"\S"}} if "prompt" in schema.get("required", []) else {}),
-        "loras": {"maxLength": 0, "description": "LoRAs are not supported."},
+        "loras": {
+            "description": f"A JSON object in a string: approved LoRA names and their weights, at most {MAX_LORAS} "
+            f"(each weight from -{MAX_LORA_WEIGHT:g} to {MAX_LORA_WEIGHT:g}), e.g. `{LORAS_EXAMPLE}`. Each must be "
+            "approved for the model's base; an unknown or unapproved one is a 400 that names it. Empty: none.",
+            "examples": ["", LORAS_EXAMPLE],
+        },
         "messages": {"minItems": 1},
         "max_tokens": {"minimum": 1, "maximum": MAX_LLM_TOKENS},
         "top_k": {"minimum": -1, "not": {"const": 0}, "description": "-1: no limit."},

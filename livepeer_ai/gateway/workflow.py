@@ -54,6 +54,8 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "motion_bucket_id": 127,
     "interpolation_multiplier": 2,
     "negative_prompt": "",
+    # The first frame's LoRAs, as the runner API's `loras` field ("" for none).
+    "loras": "",
 }
 
 
@@ -308,6 +310,8 @@ def text_to_image_body(job: Job) -> dict[str, Any]:
     }
     if "seed" in p:
         body["seed"] = p["seed"]
+    if p.get("loras"):
+        body["loras"] = p["loras"]
     return body
 
 

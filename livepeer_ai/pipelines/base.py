@@ -22,6 +22,9 @@ class ModelSpec:
     local_path: str
     max_side: int = 1024
     default_parameters: dict[str, Any] = field(default_factory=dict)
+    # The runner's own setting, not the registry's: how many LoRA adapters it keeps loaded
+    # at once (text-to-image and image-to-image; pipelines/loras.py).
+    max_loaded_loras: int = 8
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelSpec:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from PIL import Image
 
@@ -13,6 +14,7 @@ from livepeer_ai.pipelines.base import (
     image_seeds,
 )
 from livepeer_ai.pipelines.device import pick_device
+from livepeer_ai.pipelines.loras import LoraAdapters, LoraRequest
 from livepeer_ai.pipelines.outputs import GeneratedImage
 from livepeer_ai.pipelines.text_to_image import NO_GUIDANCE_FAMILIES, interrupting_callback
 
@@ -36,6 +38,7 @@ class ImageToImage:
             spec.local_path, local_files_only=True, dtype=self.dtype
         ).to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
+        self.loras = LoraAdapters(self.pipe, spec.max_loaded_loras)
 
     def __call__(
         self,
@@ -50,7 +53,10 @@ class ImageToImage:
         seed: int,
         on_progress: ProgressCallback,
         cancel: CancelToken,
+        loras: Sequence[LoraRequest] = (),
     ) -> list[GeneratedImage]:
+        # Exactly this request's adapters, or none: nothing carries over from the last request.
+        self.loras.apply(loras)
         if self.spec.family in NO_GUIDANCE_FAMILIES:
             guidance_scale = 0.0
             # The Turbo runner raises the step count so at least one step runs

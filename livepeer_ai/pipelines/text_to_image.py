@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, StepCounter, image_seeds
 from livepeer_ai.pipelines.device import pick_device
+from livepeer_ai.pipelines.loras import LoraAdapters, LoraRequest
 from livepeer_ai.pipelines.outputs import GeneratedImage
 
 # Families distilled to run without classifier-free guidance (docs/protocol.md §1.4).
@@ -40,6 +42,7 @@ class TextToImage:
             spec.local_path, local_files_only=True, dtype=self.dtype
         ).to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
+        self.loras = LoraAdapters(self.pipe, spec.max_loaded_loras)
 
     def __call__(
         self,
@@ -54,7 +57,10 @@ class TextToImage:
         seed: int,
         on_progress: ProgressCallback,
         cancel: CancelToken,
+        loras: Sequence[LoraRequest] = (),
     ) -> list[GeneratedImage]:
+        # Exactly this request's adapters, or none: nothing carries over from the last request.
+        self.loras.apply(loras)
         if self.spec.family in NO_GUIDANCE_FAMILIES:
             guidance_scale = 0.0
         counter = StepCounter(num_inference_steps * num_images_per_prompt, on_progress, cancel)

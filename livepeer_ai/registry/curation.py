@@ -1,7 +1,7 @@
 """Model curation: who may add, change and approve registry entries, and what the network may route.
 
 Every change to an entry goes through these functions, each in one transaction
-with its audit record, so the trail in `ModelAudit` is complete whether the
+with its audit record, so the trail in `ModelAudit` (`LoraAudit` for LoRAs) is complete whether the
 change came from the dashboard, the Django admin or a management command.
 
 Routing asks one question, `routable_model(pipeline, model_id)`: the gateway's
@@ -13,12 +13,16 @@ caller (the studio) that wants to refuse early. Orchestrator nodes ask
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from livepeer_ai.registry.models import AuditAction, EntryStatus, ModelAudit, ModelEntry
+from livepeer_ai.registry.models import AuditAction, EntryStatus, LoraEntry, ModelEntry
+
+# A curated entry: a model, or a LoRA applied on top of one (registry/loras.py). Both
+# change only through the functions below, each change with its audit record.
+Entry = ModelEntry | LoraEntry
 
 # What a curator may change after creation; (pipeline, model_id) is the entry's identity.
 EDITABLE_FIELDS = (
@@ -34,6 +38,22 @@ EDITABLE_FIELDS = (
     "runner_version",
 )
 CREATE_FIELDS = ("pipeline", "model_id", *EDITABLE_FIELDS)
+# A LoRA's identity is its name.
+LORA_EDITABLE_FIELDS = (
+    "base",
+    "local_path",
+    "description",
+    "pinned_revision",
+    "licence",
+    "commercial_use",
+    "nsfw_level",
+)
+LORA_CREATE_FIELDS = ("name", *LORA_EDITABLE_FIELDS)
+
+
+def editable_fields(entry: Entry) -> tuple[str, ...]:
+    return LORA_EDITABLE_FIELDS if isinstance(entry, LoraEntry) else EDITABLE_FIELDS
+
 
 # pending → approved | disabled (declined); approved → disabled; disabled → approved.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -107,23 +127,44 @@ def visible_entries(user: Any) -> QuerySet[ModelEntry]:
 # -- changes, each with its audit record ----------------------------------------------
 
 
-def _record(entry: ModelEntry, actor: Any, action: str, changes: dict[str, Any], note: str) -> ModelAudit:
-    return ModelAudit.objects.create(entry=entry, actor=actor, action=action, changes=changes, note=note)
+def _record(entry: Entry, actor: Any, action: str, changes: dict[str, Any], note: str) -> Any:
+    # ModelAudit for a model, LoraAudit for a LoRA: each entry's trail is its `audit`.
+    return entry.audit.create(actor=actor, action=action, changes=changes, note=note)
 
 
 def _create(fields: dict[str, Any], actor: Any, status: str, action: str, note: str, proposer: Any) -> ModelEntry:
-    unknown = set(fields) - set(CREATE_FIELDS)
+    return cast(ModelEntry, create_entry(ModelEntry, CREATE_FIELDS, fields, actor, status, action, note, proposer))
+
+
+def create_entry(
+    model: type[Entry],
+    create_fields: tuple[str, ...],
+    fields: dict[str, Any],
+    actor: Any,
+    status: str,
+    action: str,
+    note: str,
+    proposer: Any,
+) -> Entry:
+    """A new model or LoRA entry and its first audit record, in one transaction."""
+    unknown = set(fields) - set(create_fields)
     if unknown:
         raise CurationError(f"Not registry fields: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         try:
             with transaction.atomic():
-                entry = ModelEntry.objects.create(**fields, status=status, proposed_by=proposer)
+                entry = model.objects.create(**fields, status=status, proposed_by=proposer)
         except IntegrityError:
-            raise CurationError(f"{fields['pipeline']} {fields['model_id']!r} is already in the registry.") from None
-        changes = {name: [None, getattr(entry, name)] for name in (*CREATE_FIELDS, "status")}
+            raise CurationError(f"{_identity(model, fields)} is already in the registry.") from None
+        changes = {name: [None, getattr(entry, name)] for name in (*create_fields, "status")}
         _record(entry, actor, action, changes, note)
     return entry
+
+
+def _identity(model: type[Entry], fields: dict[str, Any]) -> str:
+    if model is LoraEntry:
+        return f"LoRA {fields['name']!r}"
+    return f"{fields['pipeline']} {fields['model_id']!r}"
 
 
 def propose(user: Any, fields: dict[str, Any], note: str = "") -> ModelEntry:
@@ -142,15 +183,15 @@ def register(
     return _create(fields, actor, status, AuditAction.CREATED, note, proposer=None)
 
 
-def edit(entry: ModelEntry, actor: Any, fields: dict[str, Any], note: str = "") -> dict[str, list[Any]]:
+def edit(entry: Entry, actor: Any, fields: dict[str, Any], note: str = "") -> dict[str, list[Any]]:
     """Change some of an entry's fields; returns what changed (old → new), also written to the trail."""
     if not can_curate(actor):
         raise CurationForbidden("Only admins may change registry entries.")
-    not_editable = set(fields) - set(EDITABLE_FIELDS)
+    not_editable = set(fields) - set(editable_fields(entry))
     if not_editable:
         raise CurationError(f"These fields cannot be changed here: {', '.join(sorted(not_editable))}")
     with transaction.atomic():
-        locked = ModelEntry.objects.select_for_update().get(pk=entry.pk)
+        locked = type(entry).objects.select_for_update().get(pk=entry.pk)
         changes = {
             name: [getattr(locked, name), value] for name, value in fields.items() if getattr(locked, name) != value
         }
@@ -165,7 +206,7 @@ def edit(entry: ModelEntry, actor: Any, fields: dict[str, Any], note: str = "") 
     return changes
 
 
-def change_status(entry: ModelEntry, actor: Any, to: str, note: str = "") -> ModelEntry:
+def change_status(entry: Entry, actor: Any, to: str, note: str = "") -> Entry:
     """Move an entry along pending → approved → disabled (→ approved again), or refuse with the reason."""
     if not can_curate(actor):
         raise CurationForbidden("Only admins may approve or disable models.")
@@ -173,7 +214,7 @@ def change_status(entry: ModelEntry, actor: Any, to: str, note: str = "") -> Mod
         raise CurationError(f"Unknown status {to!r}; expected one of {', '.join(EntryStatus.values)}.")
     with transaction.atomic():
         # Locked, so two curators acting at once see each other's change, not a stale status.
-        locked = ModelEntry.objects.select_for_update().get(pk=entry.pk)
+        locked = type(entry).objects.select_for_update().get(pk=entry.pk)
         if to not in TRANSITIONS[locked.status]:
             raise CurationError(f"{locked} is {locked.get_status_display().lower()}; it cannot be moved to {to}.")
         old = locked.status
@@ -184,11 +225,11 @@ def change_status(entry: ModelEntry, actor: Any, to: str, note: str = "") -> Mod
     return entry
 
 
-def approve(entry: ModelEntry, actor: Any, note: str = "") -> ModelEntry:
+def approve(entry: Entry, actor: Any, note: str = "") -> Entry:
     return change_status(entry, actor, EntryStatus.APPROVED, note)
 
 
-def disable(entry: ModelEntry, actor: Any, note: str = "") -> ModelEntry:
+def disable(entry: Entry, actor: Any, note: str = "") -> Entry:
     return change_status(entry, actor, EntryStatus.DISABLED, note)
 
 

@@ -6,7 +6,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from livepeer_ai.registry import curation
-from livepeer_ai.registry.models import EntryStatus, ModelEntry, Pipeline
+from livepeer_ai.registry.models import EntryStatus, LoraBase, LoraEntry, ModelEntry, Pipeline
 
 
 class ModelFilterForm(forms.Form):
@@ -72,3 +72,54 @@ class ProposeForm(forms.ModelForm):
 class StatusForm(forms.Form):
     to = forms.ChoiceField(choices=[(EntryStatus.APPROVED, "Approve"), (EntryStatus.DISABLED, "Disable")])
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class LoraFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=[("", "Any status"), *EntryStatus.choices], required=False)
+    base = forms.ChoiceField(choices=[("", "Any base model"), *LoraBase.choices], required=False)
+
+    def filter(self, entries: QuerySet[LoraEntry]) -> QuerySet[LoraEntry]:
+        if self.cleaned_data.get("status"):
+            entries = entries.filter(status=self.cleaned_data["status"])
+        if self.cleaned_data.get("base"):
+            entries = entries.filter(base=self.cleaned_data["base"])
+        return entries
+
+    def query(self) -> str:
+        if not self.is_valid():
+            return ""
+        return "&".join(f"{name}={value}" for name, value in self.cleaned_data.items() if value)
+
+
+class LoraProposeForm(forms.ModelForm):
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the network should offer it; curators see this in the audit trail.",
+    )
+
+    class Meta:
+        model = LoraEntry
+        fields = list(curation.LORA_CREATE_FIELDS)
+        help_texts = {
+            "name": "The name callers give in a request's loras field, e.g. a Hugging Face repo id like nerijs/pixel-art-xl.",
+            "base": "The base model it was trained on: it applies to every model built on it.",
+            "local_path": "The LoRA's .safetensors file on the runners' machines.",
+            "description": "One line shown in the studio's style picker (trigger words belong here).",
+            "pinned_revision": "The exact upstream revision (commit) of the file.",
+        }
+
+    def validate_unique(self) -> None:
+        existing = LoraEntry.objects.filter(name=self.cleaned_data.get("name")).first()
+        if existing is not None:
+            self.add_error("name", f"{existing} is already in the registry ({existing.get_status_display().lower()}).")
+
+    def clean_local_path(self) -> str:
+        path = str(self.cleaned_data.get("local_path", "")).strip()
+        if not path.endswith(".safetensors"):
+            raise forms.ValidationError("A LoRA is a .safetensors file: give the path of one.")
+        return path
+
+    def registry_fields(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in curation.LORA_CREATE_FIELDS}

@@ -158,3 +158,92 @@ class ModelAudit(models.Model):
     @property
     def actor_name(self) -> str:
         return self.actor.get_username() if self.actor is not None else "system"
+
+
+class LoraBase(models.TextChoices):
+    """The base architecture a LoRA was trained on: it applies to every model family built on it."""
+
+    SD15 = "sd15", "Stable Diffusion 1.x"
+    SDXL = "sdxl", "Stable Diffusion XL"
+
+
+# Model family → the LoRA base its models take. SDXL Turbo and Lightning are SDXL's UNet
+# distilled: SDXL LoRAs load into them (most are made for the base model and still apply).
+LORA_BASE_OF_FAMILY: dict[str, str] = {
+    Family.SD15: LoraBase.SD15,
+    Family.SDXL: LoraBase.SDXL,
+    Family.SDXL_TURBO: LoraBase.SDXL,
+}
+# The pipelines whose requests may name LoRAs (the runner API's `loras` field).
+LORA_PIPELINES = (Pipeline.TEXT_TO_IMAGE, Pipeline.IMAGE_TO_IMAGE)
+
+
+class LoraEntry(models.Model):
+    """A LoRA adapter runners may apply on top of a model of its base, and its local `.safetensors` file.
+
+    Curated like a model (pending → approved → disabled, every change in `LoraAudit`);
+    callers name it in a request's `loras` field by `name`, as Livepeer's callers name
+    a Hugging Face repo (`{"nerijs/pixel-art-xl": 1.2}`).
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    base = models.CharField(max_length=16, choices=LoraBase.choices, verbose_name="base model")
+    # A diffusers/kohya LoRA file; a runner loads it with diffusers' `load_lora_weights`.
+    local_path = models.CharField(max_length=500)
+    # What the studio's style picker shows; trigger words belong here too.
+    description = models.CharField(max_length=300, blank=True)
+    pinned_revision = models.CharField(max_length=100, blank=True)
+    licence = models.CharField(max_length=100, blank=True)
+    commercial_use = models.BooleanField(default=False, help_text="The licence allows commercial use of outputs.")
+    nsfw_level = models.CharField(max_length=16, choices=NsfwLevel.choices, default=NsfwLevel.SAFE)
+    status = models.CharField(max_length=16, choices=EntryStatus.choices, default=EntryStatus.PENDING)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="proposed_loras"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "base"])]
+        ordering = ["base", "name"]
+        verbose_name = "LoRA"
+        verbose_name_plural = "LoRAs"
+
+    def __str__(self) -> str:
+        return f"LoRA {self.name}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("registry:lora-detail", args=[self.pk])
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == EntryStatus.APPROVED
+
+    def applies_to(self, family: str) -> bool:
+        return LORA_BASE_OF_FAMILY.get(family) == self.base
+
+
+class LoraAudit(models.Model):
+    """One change to a LoRA entry, as `ModelAudit` is for models."""
+
+    entry = models.ForeignKey(LoraEntry, on_delete=models.PROTECT, related_name="audit")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="lora_audits"
+    )
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["entry", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.entry} {self.action} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor_name(self) -> str:
+        return self.actor.get_username() if self.actor is not None else "system"

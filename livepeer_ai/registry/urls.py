@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from livepeer_ai.registry import views
+from livepeer_ai.registry import lora_views, views
 
 app_name = "registry"
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("propose/", views.propose, name="model-propose"),
     path("<int:entry_id>/", views.model_detail, name="model-detail"),
     path("<int:entry_id>/status/", views.change_status, name="model-status"),
+    path("loras/", lora_views.lora_list, name="lora-list"),
+    path("loras/propose/", lora_views.propose, name="lora-propose"),
+    path("loras/<int:entry_id>/", lora_views.lora_detail, name="lora-detail"),
+    path("loras/<int:entry_id>/status/", lora_views.change_status, name="lora-status"),
 ]

@@ -1,19 +1,23 @@
 """Model curation pages in the dashboard: the registry list, an entry with its audit trail,
-the operators' proposal form, and the curators' approve/disable buttons."""
+the operators' proposal form, and the curators' approve/disable buttons (shared with the
+LoRA pages, registry/lora_views.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from livepeer_ai.htmx import HtmxHttpRequest
 from livepeer_ai.registry import curation
-from livepeer_ai.registry.forms import ModelFilterForm, ProposeForm, StatusForm
-from livepeer_ai.registry.models import ModelEntry
+from livepeer_ai.registry.forms import LoraProposeForm, ModelFilterForm, ProposeForm, StatusForm
+from livepeer_ai.registry.models import LoraEntry, ModelEntry
 
 PAGE_SIZE = 50
 
@@ -33,13 +37,33 @@ def model_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context, status=200 if valid else 400)
 
 
-def detail_context(request: HttpRequest, entry: ModelEntry, status_form: StatusForm | None = None) -> dict[str, object]:
+# What each status means for an entry, under its status on its page.
+STATUS_HELP = {
+    "model": {
+        "approved": "The gateway routes this model and orchestrators advertise it.",
+        "pending": "Not routed until a curator approves it.",
+        "disabled": "The gateway refuses requests for this model and orchestrators no longer advertise it.",
+    },
+    "lora": {
+        "approved": "Requests may name this LoRA; runners of its base model load it when asked.",
+        "pending": "Requests naming it are refused until a curator approves it.",
+        "disabled": "The gateway and runners refuse requests that name this LoRA.",
+    },
+}
+
+
+def detail_context(
+    request: HttpRequest, entry: curation.Entry, status_form: StatusForm | None = None
+) -> dict[str, object]:
+    kind = "lora" if isinstance(entry, LoraEntry) else "model"
     return {
         "entry": entry,
         "audit": entry.audit.select_related("actor")[:100],
         "can_curate": curation.can_curate(request.user),
         "transitions": sorted(curation.TRANSITIONS[entry.status]),
         "status_form": status_form or StatusForm(),
+        "status_url": reverse(f"registry:{kind}-status", args=[entry.pk]),
+        "help": STATUS_HELP[kind],
     }
 
 
@@ -55,6 +79,11 @@ def change_status(request: HtmxHttpRequest, entry_id: int) -> HttpResponse:
     if not curation.can_curate(request.user):
         return forbidden(request, "Only admins may approve or disable models.")
     entry = get_object_or_404(ModelEntry.objects.select_related("proposed_by"), pk=entry_id)
+    return curate(request, entry, "registry/model_detail.html")
+
+
+def curate(request: HtmxHttpRequest, entry: curation.Entry, template: str) -> HttpResponse:
+    """A curator's approve/disable of a model or a LoRA: the curation partial for htmx, else back to the entry."""
     form = StatusForm(request.POST)
     status = 200
     if form.is_valid():
@@ -66,9 +95,8 @@ def change_status(request: HtmxHttpRequest, entry_id: int) -> HttpResponse:
     else:
         status = 400
     if request.htmx or status != 200:
-        template = "registry/model_detail.html#curation" if request.htmx else "registry/model_detail.html"
         context = detail_context(request, entry, form if status != 200 else None)
-        return render(request, template, context, status=status)
+        return render(request, f"{template}#curation" if request.htmx else template, context, status=status)
     messages.success(request, f"{entry} is now {entry.get_status_display().lower()}.")
     return redirect(entry)
 
@@ -82,12 +110,23 @@ def propose(request: HttpRequest) -> HttpResponse:
             request, "Only orchestrator operators (signed in with their node's address) and admins may propose models."
         )
     form = ProposeForm(request.POST if request.method == "POST" else None)
+    return proposal(request, form, curation.propose, {"what": "model", "list_url": reverse("registry:model-list")})
+
+
+def proposal(
+    request: HttpRequest,
+    form: ProposeForm | LoraProposeForm,
+    propose: Callable[..., curation.Entry],
+    context: dict[str, str],
+) -> HttpResponse:
+    """The proposal form of a model or a LoRA: the new pending entry's page once it is valid."""
     if request.method == "POST" and form.is_valid():
         try:
-            entry = curation.propose(request.user, form.registry_fields(), note=form.cleaned_data["note"])
+            entry = propose(request.user, form.registry_fields(), note=form.cleaned_data["note"])
         except curation.CurationError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Proposed {entry}; it runs once a curator approves it.")
             return redirect(entry)
-    return render(request, "registry/propose.html", {"form": form}, status=400 if form.is_bound else 200)
+    page: dict[str, object] = {"form": form, "action": request.path, **context}
+    return render(request, "registry/propose.html", page, status=400 if form.is_bound else 200)

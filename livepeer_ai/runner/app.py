@@ -36,6 +36,7 @@ from livepeer_ai.pipelines.media import (
 )
 from livepeer_ai.runner import execute
 from livepeer_ai.runner.jobs import JobSlot, RunnerBusy, final_event, start_job, stream_events
+from livepeer_ai.runner.lora_catalog import FixedLoras, LoraCatalog, resolve_loras
 from livepeer_ai.runner.schemas import (
     FILE_FIELDS,
     NOT_MULTIPART,
@@ -51,6 +52,7 @@ from livepeer_ai.runner.schemas import (
     check_values,
     json_object,
     missing_field_error,
+    requested_loras,
     validation_errors,
 )
 
@@ -66,10 +68,11 @@ def error(status: int, msg: str) -> JSONResponse:
 
 
 class RunnerState:
-    def __init__(self, spec: ModelSpec, device: str | None, loader: Loader) -> None:
+    def __init__(self, spec: ModelSpec, device: str | None, loader: Loader, loras: LoraCatalog) -> None:
         self.spec = spec
         self.device = device
         self.loader = loader
+        self.loras = loras
         self.pipeline: Any = None
         self.status = "LOADING"
         self.load_error = ""
@@ -109,10 +112,13 @@ async def parse_request(request: Request, pipeline: str) -> tuple[dict[str, Any]
     return fields, upload
 
 
-def create_app(spec: ModelSpec, device: str | None = None, loader: Loader | None = None) -> ASGIApp:
+def create_app(
+    spec: ModelSpec, device: str | None = None, loader: Loader | None = None, loras: LoraCatalog | None = None
+) -> ASGIApp:
+    """`loras`: the LoRAs requests may name (none when not given; `run_runner` gives the registry's)."""
     from livepeer_ai.pipelines.loader import load_pipeline
 
-    state = RunnerState(spec, device, loader or load_pipeline)
+    state = RunnerState(spec, device, loader or load_pipeline, loras or FixedLoras())
     auth_token = os.environ.get("AUTH_TOKEN", "")
 
     @asynccontextmanager
@@ -169,6 +175,9 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
         fields, upload = await parse_request(request, spec.pipeline)
         params: RunnerParams = PARAMS_BY_PIPELINE[spec.pipeline].model_validate(fields)
         check_values(params, spec.model_id, spec.max_side, spec.family)
+        requested = requested_loras(params)
+        # Only when a request names some: the catalog may read the registry.
+        loras = await asyncio.to_thread(resolve_loras, requested, state.loras) if requested else []
         media = await decode_upload(upload, spec, params) if upload is not None else None
     except RequestInvalid as exc:
         return JSONResponse({"detail": exc.errors}, status_code=422)
@@ -188,7 +197,7 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
         cancel = state.slot.acquire()
     except RunnerBusy:
         return error(503, "Runner is busy with another job.")
-    job = execute.job_for(state.pipeline, spec, params, media)
+    job = execute.job_for(state.pipeline, spec, params, media, loras)
     events = start_job(state.slot, cancel, job, spec.pipeline)
     our_events = "text/event-stream" in request.headers.get("accept", "")
     if isinstance(params, LLMParams) and params.stream and not our_events:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from livepeer_ai.pipelines.audio import encode_wav
 from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback, resolve_seed
 from livepeer_ai.pipelines.llm import Completion
+from livepeer_ai.pipelines.loras import LoraRequest
 from livepeer_ai.pipelines.media import data_url, encode_gif, encode_mp4, png_data_url
 from livepeer_ai.pipelines.outputs import GeneratedImage, GeneratedVideo
 from livepeer_ai.pipelines.segment_anything_2 import Masks
@@ -83,7 +85,10 @@ def masks_response(masks: Masks) -> dict[str, Any]:
     return body
 
 
-def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) -> JobFunction:
+def job_for(
+    pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any, loras: Sequence[LoraRequest] = ()
+) -> JobFunction:
+    """`loras`: the request's LoRAs, resolved to their files (text-to-image and image-to-image)."""
     values = params.model_dump()
     name = spec.pipeline
     prompt = params.segment_prompt() if isinstance(params, SegmentAnything2Params) else None
@@ -101,6 +106,7 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
                     num_inference_steps=values["num_inference_steps"],
                     num_images_per_prompt=values["num_images_per_prompt"],
                     seed=resolve_seed(values["seed"]),
+                    loras=loras,
                     **common,
                 )
             )
@@ -115,6 +121,7 @@ def job_for(pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any) ->
                     num_inference_steps=values["num_inference_steps"],
                     num_images_per_prompt=values["num_images_per_prompt"],
                     seed=resolve_seed(values["seed"]),
+                    loras=loras,
                     **common,
                 )
             )

@@ -17,6 +17,7 @@ from typing import Any
 
 from livepeer_ai.messages import error_body
 from livepeer_ai.pipelines.base import CancelToken, InvalidParameters, JobCanceled, ProgressCallback
+from livepeer_ai.pipelines.loras import LoraLoadFailed
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ def error_event(exc: BaseException, pipeline: str) -> JobEvent:
         return JobEvent("error", error_body(str(exc)), 415)
     if isinstance(exc, InvalidParameters | ValueError):
         return JobEvent("error", error_body(str(exc)), 400)
+    if isinstance(exc, LoraLoadFailed):
+        return JobEvent("error", error_body(str(exc)), 500)
     if type(exc).__name__ == "OutOfMemoryError":
         return JobEvent("error", error_body("GPU out of memory."), 500)
     logger.error("%s pipeline failed", pipeline, exc_info=exc)

@@ -6,6 +6,7 @@ Type errors are 422 in FastAPI's shape; values a model cannot take are 400
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -32,6 +33,11 @@ VALUE_RANGES: dict[str, tuple[float, float, bool]] = {
     "temperature": (0.0, 2.0, False),
     "top_p": (0.0, 1.0, True),
 }
+# LoRAs one text-to-image or image-to-image request may apply (Livepeer's runner allows 4), and
+# the weights each may have: far past ±10 an adapter only turns the picture to noise.
+MAX_LORAS = 4
+MAX_LORA_WEIGHT = 10.0
+LORAS_EXAMPLE = '{"nerijs/pixel-art-xl": 1.2}'
 # llm: the most tokens one answer may be billed for and generate (docs/protocol.md §2.4).
 MAX_LLM_TOKENS = 4096
 LLM_ROLES = ("system", "user", "assistant")
@@ -272,8 +278,7 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int, fami
     """Raise BadValue with a message a person can act on (`family`: the model's, as the registry has it)."""
     if params.model_id and params.model_id != served_model_id:
         raise BadValue(f"This runner serves {served_model_id!r}, not {params.model_id!r}.")
-    if getattr(params, "loras", ""):
-        raise BadValue("LoRAs are not supported by this runner.")
+    requested_loras(params)
     prompt = getattr(params, "prompt", None)
     # image-to-text's prompt is optional: it only starts the caption.
     if prompt is not None and not prompt.strip() and not isinstance(params, ImageToTextParams):
@@ -317,6 +322,39 @@ def check_values(params: RunnerParams, served_model_id: str, max_side: int, fami
         raise BadValue(
             f"num_inference_steps x strength must be at least 1 (got {params.num_inference_steps} x {params.strength})."
         )
+
+
+def requested_loras(params: RunnerParams) -> dict[str, float]:
+    """The request's `loras` as name → weight ({} for none), or BadValue saying what is wrong with it.
+
+    Livepeer sends them as a JSON object in a string (`{"name": weight}`); an empty string
+    or `{}` asks for none. Whether each name is an approved LoRA is the registry's answer
+    (the gateway) or the runner's list (the runner), checked after this.
+    """
+    raw = getattr(params, "loras", "")
+    if not raw.strip():
+        return {}
+    try:
+        loras = json_input.loads(raw)
+    except json_input.JsonRefused as exc:
+        raise BadValue(f"loras must be a JSON object of LoRA names and weights, e.g. {LORAS_EXAMPLE}: {exc}") from None
+    if not isinstance(loras, dict):
+        raise BadValue(f"loras must be a JSON object of LoRA names and weights, e.g. {LORAS_EXAMPLE}.")
+    if len(loras) > MAX_LORAS:
+        raise BadValue(f"A request may apply at most {MAX_LORAS} LoRAs; this one names {len(loras)}.")
+    weights = {}
+    for name, weight in loras.items():
+        if not name.strip():
+            raise BadValue("A LoRA name in loras is empty.")
+        # JSON's true and false are Python ints: refused as weights all the same.
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise BadValue(f"The weight of LoRA {name!r} must be a number, got {json.dumps(weight)}.")
+        if not -MAX_LORA_WEIGHT <= weight <= MAX_LORA_WEIGHT:
+            raise BadValue(
+                f"The weight of LoRA {name!r} must be between {-MAX_LORA_WEIGHT:g} and {MAX_LORA_WEIGHT:g}, got {weight}."
+            )
+        weights[name] = float(weight)
+    return weights
 
 
 def check_input_size(pipeline: str, size: tuple[int, int], max_side: int) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from livepeer_ai.registry.models import ModelEntry
+from livepeer_ai.registry.models import LoraEntry, ModelEntry
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -43,6 +43,13 @@ def test_build_is_deterministic_and_registers_every_pipeline(tmp_path, stack_env
     entry = ModelEntry.objects.get(pipeline="image-to-video")
     assert entry.local_path == str(tmp_path / "tiny-svd-xt")
     assert (Path(entry.local_path) / "model_index.json").exists()
+    # A tiny LoRA per image base, approved, its file beside the models.
+    loras = {lora.name: lora for lora in LoraEntry.objects.all()}
+    assert {name: (lora.base, lora.status) for name, lora in loras.items()} == {
+        "livepeer-ai/tiny-sd15-lora": ("sd15", "approved"),
+        "livepeer-ai/tiny-sdxl-lora": ("sdxl", "approved"),
+    }
+    assert loras["livepeer-ai/tiny-sd15-lora"].local_path == str(tmp_path / "tiny-loras" / "tiny-sd15-lora.safetensors")
 
 
 @pytest.mark.django_db
@@ -53,3 +60,4 @@ def test_rebuilding_keeps_existing_folders_and_updates_entries(tmp_path):
     call_command("build_tiny_models", output=str(tmp_path))
     assert weights.stat().st_mtime_ns == before
     assert ModelEntry.objects.count() == 12
+    assert LoraEntry.objects.count() == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import random
 import struct
 import zlib
@@ -114,7 +115,24 @@ CASES = [
     case("t2i-seed-over-32-bits", "text-to-image", t2i(seed=2**32), 400, "seed must be between"),
     case("t2i-guidance-51", "text-to-image", t2i(guidance_scale=51), 400, "guidance_scale must be"),
     case("t2i-other-model", "text-to-image", t2i(model_id="someone/else"), 400, "not 'someone/else'"),
-    case("t2i-loras", "text-to-image", t2i(loras='{"a/lora": 1.0}'), 400, "LoRAs are not supported"),
+    # LoRAs: the runner's tiny model is SDXL Turbo, whose approved LoRA is livepeer-ai/tiny-sdxl-lora.
+    case("t2i-lora-unknown", "text-to-image", t2i(loras='{"a/lora": 1.0}'), 400, "LoRA 'a/lora' is not available"),
+    case(
+        "t2i-lora-other-base",
+        "text-to-image",
+        t2i(loras='{"livepeer-ai/tiny-sd15-lora": 1.0}'),
+        400,
+        "LoRA 'livepeer-ai/tiny-sd15-lora' is not available",
+    ),
+    case("t2i-5-loras", "text-to-image", t2i(loras=json.dumps(dict.fromkeys("abcde", 1))), 400, "at most 4 LoRAs"),
+    case("t2i-loras-not-json", "text-to-image", t2i(loras="{pixel-art: 1}"), 400, "loras must be a JSON object"),
+    case("t2i-loras-a-list", "text-to-image", t2i(loras='["a/lora"]'), 400, "loras must be a JSON object"),
+    case("t2i-lora-weight-text", "text-to-image", t2i(loras='{"a/lora": "high"}'), 400, 'must be a number, got "high"'),
+    case("t2i-lora-weight-bool", "text-to-image", t2i(loras='{"a/lora": true}'), 400, "must be a number, got true"),
+    case("t2i-lora-weight-11", "text-to-image", t2i(loras='{"a/lora": 11}'), 400, "between -10 and 10, got 11"),
+    case("t2i-lora-weight-nan", "text-to-image", t2i(loras='{"a/lora": NaN}'), 400, "loras must be a JSON object"),
+    case("t2i-lora-empty-name", "text-to-image", t2i(loras='{" ": 1}'), 400, "A LoRA name in loras is empty"),
+    case("t2i-loras-not-a-string", "text-to-image", t2i(loras={"a/lora": 1}), 422, "string", ["body", "loras"]),
     case(
         "t2i-invalid-json",
         "text-to-image",
@@ -137,6 +155,8 @@ CASES = [
     case("i2i-strength-1.5", "image-to-image", form(**I2I, strength=1.5), 400, "at most 1.0, got 1.5"),
     case("i2i-empty-prompt", "image-to-image", form(prompt="", num_inference_steps=2), 400, "prompt must not be"),
     case("i2i-json-body", "image-to-image", JSON_TO_FORM, 422, "multipart/form-data", ["body"]),
+    case("i2i-lora-unknown", "image-to-image", form(**I2I, loras='{"x/y": 1}'), 400, "LoRA 'x/y' is not available"),
+    case("i2i-5-loras", "image-to-image", form(**I2I, loras=json.dumps(dict.fromkeys("abcde", 1))), 400, "at most 4"),
     # image-to-video: multipart
     case("i2v-missing-image", "image-to-video", form(upload=None, fps=6), 422, "Field required", ["body", "image"]),
     case("i2v-random-bytes", "image-to-video", form(upload=RANDOM_BYTES), 415, "not a supported image"),

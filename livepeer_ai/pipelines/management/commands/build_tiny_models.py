@@ -6,12 +6,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from livepeer_ai.registry import curation
-from livepeer_ai.registry.models import EntryStatus, ModelEntry
+from livepeer_ai.registry import curation, loras
+from livepeer_ai.registry.models import EntryStatus, LoraEntry, ModelEntry
 
 
 class Command(BaseCommand):
-    help = "Build deterministic tiny random-weight pipelines under var/models and register them (approved)."
+    help = "Build deterministic tiny random-weight pipelines and LoRAs under var/models and register them (approved)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--output", default=str(settings.MODELS_DIR), help="Folder to write models into.")
@@ -22,6 +22,7 @@ class Command(BaseCommand):
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from livepeer_ai.pipelines.tiny import build_all
+        from livepeer_ai.pipelines.tiny_lora import build_tiny_loras
 
         catalog = build_all(Path(output), force=force)
         for built in catalog:
@@ -46,3 +47,20 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{verb} {model.pipeline:20} {model.model_id:36} {model.status:9} {model.local_path or '(no weights)'}"
             )
+        self.register_loras(build_tiny_loras(Path(output), force=force))
+
+    def register_loras(self, catalog: list[dict[str, Any]]) -> None:
+        for built in catalog:
+            fields = {name: built[name] for name in ("base", "local_path", "description")}
+            lora = LoraEntry.objects.filter(name=built["name"]).first()
+            if lora is None:
+                lora = loras.register_lora(
+                    {"name": built["name"], **fields},
+                    status=EntryStatus.APPROVED,
+                    note="Tiny random-weight LoRA registered by build_tiny_models.",
+                )
+                verb = "registered"
+            else:
+                curation.edit(lora, None, fields, note="Rebuilt by build_tiny_models.")
+                verb = "updated"
+            self.stdout.write(f"{verb} {'LoRA':20} {lora.name:36} {lora.status:9} {lora.local_path}")
