@@ -128,6 +128,10 @@ class Round(models.Model):
     def winners(self) -> EntryQuerySet:
         return self.entries.winners()
 
+    def leading_entries(self, count: int) -> EntryQuerySet:
+        """The round's best public entries so far, as the leaderboard ranks them."""
+        return self.entries.public().select_related("round", "job__generation", "author").ranked()[:count]
+
 
 class Generation(models.Model):
     """A GIF job a member started in the studio: what they asked for, in which round."""
