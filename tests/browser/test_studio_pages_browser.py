@@ -128,7 +128,7 @@ TAP_TARGETS = (
     ".site-nav a, .site-nav button, .site-nav summary, main button, main .button, main summary, main select,"
     " main label.check, .gif-actions a, .card-vote a, .pager a, figure.result figcaption a, .receipt-link,"
     " .error-links a, .strip-more a, .sort a, .leaderboard a, #next-page, .share a, #entry-link, #all-my-gifs,"
-    " .make-another, .recent a, .notification a"
+    " .make-another, .recent a, .notification a, .gif-strip a"
 )
 TOO_SMALL = """(selector) => [...document.querySelectorAll(selector)]
   .filter((el) => el.getClientRects().length && getComputedStyle(el).visibility !== "hidden")
@@ -190,3 +190,70 @@ def test_a_gif_canceled_before_its_first_frame_is_given_back(new_page, demo_site
         demo_site.shell(RESTORE_NODES.format(saved=saved))
     page.goto("/")
     assert int(page.get_attribute("#quota", "data-left")) == left
+
+
+# A finished landscape GIF of `member`'s in the round on now, not entered; prints its job id.
+A_GIF = """
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from bench.studio_screenshots import gradient_gif
+from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS
+from studio.models import Generation
+from studio.rounds import current_round
+member = get_user_model().objects.get(username="{member}")
+job = Job.objects.create(prompt="{prompt}", owner=member, stages=["text-to-image", "image-to-video"],
+    parameters={{**DEFAULT_PARAMETERS, "width": 384, "height": 256}}, status=JobStatus.SUCCEEDED, stage_index=1,
+    finished_at=timezone.now())
+gif = default_storage.save(f"jobs/{{job.id}}/image-to-video/video.gif", ContentFile(gradient_gif(0.7, (384, 256))))
+checked = {{"nsfw": False, "nsfw_checked": True}}
+job.outputs = {{"text-to-image": {{"seed": 99, **checked}}, "image-to-video": {{"gif": gif, "frames": [], "fps": 6, **checked}}}}
+job.save()
+choices = {{"prompt": "{prompt}", "negative_prompt": "", "style": "", "size": "landscape", "seed": 99,
+    "text_to_image_steps": 6, "image_to_video_steps": 12, "motion_bucket_id": 127, "fps": 6}}
+Generation.objects.create(job=job, member=member, round=current_round(), prompt="{prompt}", choices=choices)
+print(job.id)
+"""
+
+
+def test_my_gifs_shows_thumbnails_and_remix_fills_in_the_form(new_page, demo_site):
+    tag = uuid.uuid4().hex[:6]
+    page = new_page()
+    sign_up(page, f"remixer-{tag}")
+    prompt = f"a paper crane over the sea {tag}"
+    job_id = demo_site.shell(A_GIF.format(member=f"remixer-{tag}", prompt=prompt)).strip().splitlines()[-1]
+    page.goto("/my-gifs/")
+    page.wait_for_function(
+        f"() => {{ const img = document.querySelector('#gif-{job_id} img.thumbnail');"
+        " return img && img.complete && img.naturalWidth > 0; }"
+    )
+    page.click(f'[id="remix{job_id}"]')
+    page.wait_for_selector("#prefilled")
+    assert "Filled in with that GIF's settings" in page.inner_text("#prefilled")
+    assert page.input_value("#id_prompt") == prompt
+    assert page.input_value("#id_size") == "landscape"
+    assert page.input_value("#id_seed") == ""  # a remix draws new noise
+
+
+def test_a_vote_asked_for_while_logged_out_is_cast_after_logging_in(new_page, demo_site):
+    tag = uuid.uuid4().hex[:6]
+    entry_id = an_entry(demo_site, f"vote-author-{tag}", f"a hot-air balloon {tag}")
+    password = "a-long-late-voter-passphrase"
+    demo_site.shell(
+        "from django.contrib.auth import get_user_model; "
+        f'get_user_model().objects.create_user("late-voter-{tag}", password="{password}")'
+    )
+    page = new_page()
+    page.goto(f"/entries/{entry_id}/")
+    page.click("#login-to-vote")
+    page.fill("#id_username", f"late-voter-{tag}")
+    page.fill("#id_password", password)
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    page.wait_for_url(re.compile(rf"/entries/{entry_id}/\?vote=confirm$"))
+    # Back on the entry, the vote is one press away, not cast by the link itself.
+    assert page.is_visible("#confirm-vote-notice") and page.inner_text("#vote-count") == "0"
+    page.click("#vote-button")
+    page.wait_for_selector("#voted")
+    assert page.inner_text("#vote-count") == "1"
