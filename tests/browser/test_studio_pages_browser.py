@@ -65,7 +65,9 @@ def test_a_pending_entry_is_shared_once_approved_and_its_maker_is_told(new_page,
     moderator.click(f'#awaiting-review [data-entry="{entry_id}"] button[data-action="approve"]')
     moderator.wait_for_selector(f'#awaiting-review [data-entry="{entry_id}"]', state="detached")
 
-    # The maker's next page says so in the nav; the list names the entry and leads to it.
+    # The maker's open page hears of it at once (pushed over their socket), and their next page says so too;
+    # the list names the entry and leads to it.
+    assert maker.wait_for_selector("#unread-notifications", timeout=10_000).inner_text().startswith("1")
     maker.goto("/")
     assert maker.inner_text("#unread-notifications").startswith("1")
     maker.click("#nav-notifications")

@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 
-from studio import moderation
+from livepeer_ai.asgi import application
+from studio import moderation, notifications
 from studio.models import Notification, NotificationKind, Safety
 from tests.studio.factories import make_entry, make_round
 
@@ -101,3 +104,50 @@ def test_members_see_only_their_own_notifications_and_visitors_log_in(client, pe
 @pytest.mark.django_db
 def test_visitors_have_no_notifications_link(client):
     assert 'id="nav-notifications"' not in client.get("/rounds/").content.decode()
+
+
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
+
+
+async def nav_socket(member) -> WebsocketCommunicator:
+    """The member's page's socket, connected, past the count it sends on connecting."""
+    socket = WebsocketCommunicator(application, "/ws/notifications/", headers=ORIGIN)
+    socket.scope["user"] = member
+    connected, _ = await socket.connect()
+    assert connected
+    first = await socket.receive_from(timeout=5)
+    assert first.startswith('<span id="nav-unread" hx-swap-oob="true">') and "unread-notifications" not in first
+    return socket
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_count_is_pushed_to_the_members_open_pages_as_it_changes(personas, other_member):
+    entry = await database_sync_to_async(lambda: make_entry(personas.member, make_round(), safety=Safety.UNCHECKED))()
+    mine, theirs = await nav_socket(personas.member), await nav_socket(other_member)
+
+    await database_sync_to_async(moderation.approve)(entry, personas.admin)
+    pushed = await mine.receive_from(timeout=5)
+    assert 'hx-swap-oob="true"' in pushed and 'id="unread-notifications" data-unread="1"' in pushed
+    assert await theirs.receive_nothing(timeout=0.2)  # another member's pages hear nothing of it
+
+    # Read in one tab, the count leaves the member's other tabs too.
+    await database_sync_to_async(notifications.mark_read)(personas.member)
+    read = await mine.receive_from(timeout=5)
+    assert read.startswith('<span id="nav-unread"') and "unread-notifications" not in read
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_visitors_socket_for_notifications_is_refused():
+    socket = WebsocketCommunicator(application, "/ws/notifications/", headers=ORIGIN)
+    connected, code = await socket.connect()
+    assert not connected and code == 4401
+
+
+@pytest.mark.django_db
+def test_members_pages_connect_the_count_socket(client, personas):
+    client.force_login(personas.member)
+    nav = client.get("/rounds/").content.decode().split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
+    assert 'ws-connect="/ws/notifications/"' in nav and 'id="nav-unread"' in nav
+    assert "hx-swap-oob" not in nav  # only the pushed fragment swaps by id
