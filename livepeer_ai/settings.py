@@ -170,10 +170,14 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "studio.notifications.nav_context",
             ],
         },
     },
 ]
+
+# A form refused by CSRF protection gets the site's 403 page, not Django's plain one.
+CSRF_FAILURE_VIEW = "studio.error_pages.csrf_failure"
 
 DATABASES = {
     "default": dj_database_url.parse(envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=0)

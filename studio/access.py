@@ -64,5 +64,9 @@ def staff_required(view: View) -> View:
 
 def refused(request: HttpRequest, message: str, status: int) -> HttpResponse:
     """A rule said no: the message, as a fragment for htmx or as a page."""
-    template = "studio/refused.html#notice" if getattr(request, "htmx", False) else "studio/refused.html"
-    return render(request, template, {"message": message}, status=status)
+    if getattr(request, "htmx", False):
+        template = "studio/refused.html#notice"
+    else:
+        # Out of service is the site's 503 page; the rules' own refusals say "that didn't work".
+        template = "503.html" if status == 503 else "studio/refused.html"
+    return render(request, template, {"message": message, "status": status}, status=status)

@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 
 from livepeer_ai.gateway.models import JobStatus
 from livepeer_ai.gateway.progress import job_group, queue_group
+from studio.notifications import member_group, unread_fragment
 from studio.results import describe_job, studio_job
 
 
@@ -66,3 +67,28 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         if rendered is not None:
             await self.follow_queue(rendered[1])
             await self.send(text_data=rendered[0])
+
+
+class UnreadNotificationsConsumer(AsyncWebsocketConsumer):
+    """Sends a member's page the nav's unread count (hx-swap-oob) on connect and whenever it changes.
+
+    One group per member; the message says only that the count changed, the count is read afresh.
+    """
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user") or AnonymousUser()
+        if not self.user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.group = member_group(self.user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        # Whatever changed between the page's render and this socket is shown too.
+        await self.send(text_data=await database_sync_to_async(unread_fragment)(self.user))
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def notifications_changed(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=await database_sync_to_async(unread_fragment)(self.user))

@@ -87,7 +87,10 @@ class PromptForm(forms.Form):
     upscale = forms.BooleanField(
         required=False,
         label="Upscale ×4",
-        help_text="Generate at a quarter of the size, then upscale every frame: sharper, slower.",
+        help_text=(
+            "The GIF keeps the size you chose: its first frame and video are made at a quarter of each side, "
+            "then every frame is upscaled ×4 by another model. Finer detail with real models; slower."
+        ),
     )
     interpolate = forms.BooleanField(
         required=False,

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.db import transaction
 
-from livepeer_ai.gateway.models import JobStatus
-from studio import alt_text, tasks
+from livepeer_ai.gateway.models import Job, JobStatus
+from studio import alt_text, progress, tasks
 from studio.models import Generation
 
 
@@ -20,6 +20,11 @@ def on_jobs_finished(sender: Any, job_ids: list[Any], status: str, **kwargs: Any
     """Sent inside the gateway's finishing transaction: work in a savepoint, enqueue after the commit."""
     with transaction.atomic():
         if status == JobStatus.SUCCEEDED:
+            # Their durations count from now: the job pages of the same shapes measure again.
+            shapes = {
+                progress.phases_key(job) for job in Job.objects.filter(id__in=job_ids).only("stages", "parameters")
+            }
+            transaction.on_commit(partial(progress.forget_phases, sorted(shapes)), robust=True)
             alt_text.store_caption(job_ids)
             gifs = Generation.objects.filter(job_id__in=job_ids, caption_job__isnull=True)
             for generation_id in gifs.values_list("id", flat=True):

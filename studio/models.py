@@ -128,6 +128,10 @@ class Round(models.Model):
     def winners(self) -> EntryQuerySet:
         return self.entries.winners()
 
+    def leading_entries(self, count: int) -> EntryQuerySet:
+        """The round's best public entries so far, as the leaderboard ranks them."""
+        return self.entries.public().select_related("round", "job__generation", "author").ranked()[:count]
+
 
 class Generation(models.Model):
     """A GIF job a member started in the studio: what they asked for, in which round."""
@@ -289,3 +293,36 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} on #{self.entry_id}"
+
+
+class NotificationKind(models.TextChoices):
+    APPROVED = "approved", "approved"
+    HIDDEN = "hidden", "hidden"
+    SHOWN = "shown", "shown again"
+
+
+class Notification(models.Model):
+    """Something a moderator did to a member's entry, said to the member on the site (studio/notifications.py)."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        # Every page a member opens counts their unread ones.
+        indexes = [models.Index(fields=["member", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.member} · entry {self.entry_id} {self.kind}"
+
+    @property
+    def message(self) -> str:
+        prompt = f"“{Truncator(self.entry.prompt).chars(60)}”"
+        if self.kind == NotificationKind.APPROVED:
+            return f"A moderator approved your entry {prompt}: it is in the gallery now, and you can share it."
+        if self.kind == NotificationKind.HIDDEN:
+            return f"A moderator hid your entry {prompt}: only you and the moderators can see it."
+        return f"A moderator stopped hiding your entry {prompt}."

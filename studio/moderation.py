@@ -7,7 +7,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from studio.models import Entry, Report
+from studio.models import Entry, NotificationKind, Report
+from studio.notifications import notify
 from studio.refusals import Refused
 
 
@@ -24,8 +25,13 @@ def report_entry(entry: Entry, reporter: Any, reason: str, details: str = "") ->
 
 
 def approve(entry: Entry, moderator: Any) -> None:
-    """Let an unchecked or flagged entry into the public gallery."""
-    Entry.objects.filter(pk=entry.pk).update(approved_at=timezone.now(), approved_by=moderator)
+    """Let an unchecked or flagged entry into the public gallery; its author is told, once."""
+    with transaction.atomic():
+        approved = Entry.objects.filter(pk=entry.pk, approved_at__isnull=True).update(
+            approved_at=timezone.now(), approved_by=moderator
+        )
+        if approved:
+            notify(entry, NotificationKind.APPROVED, moderator)
     entry.refresh_from_db()
 
 
@@ -33,7 +39,8 @@ def hide(entry: Entry, moderator: Any) -> None:
     """Take an entry out of every public list and page; its open reports are resolved by it."""
     now = timezone.now()
     with transaction.atomic():
-        Entry.objects.filter(pk=entry.pk).update(hidden=True, hidden_at=now, hidden_by=moderator)
+        if Entry.objects.filter(pk=entry.pk, hidden=False).update(hidden=True, hidden_at=now, hidden_by=moderator):
+            notify(entry, NotificationKind.HIDDEN, moderator)
         entry.reports.filter(resolved_at__isnull=True).update(
             resolved_at=now, resolved_by=moderator, resolution="hidden"
         )
@@ -41,7 +48,9 @@ def hide(entry: Entry, moderator: Any) -> None:
 
 
 def unhide(entry: Entry, moderator: Any) -> None:
-    Entry.objects.filter(pk=entry.pk).update(hidden=False, hidden_at=None, hidden_by=None)
+    with transaction.atomic():
+        if Entry.objects.filter(pk=entry.pk, hidden=True).update(hidden=False, hidden_at=None, hidden_by=None):
+            notify(entry, NotificationKind.SHOWN, moderator)
     entry.refresh_from_db()
 
 

@@ -96,10 +96,15 @@ def measured_phases(job: Job) -> list[float] | None:
     return [*phases, finish]
 
 
+def phases_key(job: Job) -> str:
+    return "studio:phases:" + hashlib.sha1(repr(shape(job)).encode()).hexdigest()
+
+
 def recent_phases(job: Job) -> list[float] | None:
     """`measured_phases`, kept PHASES_CACHE_S in the shared cache: the page is rendered on every step
-    pushed to every watcher, and the durations of finished jobs do not change that fast."""
-    key = "studio:phases:" + hashlib.sha1(repr(shape(job)).encode()).hexdigest()
+    pushed to every watcher, and the durations of finished jobs change only when a job succeeds
+    (`forget_phases`)."""
+    key = phases_key(job)
     try:
         cached = cache.get(key)
     except Exception:  # noqa: BLE001 - no cache (Redis down): measure each time
@@ -112,6 +117,15 @@ def recent_phases(job: Job) -> list[float] | None:
     except Exception:  # noqa: BLE001 - as above
         pass
     return phases
+
+
+def forget_phases(keys: list[str]) -> None:
+    """A job of these shapes succeeded: the next render measures again. Without it, "nothing measured"
+    was kept up to PHASES_CACHE_S after a shape's first GIF, and the next one's stages weighed the same."""
+    try:
+        cache.delete_many(keys)
+    except Exception:  # noqa: BLE001 - no cache: nothing was kept either
+        pass
 
 
 def floor_tenth(value: float) -> float:

@@ -85,9 +85,7 @@ def too_many(request: HttpRequest, seconds_left: int, limit: int, message: str =
         "limit": limit,
         "message": message,
     }
-    template = (
-        "studio/rate_limited.html#limit-message" if getattr(request, "htmx", False) else "studio/rate_limited.html"
-    )
+    template = "429.html#limit-message" if getattr(request, "htmx", False) else "429.html"
     response = render(request, template, context, status=429)
     response["Retry-After"] = str(seconds_left)
     if getattr(request, "htmx", False):

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Receipt
+from livepeer_ai.gateway.workflow import generation_size
 from studio.entries import job_safety
 from studio.models import Entry, Generation, Safety, fallback_alt
 from studio.presets import STYLE_PRESETS
@@ -88,6 +89,14 @@ class JobView:
     def style_label(self) -> str:
         preset = STYLE_PRESETS.get(self.job.parameters.get("style", ""))
         return preset.label if preset and preset.key else ""
+
+    @property
+    def upscaled_from(self) -> str:
+        """The size the first frame and the video were made at ("96×64") when "Upscale ×4" made the GIF, else ""."""
+        if "upscale" not in self.job.stages:
+            return ""
+        width, height = generation_size(self.job)
+        return f"{width}×{height}"
 
     @property
     def seed(self) -> Any:

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from studio import receipt_pages
 from studio.ratelimits import guarded_form
-from studio.views import accounts, api_keys, gallery, jobs, moderation, prompt_help, round_editing
+from studio.views import accounts, api_keys, gallery, jobs, moderation, notifications, prompt_help, round_editing
 
 # Django's own auth views, each form that takes a password or sends a mail behind its limit.
 sign_in = guarded_form("accounts:login", "LOGIN_RATE", "username")
@@ -27,6 +27,7 @@ urlpatterns = [
     path("entries/<int:pk>/vote/", gallery.vote, name="studio-vote"),
     path("entries/<int:pk>/vote/take-back/", gallery.take_back_vote, name="studio-take-back-vote"),
     path("entries/<int:pk>/report/", gallery.report, name="studio-report"),
+    path("notifications/", notifications.notification_list, name="studio-notifications"),
     path("moderation/", moderation.moderation, name="studio-moderation"),
     path("moderation/entries/<int:pk>/<str:action>/", moderation.moderate_entry, name="studio-moderate-entry"),
     path("moderation/reports/<int:pk>/dismiss/", moderation.dismiss_report, name="studio-dismiss-report"),

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from livepeer_ai.htmx import HtmxHttpRequest
+from studio import notifications
 from studio.access import member_required, to_login
 from studio.forms import ReportForm
 from studio.models import Entry, Round
@@ -78,6 +79,8 @@ def _entry_context(request: HttpRequest, entry: Entry, **extra: Any) -> dict[str
 @require_GET
 def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = _visible_entry(request, pk)
+    if entry.author_id == request.user.pk:
+        notifications.mark_read(request.user, entry)  # the page says what they said
     confirm = request.GET.get("vote") == CONFIRM_VOTE
     return render(request, "studio/entry.html", _entry_context(request, entry, confirm_vote=confirm))
 

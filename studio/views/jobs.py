@@ -27,12 +27,15 @@ from studio.results import describe_job, studio_job
 from studio.rounds import current_round
 
 MY_GIFS_PAGE_SIZE = 12
+# The home page's strip of the round's best GIFs.
+STRIP_SIZE = 8
 
 
 def _studio_context(request: HttpRequest, round: Round | None) -> dict[str, Any]:
     member = request.user if request.user.is_authenticated else None
     return {
         "round": round,
+        "best_entries": round.leading_entries(STRIP_SIZE) if round else [],
         "generations_left": round.generations_left(member) if round and member else None,
         "quota_rule": QUOTA_RULE,
         "recent": Generation.objects.filter(member=member).select_related("job")[:8] if member else [],

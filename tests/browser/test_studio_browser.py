@@ -53,6 +53,12 @@ def test_sign_up_make_a_gif_enter_it_and_win_a_vote(new_page, demo_site):
     assert gif.get_attribute("src").endswith(".gif")
     assert maker.evaluate("(img) => img.complete && img.naturalWidth > 0", gif.element_handle())
     screenshot(maker, "studio-job-done")
+    # At 1280 px each of the table's headers is one line ("Receipts" was once squeezed to a letter a line).
+    lines = maker.evaluate(
+        "[...document.querySelectorAll('table.made-by thead th')].map((th) => {"
+        " const range = document.createRange(); range.selectNodeContents(th); return range.getClientRects().length; })"
+    )
+    assert lines == [1, 1, 1, 1], lines
 
     maker.click("#enter-round")
     maker.wait_for_url(re.compile(r"/entries/\d+/$"))

@@ -347,3 +347,18 @@ def test_a_job_that_finishes_while_watched_offers_remix_in_the_pushed_fragment(c
     fragment = client.get(f"/jobs/{generation.job_id}/", HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<div id="job-progress"')
     assert f"?remix={generation.job_id}" in fragment and f"?seed={generation.job_id}" in fragment
+
+
+@pytest.mark.django_db
+def test_an_upscaled_gif_says_it_kept_its_size_and_what_it_was_made_at(client, personas):
+    upscaled = make_generation(personas.member, prompt="sharper")
+    Job.objects.filter(id=upscaled.job_id).update(
+        stages=["text-to-image", "image-to-video", "upscale"], parameters={**upscaled.job.parameters, "width": 384}
+    )
+    plain = make_generation(personas.member, prompt="plain")
+    client.force_login(personas.member)
+    settings_line = client.get(f"/jobs/{upscaled.job_id}/").content.decode().split('id="result-settings">', 1)[1]
+    assert settings_line.startswith("384×256 (made at 96×64, then every frame upscaled ×4),")
+    assert "upscaled ×4" not in client.get(f"/jobs/{plain.job_id}/").content.decode().split('id="result-settings">')[1]
+    form = client.get("/").content.decode()
+    assert "The GIF keeps the size you chose" in form

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
+from livepeer_ai.gateway.queue import jobs_finished
 from livepeer_ai.gateway.workflow import create_gif_job
 from studio.progress import job_progress, measured_phases
 from tests.studio.factories import make_queued_job
@@ -87,3 +88,12 @@ def test_the_durations_are_measured_once_for_every_render_of_a_while(personas, d
     # Pushed to every watcher on every step: the measured durations come from the cache, no query.
     with django_assert_num_queries(0):
         assert job_progress(running) == first
+
+
+def test_a_job_that_succeeds_weighs_the_next_ones_at_once(personas, django_capture_on_commit_callbacks):
+    job = at(make_queued_job(personas.member), 1, 0, 12)
+    assert job_progress(job).percent == 50  # nothing measured yet (and that is kept a while)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = finished_like(job, 3, 28, 6)
+        jobs_finished.send(sender=Job, job_ids=[done.id], status=JobStatus.SUCCEEDED)
+    assert job_progress(job).percent == 8.1  # 3 s of 37 s, not half of the bar
