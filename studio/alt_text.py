@@ -5,7 +5,8 @@ in studio/job_events.py) and a Celery task (`tasks.caption_gif`) queues one imag
 frame, paid by the gateway as the GIF's stages are; when that job finishes, its
 caption is cleaned and kept on the Generation. Until then, or if it fails, pages
 show the fallback ("Generated GIF for: <prompt>"): a caption never holds up or
-hides a GIF.
+hides a GIF. The GIF's maker may write their own (`describe_by_maker`), which a
+caption arriving later never replaces.
 """
 
 from __future__ import annotations
@@ -114,5 +115,13 @@ def store_caption(caption_job_ids: list[Any]) -> int:
         assert job is not None
         text = clean_caption(str(job.outputs.get(PIPELINE, {}).get("text", "")))
         if job.status == JobStatus.SUCCEEDED and text:
-            stored += Generation.objects.filter(id=generation.id).update(alt_text=text)
+            # Only where nothing is written yet: the maker's own words stand.
+            stored += Generation.objects.filter(id=generation.id, alt_text="").update(alt_text=text)
     return stored
+
+
+def describe_by_maker(generation: Generation, text: str) -> str:
+    """The maker's own alternative text for their GIF, cleaned as a caption is; empty gives the fallback back."""
+    generation.alt_text = clean_caption(text)
+    generation.save(update_fields=["alt_text"])
+    return generation.alt_text

@@ -241,3 +241,17 @@ class SignupForm(UserCreationForm):
 class ReportForm(forms.Form):
     reason = forms.ChoiceField(choices=ReportReason.choices, widget=forms.RadioSelect)
     details = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AltTextForm(forms.Form):
+    """What screen readers say for a GIF, in its maker's words (studio/alt_text.py cleans it)."""
+
+    alt_text = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Describe the GIF for people who cannot see it",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def first_error(self) -> str:
+        return next(str(message) for errors in self.errors.values() for message in errors)

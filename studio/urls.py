@@ -19,6 +19,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel/", jobs.cancel_job, name="studio-cancel-job"),
     path("jobs/<uuid:job_id>/retry/", jobs.retry_job, name="studio-retry-job"),
     path("jobs/<uuid:job_id>/enter/", jobs.enter_job, name="studio-enter-job"),
+    path("jobs/<uuid:job_id>/describe/", jobs.describe_gif, name="studio-describe-gif"),
     path("rounds/", gallery.rounds, name="studio-rounds"),
     path("rounds/new/", round_editing.new_round, name="studio-new-round"),
     path("rounds/<slug:slug>/", gallery.round_detail, name="studio-round"),

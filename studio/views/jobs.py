@@ -14,11 +14,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.htmx import HtmxHttpRequest
-from studio import remix
+from studio import alt_text, remix
 from studio.access import member_required, refused
 from studio.creation import QUOTA_RULE, Limits, retry_generation, start_generation
 from studio.entries import enter_round
-from studio.forms import MyGifsFilter, PromptForm
+from studio.forms import AltTextForm, MyGifsFilter, PromptForm
 from studio.models import Generation, Round
 from studio.my_gifs import member_gifs, member_rounds
 from studio.ratelimits import rate_limited
@@ -136,3 +136,17 @@ def enter_job(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
     except Refused as refusal:
         return refused(request, refusal.message, refusal.status)
     return _go(request, entry.get_absolute_url())
+
+
+@require_POST
+@member_required
+def describe_gif(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The maker writes what screen readers say for their GIF."""
+    job = _owned_job(request, job_id)
+    generation = Generation.objects.filter(job=job).first()
+    form = AltTextForm(request.POST)
+    if generation is None or not form.is_valid():
+        message = "Only a studio GIF has a description." if generation is None else form.first_error()
+        return refused(request, message, 400)
+    alt_text.describe_by_maker(generation, form.cleaned_data["alt_text"])
+    return redirect(f"{job.get_absolute_url()}#result-gif")

@@ -172,3 +172,50 @@ def test_every_studio_img_of_the_gif_reads_its_caption_escaped_or_the_fallback(c
         page = client.get(url).content.decode()
         assert "<script>alert(1)" not in page
         assert ImageAlts(page).by_src[gif] == caption
+
+
+@pytest.mark.django_db
+def test_the_maker_describes_their_gif_in_their_own_words_and_every_page_reads_them(client, personas, media, broker):
+    generation = finished_gif(personas.member)
+    job_url = generation.job.get_absolute_url()
+    client.force_login(personas.member)
+    assert 'id="describe-gif"' in client.get(job_url).content.decode()
+
+    answer = client.post(f"{job_url}describe/", {"alt_text": "  A red robot\x1b waves\u200b in the rain \n"})
+
+    assert answer.status_code == 302 and answer["Location"].startswith(job_url)
+    generation.refresh_from_db()
+    assert generation.alt_text == "A red robot waves in the rain"
+    gif = generation.job.outputs["image-to-video"]["gif"]
+    src = next(src for src in ImageAlts(client.get(job_url).content.decode()).by_src if gif in src)
+    assert ImageAlts(client.get(job_url).content.decode()).by_src[src] == "A red robot waves in the rain"
+    assert ImageAlts(client.get("/my-gifs/").content.decode()).by_src[src] == "A red robot waves in the rain"
+
+
+@pytest.mark.django_db
+def test_a_caption_that_arrives_after_the_makers_words_leaves_them(personas, media, broker):
+    generation = finished_gif(personas.member)
+    caption_job = alt_text.queue_caption(generation.id)
+    assert caption_job is not None
+    alt_text.describe_by_maker(generation, "my robot, dancing")
+    finish_caption(caption_job, JobStatus.SUCCEEDED, "a picture of a robot")
+    generation.refresh_from_db()
+    assert generation.alt_text == "my robot, dancing"
+    # Emptied by its maker, the GIF reads the fallback again.
+    alt_text.describe_by_maker(generation, " \n")
+    assert generation.gif_alt == "Generated GIF for: a robot in the rain"
+
+
+@pytest.mark.django_db
+def test_only_the_maker_may_describe_a_gif_and_a_long_description_is_refused(client, personas, media, broker):
+    generation = finished_gif(personas.member)
+    job_url = generation.job.get_absolute_url()
+    assert client.post(f"{job_url}describe/", {"alt_text": "a visitor's words"}).status_code == 302  # to sign in
+    client.force_login(personas.operator)
+    assert 'id="describe-gif"' not in client.get(job_url).content.decode()
+    assert client.post(f"{job_url}describe/", {"alt_text": "someone else's words"}).status_code == 404
+    client.force_login(personas.member)
+    refused = client.post(f"{job_url}describe/", {"alt_text": "x" * 301})
+    assert refused.status_code == 400 and "at most 300 characters" in refused.content.decode()
+    generation.refresh_from_db()
+    assert generation.alt_text == ""
