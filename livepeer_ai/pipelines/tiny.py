@@ -32,7 +32,11 @@ def build_tokenizer(out_dir: Path, merges_count: int = 64) -> None:
 def _tokenizer(tok_dir: Path) -> Any:
     from transformers import CLIPTokenizer
 
-    return CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77, pad_token="<|endoftext|>")
+    # local_files_only said, not left to HF_HUB_OFFLINE: the tokenizer's saved config records it, and a
+    # process that imported huggingface_hub before going offline would write other bytes.
+    return CLIPTokenizer.from_pretrained(
+        str(tok_dir), model_max_length=77, pad_token="<|endoftext|>", local_files_only=True
+    )
 
 
 def _text_config(tok: Any) -> Any:
