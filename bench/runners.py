@@ -13,6 +13,7 @@ import argparse
 import io
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import httpx
 from PIL import Image
 
 from livepeer_ai.percentile import percentile
+from livepeer_ai.pipelines.previews import PREVIEWS_HEADER
 from livepeer_ai.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,6 +239,73 @@ def run_case(case: Case, requests: int) -> dict[str, Any]:
         proc.wait(timeout=20)
 
 
+def preview_cases() -> list[Case]:
+    """Streamed jobs (SSE, as the gateway asks for them), measured with and without live previews."""
+    return [
+        Case(
+            "text-to-image",
+            "text-to-image",
+            "livepeer-ai/tiny-sd15",
+            "512×512, 25 steps, CFG, streamed",
+            {"json": {"prompt": "bench", "width": 512, "height": 512, "num_inference_steps": 25, "seed": 1}},
+        ),
+        Case(
+            "image-to-video",
+            "image-to-video",
+            "livepeer-ai/tiny-svd-xt",
+            "256×256, 8 frames, 12 steps, streamed",
+            {
+                "data": {"width": "256", "height": "256", "num_inference_steps": "12", "seed": "1"},
+                "files": {"image": ("in.png", _png(256, 256), "image/png")},
+            },
+        ),
+    ]
+
+
+def run_preview_pair(case: Case, requests: int) -> list[str]:
+    """One runner; plain and preview requests alternate, so a shared machine's load falls on both alike."""
+    port = free_port()
+    args = [sys.executable, "manage.py", "run_runner", "--pipeline", case.pipeline, "--model", case.model_id]
+    proc = subprocess.Popen(
+        [*args, "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 180 and proc.poll() is None:
+            try:
+                if httpx.get(base + "/health", timeout=2).json()["status"] == "IDLE":
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        timings: dict[bool, list[float]] = {False: [], True: []}
+        sizes: list[int] = []
+        for index in range(2 * requests + 2):
+            previews = index % 2 == 1
+            headers = {"Accept": "text/event-stream", **({PREVIEWS_HEADER: "1"} if previews else {})}
+            t0 = time.perf_counter()
+            response = httpx.post(f"{base}/{case.pipeline}", timeout=600, headers=headers, **case.request)
+            elapsed = time.perf_counter() - t0
+            if response.status_code != 200 or "event: result" not in response.text:
+                raise RuntimeError(f"{case.label}: {response.status_code} {response.text[:200]}")
+            if index >= 2:  # one warm-up of each
+                timings[previews].append(elapsed)
+                if previews:
+                    sizes.append(len(re.findall(r'"preview": ?"([^"]+)"', response.text)))
+                    sizes.append(sum(map(len, re.findall(r'"preview": ?"([^"]+)"', response.text))))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    plain, with_previews = (statistics.median(timings[flag]) for flag in (False, True))
+    counts, total_bytes = sizes[0::2], sizes[1::2]
+    return [
+        f"| {case.label} | `{case.model_id}` | {case.shape} | {requests} | {plain:.3f} | {with_previews:.3f} "
+        f"| {100 * (with_previews - plain) / plain:+.1f} % | {statistics.median(counts):.0f} "
+        f"| {statistics.median(total_bytes) / 1000:.1f} |"
+    ]
+
+
 def table_row(result: dict[str, Any]) -> str:
     c = result["case"]
     return (
@@ -282,7 +351,17 @@ def main() -> None:
     parser.add_argument(
         "--only", action="append", metavar="PIPELINE", help="Measure these pipelines only and print their rows."
     )
+    parser.add_argument(
+        "--previews", action="store_true", help="Measure streamed jobs with and without live previews; print rows."
+    )
     args = parser.parse_args()
+    if args.previews:
+        print("| pipeline | model | request | n | p50 plain (s) | p50 with previews (s) | cost | previews | kB |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for case in preview_cases():
+            if not args.only or case.pipeline in args.only:
+                print("\n".join(run_preview_pair(case, args.requests)), flush=True)
+        return
     results = []
     for case in cases():
         if args.only and case.pipeline not in args.only:

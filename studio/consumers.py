@@ -14,8 +14,12 @@ from studio.results import describe_job, studio_job
 
 
 @database_sync_to_async
-def render_progress(job_id: str, user: Any, snapshot: dict[str, Any] | None = None) -> tuple[str, str] | None:
-    """The progress fragment, and the capability the job waits for ("" when it is not waiting)."""
+def render_progress(
+    job_id: str, user: Any, snapshot: dict[str, Any] | None = None, preview: tuple[int, str] | None = None
+) -> tuple[str, str] | None:
+    """The progress fragment, and the capability the job waits for ("" when it is not waiting).
+
+    `preview`: (stage index, image) of the latest live preview, shown while that stage runs."""
     job = studio_job(job_id, user)
     if job is None:
         return None
@@ -24,7 +28,9 @@ def render_progress(job_id: str, user: Any, snapshot: dict[str, Any] | None = No
     if snapshot and job.status == JobStatus.RUNNING and snapshot.get("stage_index") == job.stage_index:
         job.step, job.total_steps = snapshot["step"], snapshot["total_steps"]
     # The watcher's own buttons (cancel, retry, enter) come with the fragment.
-    context = {"job": job, "view": describe_job(job, user), "oob": True}
+    context: dict[str, Any] = {"job": job, "view": describe_job(job, user), "oob": True}
+    if preview is not None and job.status == JobStatus.RUNNING and preview[0] == job.stage_index:
+        context["preview"] = preview[1]
     return render_to_string("studio/job.html#job-progress", context), job.waiting_for
 
 
@@ -35,6 +41,8 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
         self.group = job_group(self.job_id)
         self.user = self.scope.get("user") or AnonymousUser()
+        # The latest preview (stage index, image): kept here, never stored, so steps without one still show it.
+        self.preview: tuple[int, str] | None = None
         rendered = await render_progress(self.job_id, self.user)
         if rendered is None:
             await self.close(code=4404)
@@ -63,7 +71,10 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(queue_group(self.queue), self.channel_name)
 
     async def job_updated(self, event: dict[str, Any]) -> None:
-        rendered = await render_progress(self.job_id, self.user, event.get("snapshot"))
+        snapshot = event.get("snapshot") or {}
+        if isinstance(snapshot.get("preview"), str):
+            self.preview = (int(snapshot["stage_index"]), snapshot["preview"])
+        rendered = await render_progress(self.job_id, self.user, event.get("snapshot"), self.preview)
         if rendered is not None:
             await self.follow_queue(rendered[1])
             await self.send(text_data=rendered[0])

@@ -44,6 +44,8 @@ from livepeer_ai.gateway.progress import publish_queue_moved, publish_step
 from livepeer_ai.gateway.wake import WAKE_CHANNEL, listen_here, stop_listening
 from livepeer_ai.messages import CHAIN_UNAVAILABLE
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
+from livepeer_ai.pipelines.previews import MIN_INTERVAL_S as PREVIEW_MIN_INTERVAL_S
+from livepeer_ai.pipelines.previews import PREVIEWS_HEADER, is_preview
 from livepeer_ai.runner.client import CONNECT_TIMEOUT_S, RunnerError, error_code, error_message
 
 logger = logging.getLogger(__name__)
@@ -390,9 +392,11 @@ class Engine:
         else:
             body["data"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in request.form.items()}
             body["files"] = request.files
-        headers = {**prepared.headers, "Accept": "text/event-stream"}
+        # Previews (pipelines/previews.py) for the studio's job page; the API's callers never see them.
+        headers = {**prepared.headers, "Accept": "text/event-stream", PREVIEWS_HEADER: "1"}
         timeout = httpx.Timeout(settings.RUNNER_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         last_write = last_text_write = 0.0
+        last_preview: float | None = None
         streamed = ""
         url = f"{prepared.url.rstrip('/')}/{request.pipeline}"
         try:
@@ -408,8 +412,16 @@ class Engine:
                     payload = event.json()
                     if event.event == "progress":
                         step, total = prepared.overall(int(payload["step"]), int(payload["total"]))
-                        await publish_step(assignment.job_id, prepared.stage_index, step, total)
                         now = time.monotonic()
+                        # A node's field is not trusted: only a small JPEG, and never faster than runners send them.
+                        preview = payload.get("preview")
+                        if not is_preview(preview) or (
+                            last_preview is not None and now - last_preview < PREVIEW_MIN_INTERVAL_S
+                        ):
+                            preview = None
+                        else:
+                            last_preview = now
+                        await publish_step(assignment.job_id, prepared.stage_index, step, total, preview)
                         if (
                             int(payload["step"]) >= int(payload["total"])
                             or now - last_write >= settings.PROGRESS_WRITE_S

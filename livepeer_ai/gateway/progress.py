@@ -96,12 +96,17 @@ def publish_job_ids(job_ids: list[Any]) -> None:
         publish_job_update(job)
 
 
-async def publish_step(job_id: str, stage_index: int, step: int, total: int) -> None:
-    """Every step reaches the watchers at once, from the engine's event loop (the row is written less often)."""
+async def publish_step(job_id: str, stage_index: int, step: int, total: int, preview: str | None = None) -> None:
+    """Every step reaches the watchers at once, from the engine's event loop (the row is written less often).
+
+    `preview`: the runner's picture of the stage so far (pipelines/previews.py), passed to watchers
+    only, never stored."""
     layer = get_channel_layer()
     if layer is None:
         return
-    snapshot = {"status": "running", "stage_index": stage_index, "step": step, "total_steps": total}
+    snapshot: dict[str, Any] = {"status": "running", "stage_index": stage_index, "step": step, "total_steps": total}
+    if preview is not None:
+        snapshot["preview"] = preview
     try:
         await layer.group_send(job_group(job_id), {"type": "job.updated", "job_id": job_id, "snapshot": snapshot})
     except Exception as exc:

@@ -55,6 +55,7 @@ from livepeer_ai.payments.receipts import (
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.pipelines.audio import decode_audio
 from livepeer_ai.pipelines.media import MediaTooLarge, UnsupportedMedia, measure_image_or_video, measure_upload
+from livepeer_ai.pipelines.previews import PREVIEWS_HEADER
 from livepeer_ai.protocol.node_info import (
     CapabilityInfo,
     HardwareInfo,
@@ -303,7 +304,8 @@ class Node:
         streaming = "text/event-stream" in request.headers.get("accept", "") or (
             pipeline == "llm" and job.fields.get("stream") is True
         )
-        response = await self.run_on(runner, job, sender, fee, streaming)
+        previews = streaming and request.headers.get(PREVIEWS_HEADER) == "1"
+        response = await self.run_on(runner, job, sender, fee, streaming, previews)
         # Whatever the runner answered, the tickets were credited (docs/protocol.md §3.3).
         response.headers[PAYMENT_ACCEPTED_HEADER] = str(recorded)
         return response
@@ -334,11 +336,14 @@ class Node:
             self.supervisor.release(runner)
 
     async def run_on(
-        self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, streaming: bool
+        self, runner: SupervisedRunner, job: ParsedJob, sender: Sender, fee: int, streaming: bool, previews: bool
     ) -> Response:
         headers = {"content-type": job.content_type, **runner_auth(runner)}
         if streaming:
             headers["accept"] = "text/event-stream"
+        if previews:
+            # Passed on as asked: the runner's progress events carry them, relayed as they come.
+            headers[PREVIEWS_HEADER] = "1"
         try:
             upstream_request = self.http.build_request(
                 "POST",

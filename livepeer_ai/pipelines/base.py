@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-# Called once per denoising step (or per interpolated frame): (step, total), 1-based.
-ProgressCallback = Callable[[int, int], None]
+if TYPE_CHECKING:
+    from livepeer_ai.pipelines.previews import Previewer
+
+
+class ProgressCallback(Protocol):
+    """Called once per denoising step (or per interpolated frame): (step, total), 1-based; with
+    `preview` (a small JPEG data URL, pipelines/previews.py) on the steps that have one."""
+
+    def __call__(self, step: int, total: int, /, preview: str | None = None) -> None: ...
+
 
 MAX_SEED = 2**32 - 1
 
@@ -77,12 +84,22 @@ def image_seeds(seed: int, count: int) -> list[int]:
 class StepCounter:
     """Turns per-image diffusers callbacks into one running (step, total) count."""
 
-    def __init__(self, total: int, on_progress: ProgressCallback, cancel: CancelToken) -> None:
+    def __init__(
+        self, total: int, on_progress: ProgressCallback, cancel: CancelToken, previewer: Previewer | None = None
+    ) -> None:
         self.total = total
         self.step = 0
         self.on_progress = on_progress
         self.cancel = cancel
+        self.previewer = previewer
 
-    def advance(self) -> None:
+    def advance(self, latents: Any = None, step_in_image: int = 0, steps_per_image: int = 0) -> None:
+        """`latents`: this step's, for a preview when one was asked for and is due."""
         self.step += 1
+        previewer = self.previewer
+        if previewer is not None and latents is not None and previewer.due(step_in_image, steps_per_image):
+            preview = previewer.render(latents)
+            if preview is not None:
+                self.on_progress(self.step, self.total, preview=preview)
+                return
         self.on_progress(self.step, self.total)

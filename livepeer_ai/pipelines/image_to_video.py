@@ -7,6 +7,7 @@ from PIL import Image
 from livepeer_ai.pipelines.base import CancelToken, JobCanceled, ModelSpec, ProgressCallback, StepCounter
 from livepeer_ai.pipelines.device import pick_device
 from livepeer_ai.pipelines.outputs import GeneratedVideo
+from livepeer_ai.pipelines.previews import Previewer
 
 # The runner forces this to save memory; it is not an API field (docs/protocol.md §1.2).
 DECODE_CHUNK_SIZE = 4
@@ -44,12 +45,15 @@ class ImageToVideo:
         seed: int,
         on_progress: ProgressCallback,
         cancel: CancelToken,
+        previews: bool = False,
     ) -> GeneratedVideo:
-        counter = StepCounter(num_inference_steps, on_progress, cancel)
+        """`previews`: send a cheap preview of the middle frame with some steps' progress."""
+        previewer = Previewer(num_inference_steps) if previews else None
+        counter = StepCounter(num_inference_steps, on_progress, cancel, previewer)
 
         # SVD has no interrupt flag, so cancellation raises out of the loop.
         def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
-            counter.advance()
+            counter.advance(callback_kwargs.get("latents"), step + 1, num_inference_steps)
             if cancel.canceled:
                 raise JobCanceled("Job canceled.")
             return callback_kwargs

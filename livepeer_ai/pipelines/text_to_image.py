@@ -7,20 +7,22 @@ from livepeer_ai.pipelines.base import CancelToken, ModelSpec, ProgressCallback,
 from livepeer_ai.pipelines.device import pick_device
 from livepeer_ai.pipelines.loras import LoraAdapters, LoraRequest
 from livepeer_ai.pipelines.outputs import GeneratedImage
+from livepeer_ai.pipelines.previews import Previewer
 
 # Families distilled to run without classifier-free guidance (docs/protocol.md §1.4).
 NO_GUIDANCE_FAMILIES = {"sdxl-turbo"}
 
 
-def interrupting_callback(counter: StepCounter) -> Any:
-    """A `callback_on_step_end` that reports each step and stops the loop on cancel.
+def interrupting_callback(counter: StepCounter, steps_per_image: int = 0) -> Any:
+    """A `callback_on_step_end` that reports each step (with a preview of its latents when
+    asked for) and stops the loop on cancel.
 
     SD and SDXL check `pipe._interrupt` before every step; the caller raises
     JobCanceled once the pipeline returns.
     """
 
     def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
-        counter.advance()
+        counter.advance(callback_kwargs.get("latents"), step + 1, steps_per_image)
         if counter.cancel.canceled:
             pipe._interrupt = True
         return callback_kwargs
@@ -58,12 +60,15 @@ class TextToImage:
         on_progress: ProgressCallback,
         cancel: CancelToken,
         loras: Sequence[LoraRequest] = (),
+        previews: bool = False,
     ) -> list[GeneratedImage]:
+        """`previews`: send a cheap preview with some steps' progress (pipelines/previews.py)."""
         # Exactly this request's adapters, or none: nothing carries over from the last request.
         self.loras.apply(loras)
         if self.spec.family in NO_GUIDANCE_FAMILIES:
             guidance_scale = 0.0
-        counter = StepCounter(num_inference_steps * num_images_per_prompt, on_progress, cancel)
+        previewer = Previewer(num_inference_steps) if previews else None
+        counter = StepCounter(num_inference_steps * num_images_per_prompt, on_progress, cancel, previewer)
         results = []
         # One image at a time, seeds seed, seed+1, … (docs/protocol.md §1.3): less memory,
         # and image k is the same whatever num_images_per_prompt was.
@@ -77,7 +82,7 @@ class TextToImage:
                 guidance_scale=guidance_scale,
                 num_inference_steps=num_inference_steps,
                 generator=generator,
-                callback_on_step_end=interrupting_callback(counter),
+                callback_on_step_end=interrupting_callback(counter, num_inference_steps),
             )
             cancel.raise_if_canceled()
             results.append(GeneratedImage(image=output.images[0], seed=image_seed))

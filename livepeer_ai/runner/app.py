@@ -34,6 +34,7 @@ from livepeer_ai.pipelines.media import (
     decode_image_or_video,
     decode_video_frames,
 )
+from livepeer_ai.pipelines.previews import PREVIEWS_HEADER
 from livepeer_ai.runner import execute
 from livepeer_ai.runner.jobs import JobSlot, RunnerBusy, final_event, start_job, stream_events
 from livepeer_ai.runner.lora_catalog import FixedLoras, LoraCatalog, resolve_loras
@@ -197,9 +198,11 @@ async def handle_job(request: Request, state: RunnerState) -> Response:
         cancel = state.slot.acquire()
     except RunnerBusy:
         return error(503, "Runner is busy with another job.")
-    job = execute.job_for(state.pipeline, spec, params, media, loras)
-    events = start_job(state.slot, cancel, job, spec.pipeline)
     our_events = "text/event-stream" in request.headers.get("accept", "")
+    # Only a streamed job's progress can carry them, and only for a caller that asks.
+    previews = our_events and request.headers.get(PREVIEWS_HEADER) == "1"
+    job = execute.job_for(state.pipeline, spec, params, media, loras, previews)
+    events = start_job(state.slot, cancel, job, spec.pipeline)
     if isinstance(params, LLMParams) and params.stream and not our_events:
         # Livepeer's (and OpenAI's) streamed answer; a node asks for our events instead, the
         # same deltas among progress and the result it signs.

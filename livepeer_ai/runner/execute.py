@@ -86,9 +86,15 @@ def masks_response(masks: Masks) -> dict[str, Any]:
 
 
 def job_for(
-    pipeline: Any, spec: ModelSpec, params: RunnerParams, media: Any, loras: Sequence[LoraRequest] = ()
+    pipeline: Any,
+    spec: ModelSpec,
+    params: RunnerParams,
+    media: Any,
+    loras: Sequence[LoraRequest] = (),
+    previews: bool = False,
 ) -> JobFunction:
-    """`loras`: the request's LoRAs, resolved to their files (text-to-image and image-to-image)."""
+    """`loras`: the request's LoRAs, resolved to their files (text-to-image and image-to-image).
+    `previews`: progress events carry previews (text-to-image and image-to-video; pipelines/previews.py)."""
     values = params.model_dump()
     name = spec.pipeline
     prompt = params.segment_prompt() if isinstance(params, SegmentAnything2Params) else None
@@ -107,6 +113,7 @@ def job_for(
                     num_images_per_prompt=values["num_images_per_prompt"],
                     seed=resolve_seed(values["seed"]),
                     loras=loras,
+                    previews=previews,
                     **common,
                 )
             )
@@ -136,6 +143,7 @@ def job_for(
                     noise_aug_strength=values["noise_aug_strength"],
                     num_inference_steps=values["num_inference_steps"],
                     seed=resolve_seed(values["seed"]),
+                    previews=previews,
                     **common,
                 )
             )

@@ -92,8 +92,11 @@ def start_job(slot: JobSlot, cancel: CancelToken, job: JobFunction, pipeline: st
     def put(event: JobEvent) -> None:
         loop.call_soon_threadsafe(events.put_nowait, event)
 
-    def on_progress(step: int, total: int) -> None:
-        put(JobEvent("progress", {"step": step, "total": total}))
+    def on_progress(step: int, total: int, /, preview: str | None = None) -> None:
+        body: dict[str, Any] = {"step": step, "total": total}
+        if preview is not None:
+            body["preview"] = preview
+        put(JobEvent("progress", body))
 
     def on_text(content: str) -> None:
         put(JobEvent("delta", {"content": content}))

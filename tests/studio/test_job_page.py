@@ -228,6 +228,40 @@ async def test_socket_shows_the_step_each_message_was_sent_for(personas):
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_socket_shows_the_latest_preview_to_its_maker_while_its_stage_runs(personas):
+    job = await _make_job(personas.member)
+    owner = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
+    owner.scope["user"] = personas.member
+    visitor = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
+    for communicator in (owner, visitor):
+        assert (await communicator.connect())[0]
+        assert "job-live-preview" not in await communicator.receive_from(timeout=5)
+    await _advance(job, 3)
+    preview = "data:image/jpeg;base64,/9j/AAAA"
+
+    async def send(step: int, stage_index: int = 0, **extra: str) -> str:
+        snapshot = {"status": "running", "stage_index": stage_index, "step": step, "total_steps": 6, **extra}
+        await get_channel_layer().group_send(
+            job_group(job.id), {"type": "job.updated", "job_id": str(job.id), "snapshot": snapshot}
+        )
+        # Not yet seen by the safety checker: only its maker (and moderators) see it form.
+        assert "job-live-preview" not in await visitor.receive_from(timeout=5)
+        return str(await owner.receive_from(timeout=5))
+
+    shown = await send(2, preview=preview)
+    assert f'src="{preview}"' in shown and 'alt="Preview of the first frame as it forms"' in shown
+    # The steps in between carry none: the latest stays on the page.
+    assert f'src="{preview}"' in await send(3)
+    # Not once the row has moved to another stage, nor once the job is done.
+    await database_sync_to_async(Job.objects.filter(id=job.id).update)(stage_index=1)
+    assert "job-live-preview" not in await send(1, stage_index=1)
+    await database_sync_to_async(Job.objects.filter(id=job.id).update)(status=JobStatus.SUCCEEDED)
+    assert "job-live-preview" not in await send(4, stage_index=1)
+    for communicator in (owner, visitor):
+        await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_socket_gives_the_owner_their_cancel_button_and_others_none(personas):
     job = await _make_job(owner=personas.member)
     seen = {}

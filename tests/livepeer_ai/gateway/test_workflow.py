@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from PIL import Image
 from livepeer_ai.gateway import dispatch, engine, workflow
 from livepeer_ai.gateway.models import Job, JobStatus
 from livepeer_ai.gateway.progress import job_group
+from livepeer_ai.pipelines.previews import is_preview
 from tests.conftest import free_port, health, orchestrator_node, wait_for
 
 SMALL = {"width": 64, "height": 64, "text_to_image_steps": 2, "image_to_video_steps": 3}
@@ -117,6 +119,24 @@ def test_every_step_of_every_stage_is_published(stage_runners, job_messages):
     ]
     assert image_steps == [1, 2]
     assert messages[-1]["snapshot"]["status"] == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_runners_previews_reach_the_watchers_with_their_step_and_are_not_stored(stage_runners, job_messages):
+    job = make_job(text_to_image_steps=6, image_to_video_steps=4)
+    job_messages(job)
+    engine.run_job(str(job.id))
+    messages = job_messages.drain(job)
+    previews = [
+        (m["snapshot"]["stage_index"], m["snapshot"]["preview"]) for m in messages if "preview" in m["snapshot"]
+    ]
+    # The first frame's and the video's: each stage sends its first due preview at least.
+    assert {stage for stage, _ in previews} == {0, 1}, [m["snapshot"] for m in messages]
+    assert all(is_preview(preview) for _, preview in previews)
+    assert all(m["snapshot"]["status"] == "running" for m in messages if "preview" in m["snapshot"])
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    assert "data:image/jpeg" not in json.dumps([job.parameters, job.outputs, job.stages], default=str)
 
 
 @pytest.mark.django_db

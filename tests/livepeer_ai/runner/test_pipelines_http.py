@@ -32,7 +32,8 @@ def decode(url: str) -> Image.Image:
 def sse_events(url: str, **request: Any) -> list[tuple[str, dict[str, Any]]]:
     """All events of one streamed job, parsed by hand (independent of the client under test)."""
     events = []
-    with httpx.stream("POST", url, headers={"Accept": "text/event-stream"}, timeout=120, **request) as response:
+    headers = {"Accept": "text/event-stream", **request.pop("headers", {})}
+    with httpx.stream("POST", url, headers=headers, timeout=120, **request) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         kind = ""
