@@ -115,7 +115,11 @@ def can_propose(user: Any) -> bool:
 
 def visible_entries(user: Any) -> QuerySet[ModelEntry]:
     """Approved entries are public; staff see every entry, proposers also their own."""
-    entries = ModelEntry.objects.select_related("proposed_by")
+    return visible_to(ModelEntry.objects.select_related("proposed_by"), user)
+
+
+def visible_to(entries: QuerySet[Any], user: Any) -> QuerySet[Any]:
+    """Of these curated entries (models or LoRAs), the ones `user` may see."""
     if getattr(user, "is_authenticated", False) and user.is_staff:
         return entries
     visible = Q(status=EntryStatus.APPROVED)

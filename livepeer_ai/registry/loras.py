@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from livepeer_ai.registry.curation import (
     LORA_CREATE_FIELDS,
@@ -21,6 +21,7 @@ from livepeer_ai.registry.curation import (
     can_curate,
     can_propose,
     create_entry,
+    visible_to,
 )
 from livepeer_ai.registry.models import LORA_BASE_OF_FAMILY, AuditAction, EntryStatus, LoraEntry
 
@@ -47,13 +48,7 @@ def propose_lora(user: Any, fields: dict[str, Any], note: str = "") -> LoraEntry
 
 def visible_loras(user: Any) -> QuerySet[LoraEntry]:
     """As for models: approved LoRAs are public; staff see every one, proposers also their own."""
-    entries = LoraEntry.objects.select_related("proposed_by")
-    if getattr(user, "is_authenticated", False) and user.is_staff:
-        return entries
-    visible = Q(status=EntryStatus.APPROVED)
-    if getattr(user, "is_authenticated", False):
-        visible |= Q(proposed_by=user)
-    return entries.filter(visible)
+    return visible_to(LoraEntry.objects.select_related("proposed_by"), user)
 
 
 def approved_loras_for(family: str) -> QuerySet[LoraEntry]:

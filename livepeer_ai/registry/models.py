@@ -134,7 +134,23 @@ class AuditAction(models.TextChoices):
     STATUS = "status", "Status changed"
 
 
-class ModelAudit(models.Model):
+class AuditWording:
+    """How an audit record (ModelAudit, LoraAudit) reads: its `entry`, `action`, `actor` and `at`."""
+
+    entry: Any
+    action: str
+    actor: Any
+    at: Any
+
+    def __str__(self) -> str:
+        return f"{self.entry} {self.action} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor_name(self) -> str:
+        return self.actor.get_username() if self.actor is not None else "system"
+
+
+class ModelAudit(AuditWording, models.Model):
     """One change to a registry entry: who, when, what (old → new per field), and why."""
 
     entry = models.ForeignKey(ModelEntry, on_delete=models.PROTECT, related_name="audit")
@@ -151,13 +167,6 @@ class ModelAudit(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["entry", "at"])]
-
-    def __str__(self) -> str:
-        return f"{self.entry} {self.action} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M}"
-
-    @property
-    def actor_name(self) -> str:
-        return self.actor.get_username() if self.actor is not None else "system"
 
 
 class LoraBase(models.TextChoices):
@@ -225,7 +234,7 @@ class LoraEntry(models.Model):
         return LORA_BASE_OF_FAMILY.get(family) == self.base
 
 
-class LoraAudit(models.Model):
+class LoraAudit(AuditWording, models.Model):
     """One change to a LoRA entry, as `ModelAudit` is for models."""
 
     entry = models.ForeignKey(LoraEntry, on_delete=models.PROTECT, related_name="audit")
@@ -240,10 +249,3 @@ class LoraAudit(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["entry", "at"])]
-
-    def __str__(self) -> str:
-        return f"{self.entry} {self.action} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M}"
-
-    @property
-    def actor_name(self) -> str:
-        return self.actor.get_username() if self.actor is not None else "system"
