@@ -146,6 +146,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outermost but one: reshapes the error responses of everything inside it under /api/ as JSON.
     "livepeer_ai.gateway.api_errors.json_errors",
+    # A database that refuses a connection (max_connections reached, a restart) is a 503, not a 500.
+    "livepeer_ai.db_unavailable.DatabaseUnavailable",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,0 +1,56 @@
+"""A database that refuses connections: the web process answers 503 with Retry-After, never a 500.
+
+The web process (daphne, as deployed) is pointed at a PostgreSQL address where nothing
+listens, so every request that needs the database meets the OperationalError that a
+server at its max_connections gives.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, spawn, wait_for
+from tests.processes import PYTHON
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def web_without_database(tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]):
+    log_dir = tmp_path_factory.mktemp("db-unavailable")
+    port = free_port()
+    env = {**stack_env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/nothing"}
+    process = spawn(
+        "daphne",
+        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "livepeer_ai.asgi:application"],
+        env,
+        log_dir,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(base + "/static/none", timeout=2), 30, f"daphne\n{process.log_tail()}")
+        yield base, process
+    finally:
+        process.stop()
+
+
+def test_a_page_is_the_sites_503_with_retry_after(web_without_database):
+    base, process = web_without_database
+    response = httpx.get(base + "/", timeout=10)
+    assert response.status_code == 503, process.log_tail()
+    assert response.headers["Retry-After"] == "5"
+    assert 'data-status="503"' in response.text
+    assert "database is busy or restarting" in response.text
+
+
+def test_an_api_call_is_the_apis_json_503(web_without_database):
+    base, process = web_without_database
+    headers = {"Authorization": "Bearer lpai_not_checked"}
+    response = httpx.post(base + "/api/v1/text-to-image", json={"prompt": "a cat"}, headers=headers, timeout=10)
+    assert response.status_code == 503, process.log_tail()
+    assert response.headers["Retry-After"] == "5"
+    assert "database is busy or restarting" in response.json()["detail"]["msg"]
+    job = httpx.get(base + "/api/v1/jobs/00000000-0000-0000-0000-000000000000", headers=headers, timeout=10)
+    assert job.status_code == 503
+    assert "Internal Server Error" not in process.log_tail(200)
