@@ -20,6 +20,9 @@ Scenarios (run in this order by default, each a section of the report):
   `--overhead-rates` value (2,5,10 a second) for `--overhead-seconds` (30): gateway
   overhead per stage (job wall time − runner service time) with no queueing, CPU
   seconds per stage of each process, and the rate those leave room for on this machine;
+- streams: `--streams` (500) text-to-image jobs at once on as many slots over
+  `--streams-nodes` (5) nodes, service `--streams-service` (60 s) and 10 steps, one
+  engine process: the most stages it streamed at once, and its threads and memory then;
 - depth: 100 and 10,000 jobs waiting behind two held slots (`bench/queue_depth.py`):
   the engine's DB statements per second, threads and memory, and positions as asked.
 
@@ -55,7 +58,7 @@ HOUR_S = 3600.0
 COMPETITION_PER_HOUR = {"text-to-image": 170, "image-to-video": 120}
 # Its service times: image-to-video 23–60 s depending on the GPU, text-to-image about 1 s.
 COMPETITION_SERVICE_S = {"text-to-image": (0.8, 1.2), "image-to-video": (23.0, 60.0)}
-SCENARIOS = ("burst", "saturation", "mix", "overhead", "depth")
+SCENARIOS = ("burst", "saturation", "mix", "overhead", "streams", "depth")
 # The demo's gateway settings (settings.py defaults; the demo sets none of them).
 DEMO_SETTINGS = {"ORCHESTRATOR_INFO_TTL_S": "5", "QUEUE_POLL_MS": "500"}
 # Teardown steps that are not processes (dropping the PostgreSQL database), run last.
@@ -98,8 +101,10 @@ class Network:
     nodes: dict[str, Process] = field(default_factory=dict)
 
 
-def build_nodes(args: argparse.Namespace, first_port: int) -> tuple[NodeSpec | None, list[NodeSpec], list[str]]:
-    """The burst node and the fleet, with the stand-in port → pipeline list in port order."""
+def build_nodes(
+    args: argparse.Namespace, first_port: int
+) -> tuple[NodeSpec | None, list[NodeSpec], list[NodeSpec], list[str]]:
+    """The burst node, the fleet and the streams nodes, with the stand-in port → pipeline list in port order."""
     port = first_port
     pipelines: list[str] = []
 
@@ -122,14 +127,22 @@ def build_nodes(args: argparse.Namespace, first_port: int) -> tuple[NodeSpec | N
                 "image-to-video": take("image-to-video", 1),
             }
             fleet.append(NodeSpec(f"bench-node-{index}", stack.free_port(), runners))
-    return burst, fleet, pipelines
+    streams = []
+    if "streams" in args.scenarios:
+        per_node, extra = divmod(args.streams, args.streams_nodes)
+        for index in range(args.streams_nodes):
+            runners = {"text-to-image": take("text-to-image", per_node + (1 if index < extra else 0))}
+            streams.append(NodeSpec(f"bench-streams-{index}", stack.free_port(), runners))
+    return burst, fleet, streams, pipelines
 
 
 def slots_of(nodes: list[NodeSpec], pipeline: str) -> int:
     return sum(len(node.runners.get(pipeline, [])) for node in nodes)
 
 
-def scenarios(args: argparse.Namespace, burst: NodeSpec | None, fleet: list[NodeSpec]) -> list[Scenario]:
+def scenarios(
+    args: argparse.Namespace, burst: NodeSpec | None, fleet: list[NodeSpec], streams: list[NodeSpec]
+) -> list[Scenario]:
     rng = random.Random(args.seed)
     chosen: list[Scenario] = []
     if burst is not None:
@@ -155,6 +168,28 @@ def scenarios(args: argparse.Namespace, burst: NodeSpec | None, fleet: list[Node
                     ideal_makespan_s=args.jobs * args.burst_service / slots,
                 )
             )
+    if streams:
+        chosen.append(
+            Scenario(
+                key=f"streams, {args.streams} at once",
+                title=f"Streams: {args.streams} text-to-image jobs at once on {args.streams} slots, one engine process",
+                description=(
+                    f"{args.streams} jobs offered in the same instant to {len(streams)} nodes with "
+                    f"{args.streams} stand-in slots in all, each job {args.streams_service:g} s and 10 steps: every "
+                    "stage can start at once, so one engine process streams as many stages as the web process "
+                    "accepts jobs in that time. The harness does not poll jobs in their first second."
+                ),
+                nodes=streams,
+                workers=1,
+                service=f"text-to-image={args.streams_service}",
+                configured_mean_s={"text-to-image": args.streams_service},
+                steps={"text-to-image": 10, "image-to-video": 10},
+                arrivals=Arrivals.burst(args.streams),
+                arrival_span_s=0.0,
+                drain_s=args.streams_service + 120.0,
+                first_second_polls=False,
+            )
+        )
     if not fleet:
         return chosen
     t2i_slots, i2v_slots = slots_of(fleet, "text-to-image"), slots_of(fleet, "image-to-video")
@@ -239,7 +274,7 @@ def scenarios(args: argparse.Namespace, burst: NodeSpec | None, fleet: list[Node
 
 def start_network(
     args: argparse.Namespace, processes: Processes, workdir: Path
-) -> tuple[Network, NodeSpec | None, list[NodeSpec]]:
+) -> tuple[Network, NodeSpec | None, list[NodeSpec], list[NodeSpec]]:
     redis_url = stack.start_redis(processes, workdir)
     database = stack.create_database(workdir, args.db)
     processes_drop.append(database.drop)
@@ -284,14 +319,14 @@ def start_network(
     _key, api_key = ApiKey.issue("engine bench")
     connection.close()
 
-    burst, fleet, pipelines = build_nodes(args, 0)
+    burst, fleet, streams, pipelines = build_nodes(args, 0)
     first = stack.free_port_block(len(pipelines))
-    burst, fleet, pipelines = build_nodes(args, first)
+    burst, fleet, streams, pipelines = build_nodes(args, first)
     standin_args = [stack.PYTHON, "-m", "bench.standin_runner", "--ports", f"{first}-{first + len(pipelines) - 1}"]
     processes.start("standin", [*standin_args, "--pipelines", ",".join(pipelines), "--seed", str(args.seed)], env)
     standin_url = f"http://127.0.0.1:{first}"
     stack.wait_for(lambda: httpx.get(f"{standin_url}/health", timeout=2).status_code == 200, 30, "stand-in runners")
-    all_nodes = ([burst] if burst else []) + fleet
+    all_nodes = ([burst] if burst else []) + fleet + streams
     env["ORCHESTRATOR_URLS"] = ",".join(node.url for node in all_nodes)
     # The web process first: started beside eleven nodes on two busy cores it can take minutes to answer.
     web_url = stack.start_web(processes, env)
@@ -302,7 +337,7 @@ def start_network(
             lambda n=node, p=process: p.alive() and stack.node_ready(n), 300, f"{node.name}\n{process.log_tail()}"
         )
     network = Network(processes, workdir, env, standin_url, web_url, api_key, redis_url, database.label, started)
-    return network, burst, fleet
+    return network, burst, fleet, streams
 
 
 def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario, seed_base: int) -> Measured:
@@ -334,9 +369,10 @@ def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario,
         machine_before, harness_before = stack.machine_busy_seconds(), stack.cpu_seconds([os.getpid()])
         stats_before = stack.read_stats(stats_files)
         load = ApiLoad(network.web_url, network.api_key, scenario.steps, seed_base, scenario.first_second_polls)
-        offered: list[Offered] = asyncio.run(load.offer(scenario.arrivals))
-        ids = [o.request_id for o in offered if o.request_id]
-        left = wait_until_finished(ids, scenario.drain_s)
+        with stack.PeakSampler([p.popen.pid for p in engines]) as engine_peak:
+            offered: list[Offered] = asyncio.run(load.offer(scenario.arrivals))
+            ids = [o.request_id for o in offered if o.request_id]
+            left = wait_until_finished(ids, scenario.drain_s)
         cpu = {group: stack.cpu_seconds(pids) - cpu_before[group] for group, pids in groups.items()}
         cpu["harness (load generator)"] = stack.cpu_seconds([os.getpid()]) - harness_before
         # Other sessions may share the machine: what ran outside this benchmark is reported, not hidden.
@@ -393,6 +429,8 @@ def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario,
         notes=notes,
         polled=scenario.first_second_polls,
         cores=os.cpu_count() or 1,
+        engine_threads=engine_peak.threads,
+        engine_rss_bytes=engine_peak.rss_bytes,
     )
 
 
@@ -426,6 +464,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--overhead-rates", default="2,5,10", help="steady arrivals per second of the overhead runs, one run each"
     )
     parser.add_argument("--overhead-seconds", type=float, default=30.0, help="arrival window of each overhead run")
+    parser.add_argument("--streams", type=int, default=500, help="jobs (and slots) of the streams scenario")
+    parser.add_argument(
+        "--streams-nodes", type=int, default=5, help="nodes the streams scenario's slots are spread over"
+    )
+    parser.add_argument("--streams-service", type=float, default=60.0, help="each streams job's service, seconds")
     parser.add_argument(
         "--drain", type=float, default=60.0, help="seconds after the arrivals before waiting jobs are canceled"
     )
@@ -440,7 +483,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     args.workers = [int(w) for w in str(args.workers).split(",")]
     if args.quick:
-        quick = {"jobs": 10, "nodes": 3, "seconds": 15.0, "sat_seconds": 15.0, "overhead_seconds": 10.0, "drain": 30.0}
+        quick = {
+            "jobs": 10,
+            "nodes": 3,
+            "seconds": 15.0,
+            "sat_seconds": 15.0,
+            "overhead_seconds": 10.0,
+            "drain": 30.0,
+            "streams": 20,
+            "streams_nodes": 2,
+            "streams_service": 5.0,
+        }
         for name, value in quick.items():
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
@@ -469,10 +522,10 @@ def main(argv: list[str] | None = None) -> int:
     database_label = ""
     try:
         with stack.running(processes):
-            network, burst, fleet = start_network(args, processes, workdir)
+            network, burst, fleet, streams = start_network(args, processes, workdir)
             database_label = network.database_label
             print(f"network up: {len(network.nodes)} nodes, web {network.web_url}, {database_label}", flush=True)
-            for index, scenario in enumerate(scenarios(args, burst, fleet)):
+            for index, scenario in enumerate(scenarios(args, burst, fleet, streams)):
                 measured = run_scenario(args, network, scenario, seed_base=(index + 1) * 1_000_000)
                 summary, lines = summarise(measured)
                 summaries.append(summary)

@@ -37,11 +37,16 @@ class Measured:
     # Whether the harness asked each job its state in its first second (positions are known only then).
     polled: bool = True
     cores: int = 1
+    # The engine processes' threads and resident memory, the most at once during the scenario.
+    engine_threads: int = 0
+    engine_rss_bytes: int = 0
 
 
 # The processes a deployment runs for a stage, whose CPU per stage bounds the rate on a machine: the
 # stand-in runner stands for GPU work, and the harness is the clients.
 PRODUCT_GROUPS = ("engine processes", "web process", "node processes")
+# Below this much waiting in a scenario, statements per waiting job per second is not reported.
+MIN_WAITING_JOB_S = 60.0
 
 
 def fmt(value: float | None, digits: int = 2, unit: str = "") -> str:
@@ -58,6 +63,16 @@ def share(count: int, total: int) -> str:
 
 def busy_in(intervals: list[tuple[float, float]], start: float, end: float) -> float:
     return sum(max(0.0, min(e, end) - max(s, start)) for s, e in intervals)
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at the same instant (a stage that ends as another starts counts once)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    most = open_now = 0
+    for _, change in events:
+        open_now += change
+        most = max(most, open_now)
+    return most
 
 
 def waiting_periods(waits: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -129,6 +144,13 @@ def summarise(m: Measured) -> tuple[Summary, list[str]]:
         lines.append(
             f"| slot utilisation, {pipeline} ({slots} slots, busy time ÷ slot time over the busy period) | "
             f"{100 * utilisations[pipeline]:.1f} % |"
+        )
+    for pipeline, intervals in m.intervals.items():
+        lines.append(f"| stages on {pipeline} runners at once, most | {most_at_once(intervals)} |")
+    if m.engine_threads:
+        lines.append(
+            f"| engine processes' threads / resident memory, most during the scenario | {m.engine_threads} / "
+            f"{m.engine_rss_bytes / 2**20:.0f} MiB |"
         )
     waited_busy = waited_slot_s = 0.0
     for pipeline, intervals in m.intervals.items():
@@ -245,11 +267,22 @@ def summarise(m: Measured) -> tuple[Summary, list[str]]:
     if m.db_statements is None:
         lines.append("| DB statements per waiting job per second | n/a for this engine (no stats file) |")
     else:
-        waiting_job_s = sum(max(0.0, w) for w in waits) or float("nan")
+        waiting_job_s = sum(max(0.0, w) for w in waits)
+        per_stage = m.db_statements / stages if stages else None
         lines.append(
-            f"| DB statements per waiting job per second (engine's statements ÷ Σ waits) | "
-            f"{fmt(m.db_statements / waiting_job_s)} ({m.db_statements} statements, {fmt(waiting_job_s, 1)} job·s waiting) |"
+            f"| DB statements, engine processes: total / per succeeded stage | {m.db_statements} / {fmt(per_stage, 1)} |"
         )
+        if waiting_job_s >= MIN_WAITING_JOB_S:
+            lines.append(
+                f"| DB statements per waiting job per second (engine's statements ÷ Σ waits) | "
+                f"{fmt(m.db_statements / waiting_job_s)} ({fmt(waiting_job_s, 1)} job·s waiting) |"
+            )
+        else:
+            # The statements are then nearly all the running stages' own: dividing them by a few
+            # job·s of waiting says nothing about what a waiting job costs.
+            lines.append(
+                f"| DB statements per waiting job per second | n/a: jobs waited {fmt(waiting_job_s, 1)} job·s in all |"
+            )
     lines.append("")
     lines += [f"- {note}" for note in m.notes]
     if m.notes:

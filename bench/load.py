@@ -115,7 +115,9 @@ class ApiLoad:
 
     async def offer(self, arrivals: Arrivals) -> list[Offered]:
         """Send every job on its schedule (open loop: a slow answer never delays the next arrival)."""
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # At most 50 requests in flight: each holds one of the web process's DB connections while it is
+        # served, and PostgreSQL's default max_connections (100) is shared with every other process here.
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
         async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=60, limits=limits) as client:
             start = time.monotonic()
             tasks = []

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -291,6 +292,45 @@ def cpu_seconds(pids: list[int]) -> float:
         except psutil.Error:
             continue
     return total
+
+
+class PeakSampler:
+    """The most threads and resident memory these processes had at once, sampled every `interval_s`
+    on a thread of this process while the block runs."""
+
+    def __init__(self, pids: list[int], interval_s: float = 0.5) -> None:
+        self.pids = pids
+        self.interval_s = interval_s
+        self.threads = 0
+        self.rss_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-sampler", daemon=True)
+
+    def sample(self) -> None:
+        threads = rss = 0
+        for pid in self.pids:
+            try:
+                process = psutil.Process(pid)
+                threads += process.num_threads()
+                rss += process.memory_info().rss
+            except psutil.Error:
+                continue
+        self.threads = max(self.threads, threads)
+        self.rss_bytes = max(self.rss_bytes, rss)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def __enter__(self) -> PeakSampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sample()
 
 
 def machine_busy_seconds() -> float:

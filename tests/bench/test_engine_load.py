@@ -21,7 +21,17 @@ JOBS = 6
 
 def test_quick_burst_reports_every_row_and_finishes_every_job(tmp_path: Path) -> None:
     report = tmp_path / "engine.md"
-    command = [sys.executable, "-m", "bench.engine_load", "--engine", "run_engine", "--quick", "--scenarios", "burst"]
+    command = [sys.executable, "-m", "bench.engine_load", "--engine", "run_engine", "--quick"]
+    command += [
+        "--scenarios",
+        "burst,streams",
+        "--streams",
+        str(JOBS),
+        "--streams-nodes",
+        "2",
+        "--streams-service",
+        "1",
+    ]
     command += ["--jobs", str(JOBS), "--burst-service", "0.2", "--db", "sqlite", "--output", str(report)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -29,6 +39,7 @@ def test_quick_burst_reports_every_row_and_finishes_every_job(tmp_path: Path) ->
     assert text.startswith("# Job engine under load")
     assert "python -m bench.engine_load --engine run_engine --quick" in text
     assert "| burst, 1 worker |" in text
+    assert f"| streams, {JOBS} at once |" in text
     for row in (
         "| jobs finished |",
         "| makespan (first acceptance → last finish) |",
@@ -37,8 +48,20 @@ def test_quick_burst_reports_every_row_and_finishes_every_job(tmp_path: Path) ->
         "| shows a `queue_position` within 1 s of its 202 |",
         "| wait, text-to-image (acceptance → start on a runner)",
         "| CPU seconds, engine processes",
-        "| DB statements per waiting job per second (",
+        "| DB statements, engine processes: total / per succeeded stage |",
+        "| DB statements per waiting job per second",
+        "| stages on text-to-image runners at once, most |",
+        "| engine processes' threads / resident memory, most during the scenario |",
     ):
         assert row in text, f"missing row {row!r} in\n{text}"
-    assert f"| jobs finished | {JOBS}/{JOBS} (100 %) succeeded;" in text
+    assert text.count(f"| jobs finished | {JOBS}/{JOBS} (100 %) succeeded;") == 2
     assert "had not finished" not in text
+
+
+def test_most_at_once_counts_overlaps_and_not_a_handover() -> None:
+    from bench.engine_report import most_at_once
+
+    assert most_at_once([]) == 0
+    assert most_at_once([(0, 10), (1, 2), (1.5, 3), (5, 6)]) == 3
+    # One stage ends as the next starts on the same slot: one at a time, not two.
+    assert most_at_once([(0, 1), (1, 2), (2, 3)]) == 1
