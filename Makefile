@@ -40,12 +40,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
+# Two test processes (pytest-xdist): a test file at a time, and every file with a browser test
+# as one unit on one process (tests/conftest.py). One process: `$(PY) -m pytest`.
+XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 # Every test that starts no process (tests/conftest.py marks the others `integration`).
 test-fast: install
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest $(XDIST) -m "not integration"
 
 # The fault suite (tests/faults): kill -9 each part of a real network mid-job, restart it, check the books.
 # Minutes long, so `make test` leaves it out (pyproject.toml addopts: -m "not faults"); FAULTS_ROUNDS=3 repeats each fault.

@@ -67,16 +67,28 @@ TOOLS = ("ffmpeg",)
 _running: list[pytest.Item] = []
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-    # Playwright's sync API keeps an event loop running in the main thread while the session's
-    # browser lives, and asgiref's async_to_sync refuses to run in such a thread: every test after
-    # the first browser test would fail on it. So the browser tests go last (a stable sort), and
-    # so do the files that hold one: `make test` hands each process a file at a time (xdist).
+    # `make test` runs two processes (pytest-xdist, --dist loadgroup): a file at a time, so module
+    # fixtures start once, and every file that holds a browser test on one process, so the demo
+    # site they share starts once. Those files go first (they are the longest unit of work), each
+    # file's browser tests after its other tests: Playwright's sync API keeps an event loop running
+    # in the thread while a file's browser lives, and asgiref's async_to_sync refuses to run there.
     browser_files = {item.path for item in items if "chromium" in getattr(item, "fixturenames", ())}
-    items.sort(key=lambda item: ("chromium" in getattr(item, "fixturenames", ()), item.path in browser_files))
+    first_seen: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(item.path, index)
+        item.add_marker(pytest.mark.xdist_group("browser" if item.path in browser_files else str(item.path)))
+    items.sort(
+        key=lambda item: (
+            item.path not in browser_files,
+            first_seen[item.path],
+            "chromium" in getattr(item, "fixturenames", ()),
+        )
+    )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -98,8 +98,10 @@ def demo_site(
             process.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """One browser per test file: Playwright's sync API keeps an event loop running in this thread
+    until it stops, and the tests that follow (other files, run on the same process) need none."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
