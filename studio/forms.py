@@ -245,8 +245,11 @@ class RoundForm(forms.ModelForm):
             f"Members pick one of these when there is more than one. None ticked: the studio's default, "
             f"{image_models.default_model_id()}."
         )
-        if self.instance.pk is None:
-            models.initial = list(models.queryset.filter(model_id=image_models.default_model_id()))
+        if self.instance.pk is None and not self.initial.get("text_to_image_models"):
+            # A new round offers what rounds did before they listed models: the default.
+            self.initial["text_to_image_models"] = list(
+                models.queryset.filter(model_id=image_models.default_model_id())
+            )
 
     def clean_slug(self) -> str:
         slug: str = self.cleaned_data["slug"]
