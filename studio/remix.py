@@ -13,7 +13,6 @@ from typing import Any
 
 from livepeer_ai.gateway import queue
 from livepeer_ai.gateway.models import Job
-from livepeer_ai.registry.models import ModelEntry
 from studio.creation import Limits
 from studio.image_models import PIPELINE
 from studio.models import Entry, Generation
@@ -38,12 +37,12 @@ def used_seed(job: Job) -> int | None:
     return seed if isinstance(seed, int) else None
 
 
-def prefill(job_id: Any, kind: str, user: Any, limits: Limits, models: list[ModelEntry]) -> dict[str, Any] | None:
+def prefill(job_id: Any, kind: str, user: Any, limits: Limits) -> dict[str, Any] | None:
     """The create form's initial values from the GIF `job_id`, or None when `user` may not open it.
 
     Steps over this round's limits come down to them, and stages the round forbids are
-    left off, so the pre-filled form is one the round accepts; so is the GIF's model, kept
-    when it is one of the `models` on offer (else the form's first).
+    left off, so the pre-filled form is one the round accepts. The GIF's model is picked
+    in the form's model select; a round that no longer offers it shows its own models.
     """
     try:
         job = studio_job(uuid.UUID(str(job_id)), user) if kind in KINDS else None
@@ -51,8 +50,7 @@ def prefill(job_id: Any, kind: str, user: Any, limits: Limits, models: list[Mode
         return None
     if job is None or withheld_notice(job, Entry.objects.filter(job=job).first(), user):
         return None
-    model_id = queue.stage_model(job, PIPELINE)
-    model = {"model": model_id} if model_id in {entry.model_id for entry in models} else {}
+    model = {"model": queue.stage_model(job, PIPELINE)}
     if kind == SEED:
         # The same noise makes another picture through another model: the seed comes with its model.
         return {"seed": used_seed(job), **model}

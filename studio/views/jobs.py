@@ -53,7 +53,7 @@ def index(request: HttpRequest) -> HttpResponse:
     limits, models = Limits.of(round), offered_models(round)
     asked, initial = remix.requested(request.GET), None
     if asked is not None:
-        initial = remix.prefill(asked[1], asked[0], request.user, limits, models)
+        initial = remix.prefill(asked[1], asked[0], request.user, limits)
     form = PromptForm(initial=initial, limits=limits, models=models)
     context = {"form": form, "prefilled": asked and (asked[0] if initial is not None else "refused")}
     return render(request, "studio/index.html", {**context, **_studio_context(request, round)})

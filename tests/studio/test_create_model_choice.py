@@ -169,8 +169,8 @@ def test_remix_and_reuse_remember_the_model_the_round_still_offers(member_client
         options = member_client.get(f"/?{kind}={job.id}").content.decode()
         assert re.search(rf'<option value="{SD15}"[^>]*selected', options), kind
     round.text_to_image_models.remove(image_model(SD15))
-    # No longer offered: the form falls back to what the round offers (no select: one model).
-    assert SD15 not in member_client.get(f"/?remix={job.id}").content.decode()
+    # No longer offered: the form shows what the round offers (one model: no select).
+    assert 'name="model"' not in member_client.get(f"/?remix={job.id}").content.decode()
 
 
 def test_a_retry_asks_for_the_same_model(member_client):
