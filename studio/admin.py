@@ -42,7 +42,7 @@ class RoundAdmin(admin.ModelAdmin):
     def phase_now(self, round: Round) -> str:
         return round.phase()
 
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest | None, **kwargs: Any) -> Any:
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "text_to_image_models":
             # A handful of models, each a box to tick (as on the site's round page).
             kwargs["widget"] = forms.CheckboxSelectMultiple

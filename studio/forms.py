@@ -119,7 +119,7 @@ class PromptForm(forms.Form):
         self.limits = limits or Limits()
         models = models or []
         self.offers_model_choice = len(models) > 1
-        self.fields["model"].widget.choices = [(model.model_id, model_label(model)) for model in models]  # type: ignore[attr-defined]
+        self.fields["model"].widget.choices = [(model.model_id, model_label(model)) for model in models]
         self.fields["model"].initial = models[0].model_id if models else ""
         self.fields["lora"].choices = [("", "None"), *lora_choices(models)]  # type: ignore[attr-defined]
         if self.offers_model_choice:
@@ -240,7 +240,7 @@ class RoundForm(forms.ModelForm):
         models.queryset = ModelEntry.objects.filter(
             Q(pipeline=image_models.PIPELINE, status=EntryStatus.APPROVED) | Q(pk__in=listed)
         ).order_by("model_id")
-        models.label_from_instance = image_models.model_label  # type: ignore[method-assign]
+        models.label_from_instance = image_models.model_label  # type: ignore[method-assign,assignment]
         models.help_text = (
             f"Members pick one of these when there is more than one. None ticked: the studio's default, "
             f"{image_models.default_model_id()}."
