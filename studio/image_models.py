@@ -10,6 +10,7 @@ when the GIF is started, so a hand-made POST or a retry meets the same rules.
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.text import Truncator
 
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.registry.models import EntryStatus, ModelEntry
@@ -17,6 +18,7 @@ from studio.models import Round
 from studio.refusals import Refused
 
 PIPELINE = "text-to-image"
+MODEL_ID_MAX = ModelEntry._meta.get_field("model_id").max_length or 200
 
 
 def default_model_id() -> str:
@@ -56,7 +58,9 @@ def chosen_model(round: Round | None, model_id: str) -> ModelEntry:
         model_id = offered[0].model_id if offered else allowed[0]
     if model_id not in allowed:
         names = ", ".join(allowed)
-        raise Refused(f"This round doesn't allow the model {model_id!r}; it allows {names}.", status=400)
+        # A hand-made request may name anything: the message quotes no more of it than a model id holds.
+        named = Truncator(model_id).chars(MODEL_ID_MAX)
+        raise Refused(f"This round doesn't allow the model {named!r}; it allows {names}.", status=400)
     try:
         return routable_model(PIPELINE, model_id)
     except ModelNotRoutable as exc:

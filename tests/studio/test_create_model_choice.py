@@ -100,6 +100,8 @@ def test_a_model_the_round_does_not_allow_is_refused_in_the_refusal_area(member_
     assert not Job.objects.exists()
     htmx = member_client.post("/jobs/", {"prompt": "a heron", "model": "nobody/anything"}, HTTP_HX_REQUEST="true")
     assert htmx.status_code == 400 and "doesn't allow the model 'nobody/anything'" in form_error(htmx)
+    huge = member_client.post("/jobs/", {"prompt": "a heron", "model": "x" * 100_000})
+    assert huge.status_code == 400 and len(form_error(huge)) < 400
 
 
 def test_a_model_the_curators_disabled_since_is_refused_and_no_longer_offered(member_client, personas):
