@@ -1,5 +1,5 @@
 """Screenshots of the studio's My GIFs page, the gallery grid with its vote buttons and countdown,
-a remix's pre-filled form and the staff round editor.
+a remix's pre-filled form (its GIF's model picked among the round's two) and the staff round editor.
 
     .venv/bin/python -m bench.studio_screenshots [--output docs/screenshots]
 
@@ -88,6 +88,7 @@ def seed_studio() -> tuple[Any, Any, Any, Any]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from livepeer_ai.registry.curation import register
     from studio.models import Entry, Generation, Round, Safety, Vote
 
     User = get_user_model()
@@ -102,6 +103,12 @@ def seed_studio() -> tuple[Any, Any, Any, Any]:
         voting_opens_at=now - timedelta(days=1),
         voting_closes_at=now + timedelta(days=3, hours=5),
     )
+    # Two text-to-image models on offer, as in the demo's round: the remix shows its GIF's, the editor both.
+    image_models = {
+        model_id: register({"pipeline": "text-to-image", "model_id": model_id, "family": family}, status="approved")
+        for model_id, family in (("livepeer-ai/tiny-sdxl-turbo", "sdxl-turbo"), ("livepeer-ai/tiny-sd15", "sd15"))
+    }
+    round.text_to_image_models.set(image_models.values())
     maya = User.objects.create_user("maya", password="maya-screenshot-pass")
     staff = User.objects.create_user("curator", password="curator-screenshot-pass", is_staff=True)
     base = {"negative_prompt": "", "style": "", "text_to_image_steps": 6, "image_to_video_steps": 12}
@@ -117,8 +124,19 @@ def seed_studio() -> tuple[Any, Any, Any, Any]:
         ]
     ):
         width, height = {"square": (256, 256), "landscape": (384, 256), "portrait": (256, 384)}[size]
-        job = finished_job(maya, prompt, index / 6, status=status, width=width, height=height)
-        choices = {**base, "prompt": prompt, "size": size, "motion_bucket_id": 127, "fps": 6, "seed": None}
+        model = "livepeer-ai/tiny-sd15" if size == "landscape" else "livepeer-ai/tiny-sdxl-turbo"
+        job = finished_job(
+            maya, prompt, index / 6, status=status, width=width, height=height, models={"text-to-image": model}
+        )
+        choices = {
+            **base,
+            "prompt": prompt,
+            "size": size,
+            "motion_bucket_id": 127,
+            "fps": 6,
+            "seed": None,
+            "model": model,
+        }
         Generation.objects.create(job=job, member=maya, round=round, prompt=prompt, choices=choices)
         if index == 1:
             Entry.objects.create(round=round, job=job, author=maya, safety=Safety.CLEAN, vote_count=3)

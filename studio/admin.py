@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -27,6 +28,7 @@ class RoundAdmin(admin.ModelAdmin):
                     "allow_interpolation",
                     "max_text_to_image_steps",
                     "max_image_to_video_steps",
+                    "text_to_image_models",
                     "generations_per_member",
                     "entries_per_member",
                     "winners_count",
@@ -39,6 +41,12 @@ class RoundAdmin(admin.ModelAdmin):
     @admin.display(description="phase")
     def phase_now(self, round: Round) -> str:
         return round.phase()
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "text_to_image_models":
+            # A handful of models, each a box to tick (as on the site's round page).
+            kwargs["widget"] = forms.CheckboxSelectMultiple
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(Entry)

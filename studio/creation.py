@@ -1,4 +1,4 @@
-"""Starting a member's GIF: the round's rules and quota, the style's words and LoRA, then a gateway job.
+"""Starting a member's GIF: the round's rules, model and quota, the style's words and LoRA, then a gateway job.
 
 The form checks the bounds for a friendly message; `start_generation` checks them
 again, so a retry or a hand-made POST meets the same rules.
@@ -21,6 +21,7 @@ from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS, billed_units, creat
 from livepeer_ai.registry.curation import ModelNotRoutable, routable_model
 from livepeer_ai.registry.loras import approved_loras_for, routable_loras
 from livepeer_ai.registry.models import ModelEntry
+from studio.image_models import PIPELINE, chosen_model, model_label
 from studio.models import Generation, Round
 from studio.presets import STYLE_PRESETS, apply_style
 from studio.refusals import Refused
@@ -101,43 +102,45 @@ def quota_message(round: Round) -> str:
     )
 
 
-def check_models_routable(choices: dict[str, Any]) -> None:
-    """Every stage's model is approved by the network's curators, or Refused before any job exists.
+def check_models_routable(choices: dict[str, Any], models: dict[str, str]) -> None:
+    """Every stage's model (`models`' for the stages it names, else the default) is approved by the network's
+    curators and sold by some node, or Refused before any job exists.
 
     The gateway would fail such a job at dispatch anyway; refusing here spares the
     member a queued job that cannot run, and a GIF from their quota.
     """
     stages = gif_stages(upscale=bool(choices.get("upscale")), interpolate=bool(choices.get("interpolate")))
     for stage in stages:
+        model_id = models.get(stage) or settings.DEFAULT_MODELS.get(stage, "")
         try:
-            routable_model(stage, settings.DEFAULT_MODELS.get(stage, ""))
+            routable_model(stage, model_id)
         except ModelNotRoutable as exc:
             raise Refused(f"GIFs can't be made with these stages right now. {exc.message}", status=503) from None
-        unsold = queue.unsold(stage, settings.DEFAULT_MODELS.get(stage, ""))
+        unsold = queue.unsold(stage, model_id)
         if unsold:
             raise Refused(f"GIFs can't be made with these stages right now. {unsold}", status=503)
 
 
-def studio_image_model() -> ModelEntry | None:
-    return ModelEntry.objects.filter(
-        pipeline="text-to-image", model_id=settings.DEFAULT_MODELS.get("text-to-image", "")
-    ).first()
+LoraChoices = list[tuple[str, Any]]
 
 
-def lora_choices() -> list[tuple[str, str]]:
-    """The approved LoRAs the studio's text-to-image model takes, as (name, what the picker shows)."""
-    model = studio_image_model()
-    if model is None:
-        return []
-    return [(lora.name, lora.description or lora.name) for lora in approved_loras_for(model.family)]
+def lora_choices(models: list[ModelEntry]) -> LoraChoices:
+    """The approved LoRAs the offered image `models` take, as the picker's choices: (name, what it shows)
+    for one model; for more, grouped under each model's label, since each family takes its own."""
+    per_model = [
+        (model_label(model), [(lora.name, lora.description or lora.name) for lora in approved_loras_for(model.family)])
+        for model in models
+    ]
+    if len(per_model) == 1:
+        return per_model[0][1]
+    return [(label, loras) for label, loras in per_model if loras]
 
 
-def check_lora(choices: dict[str, Any]) -> None:
-    """A picked LoRA is still approved for the studio's model, or Refused naming it (it may have been
-    disabled since the form was shown, or a retry may ask for one that since was)."""
+def check_lora(choices: dict[str, Any], model: ModelEntry) -> None:
+    """A picked LoRA is approved and made for the chosen model's family, or Refused naming it (it may have been
+    disabled since the form was shown, a retry may ask for one that since was, or it is another family's)."""
     name = choices.get("lora") or ""
-    model = studio_image_model()
-    if not name or model is None:
+    if not name:
         return
     try:
         routable_loras([name], model.model_id, model.family)
@@ -145,10 +148,10 @@ def check_lora(choices: dict[str, Any]) -> None:
         raise Refused(f"This style can't be used right now. {exc.message}", status=400) from None
 
 
-def check_payable(prompt: str, parameters: dict[str, Any], choices: dict[str, Any]) -> None:
+def check_payable(prompt: str, parameters: dict[str, Any], choices: dict[str, Any], models: dict[str, str]) -> None:
     """Refused when the gateway could never pay for a stage of this GIF (its ticket limit per request)."""
     stages = gif_stages(upscale=bool(choices.get("upscale")), interpolate=bool(choices.get("interpolate")))
-    planned = Job(prompt=prompt, stages=stages, parameters={**DEFAULT_PARAMETERS, **parameters})
+    planned = Job(prompt=prompt, stages=stages, parameters={**DEFAULT_PARAMETERS, **parameters, "models": models})
     for stage, model_id, units in billed_units(planned):
         unpayable = payment.unpayable(stage, model_id, units)
         if unpayable:
@@ -175,11 +178,15 @@ def start_generation(
     problems = Limits.of(round).problems(choices)
     if problems:
         raise Refused(" ".join(problems), status=400)
-    check_models_routable(choices)
-    check_lora(choices)
+    model = chosen_model(round, choices.get("model") or "")
+    # Kept with the choices, so a remix or a retry asks for the model this GIF was made with.
+    choices = {**choices, "model": model.model_id}
+    models = {PIPELINE: model.model_id}
+    check_models_routable(choices, models)
+    check_lora(choices, model)
     prompt, negative_prompt = apply_style(choices["prompt"], choices.get("negative_prompt", ""), choices["style"])
     parameters = gif_parameters(choices, negative_prompt)
-    check_payable(prompt, parameters, choices)
+    check_payable(prompt, parameters, choices, models)
     with transaction.atomic():
         # One member's creations queue on their own row, so two tabs can't both take the last GIF.
         get_user_model().objects.select_for_update().filter(pk=member.pk).first()
@@ -192,6 +199,7 @@ def start_generation(
             upscale=bool(choices.get("upscale")),
             interpolate=bool(choices.get("interpolate")),
             parameters=parameters,
+            models=models,
         )
         return Generation.objects.create(
             job=job,

@@ -6,10 +6,13 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Q
 
 from livepeer_ai.gateway.workflow import DEFAULT_PARAMETERS
-from studio import my_gifs
+from livepeer_ai.registry.models import EntryStatus, ModelEntry
+from studio import image_models, my_gifs
 from studio.creation import DEFAULT_SIZE, FPS_RANGE, MOTION_RANGE, SEED_MAX, SIZES, Limits, lora_choices
+from studio.image_models import model_label
 from studio.models import ReportReason, Round
 from studio.presets import STYLE_PRESETS
 
@@ -34,6 +37,14 @@ class PromptForm(forms.Form):
         required=False,
         initial="",
         help_text="Adds a few words to the prompt and the negative prompt.",
+    )
+    # Any text: a model the round does not offer is refused with the reason by creation.start_generation,
+    # in the form's refusal area, not as "Select a valid choice".
+    model = forms.CharField(
+        required=False,
+        label="Model",
+        widget=forms.Select,
+        help_text="The text-to-image model that draws the first frame; the video is made from that frame.",
     )
     lora = forms.ChoiceField(
         required=False,
@@ -100,10 +111,19 @@ class PromptForm(forms.Form):
 
     ADVANCED = ("seed", "text_to_image_steps", "image_to_video_steps", "motion_bucket_id", "fps")
 
-    def __init__(self, *args: Any, limits: Limits | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, limits: Limits | None = None, models: list[ModelEntry] | None = None, **kwargs: Any
+    ) -> None:
+        """`models`: the text-to-image models on offer (image_models.offered_models), the default first."""
         super().__init__(*args, **kwargs)
         self.limits = limits or Limits()
-        self.fields["lora"].choices = [("", "None"), *lora_choices()]  # type: ignore[attr-defined]
+        models = models or []
+        self.offers_model_choice = len(models) > 1
+        self.fields["model"].widget.choices = [(model.model_id, model_label(model)) for model in models]
+        self.fields["model"].initial = models[0].model_id if models else ""
+        self.fields["lora"].choices = [("", "None"), *lora_choices(models)]  # type: ignore[attr-defined]
+        if self.offers_model_choice:
+            self.fields["lora"].help_text += " Each model takes the LoRAs listed under it."
         for name, most in (
             ("text_to_image_steps", self.limits.max_text_to_image_steps),
             ("image_to_video_steps", self.limits.max_image_to_video_steps),
@@ -181,12 +201,16 @@ class RoundForm(forms.ModelForm):
             "allow_interpolation",
             "max_text_to_image_steps",
             "max_image_to_video_steps",
+            "text_to_image_models",
             "generations_per_member",
             "entries_per_member",
             "winners_count",
         ]
         widgets = {
-            name: forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M") for name in WINDOWS
+            **{
+                name: forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M") for name in WINDOWS
+            },
+            "text_to_image_models": forms.CheckboxSelectMultiple,
         }
         help_texts = {"slug": "The round's address: /rounds/<slug>/. Letters, digits and hyphens."}
         labels = {
@@ -198,6 +222,7 @@ class RoundForm(forms.ModelForm):
             "allow_interpolation": "Allow “Smooth motion”",
             "max_text_to_image_steps": "Most image steps",
             "max_image_to_video_steps": "Most video steps",
+            "text_to_image_models": "Models for the first frame",
             "generations_per_member": "GIFs per member",
             "winners_count": "Winners",
         }
@@ -207,6 +232,24 @@ class RoundForm(forms.ModelForm):
         for name in ("max_text_to_image_steps", "max_image_to_video_steps"):
             self.fields[name].validators.append(MinValueValidator(1))
         self.fields["winners_count"].validators.append(MinValueValidator(1))
+        models = self.fields["text_to_image_models"]
+        assert isinstance(models, forms.ModelMultipleChoiceField)
+        # The approved ones, and any this round lists that the curators have disabled since (so saving the
+        # round's other fields does not drop them unseen; members are offered only approved ones).
+        listed = self.instance.text_to_image_models.all() if self.instance.pk else ModelEntry.objects.none()
+        models.queryset = ModelEntry.objects.filter(
+            Q(pipeline=image_models.PIPELINE, status=EntryStatus.APPROVED) | Q(pk__in=listed)
+        ).order_by("model_id")
+        models.label_from_instance = image_models.model_label  # type: ignore[method-assign,assignment]
+        models.help_text = (
+            f"Members pick one of these when there is more than one. None ticked: the studio's default, "
+            f"{image_models.default_model_id()}."
+        )
+        if self.instance.pk is None and not self.initial.get("text_to_image_models"):
+            # A new round offers what rounds did before they listed models: the default.
+            self.initial["text_to_image_models"] = list(
+                models.queryset.filter(model_id=image_models.default_model_id())
+            )
 
     def clean_slug(self) -> str:
         slug: str = self.cleaned_data["slug"]

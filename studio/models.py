@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from livepeer_ai.gateway.models import Job, JobStatus
+from livepeer_ai.gateway.queue import stage_model
 
 
 class RoundQuerySet(models.QuerySet["Round"]):
@@ -64,6 +65,15 @@ class Round(models.Model):
     max_image_to_video_steps = models.PositiveSmallIntegerField(default=25)
     generations_per_member = models.PositiveSmallIntegerField(
         default=10, help_text="GIFs each member may make in this round (failed jobs don't count)."
+    )
+    # The first frame's models members may pick from (studio/image_models.py); none: the studio's default.
+    text_to_image_models = models.ManyToManyField(
+        "registry.ModelEntry",
+        blank=True,
+        related_name="rounds",
+        limit_choices_to={"pipeline": "text-to-image"},
+        verbose_name="text-to-image models",
+        help_text="The models members may draw the first frame with. None ticked: the studio's default model.",
     )
     entries_per_member = models.PositiveSmallIntegerField(default=3)
     winners_count = models.PositiveSmallIntegerField(default=3)
@@ -162,6 +172,16 @@ class Generation(models.Model):
     @property
     def gif_alt(self) -> str:
         return self.alt_text or fallback_alt(self.prompt)
+
+    @property
+    def image_model(self) -> str:
+        """The text-to-image model that draws (or drew) the GIF's first frame."""
+        return stage_model(self.job, "text-to-image")
+
+    @property
+    def image_model_name(self) -> str:
+        """The model's name without its publisher ("tiny-sd15"), where space is short."""
+        return self.image_model.rpartition("/")[2]
 
 
 def fallback_alt(prompt: str) -> str:

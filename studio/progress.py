@@ -1,7 +1,7 @@
 """How far a GIF job has come, and how long it has left, from how long such jobs took.
 
 Each stage's share of the bar is its measured duration: the median, over the last
-SAMPLE_JOBS finished jobs of the same shape (stages, size, steps), of the time
+SAMPLE_JOBS finished jobs of the same shape (stages, models, size, steps), of the time
 its attempts took (an upscale's frames summed). After the last stage answers,
 the gateway still makes the GIF and MP4: that "finish" is measured too (the job's
 end minus its last attempt's end) and holds the end of the bar, so the bar never
@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, StageAttempt
+from livepeer_ai.gateway.queue import stage_model
 
 # Finished jobs of the same shape the durations are taken over, and how many recent jobs are looked through.
 SAMPLE_JOBS = 20
@@ -52,10 +53,11 @@ class JobProgress:
 
 
 def shape(job: Job) -> tuple[Any, ...]:
-    """What a job's duration depends on: its stages, size and step counts."""
+    """What a job's duration depends on: its stages and their models, size and step counts."""
     p = job.parameters
     return (
         tuple(job.stages),
+        tuple(stage_model(job, stage) for stage in job.stages),
         p.get("width"),
         p.get("height"),
         p.get("text_to_image_steps"),

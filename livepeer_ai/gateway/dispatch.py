@@ -84,6 +84,8 @@ class PreparedStage:
     # Whether the job's webhook asked for progress, and when this stage last sent it (gateway/webhooks.py).
     webhook_progress: bool = False
     progress_announced_at: float = 0.0
+    # Whether the node is asked for previews of the stage as it forms (workflow.shows_previews).
+    previews: bool = False
 
     def overall(self, step: int, total: int) -> tuple[int, int]:
         """A piece's (step, total) as the whole stage's."""
@@ -127,6 +129,7 @@ def prepare(assignment: queue.Assignment) -> PreparedStage:
         pieces=pieces,
         media_work=workflow.media_work(job, entry.stage_index),
         webhook_progress=job.api_key_id is not None and webhooks.wants(job, "progress"),
+        previews=workflow.shows_previews(job),
     )
     if assignment.orchestrator_id is not None:
         prepared.node_address = Orchestrator.objects.get(id=assignment.orchestrator_id).address

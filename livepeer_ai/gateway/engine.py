@@ -392,8 +392,9 @@ class Engine:
         else:
             body["data"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in request.form.items()}
             body["files"] = request.files
-        # Previews (pipelines/previews.py) for the studio's job page; the API's callers never see them.
-        headers = {**prepared.headers, "Accept": "text/event-stream", PREVIEWS_HEADER: "1"}
+        headers = {**prepared.headers, "Accept": "text/event-stream"}
+        if prepared.previews:
+            headers[PREVIEWS_HEADER] = "1"
         timeout = httpx.Timeout(settings.RUNNER_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         last_write = last_text_write = 0.0
         last_preview: float | None = None

@@ -118,12 +118,19 @@ def ensure_queued(job: Job) -> None:
 
 
 def stage_capability(job: Job, stage_index: int) -> tuple[str, str]:
-    """(pipeline, model id) a stage runs on: what the request names, else the stage's default model."""
+    """(pipeline, model id) a stage runs on."""
     stage = job.stages[stage_index]
-    model_id = ""
+    return stage, stage_model(job, stage)
+
+
+def stage_model(job: Job, stage: str) -> str:
+    """The model `stage` runs: the one the job names (an API request's `model_id`, a GIF job's
+    `models` for that stage), else the stage's default model."""
     if job.parameters.get("api"):
-        model_id = str(job.parameters.get("request", {}).get("model_id") or "")
-    return stage, model_id or settings.DEFAULT_MODELS.get(stage, "")
+        named = job.parameters.get("request", {}).get("model_id")
+    else:
+        named = job.parameters.get("models", {}).get(stage)
+    return str(named or "") or settings.DEFAULT_MODELS.get(stage, "")
 
 
 def cancel_job(job: Job) -> bool:

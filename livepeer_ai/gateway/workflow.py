@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -68,8 +67,12 @@ def create_gif_job(
     upscale: bool = False,
     interpolate: bool = False,
     parameters: dict[str, Any] | None = None,
+    models: dict[str, str] | None = None,
 ) -> Job:
-    """A queued GIF job; `parameters` overrides DEFAULT_PARAMETERS (and may add a "style" label)."""
+    """A queued GIF job; `parameters` overrides DEFAULT_PARAMETERS (and may add a "style" label).
+
+    `models`: stage → model id, for the stages that run another model than their default.
+    """
     unknown = set(parameters or {}) - set(DEFAULT_PARAMETERS) - {"style"}
     if unknown:
         raise ValueError(f"Unknown GIF parameters: {sorted(unknown)}")
@@ -77,6 +80,11 @@ def create_gif_job(
     if seed is not None:
         parameters["seed"] = seed
     stages = gif_stages(upscale=upscale, interpolate=interpolate)
+    not_stages = set(models or {}) - set(stages)
+    if not_stages:
+        raise ValueError(f"Models named for stages this job does not have: {sorted(not_stages)}")
+    if models:
+        parameters["models"] = dict(models)
     rate = current_rate().recorded()  # read before the transaction: it may ask the chain
     with transaction.atomic():
         job = Job.objects.create(
@@ -84,6 +92,15 @@ def create_gif_job(
         )
         queue.enqueue(job)
     return job
+
+
+def shows_previews(job: Job) -> bool:
+    """Whether anyone watching the job can see previews of its stages as they form (pipelines/previews.py).
+
+    A GIF job's page shows them to its maker; an API job's caller gets progress and the
+    result only, so asking its node for previews would cost the runner for nothing.
+    """
+    return not job.parameters.get("api")
 
 
 def gif_stages(*, upscale: bool, interpolate: bool) -> list[str]:
@@ -111,7 +128,7 @@ def billed_units(job: Job) -> list[tuple[str, str, int]]:
             form = image_to_video_form(job)
             known.append((stage, form["model_id"], units_for(stage, form)))
         elif stage == "upscale":
-            known.append((stage, settings.DEFAULT_MODELS.get(stage, ""), units_for(stage, {}, generation_size(job))))
+            known.append((stage, queue.stage_model(job, stage), units_for(stage, {}, generation_size(job))))
     return known
 
 
@@ -220,7 +237,7 @@ def upscale_request(job: Job, index: int, part: int) -> StageRequest:
         "prompt": job.prompt,
         "negative_prompt": p.get("negative_prompt", ""),
         "num_inference_steps": p["upscale_steps"],
-        "model_id": settings.DEFAULT_MODELS.get(stage, ""),
+        "model_id": queue.stage_model(job, stage),
     }
     seed = job.outputs.get("text-to-image", {}).get("seed")
     if seed is not None:
@@ -273,7 +290,7 @@ def frame_interpolation_request(job: Job, index: int, part: int) -> StageRequest
     form = {
         "multiplier": multiplier,
         "fps": source["fps"] * multiplier,
-        "model_id": settings.DEFAULT_MODELS.get(stage, ""),
+        "model_id": queue.stage_model(job, stage),
     }
     return StageRequest(
         stage,
@@ -306,7 +323,7 @@ def text_to_image_body(job: Job) -> dict[str, Any]:
         "width": width,
         "height": height,
         "num_inference_steps": p["text_to_image_steps"],
-        "model_id": settings.DEFAULT_MODELS.get("text-to-image", ""),
+        "model_id": queue.stage_model(job, "text-to-image"),
     }
     if "seed" in p:
         body["seed"] = p["seed"]
@@ -324,7 +341,7 @@ def image_to_video_form(job: Job) -> dict[str, Any]:
         "fps": p["fps"],
         "motion_bucket_id": p["motion_bucket_id"],
         "num_inference_steps": p["image_to_video_steps"],
-        "model_id": settings.DEFAULT_MODELS.get("image-to-video", ""),
+        "model_id": queue.stage_model(job, "image-to-video"),
     }
     seed = job.outputs.get("text-to-image", {}).get("seed")
     if seed is not None:
@@ -428,7 +445,7 @@ def store_upload(job: Job, upload: Any) -> None:
 
 def api_stage_request(job: Job, stage: str) -> StageRequest:
     fields = dict(job.parameters["request"])
-    fields["model_id"] = fields.get("model_id") or settings.DEFAULT_MODELS.get(stage, "")
+    fields["model_id"] = queue.stage_model(job, stage)
     steps = int(fields.get("num_inference_steps") or 0)
     if stage not in FILE_FIELDS:
         request = StageRequest(stage, fields["model_id"], units_for(stage, fields), steps, json_body=fields)

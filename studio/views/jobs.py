@@ -19,6 +19,7 @@ from studio.access import member_required, refused
 from studio.creation import QUOTA_RULE, Limits, retry_generation, start_generation
 from studio.entries import enter_round
 from studio.forms import AltTextForm, MyGifsFilter, PromptForm
+from studio.image_models import offered_models
 from studio.models import Generation, Round
 from studio.my_gifs import member_gifs, member_rounds
 from studio.ratelimits import rate_limited
@@ -49,11 +50,11 @@ def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     round = current_round()
-    limits = Limits.of(round)
+    limits, models = Limits.of(round), offered_models(round)
     asked, initial = remix.requested(request.GET), None
     if asked is not None:
         initial = remix.prefill(asked[1], asked[0], request.user, limits)
-    form = PromptForm(initial=initial, limits=limits)
+    form = PromptForm(initial=initial, limits=limits, models=models)
     context = {"form": form, "prefilled": asked and (asked[0] if initial is not None else "refused")}
     return render(request, "studio/index.html", {**context, **_studio_context(request, round)})
 
@@ -63,7 +64,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @rate_limited("studio:create", "STUDIO_CREATE_RATE")
 def create_job(request: HtmxHttpRequest) -> HttpResponse:
     round = current_round()
-    form = PromptForm(request.POST, limits=Limits.of(round))
+    form = PromptForm(request.POST, limits=Limits.of(round), models=offered_models(round))
     status = 400
     if form.is_valid():
         try:

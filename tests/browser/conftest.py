@@ -78,10 +78,11 @@ def demo_site(
     for command in (["migrate", "--noinput", "-v0"], ["build_tiny_models"], ["seed_demo"]):
         site.manage(*command)
     try:
-        # As in the demo: node 1 also sells upscale, image-to-text and llm, node 2 frame interpolation.
+        # As in the demo: node 1 also sells upscale, image-to-text and llm, node 2 frame interpolation and
+        # the second text-to-image model the demo's round offers.
         node_runners = [
             ("text-to-image", "image-to-video", "upscale", "image-to-text", "llm"),
-            ("text-to-image-b", "image-to-video-b", "frame-interpolation"),
+            ("text-to-image-b", "image-to-video-b", "frame-interpolation", "text-to-image-sd15"),
         ]
         for index, (key, names) in enumerate(zip((OPERATOR_KEY, OTHER_OPERATOR_KEY), node_runners, strict=True)):
             urls = {name: runners.url(name) for name in names}

@@ -1,5 +1,5 @@
-"""The competition in Chromium, as members use it: sign up, make a GIF and watch it being made,
-enter it, get it approved, win a vote from another member, see the leaderboard change."""
+"""The competition in Chromium, as members use it: sign up, make a GIF with the round's second model and
+watch it being made, enter it, get it approved, win a vote from another member, see the leaderboard change."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from typing import Any
 from tests.browser.conftest import PHONE, assert_no_horizontal_scroll, log_in, screenshot
 
 PASSWORD = "a-long-browser-passphrase"
+# The second text-to-image model the demo's round offers (seed_demo), sold by the demo's second node.
+SECOND_MODEL = "livepeer-ai/tiny-sd15"
+LORA_GROUPS_ON_OFFER = (
+    "[...document.querySelectorAll('#id_lora optgroup')].filter((g) => !g.disabled).map((g) => g.label)"
+)
 
 
 def progress_value(page: Any) -> float:
@@ -37,10 +42,15 @@ def test_sign_up_make_a_gif_enter_it_and_win_a_vote(new_page, demo_site):
     sign_up(maker, f"maker-{uuid.uuid4().hex[:6]}")
     assert maker.get_attribute("#quota", "data-left") is not None  # the round's quota is on the page
     maker.fill("#id_prompt", "a lighthouse in a storm")
+    # The demo's round offers two text-to-image models: the second one, and only its family's LoRAs.
+    assert maker.input_value("#id_model") == "livepeer-ai/tiny-sdxl-turbo"
+    maker.select_option("#id_model", SECOND_MODEL)
+    assert maker.evaluate(LORA_GROUPS_ON_OFFER) == [f"{SECOND_MODEL} (Stable Diffusion 1.x)"]
     maker.click("#advanced-options summary")
     maker.fill("#id_seed", "7")
     maker.click("#generate")
     maker.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    assert SECOND_MODEL in maker.inner_text("#job-model")
     # The bar moves while the page is open (steps pushed over the WebSocket)…
     maker.wait_for_function("Number(document.querySelector('#job-progress-bar').value) > 0", timeout=60_000)
     # …and a reload mid-job resumes from where the job is (as the row has it: written at most a few
@@ -51,6 +61,8 @@ def test_sign_up_make_a_gif_enter_it_and_win_a_vote(new_page, demo_site):
     assert progress_value(maker) == 100
     gif = maker.locator("figure.result img").first
     assert gif.get_attribute("src").endswith(".gif")
+    # The node that made the first frame ran the model picked (the model its attempt was sent for).
+    assert maker.inner_text('table.made-by tr[data-stage="text-to-image"] td[data-label="Model"]') == SECOND_MODEL
     assert maker.evaluate("(img) => img.complete && img.naturalWidth > 0", gif.element_handle())
     screenshot(maker, "studio-job-done")
     # At 1280 px each of the table's headers is one line ("Receipts" was once squeezed to a letter a line).

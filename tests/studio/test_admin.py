@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from livepeer_ai.registry.models import ModelEntry
 from studio.models import Entry, Report, ReportReason, Round, Safety, Vote
 from tests.studio.factories import make_entry, make_round
 
@@ -72,10 +73,15 @@ def test_an_admin_creates_a_round(client, personas):
             "winners_count": 3,
         }
     )
+    sd15 = ModelEntry.objects.get(pipeline="text-to-image", model_id="livepeer-ai/tiny-sd15")
+    form = client.get("/admin/studio/round/add/").content.decode()
+    assert f'type="checkbox" name="text_to_image_models" value="{sd15.pk}"' in form
+    fields["text_to_image_models"] = [sd15.pk]
     response = client.post("/admin/studio/round/add/", fields)
     assert response.status_code == 302, response.content.decode()[:3000]
     round = Round.objects.get(slug="autumn-jam")
     assert (round.allow_upscale, round.allow_interpolation, round.generations_per_member) == (True, False, 5)
+    assert list(round.text_to_image_models.all()) == [sd15]
 
 
 @pytest.mark.django_db

@@ -16,9 +16,11 @@ from tests.studio.factories import make_queued_job
 pytestmark = pytest.mark.django_db
 
 
-def finished_like(job: Job, first_frame_s: float, video_s: float, finish_s: float, **parameters) -> Job:
+def finished_like(
+    job: Job, first_frame_s: float, video_s: float, finish_s: float, models: dict[str, str] | None = None, **parameters
+) -> Job:
     """A succeeded job shaped like `job`, whose attempts took these times, finished `finish_s` after the last."""
-    done = create_gif_job("done before", parameters=parameters)
+    done = create_gif_job("done before", parameters=parameters, models=models)
     started = timezone.now() - timedelta(minutes=5)
     for stage, took in (("text-to-image", first_frame_s), ("image-to-video", video_s)):
         StageAttempt.objects.create(
@@ -69,6 +71,15 @@ def test_only_jobs_of_the_same_size_and_steps_count(personas):
     finished_like(job, 3, 28, 6, width=512, height=512)
     finished_like(job, 3, 28, 6, text_to_image_steps=job.parameters["text_to_image_steps"] + 1)
     assert measured_phases(job) is None
+
+
+def test_only_jobs_whose_stages_ran_the_same_models_count(personas):
+    job = make_queued_job(personas.member)
+    finished_like(job, 3, 28, 6, models={"text-to-image": "livepeer-ai/tiny-sd15"})
+    assert measured_phases(job) is None
+    # Naming the default model is the same shape as naming none (GIFs made before models could be picked).
+    finished_like(job, 3, 28, 6, models={"text-to-image": "livepeer-ai/tiny-sdxl-turbo"})
+    assert measured_phases(job) == [3, 28, 6]
 
 
 def test_the_page_names_the_stage_and_says_the_time_left(client, personas):

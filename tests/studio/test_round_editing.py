@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from livepeer_ai.registry import curation
+from livepeer_ai.registry.models import ModelEntry
 from studio.models import Round
 from tests.studio.conftest import text_of
 from tests.studio.factories import closed_round, make_round
@@ -115,3 +118,35 @@ def test_a_closed_rounds_windows_stay_but_its_words_may_change(client, personas)
         f"/rounds/{round.slug}/edit/", {**fields, "voting_closes_at": round_fields()["voting_closes_at"]}
     )
     assert moved.status_code == 400 and "its windows stay as they were" in text_of(moved)
+
+
+@pytest.mark.django_db
+def test_staff_pick_the_models_a_round_offers_the_default_ticked_for_a_new_one(client, personas):
+    client.force_login(personas.admin)
+    models = {entry.model_id: entry for entry in ModelEntry.objects.filter(pipeline="text-to-image")}
+    turbo, sd15 = models["livepeer-ai/tiny-sdxl-turbo"], models["livepeer-ai/tiny-sd15"]
+    form = client.get("/rounds/new/").content.decode()
+    ticked = re.findall(r'<input type="checkbox" name="text_to_image_models" value="(\d+)"[^>]*checked', form)
+    assert ticked == [str(turbo.pk)]
+    assert "livepeer-ai/tiny-sd15 (Stable Diffusion 1.x)" in form
+    assert client.post("/rounds/new/", round_fields(text_to_image_models=[turbo.pk, sd15.pk])).status_code == 302
+    round = Round.objects.get(slug="neon-nights")
+    assert set(round.text_to_image_models.all()) == {turbo, sd15}
+
+    # A model the curators disabled since stays listed on the round's page, so saving keeps it.
+    curation.disable(sd15, personas.admin)
+    edit = client.get(f"/rounds/{round.slug}/edit/").content.decode()
+    assert re.search(rf'value="{sd15.pk}"[^>]*checked', edit)
+    fields = round_fields(slug=round.slug, text_to_image_models=[turbo.pk])
+    assert client.post(f"/rounds/{round.slug}/edit/", fields).status_code == 302
+    assert list(round.text_to_image_models.all()) == [turbo]
+
+
+@pytest.mark.django_db
+def test_a_round_may_offer_only_text_to_image_models(client, personas):
+    client.force_login(personas.admin)
+    video = ModelEntry.objects.get(pipeline="image-to-video")
+    response = client.post("/rounds/new/", round_fields(text_to_image_models=[video.pk]))
+    assert response.status_code == 400
+    assert 'id="id_text_to_image_models_error"' in response.content.decode()
+    assert not Round.objects.exists()

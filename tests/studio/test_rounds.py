@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from studio import tasks
+from studio.image_models import offered_models
 from studio.models import Entry, Round, Safety
 from studio.rounds import close_due_rounds, close_round, current_round
 from tests.studio.factories import closed_round, make_entry, make_round
@@ -137,6 +138,18 @@ def test_seed_demo_opens_one_round_for_gifs_and_votes_now_and_only_once():
     round = Round.objects.get()
     assert round.takes_prompts() and round.takes_votes()
     assert "created round" in out.getvalue() and "is open for GIFs and votes" in out.getvalue()
+    # Both tiny text-to-image models the demo's nodes sell: a demo member sees the choice.
+    assert [model.model_id for model in offered_models(round)] == [
+        "livepeer-ai/tiny-sdxl-turbo",
+        "livepeer-ai/tiny-sd15",
+    ]
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_a_round_already_open_the_demos_models():
+    round = make_round()
+    call_command("seed_demo", stdout=StringIO())
+    assert len(offered_models(round)) == 2
 
 
 @pytest.mark.django_db

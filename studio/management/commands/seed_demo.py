@@ -8,8 +8,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from livepeer_ai.registry.models import ModelEntry
 from studio.models import Round
 from studio.rounds import current_round
+
+# The text-to-image models the demo's round offers: both are sold by the demo's nodes
+# (config/demo/orchestrator-*.toml) and registered by build_tiny_models.
+DEMO_IMAGE_MODELS = ("livepeer-ai/tiny-sdxl-turbo", "livepeer-ai/tiny-sd15")
 
 
 class Command(BaseCommand):
@@ -38,6 +43,7 @@ class Command(BaseCommand):
         open_now = current_round()
         if open_now is not None and open_now.takes_votes():
             self.stdout.write(f"round {open_now.slug!r} is open for GIFs and votes until {open_now.prompt_closes_at}")
+            self.offer_models(open_now)
             return
         now = timezone.now()
         round = Round.objects.create(
@@ -51,3 +57,15 @@ class Command(BaseCommand):
             voting_closes_at=now + timedelta(days=7, hours=1),
         )
         self.stdout.write(f"created round {round.slug!r}, open for GIFs and votes for 7 days")
+        self.offer_models(round)
+
+    def offer_models(self, round: Round) -> None:
+        """The round lets members pick the first frame's model among the tiny ones the demo's nodes sell."""
+        models = ModelEntry.objects.filter(pipeline="text-to-image", model_id__in=DEMO_IMAGE_MODELS)
+        round.text_to_image_models.add(*models)
+        names = ", ".join(sorted(round.text_to_image_models.values_list("model_id", flat=True)))
+        self.stdout.write(
+            f"round {round.slug!r} offers the text-to-image models {names}"
+            if names
+            else f"round {round.slug!r} offers the studio's default text-to-image model"
+        )
