@@ -16,7 +16,9 @@ from datetime import date, datetime, timedelta
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Max, QuerySet, Window
 from django.db.models.functions import Greatest, RowNumber, TruncDate
 
+from livepeer_ai.gateway.costs import MEGAPIXEL, output_unit
 from livepeer_ai.gateway.models import AttemptOutcome, StageAttempt
+from livepeer_ai.gateway.stage_request import counts_steps
 from livepeer_ai.percentile import percentile
 
 LATENCY_SAMPLES = 500
@@ -109,14 +111,34 @@ def latency_by_pipeline(attempts: QuerySet[StageAttempt]) -> list[PipelineLatenc
     return result
 
 
+@dataclass(frozen=True)
+class LatencyScore:
+    """One node's latency score for one pipeline: mean seconds per unit·step of its successes, as
+    selection ranks nodes (gateway/slots.py), shown per the size its fees read in (gateway/costs.py)."""
+
+    pipeline: str
+    seconds_per_unit_step: float
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_per_unit_step * output_unit(self.pipeline).per
+
+    @property
+    def unit(self) -> str:
+        """Reads as s/MP·step, s/MP, s per second of audio, s per 1,000 tokens or s per 1,000 characters."""
+        shown = output_unit(self.pipeline)
+        per = "s/MP" if shown == MEGAPIXEL else f"s per {shown.name}"
+        return per + ("·step" if counts_steps(self.pipeline) else "")
+
+
 @dataclass
 class NetworkScore:
     """One orchestrator as the network overview shows it."""
 
     succeeded: int = 0
     failed: int = 0
-    # Pipeline → mean seconds per megapixel·step of recent successes (the selection's latency score).
-    latency: dict[str, float] = field(default_factory=dict)
+    # Per pipeline, in name order: the latency score of recent successes.
+    latency: list[LatencyScore] = field(default_factory=list)
 
     @property
     def success_rate(self) -> float | None:
@@ -140,16 +162,16 @@ def network_scores(since: datetime) -> dict[int, NetworkScore]:
         else:
             scores[orchestrator_id].failed = count
     per_unit_step = ExpressionWrapper(
-        F("took_s") * 1_000_000.0 / (F("units") * Greatest(F("steps"), 1)), output_field=FloatField()
+        F("took_s") * 1.0 / (F("units") * Greatest(F("steps"), 1)), output_field=FloatField()
     )
     latencies = (
         attempts.filter(outcome=AttemptOutcome.SUCCEEDED, took_s__isnull=False, units__gt=0)
         .values_list("orchestrator_id", "pipeline")
         .annotate(score=Avg(per_unit_step, output_field=FloatField()))
-        .order_by()
+        .order_by("pipeline")
     )
     for orchestrator_id, pipeline, score in latencies:
-        scores[orchestrator_id].latency[pipeline] = score
+        scores[orchestrator_id].latency.append(LatencyScore(pipeline, score))
     return dict(scores)
 
 

@@ -111,8 +111,23 @@ EXAMPLES = {
 }
 
 
+# Per unit: how a count of it reads beside a price, one and many ("1 px", "10 tokens").
+PRICED_IN = {
+    PIXEL_UNIT: ("px", "px"),
+    AUDIO_UNIT: ("ms of audio", "ms of audio"),
+    TOKEN_UNIT: ("token", "tokens"),
+    CHARACTER_UNIT: ("character", "characters"),
+}
+
+
 def unit_of(pipeline: str) -> str:
     return UNITS.get(pipeline, PIXEL_UNIT)
+
+
+def priced_units(count: int, pipeline: str) -> str:
+    """`count` of the units `pipeline` is priced in, as a node's `pixels_per_unit` reads: "1 px", "10 tokens"."""
+    one, many = PRICED_IN[unit_of(pipeline)]
+    return f"{count} {one if count == 1 else many}"
 
 
 def pricing_rows(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django import template
 
-from dashboard import charts
+from dashboard import charts, pricing
 
 register = template.Library()
 
 register.filter("series_colour", charts.legend_colour)
+# {{ capability.pixels_per_unit|priced_units:capability.pipeline }}: "1 px", "1 token", "1 ms of audio".
+register.filter("priced_units", pricing.priced_units)
 
 
 @register.filter

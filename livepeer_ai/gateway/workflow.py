@@ -24,7 +24,7 @@ from PIL import Image
 from livepeer_ai.gateway import masks, queue, webhooks
 from livepeer_ai.gateway.models import Job
 from livepeer_ai.gateway.receipts import attach_receipt
-from livepeer_ai.gateway.stage_request import StageRequest
+from livepeer_ai.gateway.stage_request import StageRequest, latency_steps
 from livepeer_ai.json_input import storable
 from livepeer_ai.payments.eth_usd import current_rate
 from livepeer_ai.pipelines.media import encode_apng, encode_gif, encode_mp4, parse_data_url
@@ -446,7 +446,7 @@ def store_upload(job: Job, upload: Any) -> None:
 def api_stage_request(job: Job, stage: str) -> StageRequest:
     fields = dict(job.parameters["request"])
     fields["model_id"] = queue.stage_model(job, stage)
-    steps = int(fields.get("num_inference_steps") or 0)
+    steps = latency_steps(stage, fields, job.parameters.get("input_frames", 0))
     if stage not in FILE_FIELDS:
         request = StageRequest(stage, fields["model_id"], units_for(stage, fields), steps, json_body=fields)
     else:

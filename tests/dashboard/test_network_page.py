@@ -76,6 +76,26 @@ def test_lists_orchestrators_by_stake_with_warm_models_capacity_and_scores(clien
     assert "0.0 %" in html[html.index(f'<tr data-address="{personas.other_operator_address}"') :]
 
 
+def test_latency_scores_read_in_each_pipelines_own_units(client, personas):
+    orchestrator = node("http://a.example", personas.operator_address, None, [WARM_T2I])
+    # Units as the gateway bills them (protocol/units.py); steps only where the pipeline has them.
+    make_attempt(orchestrator, AttemptOutcome.SUCCEEDED, pipeline="llm", took_s=0.5, units=100, steps=0)
+    make_attempt(orchestrator, AttemptOutcome.SUCCEEDED, pipeline="audio-to-text", took_s=3.0, units=60_000, steps=0)
+    make_attempt(orchestrator, AttemptOutcome.SUCCEEDED, pipeline="text-to-speech", took_s=2.0, units=500, steps=0)
+    make_attempt(orchestrator, AttemptOutcome.SUCCEEDED, pipeline="image-to-text", took_s=1.0, units=250_000, steps=0)
+    make_attempt(orchestrator, AttemptOutcome.SUCCEEDED, pipeline="upscale", took_s=6.0, units=10**6, steps=75)
+
+    cell = re.search(r'data-label="Latency score \(7 d\)">(.*?)</td>', overview(client), re.S).group(1)
+    shown = re.findall(r'<span class="nowrap">([^<]*)</span>', cell)
+    assert shown == [
+        "audio-to-text: 0.050 s per second of audio",
+        "image-to-text: 4.000 s/MP",
+        "llm: 5.000 s per 1,000 tokens",
+        "text-to-speech: 4.000 s per 1,000 characters",
+        "upscale: 0.080 s/MP·step",
+    ]
+
+
 def test_stake_is_unknown_off_chain(client, personas, settings):
     settings.WEB3_PROVIDER_URI = ""
     node("http://a.example", personas.operator_address, None, [WARM_T2I])

@@ -92,6 +92,42 @@ def test_shows_capacity_runners_and_prices_per_pipeline_and_model(client, person
 
 
 @pytest.mark.django_db
+def test_prices_of_pipelines_not_billed_in_pixels_read_in_their_own_units(client, personas, node):
+    def offer(pipeline: str, model_id: str, price: int, per: int) -> dict:
+        return {
+            "pipeline": pipeline,
+            "model_id": model_id,
+            "warm": True,
+            "capacity": 1,
+            "in_use": 0,
+            "price_per_unit": price,
+            "pixels_per_unit": per,
+            "runners": [],
+            "stats": {},
+        }
+
+    info = {
+        **INFO,
+        "address": personas.operator_address,
+        "capabilities": [
+            offer("llm", "livepeer-ai/tiny-llama-instruct", 1_000_000_000, 1),
+            offer("audio-to-text", "livepeer-ai/tiny-whisper", 12_000_000, 1),
+            offer("text-to-speech", "livepeer-ai/tiny-vits", 2_000_000_000, 10),
+            offer("segment-anything-2", "livepeer-ai/tiny-sam2-hiera", 4_768_371, 1),
+        ],
+    }
+    NodeSnapshot.objects.filter(orchestrator=node).update(info=info)
+    html = page(client, personas)
+    prices = re.findall(r'data-label="Price" class="num">([^<]*)</td>', html)
+    assert prices == [
+        "1000000000 wei / 1 token",
+        "12000000 wei / 1 ms of audio",
+        "2000000000 wei / 10 characters",
+        "4768371 wei / 1 px",
+    ]
+
+
+@pytest.mark.django_db
 def test_an_unreachable_node_says_so_and_marks_capacity_as_last_known(client, personas, node):
     NodeSnapshot.objects.filter(orchestrator=node).update(reachable=False, error="/info failed: connection refused")
     html = page(client, personas)
