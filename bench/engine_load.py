@@ -119,7 +119,8 @@ def build_nodes(
     if {"burst", "depth"} & set(args.scenarios):
         burst = NodeSpec("bench-burst", stack.free_port(), {"text-to-image": take("text-to-image", args.burst_slots)})
     fleet = []
-    if set(args.scenarios) - {"burst", "depth"}:
+    # The fleet carries saturation, the mix and overhead; burst, depth and streams have nodes of their own.
+    if set(args.scenarios) - {"burst", "depth", "streams"}:
         pattern = [int(s) for s in args.slots.split(",")]
         for index in range(args.nodes):
             runners = {
@@ -501,6 +502,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.burst_service = 0.5
         if args.workers == [1, 4]:
             args.workers = [1]
+    if "streams" in args.scenarios and not 1 <= args.streams_nodes <= args.streams:
+        # Each streams node needs a slot: a node without one is a node no job can go to.
+        parser.error("--streams-nodes must be at least 1 and at most --streams")
     if args.rate:
         # --rate R means R arrivals per second at saturation: ρ follows from the fleet.
         pattern = [int(s) for s in args.slots.split(",")]

@@ -65,3 +65,26 @@ def test_most_at_once_counts_overlaps_and_not_a_handover() -> None:
     assert most_at_once([(0, 10), (1, 2), (1.5, 3), (5, 6)]) == 3
     # One stage ends as the next starts on the same slot: one at a time, not two.
     assert most_at_once([(0, 1), (1, 2), (2, 3)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("chosen", "fleet_nodes", "streams_nodes"),
+    [("streams", 0, 2), ("burst,streams", 0, 2), ("mix,streams", 3, 2), ("saturation", 3, 0)],
+)
+def test_the_fleet_starts_only_for_the_scenarios_that_run_on_it(chosen, fleet_nodes, streams_nodes) -> None:
+    from bench.engine_load import build_nodes, parse_args
+
+    args = parse_args(["--scenarios", chosen, "--nodes", "3", "--streams", "5", "--streams-nodes", "2"])
+    _burst, fleet, streams, pipelines = build_nodes(args, 0)
+    assert (len(fleet), len(streams)) == (fleet_nodes, streams_nodes)
+    assert [len(node.runners["text-to-image"]) for node in streams] == [3, 2][:streams_nodes]
+    assert pipelines.count("image-to-video") == fleet_nodes
+
+
+@pytest.mark.parametrize("bad", [["--streams-nodes", "0"], ["--streams", "1", "--streams-nodes", "2"]])
+def test_a_streams_scenario_with_a_node_without_slots_is_refused(bad, capsys) -> None:
+    from bench.engine_load import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--scenarios", "streams", *bad])
+    assert "--streams" in capsys.readouterr().err

@@ -193,3 +193,11 @@ def test_the_job_page_and_my_gifs_say_which_model_made_the_gif(member_client):
     assert f'id="job-model">First frame drawn by <code>{SD15}</code>' in page
     mine = text_of(member_client.get("/my-gifs/"))
     assert f'<span class="gif-model" title="Made with {SD15}">tiny-sd15</span>' in mine
+
+
+def test_a_model_the_form_cannot_read_is_refused_with_its_reason_shown_even_without_a_select(member_client):
+    round_offering(TURBO)  # one model: no select on the page, but a hand-made POST may still name one
+    response = member_client.post("/jobs/", {"prompt": "a heron", "model": "a\x00b"})
+    assert response.status_code == 400
+    assert "Null characters are not allowed." in text_of(response)
+    assert not Job.objects.exists()
