@@ -26,9 +26,19 @@ RETRY_AFTER_S = 5
 MESSAGE = "The gateway's database is busy or restarting and could not serve this request. Try again in a few seconds."
 
 
+# SQLite's OperationalError also says a table or column is missing: a deploy that did not
+# migrate, which no retry mends. It stays a 500, logged with its traceback.
+NOT_TRANSIENT = ("no such table", "no such column")
+
+
+def passes(exception: Exception) -> bool:
+    """Whether the database error is one a retry in a few seconds may not meet again."""
+    return isinstance(exception, OperationalError) and not str(exception).startswith(NOT_TRANSIENT)
+
+
 class DatabaseUnavailable(MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, OperationalError):
+        if not passes(exception):
             return None
         logger.warning("503 for %s %s: the database refused: %s", request.method, request.path, exception)
         if request.path.startswith(API_PREFIX):

@@ -54,3 +54,22 @@ def test_an_api_call_is_the_apis_json_503(web_without_database):
     job = httpx.get(base + "/api/v1/jobs/00000000-0000-0000-0000-000000000000", headers=headers, timeout=10)
     assert job.status_code == 503
     assert "Internal Server Error" not in process.log_tail(200)
+
+
+def test_a_missing_table_is_not_called_busy() -> None:
+    """SQLite's "no such table" is an OperationalError too, but a deploy that did not migrate: a 500."""
+    import sqlite3
+
+    from django.db import OperationalError
+    from django.test import RequestFactory
+
+    from livepeer_ai.db_unavailable import DatabaseUnavailable
+
+    middleware = DatabaseUnavailable(lambda request: None)
+    request = RequestFactory().get("/api/v1/jobs/x")
+    assert middleware.process_exception(request, OperationalError("no such table: gateway_job")) is None
+    sqlite_lock = OperationalError("database is locked")
+    sqlite_lock.__cause__ = sqlite3.OperationalError("database is locked")
+    busy = middleware.process_exception(request, sqlite_lock)
+    assert busy is not None and busy.status_code == 503 and busy["Retry-After"] == "5"
+    assert middleware.process_exception(request, ValueError("not a database error")) is None
