@@ -43,11 +43,14 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user") or AnonymousUser()
         # The latest preview (stage index, image): kept here, never stored, so steps without one still show it.
         self.preview: tuple[int, str] | None = None
+        # In the job's group before its row is read: a change committed after the read (a cancel
+        # clicked as the page opens) is then sent after this first fragment, never lost behind it.
+        await self.channel_layer.group_add(self.group, self.channel_name)
         rendered = await render_progress(self.job_id, self.user)
         if rendered is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.close(code=4404)
             return
-        await self.channel_layer.group_add(self.group, self.channel_name)
         self.queue = ""
         await self.follow_queue(rendered[1])
         await self.accept()

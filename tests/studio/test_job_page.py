@@ -396,3 +396,25 @@ def test_an_upscaled_gif_says_it_kept_its_size_and_what_it_was_made_at(client, p
     assert "upscaled ×4" not in client.get(f"/jobs/{plain.job_id}/").content.decode().split('id="result-settings">')[1]
     form = client.get("/").content.decode()
     assert "The GIF keeps the size you chose" in form
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_cancel_landing_as_the_socket_opens_is_still_shown(personas, monkeypatch):
+    """The cancel commits just after the socket read the row: its update must follow the first fragment."""
+    from studio import consumers
+
+    job = await _make_job(personas.member)
+    read_row = consumers.render_progress
+
+    async def read_then_cancel(job_id: str, user, *rest):
+        rendered = await read_row(job_id, user, *rest)
+        if not rest:  # the read on connect
+            await database_sync_to_async(lambda: Job.objects.get(id=job_id).cancel())()
+        return rendered
+
+    monkeypatch.setattr(consumers, "render_progress", read_then_cancel)
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=ORIGIN)
+    assert (await communicator.connect())[0]
+    assert 'data-status="queued"' in await communicator.receive_from(timeout=5)
+    assert 'data-status="canceled"' in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()
