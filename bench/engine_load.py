@@ -84,6 +84,8 @@ class Scenario:
     # The harness asks each job's state 3 times in its first second (positions); off where it would
     # load the web process whose cost per stage is what is measured.
     first_second_polls: bool = True
+    # Nodes started just before this scenario and stopped after it (not part of the long-lived network).
+    own_nodes: bool = False
 
 
 @dataclass
@@ -141,6 +143,36 @@ def slots_of(nodes: list[NodeSpec], pipeline: str) -> int:
     return sum(len(node.runners.get(pipeline, [])) for node in nodes)
 
 
+def streams_scenario(args: argparse.Namespace, streams: list[NodeSpec]) -> list[Scenario]:
+    """Last of the scenarios, on nodes started for it alone: five nodes supervising 500 idle slots
+    load two cores enough to move every other scenario's figures."""
+    if not streams:
+        return []
+    return [
+        Scenario(
+            key=f"streams, {args.streams} at once",
+            title=f"Streams: {args.streams} text-to-image jobs at once on {args.streams} slots, one engine process",
+            description=(
+                f"{args.streams} jobs offered in the same instant to {len(streams)} nodes with "
+                f"{args.streams} stand-in slots in all, each job {args.streams_service:g} s and 10 steps: every "
+                "stage can start at once, so one engine process streams as many stages as the web process "
+                "accepts jobs in that time. The harness does not poll jobs in their first second; the nodes "
+                "run only for this scenario."
+            ),
+            nodes=streams,
+            workers=1,
+            service=f"text-to-image={args.streams_service}",
+            configured_mean_s={"text-to-image": args.streams_service},
+            steps={"text-to-image": 10, "image-to-video": 10},
+            arrivals=Arrivals.burst(args.streams),
+            arrival_span_s=0.0,
+            drain_s=args.streams_service + 120.0,
+            first_second_polls=False,
+            own_nodes=True,
+        )
+    ]
+
+
 def scenarios(
     args: argparse.Namespace, burst: NodeSpec | None, fleet: list[NodeSpec], streams: list[NodeSpec]
 ) -> list[Scenario]:
@@ -169,30 +201,8 @@ def scenarios(
                     ideal_makespan_s=args.jobs * args.burst_service / slots,
                 )
             )
-    if streams:
-        chosen.append(
-            Scenario(
-                key=f"streams, {args.streams} at once",
-                title=f"Streams: {args.streams} text-to-image jobs at once on {args.streams} slots, one engine process",
-                description=(
-                    f"{args.streams} jobs offered in the same instant to {len(streams)} nodes with "
-                    f"{args.streams} stand-in slots in all, each job {args.streams_service:g} s and 10 steps: every "
-                    "stage can start at once, so one engine process streams as many stages as the web process "
-                    "accepts jobs in that time. The harness does not poll jobs in their first second."
-                ),
-                nodes=streams,
-                workers=1,
-                service=f"text-to-image={args.streams_service}",
-                configured_mean_s={"text-to-image": args.streams_service},
-                steps={"text-to-image": 10, "image-to-video": 10},
-                arrivals=Arrivals.burst(args.streams),
-                arrival_span_s=0.0,
-                drain_s=args.streams_service + 120.0,
-                first_second_polls=False,
-            )
-        )
     if not fleet:
-        return chosen
+        return chosen + streams_scenario(args, streams)
     t2i_slots, i2v_slots = slots_of(fleet, "text-to-image"), slots_of(fleet, "image-to-video")
     for rho in args.rhos if "saturation" in args.scenarios else []:
         rate = rho * t2i_slots / args.sat_service
@@ -270,7 +280,7 @@ def scenarios(
                 first_second_polls=False,
             )
         )
-    return chosen
+    return chosen + streams_scenario(args, streams)
 
 
 def start_network(
@@ -327,18 +337,24 @@ def start_network(
     processes.start("standin", [*standin_args, "--pipelines", ",".join(pipelines), "--seed", str(args.seed)], env)
     standin_url = f"http://127.0.0.1:{first}"
     stack.wait_for(lambda: httpx.get(f"{standin_url}/health", timeout=2).status_code == 200, 30, "stand-in runners")
-    all_nodes = ([burst] if burst else []) + fleet + streams
-    env["ORCHESTRATOR_URLS"] = ",".join(node.url for node in all_nodes)
+    all_nodes = ([burst] if burst else []) + fleet
+    env["ORCHESTRATOR_URLS"] = ",".join(node.url for node in all_nodes + streams)
     # The web process first: started beside eleven nodes on two busy cores it can take minutes to answer.
     web_url = stack.start_web(processes, env)
-    started = {node.name: stack.start_node(processes, node, env, workdir) for node in all_nodes}
-    for node in all_nodes:
+    network = Network(processes, workdir, env, standin_url, web_url, api_key, redis_url, database.label)
+    start_nodes(network, all_nodes)
+    return network, burst, fleet, streams
+
+
+def start_nodes(network: Network, nodes: list[NodeSpec]) -> list[Process]:
+    started = {node.name: stack.start_node(network.processes, node, network.env, network.workdir) for node in nodes}
+    for node in nodes:
         process = started[node.name]
         stack.wait_for(
             lambda n=node, p=process: p.alive() and stack.node_ready(n), 300, f"{node.name}\n{process.log_tail()}"
         )
-    network = Network(processes, workdir, env, standin_url, web_url, api_key, redis_url, database.label, started)
-    return network, burst, fleet, streams
+    network.nodes.update(started)
+    return list(started.values())
 
 
 def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario, seed_base: int) -> Measured:
@@ -530,7 +546,13 @@ def main(argv: list[str] | None = None) -> int:
             database_label = network.database_label
             print(f"network up: {len(network.nodes)} nodes, web {network.web_url}, {database_label}", flush=True)
             for index, scenario in enumerate(scenarios(args, burst, fleet, streams)):
-                measured = run_scenario(args, network, scenario, seed_base=(index + 1) * 1_000_000)
+                own = start_nodes(network, scenario.nodes) if scenario.own_nodes else []
+                try:
+                    measured = run_scenario(args, network, scenario, seed_base=(index + 1) * 1_000_000)
+                finally:
+                    network.processes.stop(own)
+                    for node in scenario.nodes if own else []:
+                        network.nodes.pop(node.name, None)
                 summary, lines = summarise(measured)
                 summaries.append(summary)
                 sections += lines
