@@ -44,8 +44,9 @@ browser:
 # as one unit on one process (tests/conftest.py). One process: `$(PY) -m pytest`.
 XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
 
+# The 30 slowest tests are listed at the end: where the suite's time goes.
 test: install browser
-	$(PY) -m pytest $(XDIST)
+	$(PY) -m pytest $(XDIST) --durations=30
 
 # Every test that starts no process (tests/conftest.py marks the others `integration`).
 test-fast: install
