@@ -9,22 +9,23 @@ from livepeer_ai.registry import curation
 from livepeer_ai.registry.models import EntryStatus, LoraBase, LoraEntry, ModelEntry, Pipeline
 
 
-class ModelFilterForm(forms.Form):
-    status = forms.ChoiceField(choices=[("", "Any status"), *EntryStatus.choices], required=False)
-    pipeline = forms.ChoiceField(choices=[("", "Any pipeline"), *Pipeline.choices], required=False)
+class ListFilterForm(forms.Form):
+    """A registry list's filters: each field is named after the entry field it narrows by."""
 
-    def filter(self, entries: QuerySet[ModelEntry]) -> QuerySet[ModelEntry]:
-        if self.cleaned_data.get("status"):
-            entries = entries.filter(status=self.cleaned_data["status"])
-        if self.cleaned_data.get("pipeline"):
-            entries = entries.filter(pipeline=self.cleaned_data["pipeline"])
-        return entries
+    def filter(self, entries: QuerySet[Any]) -> QuerySet[Any]:
+        chosen = {name: value for name, value in self.cleaned_data.items() if value}
+        return entries.filter(**chosen) if chosen else entries
 
     def query(self) -> str:
         """The filters as a query string, for pagination links."""
         if not self.is_valid():
             return ""
         return "&".join(f"{name}={value}" for name, value in self.cleaned_data.items() if value)
+
+
+class ModelFilterForm(ListFilterForm):
+    status = forms.ChoiceField(choices=[("", "Any status"), *EntryStatus.choices], required=False)
+    pipeline = forms.ChoiceField(choices=[("", "Any pipeline"), *Pipeline.choices], required=False)
 
 
 class ProposeForm(forms.ModelForm):
@@ -74,21 +75,9 @@ class StatusForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class LoraFilterForm(forms.Form):
+class LoraFilterForm(ListFilterForm):
     status = forms.ChoiceField(choices=[("", "Any status"), *EntryStatus.choices], required=False)
     base = forms.ChoiceField(choices=[("", "Any base model"), *LoraBase.choices], required=False)
-
-    def filter(self, entries: QuerySet[LoraEntry]) -> QuerySet[LoraEntry]:
-        if self.cleaned_data.get("status"):
-            entries = entries.filter(status=self.cleaned_data["status"])
-        if self.cleaned_data.get("base"):
-            entries = entries.filter(base=self.cleaned_data["base"])
-        return entries
-
-    def query(self) -> str:
-        if not self.is_valid():
-            return ""
-        return "&".join(f"{name}={value}" for name, value in self.cleaned_data.items() if value)
 
 
 class LoraProposeForm(forms.ModelForm):
