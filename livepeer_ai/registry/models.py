@@ -134,13 +134,22 @@ class AuditAction(models.TextChoices):
     STATUS = "status", "Status changed"
 
 
-class AuditWording:
-    """How an audit record (ModelAudit, LoraAudit) reads: its `entry`, `action`, `actor` and `at`."""
+class Audit(models.Model):
+    """One change to a registry entry (ModelAudit, LoraAudit): what (old → new per field), why and when;
+    who and which entry are each subclass's own foreign keys."""
 
     entry: Any
-    action: str
     actor: Any
-    at: Any
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    # {"field": [old, new], …}; a creation lists every field as [null, value].
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["entry", "at"])]
 
     def __str__(self) -> str:
         return f"{self.entry} {self.action} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M}"
@@ -150,23 +159,14 @@ class AuditWording:
         return self.actor.get_username() if self.actor is not None else "system"
 
 
-class ModelAudit(AuditWording, models.Model):
-    """One change to a registry entry: who, when, what (old → new per field), and why."""
+class ModelAudit(Audit):
+    """One change to a model entry."""
 
     entry = models.ForeignKey(ModelEntry, on_delete=models.PROTECT, related_name="audit")
     # Null: a command or migration acting for the network (e.g. build_tiny_models).
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_audits"
     )
-    action = models.CharField(max_length=16, choices=AuditAction.choices)
-    # {"field": [old, new], …}; a creation lists every field as [null, value].
-    changes = models.JSONField(default=dict, blank=True)
-    note = models.TextField(blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["entry", "at"])]
 
 
 class LoraBase(models.TextChoices):
@@ -234,18 +234,10 @@ class LoraEntry(models.Model):
         return LORA_BASE_OF_FAMILY.get(family) == self.base
 
 
-class LoraAudit(AuditWording, models.Model):
-    """One change to a LoRA entry, as `ModelAudit` is for models."""
+class LoraAudit(Audit):
+    """One change to a LoRA entry."""
 
     entry = models.ForeignKey(LoraEntry, on_delete=models.PROTECT, related_name="audit")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="lora_audits"
     )
-    action = models.CharField(max_length=16, choices=AuditAction.choices)
-    changes = models.JSONField(default=dict, blank=True)
-    note = models.TextField(blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["entry", "at"])]
