@@ -4,7 +4,6 @@ and the curators' approve/disable buttons (the shared parts are in registry/view
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -14,18 +13,13 @@ from livepeer_ai.htmx import HtmxHttpRequest
 from livepeer_ai.registry import curation, loras
 from livepeer_ai.registry.forms import LoraFilterForm, LoraProposeForm
 from livepeer_ai.registry.models import LoraEntry
-from livepeer_ai.registry.views import PAGE_SIZE, curate, detail_context, forbidden, proposal
+from livepeer_ai.registry.views import curate, detail_context, entry_list, forbidden, proposal
 
 
 @require_GET
 def lora_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = LoraFilterForm(request.GET)
     entries = loras.visible_loras(request.user)
-    valid = form.is_valid()
-    page = Paginator(form.filter(entries) if valid else entries.none(), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "can_propose": curation.can_propose(request.user)}
-    template = "registry/lora_list.html#lora-table" if request.htmx else "registry/lora_list.html"
-    return render(request, template, context, status=200 if valid else 400)
+    return entry_list(request, LoraFilterForm(request.GET), entries, "registry/lora_list.html", "lora-table")
 
 
 @require_GET

@@ -5,10 +5,12 @@ LoRA pages, registry/lora_views.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from livepeer_ai.htmx import HtmxHttpRequest
 from livepeer_ai.registry import curation
-from livepeer_ai.registry.forms import LoraProposeForm, ModelFilterForm, ProposeForm, StatusForm
+from livepeer_ai.registry.forms import ListFilterForm, LoraProposeForm, ModelFilterForm, ProposeForm, StatusForm
 from livepeer_ai.registry.models import LoraEntry, ModelEntry
 
 PAGE_SIZE = 50
@@ -28,13 +30,19 @@ def forbidden(request: HttpRequest, message: str) -> HttpResponse:
 
 @require_GET
 def model_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = ModelFilterForm(request.GET)
     entries = curation.visible_entries(request.user)
+    return entry_list(request, ModelFilterForm(request.GET), entries, "registry/model_list.html", "model-table")
+
+
+def entry_list(
+    request: HtmxHttpRequest, form: ListFilterForm, entries: QuerySet[Any], template: str, table: str
+) -> HttpResponse:
+    """A registry list (models or LoRAs), filtered and paged; htmx gets only its `table` partial.
+    Filters that do not validate are a 400 with the form's errors and no entries."""
     valid = form.is_valid()
     page = Paginator(form.filter(entries) if valid else entries.none(), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "can_propose": curation.can_propose(request.user)}
-    template = "registry/model_list.html#model-table" if request.htmx else "registry/model_list.html"
-    return render(request, template, context, status=200 if valid else 400)
+    return render(request, f"{template}#{table}" if request.htmx else template, context, status=200 if valid else 400)
 
 
 # What each status means for an entry, under its status on its page.
