@@ -40,9 +40,9 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-# Two test processes (pytest-xdist): a test file at a time, and every file with a browser test
-# as one unit on one process (tests/conftest.py). One process: `$(PY) -m pytest`.
-XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+# Two test processes (pytest-xdist): a test file at a time, and every file in tests/browser/
+# as one unit on one process (tests/conftest.py's scheduler). One process: `$(PY) -m pytest`.
+XDIST := -n 2 --dist loadscope --no-loadscope-reorder
 
 # The 30 slowest tests are listed at the end: where the suite's time goes.
 test: install browser

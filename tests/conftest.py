@@ -67,28 +67,52 @@ TOOLS = ("ffmpeg",)
 _running: list[pytest.Item] = []
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+# Every test that drives Chromium lives in tests/browser/: `make test`'s two processes run those files
+# as one unit of work (they share one demo site), and the scheduler below knows them by that folder.
+BROWSER_TESTS = "tests/browser/"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-    # `make test` runs two processes (pytest-xdist, --dist loadgroup): a file at a time, so module
-    # fixtures start once, and every file that holds a browser test on one process, so the demo
-    # site they share starts once. Those files go first (they are the longest unit of work), each
-    # file's browser tests after its other tests: Playwright's sync API keeps an event loop running
-    # in the thread while a file's browser lives, and asgiref's async_to_sync refuses to run there.
-    browser_files = {item.path for item in items if "chromium" in getattr(item, "fixturenames", ())}
+        if "chromium" in getattr(item, "fixturenames", ()) and not item.nodeid.startswith(BROWSER_TESTS):
+            raise pytest.UsageError(f"{item.nodeid} drives Chromium outside {BROWSER_TESTS}")
+    # The browser files go first (together, the longest unit of work), each file's browser tests after
+    # its other tests: Playwright's sync API keeps an event loop running in the thread while a file's
+    # browser lives, and asgiref's async_to_sync refuses to run there.
     first_seen: dict[Path, int] = {}
     for index, item in enumerate(items):
         first_seen.setdefault(item.path, index)
-        item.add_marker(pytest.mark.xdist_group("browser" if item.path in browser_files else str(item.path)))
     items.sort(
         key=lambda item: (
-            item.path not in browser_files,
+            not item.nodeid.startswith(BROWSER_TESTS),
             first_seen[item.path],
             "chromium" in getattr(item, "fixturenames", ()),
         )
     )
+
+
+def unit_of_work(nodeid: str) -> str:
+    """What one test process runs from start to end: a test file (its module fixtures start once), or
+    every browser file together (the session's demo site starts once)."""
+    return "browser" if nodeid.startswith(BROWSER_TESTS) else nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` (`make test`) by our units of work: each free process gets the next unit, in
+    collection order with --no-loadscope-reorder. (xdist's `xdist_group` marks group nothing under
+    pytest 9.2: `--dist loadgroup` renames `item._nodeid`, which pytest no longer reads.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)
+
+    return UnitScheduling(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
