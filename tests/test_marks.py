@@ -18,7 +18,6 @@ def test_a_marked_test_may():
     assert subprocess.run(["true"], check=True).returncode == 0
 
 
-
 @pytest.mark.integration
 def test_two_test_processes_run_each_file_whole_and_the_browser_files_as_one_unit(tmp_path):
     """`make test`'s scheduler (tests/conftest.py) on a tree of quick tests: the tests of one file run on
