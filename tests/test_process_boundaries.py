@@ -21,3 +21,20 @@ def test_web_and_worker_code_never_import_torch():
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"
+
+
+@pytest.mark.integration
+def test_a_frame_interpolation_runner_loads_without_torch_diffusers_or_transformers():
+    # Its optical flow is OpenCV's: importing diffusers would add seconds to its start for nothing.
+    script = (
+        "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'livepeer_ai.settings'); "
+        "django.setup(); "
+        "from livepeer_ai.runner.app import create_app; from livepeer_ai.pipelines.base import ModelSpec; "
+        "from livepeer_ai.pipelines.loader import load_pipeline; "
+        "create_app(ModelSpec('frame-interpolation', 'opencv/dis-flow', 'optical-flow', '')); "
+        "load_pipeline(ModelSpec('frame-interpolation', 'opencv/dis-flow', 'optical-flow', '')); "
+        "loaded = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules); "
+        "print(','.join(loaded)); sys.exit(1 if loaded else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"

@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium driven by Playwright against the demo's processes.
 
-One site per session, as `make demo` runs it (off chain): a private Redis, two
+One site for the browser files, as `make demo` runs it (off chain): a private Redis, two
 orchestrator nodes (each selling its own warm runners of the session's fleet),
 daphne and a Celery worker with beat, on a private SQLite database seeded by
 `seed_demo`. Playwright's own browser download needs the internet, so the
@@ -59,13 +59,14 @@ class DemoSite:
         return "\n\n".join(f"== {p.name}\n{p.log_tail(60)}" for p in self.processes)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_site(
     stack_env: dict[str, str], runners: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoSite]:
-    """The site lives on for the rest of the session, so it keeps to itself: its own var dir and
-    database (the tiny models registered there), and its own Redis database, so its worker never
-    takes another test's jobs."""
+    """One site for every browser file (they run together, tests/conftest.py), stopped after the last:
+    idle, its nodes, engine and beat still cost CPU the rest of the suite needs. While it lives it
+    keeps to itself: its own var dir and database (the tiny models registered there), and its own
+    Redis database, so its worker never takes another test's jobs."""
     log_dir = tmp_path_factory.mktemp("demo-site")
     env = {
         **stack_env,

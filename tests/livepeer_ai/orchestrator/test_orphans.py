@@ -18,6 +18,8 @@ from livepeer_ai.orchestrator.children import NodeAlreadyRunning, Pidfile, Recor
 from tests.conftest import PYTHON, ManagedProcess, free_port, spawn, start_runner, wait_for
 from tests.livepeer_ai.orchestrator.test_supervision import (
     KEY,
+    MODEL,
+    PIPELINE,
     READY_TIMEOUT,
     OrchestratorNode,
     capability_toml,
@@ -118,7 +120,7 @@ def test_a_starting_node_kills_the_runners_a_previous_node_left_and_nothing_else
     dead_node_recorded = Recorded.of(dead_node.pid)
     dead_node.kill()
     dead_node.wait()
-    leftover = start_runner("leftover", "text-to-image", "livepeer-ai/tiny-sdxl-turbo", stack_env, tmp_path)
+    leftover = start_runner("leftover", PIPELINE, MODEL, stack_env, tmp_path)
     leftover_port = int(leftover.url.rsplit(":", 1)[1])
     bystander = subprocess.Popen(["sleep", "600"])
     try:
@@ -129,9 +131,9 @@ def test_a_starting_node_kills_the_runners_a_previous_node_left_and_nothing_else
                 {
                     "node": dead_node_recorded.to_json(),
                     "runners": {
-                        "text-to-image#0": Recorded.of(leftover.proc.pid).to_json(),
+                        f"{PIPELINE}#0": Recorded.of(leftover.proc.pid).to_json(),
                         # The bystander's pid, but a start time that is not its own.
-                        "text-to-image#1": {"pid": bystander.pid, "create_time": 1.0},
+                        f"{PIPELINE}#1": {"pid": bystander.pid, "create_time": 1.0},
                     },
                 }
             )

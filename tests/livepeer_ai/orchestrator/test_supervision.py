@@ -1,7 +1,11 @@
-"""An orchestrator node supervising real runner processes: boot, crash, failure, budget, shutdown."""
+"""An orchestrator node supervising real runner processes: boot, crash, failure, budget, shutdown.
+
+The runners are frame interpolation's: what is under test is the supervisor, and that runner (OpenCV,
+no torch) starts in about a second where a diffusers one takes six."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -13,6 +17,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from PIL import Image
 
 from tests.conftest import PYTHON, ROOT, ManagedProcess, free_port, spawn, start_runner, wait_for
 
@@ -20,9 +25,18 @@ pytestmark = pytest.mark.integration
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+PIPELINE, MODEL = "frame-interpolation", "opencv/dis-flow"
 TINY = "livepeer-ai/tiny-sdxl-turbo"
-JOB = {"prompt": "a red cube", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 7}
 READY_TIMEOUT = 120
+# A job: two 64x64 frames, doubled (one frame made between them): 3 frames out, 64 * 64 * 3 units.
+JOB_UNITS = 64 * 64 * 3
+
+
+def two_frame_gif() -> bytes:
+    frames = [Image.new("RGB", (64, 64), (shade, 40, 90)) for shade in (10, 200)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=166, loop=0)
+    return buffer.getvalue()
 
 
 def runner_port(runner: dict[str, Any]) -> int:
@@ -65,10 +79,10 @@ class OrchestratorNode:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    def capability(self, model_id: str = TINY) -> dict[str, Any]:
+    def capability(self, model_id: str = MODEL) -> dict[str, Any]:
         return next(c for c in self.info()["capabilities"] if c["model_id"] == model_id)
 
-    def runners(self, model_id: str = TINY) -> list[dict[str, Any]]:
+    def runners(self, model_id: str = MODEL) -> list[dict[str, Any]]:
         return list(self.capability(model_id)["runners"])
 
     def runners_with_logs(self) -> list[dict[str, Any]]:
@@ -76,7 +90,7 @@ class OrchestratorNode:
         assert response.status_code == 200, response.text
         return list(response.json()["runners"])
 
-    def wait_states(self, states: list[str], model_id: str = TINY) -> list[dict[str, Any]]:
+    def wait_states(self, states: list[str], model_id: str = MODEL) -> list[dict[str, Any]]:
         """Wait until the capability's runners are in exactly these states (in any order)."""
 
         def reached() -> list[dict[str, Any]] | None:
@@ -97,14 +111,21 @@ class OrchestratorNode:
         (child,) = [c for c in children if runs_on_port(c, port)]
         return int(child.pid)
 
-    def post_job(self, **fields: Any) -> httpx.Response:
-        return httpx.post(f"{self.url}/text-to-image", json={**JOB, **fields}, timeout=120)
+    def post_job(self, model_id: str = MODEL) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/{PIPELINE}",
+            data={"model_id": model_id, "multiplier": "2"},
+            files={"video": ("in.gif", two_frame_gif(), "image/gif")},
+            timeout=120,
+        )
 
 
-def capability_toml(model_id: str = TINY, runners: str = '{ device = "cpu", count = 1 }', extra: str = "") -> str:
+def capability_toml(
+    model_id: str = MODEL, runners: str = '{ device = "cpu", count = 1 }', extra: str = "", pipeline: str = PIPELINE
+) -> str:
     return f"""
 [[capabilities]]
-pipeline = "text-to-image"
+pipeline = "{pipeline}"
 model_id = "{model_id}"
 {extra}
 runners = [{runners}]
@@ -172,16 +193,16 @@ health_interval_s = 1
 
 
 def register(env: dict[str, str], model_id: str, **overrides: Any) -> None:
-    """A text-to-image registry entry: a copy of the tiny SDXL Turbo entry with `overrides`."""
+    """A frame-interpolation registry entry: a copy of the optical-flow entry with `overrides`."""
     code = f"""
 import json
 from livepeer_ai.registry.models import ModelEntry
-src = ModelEntry.objects.get(pipeline="text-to-image", model_id={TINY!r})
+src = ModelEntry.objects.get(pipeline={PIPELINE!r}, model_id={MODEL!r})
 fields = {{"family": src.family, "local_path": src.local_path, "max_side": src.max_side, "memory_mb": src.memory_mb}}
 # Approved, or the node would not sell it.
 fields["status"] = "approved"
 fields.update(json.loads({json.dumps(overrides)!r}))
-ModelEntry.objects.update_or_create(pipeline="text-to-image", model_id={model_id!r}, defaults=fields)
+ModelEntry.objects.update_or_create(pipeline={PIPELINE!r}, model_id={model_id!r}, defaults=fields)
 """
     result = subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -189,10 +210,10 @@ ModelEntry.objects.update_or_create(pipeline="text-to-image", model_id={model_id
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def assert_one_image(response: httpx.Response) -> None:
+def assert_three_frames(response: httpx.Response) -> None:
     assert response.status_code == 200, response.text
-    (image,) = response.json()["images"]
-    assert image["url"].startswith("data:image/")
+    (frames,) = response.json()["frames"]
+    assert len(frames) == 3 and all(frame["url"].startswith("data:image/") for frame in frames)
 
 
 def test_boots_warm_runners_and_reports_them_ready(start_node: Callable[..., OrchestratorNode]) -> None:
@@ -206,22 +227,22 @@ def test_boots_warm_runners_and_reports_them_ready(start_node: Callable[..., Orc
     assert info["address"] == ADDRESS
     assert info["service_uri"] == node.url
     (capability,) = info["capabilities"]
-    assert (capability["pipeline"], capability["model_id"], capability["warm"]) == ("text-to-image", TINY, True)
+    assert (capability["pipeline"], capability["model_id"], capability["warm"]) == (PIPELINE, MODEL, True)
     assert (capability["capacity"], capability["in_use"]) == (2, 0)
     assert (capability["price_per_unit"], capability["pixels_per_unit"]) == (3, 2)
     assert len({r["url"] for r in runners}) == 2
     for runner in runners:
         assert (runner["device"], runner["external"], runner["restarts"], runner["last_error"]) == ("cpu", False, 0, "")
 
-    assert_one_image(node.post_job())
+    assert_three_frames(node.post_job())
 
     capability = node.capability()
     assert capability["stats"] == {
         "served": 1,
         "failed": {},
         "insufficient_capacity": 0,
-        "units": 64 * 64,
-        "fees_wei": 64 * 64 * 3 // 2,
+        "units": JOB_UNITS,
+        "fees_wei": JOB_UNITS * 3 // 2,
     }
     assert (capability["capacity"], capability["in_use"]) == (2, 0)
 
@@ -244,7 +265,7 @@ def test_killed_runner_is_restarted_and_counted(start_node: Callable[..., Orches
     assert node.runner_pid(port) != victim.pid
     assert node.capability()["capacity"] == 1
 
-    assert_one_image(node.post_job())
+    assert_three_frames(node.post_job())
     assert node.capability()["stats"]["served"] == 1
 
 
@@ -252,7 +273,7 @@ def test_runner_that_fails_to_load_is_reported_with_its_log(
     start_node: Callable[..., OrchestratorNode], stack_env: dict[str, str]
 ) -> None:
     model_id = "test/supervision-missing-weights"
-    register(stack_env, model_id, family="sd15", local_path="/nonexistent/weights")
+    register(stack_env, model_id, family="torchscript-interpolator", local_path="/nonexistent/weights")
     node = start_node(capability_toml(model_id))
 
     (runner,) = node.wait_states(["failed"], model_id)
@@ -275,19 +296,20 @@ def test_runner_that_fails_to_load_is_reported_with_its_log(
 def test_runner_that_never_gets_healthy_is_reported_failed_after_timeout(
     start_node: Callable[..., OrchestratorNode],
 ) -> None:
-    node = start_node(capability_toml(), node_extra="runner_start_timeout_s = 1")
+    # A diffusers runner: it takes seconds to start, so 1 s is never enough.
+    node = start_node(capability_toml(TINY, pipeline="text-to-image"), node_extra="runner_start_timeout_s = 1")
 
-    (runner,) = node.wait_states(["failed"])
+    (runner,) = node.wait_states(["failed"], TINY)
 
     assert "did not become healthy within 1 s" in runner["last_error"]
     (logged,) = node.runners_with_logs()
     assert logged["log_tail"].strip()
-    assert node.capability()["capacity"] == 0
+    assert node.capability(TINY)["capacity"] == 0
     port = runner_port(runner)
     wait_for(lambda: not runner_processes_on(port), 30, f"runner on port {port} to be terminated")
     # Failed is final: nothing restarts it.
-    assert node.runners()[0]["state"] == "failed"
-    assert node.runners()[0]["restarts"] == 0
+    assert node.runners(TINY)[0]["state"] == "failed"
+    assert node.runners(TINY)[0]["restarts"] == 0
 
 
 def test_memory_budget_limits_runners_per_device(
@@ -328,7 +350,7 @@ def test_shutdown_stops_every_runner(start_node: Callable[..., OrchestratorNode]
 def test_external_runner_is_health_checked_not_spawned(
     start_node: Callable[..., OrchestratorNode], stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    external = start_runner("external", "text-to-image", TINY, stack_env, tmp_path)
+    external = start_runner("external", PIPELINE, MODEL, stack_env, tmp_path)
     try:
         node = start_node(capability_toml(runners=f'{{ url = "{external.url}" }}'))
 
@@ -336,7 +358,7 @@ def test_external_runner_is_health_checked_not_spawned(
 
         assert (runner["url"], runner["external"], runner["device"]) == (external.url, True, None)
         assert psutil.Process(node.pid).children(recursive=True) == []
-        assert_one_image(node.post_job())
+        assert_three_frames(node.post_job())
         assert node.capability()["stats"]["served"] == 1
 
         external.proc.kill()

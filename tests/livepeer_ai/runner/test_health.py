@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import threading
 from pathlib import Path
@@ -100,12 +101,13 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
+# A learned frame interpolator whose file is missing: its runner starts without diffusers, in about a second.
 CREATE_MISSING_ENTRY = """
 from livepeer_ai.registry.models import ModelEntry
 ModelEntry.objects.update_or_create(
-    pipeline="text-to-image",
+    pipeline="frame-interpolation",
     model_id="test/missing",
-    defaults={"family": "sd15", "local_path": "/nonexistent/folder"},
+    defaults={"family": "torchscript-interpolator", "local_path": "/nonexistent/folder"},
 )
 """
 
@@ -123,7 +125,7 @@ def test_runner_process_with_missing_weights_reports_error_and_stays_up(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "runner.log"
-    args = ["run_runner", "--pipeline", "text-to-image", "--model", "test/missing", "--port", str(port)]
+    args = ["run_runner", "--pipeline", "frame-interpolation", "--model", "test/missing", "--port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -135,7 +137,12 @@ def test_runner_process_with_missing_weights_reports_error_and_stays_up(
         )
         assert "/nonexistent/folder" in body["detail"]["msg"]
 
-        job = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+        gif = io.BytesIO()
+        first, second = Image.new("RGB", (64, 64)), Image.new("RGB", (64, 64), "white")
+        first.save(gif, format="GIF", save_all=True, append_images=[second])
+        job = httpx.post(
+            f"{url}/frame-interpolation", files={"video": ("in.gif", gif.getvalue(), "image/gif")}, timeout=10
+        )
         assert job.status_code == 500
         assert "failed to load" in job.json()["detail"]["msg"]
         assert proc.poll() is None, "the runner exited instead of reporting ERROR"
@@ -172,7 +179,12 @@ def test_auth_token_guards_everything_but_health(monkeypatch: pytest.MonkeyPatch
             refused = httpx.get(f"{url}/hardware/info", headers=headers, timeout=30)
             assert refused.status_code == 401, (headers, refused.text)
             assert refused.json() == {"detail": {"msg": "Invalid bearer token."}}
-        job = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+        gif = io.BytesIO()
+        first, second = Image.new("RGB", (64, 64)), Image.new("RGB", (64, 64), "white")
+        first.save(gif, format="GIF", save_all=True, append_images=[second])
+        job = httpx.post(
+            f"{url}/frame-interpolation", files={"video": ("in.gif", gif.getvalue(), "image/gif")}, timeout=10
+        )
         assert job.status_code == 401
         assert httpx.post(f"{url}/cancel", timeout=10).status_code == 401
 
