@@ -38,3 +38,17 @@ def test_a_frame_interpolation_runner_loads_without_torch_diffusers_or_transform
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"
+
+
+@pytest.mark.integration
+def test_setting_django_up_imports_no_chain_client():
+    # Every process sets Django up (runners, nodes, management commands); web3 and eth_account cost
+    # about a second of CPU to import, so only the code that signs or pays imports them.
+    script = (
+        "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'livepeer_ai.settings'); "
+        "django.setup(); "
+        "loaded = sorted(m for m in ('web3', 'eth_account') if m in sys.modules); "
+        "print(','.join(loaded)); sys.exit(1 if loaded else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"
