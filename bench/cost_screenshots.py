@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bench.stack import HTTP
 from livepeer_ai.ports import free_port
 
 T = TypeVar("T")
@@ -131,7 +132,7 @@ def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes
         if process.poll() is not None:
             raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(base + "/network/", timeout=2).status_code == 200:
+            if HTTP.get(base + "/network/", timeout=2).status_code == 200:
                 return process, base
         except httpx.HTTPError:
             pass

@@ -45,13 +45,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from bench import stack
 from bench.engine_report import Measured, Summary, header, summarise, summary_table
 from bench.load import ApiLoad, Arrivals, Offered, job_records, wait_until_finished
 from bench.queue_depth import run_depth
-from bench.stack import FAMILIES, MODELS, NodeSpec, Process, Processes
+from bench.stack import FAMILIES, HTTP, MODELS, NodeSpec, Process, Processes
 
 HOUR_S = 3600.0
 # The 2024 GIF competition's order of magnitude (bench/scheduling.py ARRIVALS): jobs per hour.
@@ -336,7 +334,7 @@ def start_network(
     standin_args = [stack.PYTHON, "-m", "bench.standin_runner", "--ports", f"{first}-{first + len(pipelines) - 1}"]
     processes.start("standin", [*standin_args, "--pipelines", ",".join(pipelines), "--seed", str(args.seed)], env)
     standin_url = f"http://127.0.0.1:{first}"
-    stack.wait_for(lambda: httpx.get(f"{standin_url}/health", timeout=2).status_code == 200, 30, "stand-in runners")
+    stack.wait_for(lambda: HTTP.get(f"{standin_url}/health", timeout=2).status_code == 200, 30, "stand-in runners")
     all_nodes = ([burst] if burst else []) + fleet
     env["ORCHESTRATOR_URLS"] = ",".join(node.url for node in all_nodes + streams)
     # The web process first: started beside eleven nodes on two busy cores it can take minutes to answer.
@@ -361,7 +359,7 @@ def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario,
     import redis
 
     print(f"--- {scenario.key}", flush=True)
-    httpx.post(
+    HTTP.post(
         f"{network.standin_url}/configure", json={"service": scenario.service, "jitter": scenario.jitter}, timeout=10
     ).raise_for_status()
     redis.Redis.from_url(network.redis_url).flushdb()
@@ -402,7 +400,7 @@ def run_scenario(args: argparse.Namespace, network: Network, scenario: Scenario,
             wait_until_finished(left, 30)
     finally:
         network.processes.stop(engines)
-    busy = httpx.get(f"{network.standin_url}/busy", timeout=30).json()
+    busy = HTTP.get(f"{network.standin_url}/busy", timeout=30).json()
     load.read_final(offered)
     ports = {
         int(url.rsplit(":", 1)[1]): pipeline

@@ -20,7 +20,7 @@ import httpx
 import psutil
 
 from bench import stack
-from bench.stack import MODELS
+from bench.stack import HTTP, MODELS
 
 WINDOW_S = 20.0
 HOLD_S = 3600.0
@@ -65,7 +65,7 @@ def clear_waiting(job_ids: list[str]) -> None:
 def run_depth(network: Any, burst_url: str, counts: tuple[int, ...], engine_stats: Path) -> list[str]:
     """The report's section: one row per queue depth."""
     headers = {"Authorization": f"Bearer {network.api_key}"}
-    httpx.post(
+    HTTP.post(
         f"{network.standin_url}/configure", json={"service": f"text-to-image={HOLD_S}", "jitter": 0.0}, timeout=10
     ).raise_for_status()
     env = {**network.env, "ORCHESTRATOR_URLS": burst_url}

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from bench.stack import HTTP
 from livepeer_ai.percentile import percentile
 from livepeer_ai.pipelines.previews import PREVIEWS_HEADER
 from livepeer_ai.ports import free_port
@@ -208,7 +209,7 @@ def run_case(case: Case, requests: int) -> dict[str, Any]:
             if proc.poll() is not None:
                 raise RuntimeError(f"runner for {case.model_id} exited with {proc.returncode}")
             try:
-                if httpx.get(base + "/health", timeout=2).json()["status"] == "IDLE":
+                if HTTP.get(base + "/health", timeout=2).json()["status"] == "IDLE":
                     break
             except httpx.HTTPError:
                 pass
@@ -220,7 +221,7 @@ def run_case(case: Case, requests: int) -> dict[str, Any]:
         latencies = []
         for index in range(requests + 1):
             t0 = time.perf_counter()
-            response = httpx.post(url, timeout=600, **case.request)
+            response = HTTP.post(url, timeout=600, **case.request)
             elapsed = time.perf_counter() - t0
             if response.status_code != 200:
                 raise RuntimeError(f"{case.label}: {response.status_code} {response.text[:200]}")
@@ -274,7 +275,7 @@ def run_preview_pair(case: Case, requests: int) -> list[str]:
         started = time.monotonic()
         while time.monotonic() - started < 180 and proc.poll() is None:
             try:
-                if httpx.get(base + "/health", timeout=2).json()["status"] == "IDLE":
+                if HTTP.get(base + "/health", timeout=2).json()["status"] == "IDLE":
                     break
             except httpx.HTTPError:
                 pass
@@ -285,7 +286,7 @@ def run_preview_pair(case: Case, requests: int) -> list[str]:
             previews = index % 2 == 1
             headers = {"Accept": "text/event-stream", **({PREVIEWS_HEADER: "1"} if previews else {})}
             t0 = time.perf_counter()
-            response = httpx.post(f"{base}/{case.pipeline}", timeout=600, headers=headers, **case.request)
+            response = HTTP.post(f"{base}/{case.pipeline}", timeout=600, headers=headers, **case.request)
             elapsed = time.perf_counter() - t0
             if response.status_code != 200 or "event: result" not in response.text:
                 raise RuntimeError(f"{case.label}: {response.status_code} {response.text[:200]}")

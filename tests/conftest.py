@@ -26,6 +26,10 @@ from livepeer_ai.ports import free_port  # noqa: F401 - the one free_port, impor
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The suite's one HTTP client for its calls to the processes it starts. `httpx.get` makes a client per
+# call, and with it a TLS context loaded with the CA bundle (tens of ms of CPU), and the suite polls
+# its processes thousands of times. No keep-alive: each call opens its own connection, as `httpx.get`.
+HTTP = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
 
 # name → (pipeline, model_id) of every runner the suite starts.
 RUNNERS: dict[str, tuple[str, str]] = {
@@ -170,7 +174,7 @@ def serve(app: Any) -> Iterator[str]:
 
 
 def health(url: str) -> str:
-    return str(httpx.get(f"{url}/health", timeout=2).json()["status"])
+    return str(HTTP.get(f"{url}/health", timeout=2).json()["status"])
 
 
 @dataclass
@@ -402,7 +406,7 @@ def orchestrator_node(
     )
     with serve(create_node_app(node)) as url:
         wait_for(
-            lambda: all(c["capacity"] == 1 for c in httpx.get(f"{url}/info", timeout=5).json()["capabilities"]),
+            lambda: all(c["capacity"] == 1 for c in HTTP.get(f"{url}/info", timeout=5).json()["capabilities"]),
             30,
             "node runners ready",
         )

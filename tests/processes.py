@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import PYTHON, RUNNERS, ManagedProcess, free_port, spawn, wait_for
+from tests.conftest import HTTP, PYTHON, RUNNERS, ManagedProcess, free_port, spawn, wait_for
 
 
 def node_config(port: int, key_env: str, runner_urls: dict[str, str], name: str = "test-node") -> str:
@@ -52,7 +50,7 @@ def start_orchestrator(
     process.url = f"http://127.0.0.1:{port}"
     try:
         wait_for(
-            lambda: all(c["capacity"] == 1 for c in httpx.get(f"{process.url}/info", timeout=2).json()["capabilities"]),
+            lambda: all(c["capacity"] == 1 for c in HTTP.get(f"{process.url}/info", timeout=2).json()["capabilities"]),
             60,
             f"{name} ready\n{process.log_tail()}",
         )
@@ -73,7 +71,7 @@ def start_daphne(env: dict[str, str], log_dir: Path) -> ManagedProcess:
     )
     process.url = base
     try:
-        wait_for(lambda: httpx.get(base + "/", timeout=2).status_code == 200, 30, f"daphne\n{process.log_tail()}")
+        wait_for(lambda: HTTP.get(base + "/", timeout=2).status_code == 200, 30, f"daphne\n{process.log_tail()}")
     except BaseException:
         process.stop()
         raise

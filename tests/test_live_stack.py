@@ -19,7 +19,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import PYTHON, ROOT, wait_for
+from tests.conftest import HTTP, PYTHON, ROOT, wait_for
 from tests.processes import empty_queue, start_daphne, start_engine, start_orchestrator
 
 pytestmark = pytest.mark.integration
@@ -120,12 +120,12 @@ def test_a_prompt_becomes_a_gif_with_live_progress_over_a_socket_idle_past_5s(we
     assert [s for stage, s, _ in seen if stage == "First frame"] == list(range(1, 7))
     assert [s for stage, s, _ in seen if stage == "Video"] == list(range(1, 13))
     gif_url = re.search(r'<img src="([^"]+\.gif)"', final).group(1)
-    gif = httpx.get(web + gif_url, headers={"Cookie": session}, timeout=10)
+    gif = HTTP.get(web + gif_url, headers={"Cookie": session}, timeout=10)
     assert gif.status_code == 200
-    assert httpx.get(web + gif_url, timeout=10).status_code == 404  # a visitor, never checked
+    assert HTTP.get(web + gif_url, timeout=10).status_code == 404  # a visitor, never checked
     assert gif.content[:6] in {b"GIF87a", b"GIF89a"}
     # A reload renders the finished job from the database.
-    page = httpx.get(f"{web}/jobs/{job_id}/", timeout=10).text
+    page = HTTP.get(f"{web}/jobs/{job_id}/", timeout=10).text
     assert 'data-status="succeeded"' in page
 
 
@@ -147,12 +147,12 @@ def test_api_streams_progress_while_the_job_runs_and_a_waiting_call_blocks_no_pa
     long_job = {"prompt": "live api", "width": 512, "height": 512, "num_inference_steps": 40, "seed": 2}
     worker = start_engine(live_env, tmp_path)
     try:
-        accepted = httpx.post(
+        accepted = HTTP.post(
             f"{web}/api/v1/text-to-image", json=long_job, timeout=30, headers={**headers, "Prefer": "respond-async"}
         )
         assert accepted.status_code == 202, accepted.text
         arrivals: list[tuple[str, float]] = []
-        with httpx.stream(
+        with HTTP.stream(
             "GET", f"{web}/api/v1/jobs/{accepted.json()['request_id']}/events", headers=headers, timeout=120
         ) as stream:
             for line in stream.iter_lines():
@@ -168,18 +168,18 @@ def test_api_streams_progress_while_the_job_runs_and_a_waiting_call_blocks_no_pa
         outcome: dict[str, Any] = {}
         caller = threading.Thread(
             target=lambda: outcome.update(
-                response=httpx.post(f"{web}/api/v1/text-to-image", json=long_job, headers=headers, timeout=120)
+                response=HTTP.post(f"{web}/api/v1/text-to-image", json=long_job, headers=headers, timeout=120)
             )
         )
         caller.start()
         node = live_env["ORCHESTRATOR_URLS"]
 
         def sync_job_running() -> bool:
-            offered = httpx.get(f"{node}/info", timeout=5).json()["capabilities"]
+            offered = HTTP.get(f"{node}/info", timeout=5).json()["capabilities"]
             return any(c["pipeline"] == "text-to-image" and c["in_use"] == 1 for c in offered)
 
         wait_for(sync_job_running, 60, "the synchronous call's job to be running")
-        assert httpx.get(f"{web}/", timeout=10).status_code == 200
+        assert HTTP.get(f"{web}/", timeout=10).status_code == 200
         assert caller.is_alive(), "the synchronous call should still be waiting for its job"
         caller.join(timeout=120)
         assert outcome["response"].status_code == 200

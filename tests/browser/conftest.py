@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY, PYTHON, ROOT, ManagedProcess, wait_for
+from tests.conftest import HTTP, OPERATOR_KEY, OTHER_OPERATOR_KEY, PYTHON, ROOT, ManagedProcess, wait_for
 from tests.processes import start_daphne, start_engine, start_orchestrator, start_worker
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -181,7 +180,7 @@ def with_wallet(page: Any, key: str) -> str:
 
 def wait_until_the_gateway_knows(site: DemoSite, address: str) -> None:
     """The dashboard's beat task has fetched the node (only known nodes may sign in)."""
-    wait_for(lambda: address in httpx.get(f"{site.url}/network/", timeout=10).text, 60, f"{address} listed")
+    wait_for(lambda: address in HTTP.get(f"{site.url}/network/", timeout=10).text, 60, f"{address} listed")
 
 
 def sign_in_with_wallet(page: Any, site: DemoSite, key: str) -> str:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from websockets.sync.client import connect
 
-from tests.conftest import OPERATOR_KEY, PYTHON, ROOT, free_port, serve, spawn, wait_for
+from tests.conftest import HTTP, OPERATOR_KEY, PYTHON, ROOT, free_port, serve, spawn, wait_for
 from tests.dashboard.conftest import open_login_link
 
 pytestmark = pytest.mark.integration
@@ -92,7 +92,7 @@ def test_the_operator_sees_capacity_change_live_through_redis_and_a_real_worker(
     try:
         node, node_url = node_process(site_env, runner_url, tmp_path)
         processes.append(node)
-        wait_for(lambda: httpx.get(f"{node_url}/info", timeout=2).status_code == 200, 60, node.log_tail())
+        wait_for(lambda: HTTP.get(f"{node_url}/info", timeout=2).status_code == 200, 60, node.log_tail())
         env = {**site_env, "ORCHESTRATOR_URLS": node_url}
         port = free_port()
         web = f"http://127.0.0.1:{port}"
@@ -106,7 +106,7 @@ def test_the_operator_sees_capacity_change_live_through_redis_and_a_real_worker(
         worker_args = ["-m", "celery", "-A", "livepeer_ai", "worker", "--beat", "--schedule", str(tmp_path / "beat")]
         worker = spawn("worker", [PYTHON, *worker_args, "--pool", "threads", "--loglevel", "INFO"], env, tmp_path)
         processes.append(worker)
-        wait_for(lambda: httpx.get(f"{web}/network/", timeout=2).status_code == 200, 30, daphne.log_tail())
+        wait_for(lambda: HTTP.get(f"{web}/network/", timeout=2).status_code == 200, 30, daphne.log_tail())
 
         def login_link() -> str:
             command = [PYTHON, "manage.py", "operator_login_link", "--key-env", "NODE_KEY", "--base-url", web]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
@@ -21,7 +20,7 @@ from dashboard.snapshots import refresh_all
 from livepeer_ai.gateway.models import Orchestrator
 from livepeer_ai.payments.discovery import DiscoveredOrchestrator
 from livepeer_ai.payments.models import RedemptionStatus
-from tests.conftest import OPERATOR_KEY, orchestrator_node, serve, wait_for
+from tests.conftest import HTTP, OPERATOR_KEY, orchestrator_node, serve, wait_for
 from tests.dashboard.factories import make_ticket
 
 IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -42,7 +41,7 @@ def stub_runner() -> tuple[FastAPI, dict[str, bool]]:
 
 
 def capacity_of(node_url: str) -> int:
-    return int(httpx.get(f"{node_url}/info", timeout=5).json()["capabilities"][0]["capacity"])
+    return int(HTTP.get(f"{node_url}/info", timeout=5).json()["capabilities"][0]["capacity"])
 
 
 async def watch(path: str, user: Any) -> WebsocketCommunicator:

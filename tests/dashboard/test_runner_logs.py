@@ -101,3 +101,28 @@ def _older() -> dict[str, Any]:
         {"id": "c", "state": "failed", "restarts": 2},
     ]
     return capability
+
+
+def test_fetching_again_and_again_builds_one_tls_context(monkeypatch):
+    """httpx builds a TLS context (the CA bundle loaded: tens of ms of CPU) for each client, and a refresh
+    makes a client per node every few seconds: every client gets the same context."""
+    import ssl
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from dashboard import snapshots
+    from tests.conftest import serve
+
+    async def info(request: Any) -> JSONResponse:
+        return JSONResponse(INFO)
+
+    made: list[int] = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *args, **kwargs: made.append(1) or real(*args, **kwargs))
+    snapshots.tls_context.cache_clear()
+    with serve(Starlette(routes=[Route("/info", info)])) as url:
+        fetched = [fetch_node(url) for _ in range(3)]
+    assert [f.info["address"] for f in fetched] == [INFO["address"]] * 3
+    assert len(made) == 1

@@ -32,6 +32,7 @@ import psutil
 from bench import stack
 from bench.stack import FAMILIES, MODELS, NodeSpec, Process, Processes
 from livepeer_ai.payments.anvil import DEFAULT_PRIVATE_KEYS
+from tests.conftest import HTTP
 
 PIPELINE = "text-to-image"
 # One stand-in job: long enough that a kill lands while stages run, short enough for a bounded suite.
@@ -177,14 +178,14 @@ class FaultStack:
         for index in range(count):
             body = {"prompt": f"fault {seed + index}", "width": 512, "height": 512, "num_inference_steps": STEPS}
             body["seed"] = seed + index
-            response = httpx.post(f"{self.web_url}/api/v1/{PIPELINE}", json=body, headers=headers, timeout=60)
+            response = HTTP.post(f"{self.web_url}/api/v1/{PIPELINE}", json=body, headers=headers, timeout=60)
             assert response.status_code == 202, response.text
             ids.append(response.json()["request_id"])
         return ids
 
     def job(self, job_id: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.api_key}"}
-        return dict(httpx.get(f"{self.web_url}/api/v1/jobs/{job_id}", headers=headers, timeout=30).json())
+        return dict(HTTP.get(f"{self.web_url}/api/v1/jobs/{job_id}", headers=headers, timeout=30).json())
 
     def running_stages(self) -> int:
         """Slots busy right now, as the stand-in runners themselves say (OK while a job runs)."""
@@ -192,7 +193,7 @@ class FaultStack:
         for node in self.nodes:
             for url in node.runners[PIPELINE]:
                 try:
-                    busy += httpx.get(f"{url}/health", timeout=2).json().get("status") == "OK"
+                    busy += HTTP.get(f"{url}/health", timeout=2).json().get("status") == "OK"
                 except httpx.HTTPError:
                     continue
         return busy
@@ -216,7 +217,7 @@ class FaultStack:
 
 
 def http_ok(url: str) -> Callable[[Part], bool]:
-    return lambda _part: httpx.get(url, timeout=3).status_code == 200
+    return lambda _part: HTTP.get(url, timeout=3).status_code == 200
 
 
 def log_says(text: str) -> Callable[[Part], bool]:
@@ -322,7 +323,7 @@ def start_chain(fault_stack: FaultStack) -> None:
 
     def answers(_part: Part) -> bool:
         body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
-        return bool(httpx.post(url, json=body, timeout=2).json().get("result"))
+        return bool(HTTP.post(url, json=body, timeout=2).json().get("result"))
 
     fault_stack.add("chain", [stack.PYTHON, "manage.py", "run_anvil", "--port", str(port)], answers)
     # Compiled contracts are cached by source and compiler version: reuse this checkout's cache.

@@ -7,10 +7,9 @@ server at its max_connections gives.
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.conftest import free_port, spawn, wait_for
+from tests.conftest import HTTP, free_port, spawn, wait_for
 from tests.processes import PYTHON
 
 pytestmark = pytest.mark.integration
@@ -29,7 +28,7 @@ def web_without_database(tmp_path_factory: pytest.TempPathFactory, stack_env: di
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: httpx.get(base + "/static/none", timeout=2), 30, f"daphne\n{process.log_tail()}")
+        wait_for(lambda: HTTP.get(base + "/static/none", timeout=2), 30, f"daphne\n{process.log_tail()}")
         yield base, process
     finally:
         process.stop()
@@ -37,7 +36,7 @@ def web_without_database(tmp_path_factory: pytest.TempPathFactory, stack_env: di
 
 def test_a_page_is_the_sites_503_with_retry_after(web_without_database):
     base, process = web_without_database
-    response = httpx.get(base + "/", timeout=10)
+    response = HTTP.get(base + "/", timeout=10)
     assert response.status_code == 503, process.log_tail()
     assert response.headers["Retry-After"] == "5"
     assert 'data-status="503"' in response.text
@@ -47,11 +46,11 @@ def test_a_page_is_the_sites_503_with_retry_after(web_without_database):
 def test_an_api_call_is_the_apis_json_503(web_without_database):
     base, process = web_without_database
     headers = {"Authorization": "Bearer lpai_not_checked"}
-    response = httpx.post(base + "/api/v1/text-to-image", json={"prompt": "a cat"}, headers=headers, timeout=10)
+    response = HTTP.post(base + "/api/v1/text-to-image", json={"prompt": "a cat"}, headers=headers, timeout=10)
     assert response.status_code == 503, process.log_tail()
     assert response.headers["Retry-After"] == "5"
     assert "database is busy or restarting" in response.json()["detail"]["msg"]
-    job = httpx.get(base + "/api/v1/jobs/00000000-0000-0000-0000-000000000000", headers=headers, timeout=10)
+    job = HTTP.get(base + "/api/v1/jobs/00000000-0000-0000-0000-000000000000", headers=headers, timeout=10)
     assert job.status_code == 503
     assert "Internal Server Error" not in process.log_tail(200)
 

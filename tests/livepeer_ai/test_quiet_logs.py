@@ -14,11 +14,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from livepeer_ai.quiet_logs import QuietPolls
-from tests.conftest import PYTHON, ROOT, ManagedProcess, free_port, spawn, wait_for
+from tests.conftest import HTTP, PYTHON, ROOT, ManagedProcess, free_port, spawn, wait_for
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'
@@ -125,7 +124,7 @@ def node_with_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
 
 
 def info(node: ManagedProcess) -> dict[str, object]:
-    return dict(httpx.get(f"{node.url}/info", timeout=5).json())
+    return dict(HTTP.get(f"{node.url}/info", timeout=5).json())
 
 
 @pytest.mark.integration
@@ -142,8 +141,8 @@ def test_a_node_and_its_runner_log_no_line_per_poll(node_with_runner: tuple[Mana
         info(node)
     restarts_before = info(node)["capabilities"][0]["runner_states"]["restarts"]  # type: ignore[index]
     # Requests that are no poll (a wrong route) must still be logged, by both.
-    assert httpx.get(f"{node.url}/nowhere", timeout=5).status_code == 404
-    assert httpx.get(f"{runner_url}/nowhere", timeout=5).status_code == 404
+    assert HTTP.get(f"{node.url}/nowhere", timeout=5).status_code == 404
+    assert HTTP.get(f"{runner_url}/nowhere", timeout=5).status_code == 404
     [runner_log] = runner_logs.glob("*.log")
     wait_for(lambda: '"GET /nowhere' in runner_log.read_text(), 20, f"the runner's 404 line\n{runner_log.read_text()}")
     wait_for(lambda: '"GET /nowhere' in node.log_tail(200), 20, f"the node's 404 line\n{node.log_tail()}")

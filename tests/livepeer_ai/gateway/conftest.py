@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import PYTHON, ROOT, ManagedProcess
+from tests.conftest import HTTP, PYTHON, ROOT, ManagedProcess
 from tests.processes import empty_queue, start_daphne
 
 
@@ -57,4 +56,4 @@ class LiveApi:
 
     def assert_alive(self) -> None:
         assert self.process.proc.poll() is None, f"daphne died:\n{self.process.log_tail()}"
-        assert httpx.get(f"{self.url}/", timeout=10).status_code == 200
+        assert HTTP.get(f"{self.url}/", timeout=10).status_code == 200

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.conftest import HTTP
+
 pytestmark = pytest.mark.integration
 
 MB = 1024 * 1024
@@ -18,7 +20,7 @@ MB = 1024 * 1024
 
 def test_json_nested_100000_deep_is_refused_and_daphne_lives(live_api):
     # 200 KB: once, py_ecc's recursion limit of 100,000 let json.loads overflow the C stack.
-    response = httpx.post(
+    response = HTTP.post(
         f"{live_api.url}/api/v1/text-to-image",
         content=b"[" * 100_000 + b"]" * 100_000,
         headers={**live_api.headers, "Content-Type": "application/json"},
@@ -58,7 +60,7 @@ def chunked_form(
 def test_a_chunked_upload_over_50_mb_is_413_with_the_limit(live_api):
     """It once got a 422 "video: Field required": Django, with no length, saw an empty form."""
     content, content_type = chunked_form({"video": ("big.gif", b"G" * (60 * MB), "image/gif")}, multiplier="2")
-    response = httpx.post(
+    response = HTTP.post(
         f"{live_api.url}/api/v1/frame-interpolation",
         content=content,
         headers={**live_api.headers, "Content-Type": content_type},
@@ -72,7 +74,7 @@ def test_a_chunked_upload_over_50_mb_is_413_with_the_limit(live_api):
 def test_a_chunked_upload_under_the_limit_is_read_as_sent(live_api):
     """Without its length Django once parsed it as an empty form: "image: Field required"."""
     content, content_type = chunked_form({"image": ("notes.txt", b"not an image at all", "text/plain")}, 7, fps="6")
-    response = httpx.post(
+    response = HTTP.post(
         f"{live_api.url}/api/v1/image-to-video",
         content=content,
         headers={**live_api.headers, "Content-Type": content_type},
@@ -83,7 +85,7 @@ def test_a_chunked_upload_under_the_limit_is_read_as_sent(live_api):
 
 
 def test_a_3_mb_json_body_is_413_in_the_api_shape(live_api):
-    response = httpx.post(
+    response = HTTP.post(
         f"{live_api.url}/api/v1/text-to-image",
         content=b'{"prompt": "' + b"x" * (3 * MB) + b'"}',
         headers={**live_api.headers, "Content-Type": "application/json"},
@@ -94,7 +96,7 @@ def test_a_3_mb_json_body_is_413_in_the_api_shape(live_api):
 
 
 def test_a_malformed_multipart_body_gets_the_api_shape_not_twisteds_empty_400(live_api):
-    response = httpx.post(
+    response = HTTP.post(
         f"{live_api.url}/api/v1/frame-interpolation",
         content=b"--xyz--\r\n",
         headers={**live_api.headers, "Content-Type": "multipart/form-data; boundary=xyz"},

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from livepeer_ai.gateway import engine, workflow
@@ -20,7 +19,7 @@ from livepeer_ai.gateway.models import ApiKey, Job, JobStatus, QueuedStage, Stag
 from livepeer_ai.orchestrator.payment import OffchainPayments
 from livepeer_ai.registry import curation
 from livepeer_ai.registry.models import ModelEntry
-from tests.conftest import orchestrator_node, wait_for
+from tests.conftest import HTTP, orchestrator_node, wait_for
 from tests.livepeer_ai.gateway.test_dispatch import occupy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +53,7 @@ def t2i_entry() -> ModelEntry:
 
 
 def advertised(node_url: str) -> set[tuple[str, str]]:
-    return {(c["pipeline"], c["model_id"]) for c in httpx.get(f"{node_url}/info", timeout=5).json()["capabilities"]}
+    return {(c["pipeline"], c["model_id"]) for c in HTTP.get(f"{node_url}/info", timeout=5).json()["capabilities"]}
 
 
 def api_post(client: Any, key: str, body: dict[str, Any]) -> Any:
@@ -132,12 +131,12 @@ def test_a_node_refuses_a_job_for_a_model_not_approved_before_touching_payment(c
     curation.disable(t2i_entry(), personas.admin)
     wait_for(lambda: advertised(curated_node) == set(), 5 * REFRESH_S + 2, "the node to see the change")
     job = {"prompt": "x", "model_id": T2I[1], "width": 64, "height": 64, "num_inference_steps": 1}
-    response = httpx.post(f"{curated_node}/text-to-image", json=job, timeout=10)
+    response = HTTP.post(f"{curated_node}/text-to-image", json=job, timeout=10)
     assert response.status_code == 403
     assert response.json()["detail"]["msg"] == (
         "This node does not sell text-to-image 'livepeer-ai/tiny-sdxl-turbo': the network has not approved it."
     )
-    params = httpx.get(
+    params = HTTP.get(
         f"{curated_node}/ticket-params",
         params={"sender": "0x" + "11" * 20, "pipeline": T2I[0], "model_id": T2I[1]},
         timeout=10,

@@ -9,7 +9,6 @@ from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -18,7 +17,7 @@ from PIL import Image
 
 from livepeer_ai.gateway import engine, workflow
 from livepeer_ai.gateway.models import AttemptOutcome, Job, JobStatus, Orchestrator, StageAttempt
-from tests.conftest import PYTHON, free_port, orchestrator_node, spawn, wait_for
+from tests.conftest import HTTP, PYTHON, free_port, orchestrator_node, spawn, wait_for
 
 SMALL = {"width": 64, "height": 64, "text_to_image_steps": 2, "image_to_video_steps": 2}
 
@@ -64,7 +63,7 @@ def occupy(node_url: str) -> tuple[Any, Any]:
     Returns the open stream and its line iterator: both must stay referenced, since
     a line iterator that is garbage-collected closes the connection (and so the job).
     """
-    stream = httpx.stream(
+    stream = HTTP.stream(
         "POST",
         f"{node_url}/text-to-image",
         headers={"Accept": "text/event-stream"},
@@ -83,7 +82,7 @@ def occupy(node_url: str) -> tuple[Any, Any]:
 def test_busy_node_is_skipped(two_nodes):
     a, b = two_nodes
     hold, _lines = occupy(a)
-    assert httpx.get(f"{a}/info", timeout=5).json()["capabilities"][0]["in_use"] == 1
+    assert HTTP.get(f"{a}/info", timeout=5).json()["capabilities"][0]["in_use"] == 1
     try:
         job = make_job()
         job.stages = ["text-to-image"]
@@ -215,7 +214,7 @@ runners = [{{ url = "{runner_url}" }}]
     process = spawn(name, [PYTHON, "manage.py", "run_orchestrator", "--config", str(config)], env, tmp_path)
     process.url = f"http://127.0.0.1:{port}"
     wait_for(
-        lambda: httpx.get(f"{process.url}/info", timeout=2).json()["capabilities"][0]["capacity"] == 1,
+        lambda: HTTP.get(f"{process.url}/info", timeout=2).json()["capabilities"][0]["capacity"] == 1,
         60,
         f"{name} ready\n{process.log_tail()}",
     )

@@ -14,10 +14,9 @@ import subprocess
 import time
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import PYTHON, ROOT, wait_for
+from tests.conftest import HTTP, PYTHON, ROOT, wait_for
 from tests.processes import empty_queue, start_engine, start_orchestrator
 
 pytestmark = pytest.mark.integration
@@ -86,7 +85,7 @@ def test_a_worker_killed_mid_stage_is_replaced_and_the_stage_finishes_once(stack
     assert rows(env, "SELECT count(*) FROM gateway_receipt WHERE job_id = ?", job_id) == [(1,)]
     assert rows(env, "SELECT count(*) FROM gateway_queuedstage WHERE job_id = ?", job_id) == [(0,)]
     # The node charged for the one stage it finished; the one cut off mid-stream was not charged.
-    stats = httpx.get(f"{node.url}/info", timeout=5).json()["capabilities"][0]["stats"]
+    stats = HTTP.get(f"{node.url}/info", timeout=5).json()["capabilities"][0]["stats"]
     node.stop()
     assert stats["served"] == 1, stats
     # One image's pixels at the node's price (tests/processes.py node_config).

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-import httpx
 import pytest
 from eth_account import Account
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from livepeer_ai.payments.models import ReceivedTicket, RedemptionStatus
 from livepeer_ai.registry import curation
 from livepeer_ai.registry.models import ModelEntry
-from tests.conftest import orchestrator_node, wait_for
+from tests.conftest import HTTP, orchestrator_node, wait_for
 from tests.livepeer_ai.gateway.test_dispatch import occupy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,7 +27,7 @@ REFRESH_S = 0.2
 
 
 def scrape(url: str, **headers: str) -> dict[str, Any]:
-    response = httpx.get(f"{url}/metrics", headers=headers, timeout=10)
+    response = HTTP.get(f"{url}/metrics", headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return {family.name: family for family in text_string_to_metric_families(response.text)}
@@ -63,7 +62,7 @@ def node(runners: Any, tmp_path: Any, identity: Any, approved_models: Any) -> It
 
 
 def test_requests_errors_containers_price_and_advertising_follow_real_activity(node, personas):
-    assert httpx.post(f"{node}/text-to-image", json=JOB, timeout=60).status_code == 200
+    assert HTTP.post(f"{node}/text-to-image", json=JOB, timeout=60).status_code == 200
     families = scrape(node)
     assert value(families, "livepeer_ai_models_requested", "livepeer_ai_models_requested_total", **T2I) == 1
     assert errors(families) == {}
@@ -76,7 +75,7 @@ def test_requests_errors_containers_price_and_advertising_follow_real_activity(n
 
     hold, _lines = occupy(node)
     try:
-        assert httpx.post(f"{node}/text-to-image", json=JOB, timeout=60).status_code == 503
+        assert HTTP.post(f"{node}/text-to-image", json=JOB, timeout=60).status_code == 503
         families = scrape(node)
         assert (
             value(families, "livepeer_ai_container_in_use", **T2I),
@@ -92,7 +91,7 @@ def test_requests_errors_containers_price_and_advertising_follow_real_activity(n
     answers: list[int] = []
 
     def refused() -> bool:
-        answers.append(httpx.post(f"{node}/text-to-image", json=JOB, timeout=60).status_code)
+        answers.append(HTTP.post(f"{node}/text-to-image", json=JOB, timeout=60).status_code)
         return answers[-1] == 403
 
     # Until the node re-reads the registry a request may still be served (or find the runner busy).
@@ -187,12 +186,12 @@ def test_each_node_has_its_own_registry(runners, tmp_path):
     with ExitStack() as stack:
         a = stack.enter_context(orchestrator_node({"text-to-image": runners.url("text-to-image")}, tmp_path / "a"))
         b = stack.enter_context(orchestrator_node({"text-to-image": runners.url("text-to-image-b")}, tmp_path / "b"))
-        assert httpx.post(f"{a}/text-to-image", json=JOB, timeout=60).status_code == 200
+        assert HTTP.post(f"{a}/text-to-image", json=JOB, timeout=60).status_code == 200
         assert value(scrape(a), "livepeer_ai_models_requested", "livepeer_ai_models_requested_total", **T2I) == 1
         assert scrape(b)["livepeer_ai_models_requested"].samples == []
 
 
 def test_the_node_asks_for_the_token_when_one_is_set(node, settings):
     settings.METRICS_TOKEN = "node-scrape-token"
-    assert httpx.get(f"{node}/metrics", timeout=10).status_code == 401
+    assert HTTP.get(f"{node}/metrics", timeout=10).status_code == 401
     assert "livepeer_ai_container_idle" in scrape(node, authorization="Bearer node-scrape-token")

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 from eth_account import Account
 from PIL import Image
@@ -31,7 +30,7 @@ from livepeer_ai.payments.receipts import (
     verify_receipt,
 )
 from livepeer_ai.runner.app import RUNNER_VERSION
-from tests.conftest import health, serve, wait_for
+from tests.conftest import HTTP, health, serve, wait_for
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -117,7 +116,7 @@ def node_url(runners: Any, payments: RecordingPayments, tmp_path: Any) -> Iterat
 
 
 def info(url: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{url}/info", timeout=5).json())
+    return dict(HTTP.get(f"{url}/info", timeout=5).json())
 
 
 def capability(url: str, pipeline: str) -> dict[str, Any]:
@@ -139,7 +138,7 @@ def test_info_advertises_capabilities_prices_and_capacity(node_url):
 
 
 def test_completed_job_is_paid_then_debited_its_fee(node_url, payments):
-    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
+    response = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
     assert response.status_code == 200, response.text
     assert response.json()["images"][0]["seed"] == 1
     fee = 64 * 64 * 3 // 2
@@ -151,13 +150,13 @@ def test_completed_job_is_paid_then_debited_its_fee(node_url, payments):
 
 def test_busy_node_answers_503_before_any_payment(node_url, payments, runners):
     long_job = small_t2i(width=512, height=512, num_inference_steps=150)
-    with httpx.stream(
+    with HTTP.stream(
         "POST", f"{node_url}/text-to-image", json=long_job, headers={"Accept": "text/event-stream"}, timeout=120
     ) as stream:
         lines = stream.iter_lines()
         assert next(line for line in lines if line.startswith("event: ")) == "event: progress"
         assert capability(node_url, "text-to-image")["in_use"] == 1
-        refused = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
+        refused = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
         assert refused.status_code == 503
         assert refused.json() == {"detail": {"msg": "insufficient capacity"}}
         # Only the running job reached payment; the refused one never did.
@@ -174,7 +173,7 @@ def test_busy_node_answers_503_before_any_payment(node_url, payments, runners):
 
 def test_streamed_job_passes_every_step_through(node_url, payments):
     events = []
-    with httpx.stream(
+    with HTTP.stream(
         "POST",
         f"{node_url}/text-to-image",
         json=small_t2i(num_inference_steps=4),
@@ -194,7 +193,7 @@ def test_streamed_job_passes_every_step_through(node_url, payments):
 
 
 def test_runner_rejection_passes_through_and_costs_nothing(node_url, payments):
-    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(width=60), timeout=30)
+    response = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(width=60), timeout=30)
     assert response.status_code == 400
     assert "multiple of 8" in response.json()["detail"]["msg"]
     assert payments.count("debit") == 0
@@ -205,23 +204,23 @@ def test_runner_rejection_passes_through_and_costs_nothing(node_url, payments):
 
 def test_refused_payment_frees_the_slot(node_url, payments):
     payments.reject_payments = 1
-    refused = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
+    refused = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
     assert refused.status_code == 400
     assert refused.json()["detail"]["msg"] == "ticket invalid"
     assert capability(node_url, "text-to-image")["in_use"] == 0
-    assert httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60).status_code == 200
+    assert HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60).status_code == 200
 
 
 def test_bad_credentials_are_402_and_reserve_nothing(node_url, payments):
     payments.reject_credentials = True
-    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
+    response = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=30)
     assert response.status_code == 402
     assert payments.count("process") == 0
     assert capability(node_url, "text-to-image")["stats"]["insufficient_capacity"] == 0
 
 
 def test_model_the_node_does_not_serve_is_refused(node_url, payments):
-    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(model_id="someone/else"), timeout=30)
+    response = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(model_id="someone/else"), timeout=30)
     assert response.status_code == 400
     assert "does not serve" in response.json()["detail"]["msg"]
     assert payments.count("process") == 0
@@ -230,7 +229,7 @@ def test_model_the_node_does_not_serve_is_refused(node_url, payments):
 def test_multipart_job_bills_image_to_video_as_25_frames(node_url, payments):
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (90, 20, 200)).save(buffer, format="PNG")
-    response = httpx.post(
+    response = HTTP.post(
         f"{node_url}/image-to-video",
         data={"width": "64", "height": "64", "num_inference_steps": "2", "seed": "3"},
         files={"image": ("in.png", buffer.getvalue(), "image/png")},
@@ -243,14 +242,14 @@ def test_multipart_job_bills_image_to_video_as_25_frames(node_url, payments):
 
 def test_slot_of_a_canceled_job_is_held_until_the_runner_has_stopped(node_url, runners):
     long_job = small_t2i(width=512, height=512, num_inference_steps=150)
-    with httpx.stream(
+    with HTTP.stream(
         "POST", f"{node_url}/text-to-image", json=long_job, headers={"Accept": "text/event-stream"}, timeout=120
     ) as stream:
         lines = stream.iter_lines()
         assert next(line for line in lines if line.startswith("event: ")) == "event: progress"
     # Straight after the disconnect the runner may still be finishing its step: the
     # node must answer for itself (no capacity) or run the job, never hand it to a busy runner.
-    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
+    response = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
     assert response.status_code in {200, 503}, response.text
     if response.status_code == 503:
         assert response.json() == {"detail": {"msg": "insufficient capacity"}}
@@ -268,7 +267,7 @@ def verified_outputs(result: dict[str, Any]) -> list[tuple[str, Any]]:
 def test_result_carries_a_receipt_per_output_signed_by_the_node(node_url):
     job_id = f"{uuid.uuid4()}:text-to-image"
     body = small_t2i(num_images_per_prompt=2)
-    response = httpx.post(f"{node_url}/text-to-image", json=body, headers={JOB_ID_HEADER: job_id}, timeout=60)
+    response = HTTP.post(f"{node_url}/text-to-image", json=body, headers={JOB_ID_HEADER: job_id}, timeout=60)
     assert response.status_code == 200, response.text
     result = response.json()
     assert len(result["images"]) == 2 and {"url", "seed", "nsfw"} <= set(result["images"][0])
@@ -286,7 +285,7 @@ def test_result_carries_a_receipt_per_output_signed_by_the_node(node_url):
 
 def test_streamed_result_carries_receipts_too(node_url):
     result = None
-    with httpx.stream(
+    with HTTP.stream(
         "POST",
         f"{node_url}/text-to-image",
         json=small_t2i(),
@@ -305,13 +304,13 @@ def test_streamed_result_carries_receipts_too(node_url):
 
 
 def test_job_id_is_generated_when_the_caller_sends_none(node_url):
-    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
+    response = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), timeout=60)
     ((_, verified),) = verified_outputs(response.json())
     assert uuid.UUID(verified.receipt.job_id).version == 4
 
 
 def test_unusable_job_id_is_refused_before_payment(node_url, payments):
-    response = httpx.post(f"{node_url}/text-to-image", json=small_t2i(), headers={JOB_ID_HEADER: "a b"}, timeout=30)
+    response = HTTP.post(f"{node_url}/text-to-image", json=small_t2i(), headers={JOB_ID_HEADER: "a b"}, timeout=30)
     assert response.status_code == 400
     assert JOB_ID_HEADER in response.json()["detail"]["msg"]
     assert payments.count("process") == 0
@@ -321,7 +320,7 @@ def test_video_receipts_cover_the_gif_and_mp4_and_bind_the_input(node_url):
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (20, 90, 200)).save(buffer, format="PNG")
     form = {"width": "64", "height": "64", "num_inference_steps": "2", "seed": "3"}
-    response = httpx.post(
+    response = HTTP.post(
         f"{node_url}/image-to-video",
         data=form,
         files={"image": ("in.png", buffer.getvalue(), "image/png")},

@@ -85,9 +85,8 @@ def text_to_image_runner() -> Any:
 
 
 def test_a_job_naming_no_model_runs_on_an_approved_model_of_its_pipeline(tmp_path):
-    import httpx
 
-    from tests.conftest import orchestrator_node, serve, wait_for
+    from tests.conftest import HTTP, orchestrator_node, serve, wait_for
 
     disabled = ("text-to-image", "someone/disabled-model")
     register(disabled, EntryStatus.DISABLED)
@@ -98,14 +97,14 @@ def test_a_job_naming_no_model_runs_on_an_approved_model_of_its_pipeline(tmp_pat
         with orchestrator_node({}, tmp_path, registry_refresh_s=0, offers=offers) as node_url:
 
             def info() -> dict[str, Any]:
-                return dict(httpx.get(f"{node_url}/info", timeout=5).json())
+                return dict(HTTP.get(f"{node_url}/info", timeout=5).json())
 
             wait_for(lambda: [c["capacity"] for c in info()["capabilities"]] == [1], 30, "the approved model's runner")
-            response = httpx.post(f"{node_url}/text-to-image", json={"prompt": "no model named"}, timeout=30)
+            response = HTTP.post(f"{node_url}/text-to-image", json={"prompt": "no model named"}, timeout=30)
             assert response.status_code == 200, response.text
             assert {c["model_id"]: c["stats"]["served"] for c in info()["capabilities"]} == {T2I[1]: 1}
 
             # With no model of the pipeline approved, it is the plain refusal.
             curation.disable(approved_entry, None)
-            response = httpx.post(f"{node_url}/text-to-image", json={"prompt": "no model named"}, timeout=30)
+            response = HTTP.post(f"{node_url}/text-to-image", json={"prompt": "no model named"}, timeout=30)
             assert response.status_code == 403 and "not approved" in response.text

@@ -7,7 +7,6 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from eth_account import Account
 from fastapi import FastAPI, Request
@@ -17,7 +16,7 @@ from livepeer_ai.orchestrator.node import Node, create_node_app
 from livepeer_ai.orchestrator.payment import OffchainPayments
 from livepeer_ai.orchestrator.supervisor import Supervisor
 from livepeer_ai.payments.receipts import verify_receipt
-from tests.conftest import serve, wait_for
+from tests.conftest import HTTP, serve, wait_for
 
 T2I = "livepeer-ai/tiny-sdxl-turbo"
 PNG = b"\x89PNG\r\n\x1a\n not a real image, but bytes to sign for"
@@ -79,7 +78,7 @@ def test_jobs_reuse_one_connection_to_their_runner(node, runner):
     with serve(create_node_app(node)) as node_url:
         wait_for(lambda: node.supervisor.capacity(("text-to-image", T2I))[0] == 1, 20, "runner ready")
         for _ in range(3):
-            response = httpx.post(f"{node_url}/text-to-image", json={"prompt": "p", "model_id": T2I}, timeout=10)
+            response = HTTP.post(f"{node_url}/text-to-image", json={"prompt": "p", "model_id": T2I}, timeout=10)
             assert response.status_code == 200, response.text
             (receipt,) = response.json()["receipts"]
             assert verify_receipt(receipt, PNG).receipt.runner_version == "fake-runner-1"

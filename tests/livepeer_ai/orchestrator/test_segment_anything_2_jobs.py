@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RUNNERS, orchestrator_node
+from tests.conftest import HTTP, RUNNERS, orchestrator_node
 from tests.livepeer_ai.orchestrator.test_text_jobs import stats
 from tests.livepeer_ai.runner.test_pipelines_http import png
 from tests.livepeer_ai.runner.test_segment_anything_2_route import gif
@@ -28,7 +28,7 @@ def node_url(runners: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def post(url: str, filename: str, media: bytes, **fields: str) -> httpx.Response:
-    return httpx.post(f"{url}/{PIPELINE}", data=fields, files={"image": (filename, media)}, timeout=120)
+    return HTTP.post(f"{url}/{PIPELINE}", data=fields, files={"image": (filename, media)}, timeout=120)
 
 
 def test_an_image_is_billed_its_pixels_and_answers_masks_without_receipts(node_url):

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from livepeer_ai.payments.receipts import verify_receipt
 from livepeer_ai.pipelines.media import parse_data_url
-from tests.conftest import RUNNERS, orchestrator_node
+from tests.conftest import HTTP, RUNNERS, orchestrator_node
 
 PRICE = 7
 
@@ -25,13 +24,13 @@ def node_url(runners: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def stats(url: str) -> dict[str, Any]:
-    described = httpx.get(f"{url}/info", timeout=5).json()
+    described = HTTP.get(f"{url}/info", timeout=5).json()
     return dict(next(c for c in described["capabilities"] if c["pipeline"] == "text-to-speech")["stats"])
 
 
 def test_speech_is_billed_the_texts_characters_with_a_receipt_for_the_wav(node_url):
     before = stats(node_url)
-    response = httpx.post(f"{node_url}/text-to-speech", json={"text": "Hello there", "seed": 3}, timeout=120)
+    response = HTTP.post(f"{node_url}/text-to-speech", json={"text": "Hello there", "seed": 3}, timeout=120)
     assert response.status_code == 200, response.text
     body = response.json()
     after = stats(node_url)
@@ -45,7 +44,7 @@ def test_speech_is_billed_the_texts_characters_with_a_receipt_for_the_wav(node_u
 
 def test_characters_are_counted_as_go_livepeer_counts_them_in_utf8_bytes(node_url):
     before = stats(node_url)
-    response = httpx.post(f"{node_url}/text-to-speech", json={"text": "café"}, timeout=120)
+    response = HTTP.post(f"{node_url}/text-to-speech", json={"text": "café"}, timeout=120)
     assert response.status_code == 200, response.text
     # "é" is two bytes in UTF-8: Go's len("café") is 5.
     assert stats(node_url)["units"] - before["units"] == 5
@@ -53,7 +52,7 @@ def test_characters_are_counted_as_go_livepeer_counts_them_in_utf8_bytes(node_ur
 
 def test_text_the_runner_refuses_is_not_charged(node_url):
     before = stats(node_url)
-    response = httpx.post(f"{node_url}/text-to-speech", json={"text": "  "}, timeout=60)
+    response = HTTP.post(f"{node_url}/text-to-speech", json={"text": "  "}, timeout=60)
     assert response.status_code == 400, response.text
     assert "text must not be empty" in response.json()["detail"]["msg"]
     after = stats(node_url)

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from tests.conftest import PYTHON, ROOT, ManagedProcess, free_port, spawn, start_runner, wait_for
+from tests.conftest import HTTP, PYTHON, ROOT, ManagedProcess, free_port, spawn, start_runner, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ class OrchestratorNode:
         return self.process.proc.pid
 
     def info(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/info", timeout=10)
+        response = HTTP.get(f"{self.url}/info", timeout=10)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -86,7 +86,7 @@ class OrchestratorNode:
         return list(self.capability(model_id)["runners"])
 
     def runners_with_logs(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.url}/runners", timeout=10)
+        response = HTTP.get(f"{self.url}/runners", timeout=10)
         assert response.status_code == 200, response.text
         return list(response.json()["runners"])
 
@@ -112,7 +112,7 @@ class OrchestratorNode:
         return int(child.pid)
 
     def post_job(self, model_id: str = MODEL) -> httpx.Response:
-        return httpx.post(
+        return HTTP.post(
             f"{self.url}/{PIPELINE}",
             data={"model_id": model_id, "multiplier": "2"},
             files={"video": ("in.gif", two_frame_gif(), "image/gif")},
@@ -177,7 +177,7 @@ health_interval_s = 1
         node = OrchestratorNode(process=process, url=f"http://127.0.0.1:{port}")
         started.append(node)
         wait_for(
-            lambda: process.proc.poll() is not None or httpx.get(f"{node.url}/info", timeout=2).status_code == 200,
+            lambda: process.proc.poll() is not None or HTTP.get(f"{node.url}/info", timeout=2).status_code == 200,
             60,
             f"orchestrator /info\n{process.log_tail()}",
             interval=0.25,

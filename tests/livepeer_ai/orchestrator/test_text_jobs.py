@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from httpx_sse import EventSource
 
 from tests.audio_samples import encode_audio
-from tests.conftest import orchestrator_node
+from tests.conftest import HTTP, orchestrator_node
 from tests.livepeer_ai.conftest import TEXT_RUNNERS
 from tests.livepeer_ai.runner.test_pipelines_http import png
 
@@ -25,13 +24,13 @@ def node_url(text_runners: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def stats(url: str, pipeline: str) -> dict[str, Any]:
-    described = httpx.get(f"{url}/info", timeout=5).json()
+    described = HTTP.get(f"{url}/info", timeout=5).json()
     return dict(next(c for c in described["capabilities"] if c["pipeline"] == pipeline)["stats"])
 
 
 def test_audio_to_text_is_billed_its_milliseconds(node_url):
     before = stats(node_url, "audio-to-text")
-    response = httpx.post(
+    response = HTTP.post(
         f"{node_url}/audio-to-text",
         data={"return_timestamps": "false"},
         files={"audio": ("a.flac", encode_audio(2.5, "flac"))},
@@ -46,7 +45,7 @@ def test_audio_to_text_is_billed_its_milliseconds(node_url):
 
 def test_image_to_text_is_billed_the_input_pixels(node_url):
     before = stats(node_url, "image-to-text")
-    response = httpx.post(f"{node_url}/image-to-text", files={"image": ("in.png", png(48, 32))}, timeout=120)
+    response = HTTP.post(f"{node_url}/image-to-text", files={"image": ("in.png", png(48, 32))}, timeout=120)
     assert response.status_code == 200, response.text
     assert isinstance(response.json()["text"], str)
     after = stats(node_url, "image-to-text")
@@ -56,7 +55,7 @@ def test_image_to_text_is_billed_the_input_pixels(node_url):
 
 def test_node_refuses_undecodable_audio_before_charging(node_url):
     before = stats(node_url, "audio-to-text")
-    response = httpx.post(f"{node_url}/audio-to-text", files={"audio": ("a.wav", b"not audio")}, timeout=30)
+    response = HTTP.post(f"{node_url}/audio-to-text", files={"audio": ("a.wav", b"not audio")}, timeout=30)
     assert response.status_code == 415
     assert "not supported audio" in response.json()["detail"]["msg"]
     assert stats(node_url, "audio-to-text") == before
@@ -69,20 +68,20 @@ def test_llm_is_billed_max_tokens_and_named_by_its_model_field(node_url):
         "max_tokens": 5,
         "model": "livepeer-ai/tiny-llama-instruct",
     }
-    response = httpx.post(f"{node_url}/llm", json=chat, timeout=120)
+    response = HTTP.post(f"{node_url}/llm", json=chat, timeout=120)
     assert response.status_code == 200, response.text
     assert response.json()["usage"]["completion_tokens"] <= 5
     after = stats(node_url, "llm")
     assert after["units"] - before["units"] == 5
     assert after["fees_wei"] - before["fees_wei"] == 5 * PRICE
-    unknown = httpx.post(f"{node_url}/llm", json={**chat, "model": "someone/else"}, timeout=30)
+    unknown = HTTP.post(f"{node_url}/llm", json={**chat, "model": "someone/else"}, timeout=30)
     assert unknown.status_code == 400 and "someone/else" in unknown.json()["detail"]["msg"]
 
 
 def test_a_streamed_llm_answer_comes_as_the_nodes_events_deltas_then_the_charged_result(node_url):
     before = stats(node_url, "llm")
     chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "temperature": 0, "stream": True}
-    with httpx.stream("POST", f"{node_url}/llm", json=chat, timeout=120) as response:
+    with HTTP.stream("POST", f"{node_url}/llm", json=chat, timeout=120) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [(e.event, e.json()) for e in EventSource(response).iter_sse()]
     kinds = [kind for kind, _ in events]

@@ -13,7 +13,7 @@ from eth_account import Account
 
 from livepeer_ai.payments.anvil import DEFAULT_MNEMONIC, DEFAULT_PRIVATE_KEYS, Anvil, AnvilError, anvil_binary
 from livepeer_ai.payments.chain import Chain
-from tests.conftest import PYTHON, free_port, spawn, wait_for
+from tests.conftest import HTTP, PYTHON, free_port, spawn, wait_for
 
 
 def test_default_keys_are_the_first_ten_of_the_standard_mnemonic(chain: Chain) -> None:
@@ -40,15 +40,13 @@ def test_a_second_anvil_answers_and_stops_by_pid(tmp_path: Path) -> None:
     process = node.process
     assert process is not None
     try:
-        answer = httpx.post(
-            node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=5
-        )
+        answer = HTTP.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=5)
         assert int(answer.json()["result"], 16) == 4242
     finally:
         node.stop()
     assert process.poll() is not None
     with pytest.raises(httpx.ConnectError):
-        httpx.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2)
+        HTTP.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2)
 
 
 def test_a_missing_binary_fails_with_the_install_hint(tmp_path: Path) -> None:
@@ -57,7 +55,7 @@ def test_a_missing_binary_fails_with_the_install_hint(tmp_path: Path) -> None:
 
 
 def rpc(url: str, method: str, params: list | None = None) -> Any:
-    return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=5).json()
+    return HTTP.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=5).json()
 
 
 def anvil_on(port: int) -> list[psutil.Process]:

@@ -35,7 +35,7 @@ from livepeer_ai.payments.models import OrchestratorCredit, ReceivedTicket, Rede
 from livepeer_ai.payments.recipient import Recipient
 from livepeer_ai.payments.wire import PAYMENT_ACCEPTED_HEADER
 from livepeer_ai.ports import free_port
-from tests.conftest import orchestrator_node, wait_for
+from tests.conftest import HTTP, orchestrator_node, wait_for
 from tests.livepeer_ai.payments.conftest import GATEWAY_KEY, ORCHESTRATOR_A_KEY, address_of
 
 MODEL = "livepeer-ai/tiny-sdxl-turbo"
@@ -185,7 +185,7 @@ def test_tickets_count_as_sent_only_once_the_node_took_them(paid_node):
     held = gateway_payment.pay_for_stage(node, "text-to-image", MODEL, 256 * 256)
     body = {"prompt": "hold", "width": 256, "height": 256, "num_inference_steps": 150, "model_id": MODEL}
     headers = {**held.headers, "Accept": "text/event-stream"}
-    with httpx.stream("POST", f"{node.service_uri}/text-to-image", json=body, headers=headers, timeout=120) as hold:
+    with HTTP.stream("POST", f"{node.service_uri}/text-to-image", json=body, headers=headers, timeout=120) as hold:
         assert hold.status_code == 200, hold.read()
         assert held.accepted is not None
         held.accepted(hold.headers[PAYMENT_ACCEPTED_HEADER])
@@ -230,13 +230,13 @@ def test_a_chain_outage_suspends_no_node_and_its_stage_waits_for_the_chain(paid_
     paid_node.broker = Broker(Chain(f"http://127.0.0.1:{free_port()}"), chain.addresses)
     body = {"prompt": "outage", "width": 64, "height": 64, "num_inference_steps": 1, "model_id": MODEL}
     # Both places the node touches the chain answer 503 chain_unavailable: its ticket params...
-    params = httpx.get(
+    params = HTTP.get(
         f"{node.service_uri}/ticket-params",
         params={"sender": address_of(GATEWAY_KEY), "pipeline": "text-to-image", "model_id": MODEL},
     )
     assert (params.status_code, params.json()["detail"]["code"]) == (503, CHAIN_UNAVAILABLE), params.text
     # ...and the tickets of a job paid while it was up.
-    refused = httpx.post(f"{node.service_uri}/text-to-image", json=body, headers=paid.headers, timeout=30)
+    refused = HTTP.post(f"{node.service_uri}/text-to-image", json=body, headers=paid.headers, timeout=30)
     assert (refused.status_code, refused.json()["detail"]["code"]) == (503, CHAIN_UNAVAILABLE), refused.text
     stage_engine = Engine(name="books-test", own_heartbeat=False)
     job = run_one_stage(body, stage_engine)

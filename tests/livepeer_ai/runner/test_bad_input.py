@@ -17,7 +17,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import RUNNERS, RunnerFleet, health
+from tests.conftest import HTTP, RUNNERS, RunnerFleet, health
 from tests.livepeer_ai.pipelines.test_media_bounds import big_canvas_gif
 
 pytestmark = pytest.mark.integration
@@ -227,7 +227,7 @@ def route(runners: RunnerFleet, name: str) -> str:
 
 @pytest.mark.parametrize("bad", CASES)
 def test_rejects_bad_input_with_status_and_message(runners: RunnerFleet, bad: Case) -> None:
-    response = httpx.post(route(runners, bad.runner), timeout=60, **bad.request)
+    response = HTTP.post(route(runners, bad.runner), timeout=60, **bad.request)
 
     assert response.status_code == bad.status, response.text
     detail = response.json()["detail"]
@@ -322,7 +322,7 @@ VALID_REQUESTS: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("name", list(VALID_REQUESTS))
 def test_runner_still_serves_a_valid_request_after_bad_inputs(runners: RunnerFleet, name: str) -> None:
     url = runners.url(name)  # waits for IDLE
-    response = httpx.post(route(runners, name), timeout=180, **VALID_REQUESTS[name])
+    response = HTTP.post(route(runners, name), timeout=180, **VALID_REQUESTS[name])
 
     assert response.status_code == 200, response.text
     body = response.json()

@@ -13,7 +13,7 @@ import pytest
 from httpx_sse import EventSource, ServerSentEvent, connect_sse
 from PIL import Image
 
-from tests.conftest import RUNNERS, RunnerFleet, health, wait_for
+from tests.conftest import HTTP, RUNNERS, RunnerFleet, health, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def long_job_stream(url: str, name: str) -> Iterator[EventSource]:
 
 
 def assert_small_job_succeeds(url: str, name: str) -> None:
-    response = httpx.post(f"{url}{pipeline_path(name)}", timeout=180, **SMALL_JOBS[name])
+    response = HTTP.post(f"{url}{pipeline_path(name)}", timeout=180, **SMALL_JOBS[name])
     assert response.status_code == 200, response.text
     body = response.json()
     assert body.get("images") or body.get("frames"), list(body)
@@ -103,7 +103,7 @@ def test_cancel_stops_a_running_job_with_409(runners: RunnerFleet, name: str) ->
         assert first == {"step": 1, "total": LONG_STEPS[name]}
         assert health(url) == "OK"
 
-        assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
+        assert HTTP.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
         rest = list(events)
 
     assert_ends_canceled(rest, after_step=1, total=first["total"])
@@ -136,12 +136,12 @@ def test_second_job_while_busy_gets_503(runners: RunnerFleet) -> None:
     with long_job_stream(url, name) as source:
         events = source.iter_sse()
         assert next_progress(events)["step"] == 1
-        assert httpx.get(f"{url}/health", timeout=5).json() == {"status": "OK"}
+        assert HTTP.get(f"{url}/health", timeout=5).json() == {"status": "OK"}
 
-        busy = httpx.post(f"{url}{pipeline_path(name)}", timeout=10, **SMALL_JOBS[name])
+        busy = HTTP.post(f"{url}{pipeline_path(name)}", timeout=10, **SMALL_JOBS[name])
         assert busy.status_code == 503, busy.text
         assert "busy" in busy.json()["detail"]["msg"]
-        busy_stream = httpx.post(
+        busy_stream = HTTP.post(
             f"{url}{pipeline_path(name)}",
             timeout=10,
             headers={"Accept": "text/event-stream"},
@@ -153,7 +153,7 @@ def test_second_job_while_busy_gets_503(runners: RunnerFleet) -> None:
         # The refused requests left the running job alone.
         assert next_progress(events)["step"] == 2
         assert health(url) == "OK"
-        assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
+        assert HTTP.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
         rest = list(events)
 
     assert_ends_canceled(rest, after_step=2, total=LONG_STEPS[name])
@@ -163,7 +163,7 @@ def test_second_job_while_busy_gets_503(runners: RunnerFleet) -> None:
 def test_cancel_with_nothing_running_returns_false(runners: RunnerFleet) -> None:
     url = runners.url("text-to-image")
 
-    assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": False}
+    assert HTTP.post(f"{url}/cancel", timeout=10).json() == {"canceled": False}
     assert health(url) == "IDLE"
     # Nothing was left armed to cancel the next job.
     assert_small_job_succeeds(url, "text-to-image")

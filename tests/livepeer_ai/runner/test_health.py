@@ -8,14 +8,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.outputs import GeneratedImage
 from livepeer_ai.runner.app import RUNNER_VERSION, create_app
-from tests.conftest import PYTHON, ROOT, RunnerFleet, free_port, serve, wait_for
+from tests.conftest import HTTP, PYTHON, ROOT, RunnerFleet, free_port, serve, wait_for
 
 SPEC = ModelSpec(pipeline="text-to-image", model_id="x", family="sd15", local_path="")
 JOB = {"prompt": "a red cube", "width": 64, "height": 64, "num_inference_steps": 1, "seed": 5}
@@ -42,7 +41,7 @@ def tiny_loader(spec: ModelSpec, device: str | None) -> TinyPipeline:
 
 
 def get_health(url: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{url}/health", timeout=5).json())
+    return dict(HTTP.get(f"{url}/health", timeout=5).json())
 
 
 def test_health_is_loading_until_the_model_loads_then_idle() -> None:
@@ -60,17 +59,17 @@ def test_health_is_loading_until_the_model_loads_then_idle() -> None:
             wait_for(entered.is_set, 10, "the loader to be called")
             assert get_health(url) == {"status": "LOADING"}
 
-            during_load = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+            during_load = HTTP.post(f"{url}/text-to-image", json=JOB, timeout=10)
             assert during_load.status_code == 503, during_load.text
             assert "loading" in during_load.json()["detail"]["msg"]
             # Input is still checked while loading: a bad request is a 400, not a 503.
-            bad = httpx.post(f"{url}/text-to-image", json={**JOB, "width": 63}, timeout=10)
+            bad = HTTP.post(f"{url}/text-to-image", json={**JOB, "width": 63}, timeout=10)
             assert bad.status_code == 400
             assert get_health(url) == {"status": "LOADING"}
 
             release.set()
             wait_for(lambda: get_health(url) == {"status": "IDLE"}, 10, "health IDLE once loaded")
-            served = httpx.post(f"{url}/text-to-image", json=JOB, timeout=30)
+            served = HTTP.post(f"{url}/text-to-image", json=JOB, timeout=30)
             assert served.status_code == 200, served.text
             assert [image["seed"] for image in served.json()["images"]] == [5]
             assert get_health(url) == {"status": "IDLE"}
@@ -88,7 +87,7 @@ def test_health_is_error_with_the_reason_when_loading_fails() -> None:
         assert set(body) == {"status", "detail"}
         assert "weights missing" in body["detail"]["msg"]
 
-        job = httpx.post(f"{url}/text-to-image", json=JOB, timeout=10)
+        job = HTTP.post(f"{url}/text-to-image", json=JOB, timeout=10)
         assert job.status_code == 500, job.text
         msg = job.json()["detail"]["msg"]
         assert "failed to load" in msg
@@ -140,7 +139,7 @@ def test_runner_process_with_missing_weights_reports_error_and_stays_up(
         gif = io.BytesIO()
         first, second = Image.new("RGB", (64, 64)), Image.new("RGB", (64, 64), "white")
         first.save(gif, format="GIF", save_all=True, append_images=[second])
-        job = httpx.post(
+        job = HTTP.post(
             f"{url}/frame-interpolation", files={"video": ("in.gif", gif.getvalue(), "image/gif")}, timeout=10
         )
         assert job.status_code == 500
@@ -172,33 +171,33 @@ def test_auth_token_guards_everything_but_health(monkeypatch: pytest.MonkeyPatch
     good = {"Authorization": "Bearer s3cret-token"}
 
     with serve(app) as url:
-        assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+        assert HTTP.get(f"{url}/health", timeout=5).status_code == 200
         wait_for(lambda: get_health(url) == {"status": "IDLE"}, 10, "health IDLE")
 
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"}):
-            refused = httpx.get(f"{url}/hardware/info", headers=headers, timeout=30)
+            refused = HTTP.get(f"{url}/hardware/info", headers=headers, timeout=30)
             assert refused.status_code == 401, (headers, refused.text)
             assert refused.json() == {"detail": {"msg": "Invalid bearer token."}}
         gif = io.BytesIO()
         first, second = Image.new("RGB", (64, 64)), Image.new("RGB", (64, 64), "white")
         first.save(gif, format="GIF", save_all=True, append_images=[second])
-        job = httpx.post(
+        job = HTTP.post(
             f"{url}/frame-interpolation", files={"video": ("in.gif", gif.getvalue(), "image/gif")}, timeout=10
         )
         assert job.status_code == 401
-        assert httpx.post(f"{url}/cancel", timeout=10).status_code == 401
+        assert HTTP.post(f"{url}/cancel", timeout=10).status_code == 401
 
-        info = httpx.get(f"{url}/hardware/info", headers=good, timeout=60)
+        info = HTTP.get(f"{url}/hardware/info", headers=good, timeout=60)
         assert info.status_code == 200, info.text
         assert info.json()["model_id"] == "x"
-        assert httpx.get(f"{url}/version", headers=good, timeout=10).status_code == 200
-        served = httpx.post(f"{url}/text-to-image", json=JOB, headers=good, timeout=30)
+        assert HTTP.get(f"{url}/version", headers=good, timeout=10).status_code == 200
+        served = HTTP.post(f"{url}/text-to-image", json=JOB, headers=good, timeout=30)
         assert served.status_code == 200, served.text
 
 
 def test_no_auth_token_means_no_token_needed() -> None:
     with serve(create_app(SPEC, loader=tiny_loader)) as url:
-        assert httpx.get(f"{url}/version", timeout=10).status_code == 200
+        assert HTTP.get(f"{url}/version", timeout=10).status_code == 200
 
 
 @pytest.mark.integration
@@ -207,7 +206,7 @@ def test_real_runner_reports_hardware_and_version(runners: RunnerFleet) -> None:
 
     url = runners.url("text-to-image")
 
-    info = httpx.get(f"{url}/hardware/info", timeout=30).json()
+    info = HTTP.get(f"{url}/hardware/info", timeout=30).json()
     assert info["pipeline"] == "text-to-image"
     assert info["model_id"] == "livepeer-ai/tiny-sdxl-turbo"
     assert isinstance(info["gpu_info"], dict)
@@ -215,7 +214,7 @@ def test_real_runner_reports_hardware_and_version(runners: RunnerFleet) -> None:
         assert info["gpu_info"] == {}
         assert info["device"] == "cpu"
 
-    version = httpx.get(f"{url}/version", timeout=10).json()
+    version = HTTP.get(f"{url}/version", timeout=10).json()
     assert version == {
         "pipeline": "text-to-image",
         "model_id": "livepeer-ai/tiny-sdxl-turbo",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import health, wait_for
+from tests.conftest import HTTP, health, wait_for
 from tests.livepeer_ai.runner.test_pipelines_http import sse_events
 from tests.livepeer_ai.runner.test_text_routes import assert_matches, schema_errors
 
@@ -19,7 +19,7 @@ CHAT = [{"role": "system", "content": "You write prompts."}, {"role": "user", "c
 
 
 def chat(url: str, **fields: Any) -> httpx.Response:
-    return httpx.post(f"{url}/llm", json={"messages": CHAT, **fields}, timeout=120)
+    return HTTP.post(f"{url}/llm", json={"messages": CHAT, **fields}, timeout=120)
 
 
 def test_the_llm_schema_check_can_fail():
@@ -72,9 +72,7 @@ def test_each_token_is_a_progress_step_of_max_tokens(text_runners):
 
 def test_a_conversation_longer_than_the_context_is_refused(text_runners):
     long_chat = [{"role": "user", "content": "the quick brown fox " * 900}]
-    response = httpx.post(
-        f"{text_runners.url('llm')}/llm", json={"messages": long_chat, "max_tokens": 4096}, timeout=60
-    )
+    response = HTTP.post(f"{text_runners.url('llm')}/llm", json={"messages": long_chat, "max_tokens": 4096}, timeout=60)
     assert response.status_code == 400, response.text
     assert "context of 4096 tokens" in response.json()["detail"]["msg"]
 
@@ -112,7 +110,7 @@ def test_a_conversation_longer_than_the_context_is_refused(text_runners):
 )
 def test_llm_refuses_bad_input_clearly_and_stays_idle(text_runners, body, status, message):
     url = text_runners.url("llm")
-    response = httpx.post(f"{url}/llm", json=body, timeout=60)
+    response = HTTP.post(f"{url}/llm", json=body, timeout=60)
     assert response.status_code == status, response.text
     assert_matches(response.json(), "HTTPError" if status == 400 else "HTTPValidationError")
     assert message in response.text
@@ -122,14 +120,14 @@ def test_llm_refuses_bad_input_clearly_and_stays_idle(text_runners, body, status
 def test_a_nan_temperature_is_refused_as_not_a_number(text_runners):
     url = text_runners.url("llm")
     raw = b'{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
-    response = httpx.post(f"{url}/llm", content=raw, headers={"content-type": "application/json"}, timeout=60)
+    response = HTTP.post(f"{url}/llm", content=raw, headers={"content-type": "application/json"}, timeout=60)
     assert response.status_code == 422, response.text
     assert health(url) == "IDLE"
 
 
 def chat_chunks(url: str, **fields: Any) -> list[Any]:
     """A streamed answer's `data:` lines, parsed by hand: JSON chunks, and the closing "[DONE]" as is."""
-    with httpx.stream("POST", f"{url}/llm", json={"messages": CHAT, **fields, "stream": True}, timeout=120) as response:
+    with HTTP.stream("POST", f"{url}/llm", json={"messages": CHAT, **fields, "stream": True}, timeout=120) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
@@ -157,7 +155,7 @@ def test_stream_true_sends_openai_chunks_that_add_up_to_the_same_answer(text_run
 def test_a_streamed_answer_that_fails_ends_with_an_error_chunk(text_runners):
     url = text_runners.url("llm")
     long_chat = [{"role": "user", "content": "the quick brown fox " * 900}]
-    with httpx.stream(
+    with HTTP.stream(
         "POST", f"{url}/llm", json={"messages": long_chat, "max_tokens": 4096, "stream": True}, timeout=60
     ) as response:
         lines = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
@@ -172,7 +170,7 @@ def test_cancel_stops_the_answer_at_its_next_token_with_409(text_runners):
     # Greedy never stops early on the tiny model: 4000 tokens would take minutes.
     body = {"messages": CHAT, "max_tokens": 4000, "temperature": 0}
     headers = {"Accept": "text/event-stream"}
-    with httpx.stream("POST", f"{url}/llm", json=body, headers=headers, timeout=120) as response:
+    with HTTP.stream("POST", f"{url}/llm", json=body, headers=headers, timeout=120) as response:
         lines = response.iter_lines()
         kind = ""
         for line in lines:
@@ -180,7 +178,7 @@ def test_cancel_stops_the_answer_at_its_next_token_with_409(text_runners):
                 kind = line.removeprefix("event: ")
             if kind == "progress":
                 break
-        assert httpx.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
+        assert HTTP.post(f"{url}/cancel", timeout=10).json() == {"canceled": True}
         rest = [json.loads(line.removeprefix("data: ")) for line in lines if line.startswith("data: ")]
     assert rest[-1] == {"detail": {"msg": "Job canceled."}, "status": 409}
     assert max(event.get("step", 0) for event in rest) < 4000

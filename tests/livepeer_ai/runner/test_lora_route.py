@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RunnerFleet, health
+from tests.conftest import HTTP, RunnerFleet, health
 from tests.livepeer_ai.runner.test_pipelines_http import png
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ def first_image(response: httpx.Response) -> str:
 
 def text_to_image(runners: RunnerFleet, **changes: Any) -> str:
     url = f"{runners.url('text-to-image')}/text-to-image"
-    return first_image(httpx.post(url, json={**T2I, **changes}, timeout=120))
+    return first_image(HTTP.post(url, json={**T2I, **changes}, timeout=120))
 
 
 def test_text_to_image_applies_the_lora_it_names_and_only_for_that_request(runners):
@@ -42,7 +42,7 @@ def test_image_to_image_applies_a_lora_for_its_models_base(runners):
     fields = {"prompt": "make it blue", "num_inference_steps": "4", "strength": "0.5", "seed": "3"}
 
     def post(**extra: str) -> str:
-        return first_image(httpx.post(url, data={**fields, **extra}, files={"image": ("in.png", png())}, timeout=120))
+        return first_image(HTTP.post(url, data={**fields, **extra}, files={"image": ("in.png", png())}, timeout=120))
 
     base = post()
     assert post(loras=json.dumps({"livepeer-ai/tiny-sd15-lora": 1.0})) != base

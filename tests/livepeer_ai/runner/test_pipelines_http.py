@@ -6,13 +6,13 @@ import io
 import json
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
 from livepeer_ai.pipelines.media import parse_data_url
 from livepeer_ai.runner.client import RunnerClient
+from tests.conftest import HTTP
 
 
 def png(width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
@@ -33,7 +33,7 @@ def sse_events(url: str, **request: Any) -> list[tuple[str, dict[str, Any]]]:
     """All events of one streamed job, parsed by hand (independent of the client under test)."""
     events = []
     headers = {"Accept": "text/event-stream", **request.pop("headers", {})}
-    with httpx.stream("POST", url, headers=headers, timeout=120, **request) as response:
+    with HTTP.stream("POST", url, headers=headers, timeout=120, **request) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         kind = ""
@@ -54,7 +54,7 @@ def test_text_to_image_returns_png_data_urls_with_consecutive_seeds(runners):
         "num_images_per_prompt": 3,
         "seed": 41,
     }
-    response = httpx.post(f"{runners.url('text-to-image')}/text-to-image", json=body, timeout=60)
+    response = HTTP.post(f"{runners.url('text-to-image')}/text-to-image", json=body, timeout=60)
     assert response.status_code == 200, response.text
     images = response.json()["images"]
     assert [image["seed"] for image in images] == [41, 42, 43]
@@ -67,7 +67,7 @@ def test_text_to_image_returns_png_data_urls_with_consecutive_seeds(runners):
 
 
 def test_text_to_image_uses_protocol_defaults(runners):
-    response = httpx.post(
+    response = HTTP.post(
         f"{runners.url('text-to-image')}/text-to-image",
         json={"prompt": "defaults", "num_inference_steps": 1},
         timeout=120,
@@ -83,9 +83,9 @@ def test_text_to_image_uses_protocol_defaults(runners):
 def test_same_seed_gives_same_bytes(runners, runner):
     body = {"prompt": "determinism", "width": 64, "height": 64, "num_inference_steps": 3, "seed": 7}
     url = f"{runners.url(runner)}/text-to-image"
-    first = httpx.post(url, json=body, timeout=60).json()["images"][0]["url"]
-    second = httpx.post(url, json=body, timeout=60).json()["images"][0]["url"]
-    other = httpx.post(url, json={**body, "seed": 8}, timeout=60).json()["images"][0]["url"]
+    first = HTTP.post(url, json=body, timeout=60).json()["images"][0]["url"]
+    second = HTTP.post(url, json=body, timeout=60).json()["images"][0]["url"]
+    other = HTTP.post(url, json={**body, "seed": 8}, timeout=60).json()["images"][0]["url"]
     assert first == second
     assert first != other
 
@@ -93,8 +93,8 @@ def test_same_seed_gives_same_bytes(runners, runner):
 def test_image_k_is_the_same_whatever_the_batch_size(runners):
     url = f"{runners.url('text-to-image')}/text-to-image"
     base = {"prompt": "batch", "width": 64, "height": 64, "num_inference_steps": 2}
-    batch = httpx.post(url, json={**base, "seed": 100, "num_images_per_prompt": 2}, timeout=60).json()["images"]
-    single = httpx.post(url, json={**base, "seed": 101}, timeout=60).json()["images"][0]
+    batch = HTTP.post(url, json={**base, "seed": 100, "num_images_per_prompt": 2}, timeout=60).json()["images"]
+    single = HTTP.post(url, json={**base, "seed": 101}, timeout=60).json()["images"][0]
     assert batch[1]["url"] == single["url"]
 
 
@@ -153,7 +153,7 @@ def test_one_progress_event_per_step_then_result(runners, runner, pipeline, requ
 
 
 def test_image_to_image_keeps_input_size(runners):
-    response = httpx.post(
+    response = HTTP.post(
         f"{runners.url('image-to-image')}/image-to-image",
         data={"prompt": "repaint", "num_inference_steps": "4", "seed": "3"},
         files={"image": ("in.png", png(96, 64), "image/png")},
@@ -166,7 +166,7 @@ def test_image_to_image_keeps_input_size(runners):
 
 
 def test_image_to_video_returns_frames_gif_and_mp4(runners):
-    response = httpx.post(
+    response = HTTP.post(
         f"{runners.url('image-to-video')}/image-to-video",
         data={"width": "64", "height": "64", "num_inference_steps": "3", "fps": "8", "seed": "5"},
         files={"image": ("in.png", png(), "image/png")},
@@ -199,13 +199,13 @@ def test_image_to_video_same_seed_same_frames(runners):
         "data": {"width": "64", "height": "64", "num_inference_steps": "2", "seed": "9"},
         "files": {"image": ("in.png", png(), "image/png")},
     }
-    first = httpx.post(url, timeout=120, **request).json()["frames"][0]
-    second = httpx.post(url, timeout=120, **request).json()["frames"][0]
+    first = HTTP.post(url, timeout=120, **request).json()["frames"][0]
+    second = HTTP.post(url, timeout=120, **request).json()["frames"][0]
     assert [f["url"] for f in first] == [f["url"] for f in second]
 
 
 def test_upscale_returns_four_times_the_input(runners):
-    response = httpx.post(
+    response = HTTP.post(
         f"{runners.url('upscale')}/upscale",
         data={"prompt": "sharper", "num_inference_steps": "2", "seed": "1"},
         files={"image": ("in.png", png(40, 24), "image/png")},
@@ -223,7 +223,7 @@ def test_frame_interpolation_doubles_the_frame_rate_of_a_gif(runners):
         frames.append(image)
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=166, loop=0)
-    response = httpx.post(
+    response = HTTP.post(
         f"{runners.url('frame-interpolation')}/frame-interpolation",
         data={"multiplier": "2", "fps": "12"},
         files={"video": ("in.gif", buffer.getvalue(), "image/gif")},
@@ -246,7 +246,7 @@ def test_frame_interpolation_reads_an_mp4_upload(runners):
     from livepeer_ai.pipelines.media import encode_mp4
 
     frames = [Image.new("RGB", (64, 48), (10 * i, 40, 90)) for i in range(4)]
-    response = httpx.post(
+    response = HTTP.post(
         f"{runners.url('frame-interpolation')}/frame-interpolation",
         data={"multiplier": "3"},
         files={"video": ("in.mp4", encode_mp4(frames, 8), "video/mp4")},

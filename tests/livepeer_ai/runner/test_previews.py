@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 
-import httpx
 import torch
 from PIL import Image
 
@@ -20,6 +19,7 @@ from livepeer_ai.pipelines.previews import (
     Previewer,
     is_preview,
 )
+from tests.conftest import HTTP
 from tests.livepeer_ai.runner.test_pipelines_http import sse_events
 
 
@@ -83,5 +83,5 @@ def test_the_runner_sends_previews_only_when_asked_and_they_do_not_change_the_im
     assert plain[-1][1]["images"] == with_previews[-1][1]["images"]
     # A plain (non-streamed) request ignores the header.
     runners.url("text-to-image")
-    answer = httpx.post(url, json=body, headers={PREVIEWS_HEADER: "1"}, timeout=60)
+    answer = HTTP.post(url, json=body, headers={PREVIEWS_HEADER: "1"}, timeout=60)
     assert answer.json()["images"] == plain[-1][1]["images"]

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from livepeer_ai.runner.schemas import SegmentAnything2Params
+from tests.conftest import HTTP
 from tests.livepeer_ai.runner.test_pipelines_http import png, sse_events
 from tests.livepeer_ai.runner.test_text_routes import assert_matches, schema_errors
 
@@ -41,7 +42,7 @@ def gif(frames: int = 4, width: int = WIDTH, height: int = HEIGHT) -> bytes:
 
 def segment(url: str, media: bytes = b"", filename: str = "in.png", **fields: str) -> httpx.Response:
     upload = media or png(WIDTH, HEIGHT)
-    return httpx.post(f"{url}/segment-anything-2", data=fields, files={"image": (filename, upload)}, timeout=120)
+    return HTTP.post(f"{url}/segment-anything-2", data=fields, files={"image": (filename, upload)}, timeout=120)
 
 
 def arrays(body: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
@@ -183,7 +184,7 @@ def test_a_video_prompted_by_a_box_answers_the_same_masks_each_time(runner):
 )
 def test_bad_input_is_refused_clearly_and_the_runner_stays_healthy(runners, runner, fields, upload, status, message):
     filename, media = upload or ("in.png", png(WIDTH, HEIGHT))
-    response = httpx.post(f"{runner}/segment-anything-2", data=fields, files={"image": (filename, media)}, timeout=60)
+    response = HTTP.post(f"{runner}/segment-anything-2", data=fields, files={"image": (filename, media)}, timeout=60)
     assert response.status_code == status, response.text
     assert_matches(response.json(), "HTTPValidationError" if status == 422 else "HTTPError")
     assert message in response.text
@@ -191,7 +192,7 @@ def test_bad_input_is_refused_clearly_and_the_runner_stays_healthy(runners, runn
 
 
 def test_a_form_without_its_image_is_a_422(runner):
-    response = httpx.post(
+    response = HTTP.post(
         f"{runner}/segment-anything-2", data={"box": "[1, 1, 5, 5]"}, files={"video": ("in.gif", gif())}, timeout=30
     )
     assert response.status_code == 422, response.text

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from livepeer_ai.pipelines.media import parse_data_url
-from tests.conftest import health, wait_for
+from tests.conftest import HTTP, health, wait_for
 from tests.livepeer_ai.runner.test_pipelines_http import sse_events
 from tests.livepeer_ai.runner.test_text_routes import assert_matches, schema_errors
 
@@ -22,7 +22,7 @@ TEXT = "Hello from the network, one character at a time."
 
 
 def speak(url: str, **fields: Any) -> httpx.Response:
-    return httpx.post(f"{url}/text-to-speech", json=fields, timeout=120)
+    return HTTP.post(f"{url}/text-to-speech", json=fields, timeout=120)
 
 
 def wav_of(body: dict[str, Any]) -> bytes:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.audio_samples import encode_audio, encode_silent_video
+from tests.conftest import HTTP
 from tests.livepeer_ai.runner.test_pipelines_http import png, sse_events
 
 SCHEMAS = json.loads((Path(__file__).parent / "ai_runner_text_schemas.json").read_text())["components"]["schemas"]
@@ -52,16 +53,16 @@ def test_the_schema_check_can_fail():
 
 
 def post_audio(url: str, audio: bytes, filename: str = "a.wav", **fields: str) -> httpx.Response:
-    return httpx.post(f"{url}/audio-to-text", data=fields, files={"audio": (filename, audio)}, timeout=180)
+    return HTTP.post(f"{url}/audio-to-text", data=fields, files={"audio": (filename, audio)}, timeout=180)
 
 
 def test_image_to_text_answers_a_caption_that_starts_with_the_prompt(text_runners):
     url = text_runners.url("image-to-text")
-    plain = httpx.post(f"{url}/image-to-text", files={"image": ("in.png", png())}, timeout=120)
+    plain = HTTP.post(f"{url}/image-to-text", files={"image": ("in.png", png())}, timeout=120)
     assert plain.status_code == 200, plain.text
     assert_matches(plain.json(), "ImageToTextResponse")
     assert plain.json()["text"].strip()
-    prompted = httpx.post(
+    prompted = HTTP.post(
         f"{url}/image-to-text", data={"prompt": "a photo of"}, files={"image": ("in.png", png())}, timeout=120
     )
     assert prompted.status_code == 200, prompted.text
@@ -81,7 +82,7 @@ def test_image_to_text_answers_a_caption_that_starts_with_the_prompt(text_runner
 )
 def test_image_to_text_refuses_bad_input_clearly(text_runners, request_kwargs, status, schema):
     url = text_runners.url("image-to-text")
-    response = httpx.post(f"{url}/image-to-text", timeout=60, **request_kwargs)
+    response = HTTP.post(f"{url}/image-to-text", timeout=60, **request_kwargs)
     assert response.status_code == status, response.text
     assert_matches(response.json(), schema)
     assert text_runners.url("image-to-text")  # still healthy and idle
@@ -144,7 +145,7 @@ def test_long_audio_is_transcribed_in_30_second_windows_with_a_progress_event_ea
 )
 def test_audio_to_text_refuses_bad_input_clearly(text_runners, request_kwargs, status, schema, message):
     url = text_runners.url("audio-to-text")
-    response = httpx.post(f"{url}/audio-to-text", timeout=60, **request_kwargs)
+    response = HTTP.post(f"{url}/audio-to-text", timeout=60, **request_kwargs)
     assert response.status_code == status, response.text
     assert_matches(response.json(), schema)
     assert message in response.text
