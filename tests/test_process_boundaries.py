@@ -52,3 +52,22 @@ def test_setting_django_up_imports_no_chain_client():
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"
+
+
+@pytest.mark.integration
+def test_a_runner_process_never_imports_the_sites_urls(stack_env):
+    # Django's system checks import the URL conf (every view, the chain client): a service skips them.
+    args = ["run_runner", "--pipeline", "frame-interpolation", "--model", "nobody/nothing"]
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "manage.py", *args],
+        cwd=ROOT,
+        env=stack_env,
+        capture_output=True,
+        text=True,
+    )
+    # It got as far as reading the registry, which has no such model.
+    assert result.returncode != 0 and "nobody/nothing" in result.stderr, result.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "livepeer_ai.urls" not in imported and "web3" not in imported

@@ -103,11 +103,15 @@ def start_job(slot: JobSlot, cancel: CancelToken, job: JobFunction, pipeline: st
 
     def work() -> None:
         try:
-            put(JobEvent("result", job(on_progress, cancel, on_text)))
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the caller
-            put(error_event(exc, pipeline))
+            try:
+                outcome = JobEvent("result", job(on_progress, cancel, on_text))
+            except BaseException as exc:  # noqa: BLE001 - every failure must reach the caller
+                outcome = error_event(exc, pipeline)
         finally:
             slot.release()
+        # Only once the slot is free: a caller that sends its next job the moment it has this one's
+        # outcome must find the runner idle, not busy for the instant this thread takes to release it.
+        put(outcome)
 
     threading.Thread(target=work, name=f"{pipeline}-job", daemon=True).start()
     return events

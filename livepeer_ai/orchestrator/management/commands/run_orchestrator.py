@@ -23,6 +23,9 @@ from livepeer_ai.registry.models import ModelEntry
 
 class Command(BaseCommand):
     help = "Run an orchestrator node: supervise its runners and sell their capacity over the runner API."
+    # A service, not the site: Django's system checks import the site's URL conf, and with it every view and
+    # the chain client, seconds of CPU at each start and memory for good. `manage.py check` and migrate check.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--config", required=True, help="TOML file (see livepeer_ai/orchestrator/config.py)")

@@ -14,6 +14,9 @@ from livepeer_ai.runner.schemas import MAX_LORAS
 
 class Command(BaseCommand):
     help = "Serve the AI runner API for one (pipeline, model) from the registry, loaded warm."
+    # A service, not the site: Django's system checks import the site's URL conf, and with it every view and
+    # the chain client, seconds of CPU at each start and memory for good. `manage.py check` and migrate check.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--pipeline", required=True, choices=PIPELINES)
