@@ -8,50 +8,48 @@ import pytest
 from tests.conftest import ROOT
 
 
+def loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a fresh process has imported once Django is set up and `code` has run."""
+    script = (
+        "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'livepeer_ai.settings'); "
+        f"django.setup(); {code}; print(','.join(m for m in {modules!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    last_line = (result.stdout.strip().splitlines() or [""])[-1]
+    return [name for name in last_line.split(",") if name]
+
+
+ML = ("torch", "diffusers", "transformers")
+
+
 @pytest.mark.integration
 def test_web_and_worker_code_never_import_torch():
     # DESIGN: torch and diffusers load only in runners; web, engine and worker stay small.
-    script = (
-        "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'livepeer_ai.settings'); "
-        "django.setup(); "
+    code = (
         "import livepeer_ai.asgi, livepeer_ai.urls, livepeer_ai.gateway.engine, livepeer_ai.gateway.workflow, "
-        "livepeer_ai.runner.client, studio.views, studio.consumers; "
-        "loaded = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules); "
-        "print(','.join(loaded)); sys.exit(1 if loaded else 0)"
+        "livepeer_ai.runner.client, studio.views, studio.consumers"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"
+    assert loaded_after(code, ML) == []
 
 
 @pytest.mark.integration
 def test_a_frame_interpolation_runner_loads_without_torch_diffusers_or_transformers():
     # Its optical flow is OpenCV's: importing diffusers would add seconds to its start for nothing.
-    script = (
-        "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'livepeer_ai.settings'); "
-        "django.setup(); "
+    code = (
         "from livepeer_ai.runner.app import create_app; from livepeer_ai.pipelines.base import ModelSpec; "
         "from livepeer_ai.pipelines.loader import load_pipeline; "
-        "create_app(ModelSpec('frame-interpolation', 'opencv/dis-flow', 'optical-flow', '')); "
-        "load_pipeline(ModelSpec('frame-interpolation', 'opencv/dis-flow', 'optical-flow', '')); "
-        "loaded = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules); "
-        "print(','.join(loaded)); sys.exit(1 if loaded else 0)"
+        "spec = ModelSpec('frame-interpolation', 'opencv/dis-flow', 'optical-flow', ''); "
+        "create_app(spec); load_pipeline(spec)"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"
+    assert loaded_after(code, ML) == []
 
 
 @pytest.mark.integration
 def test_setting_django_up_imports_no_chain_client():
     # Every process sets Django up (runners, nodes, management commands); web3 and eth_account cost
     # about a second of CPU to import, so only the code that signs or pays imports them.
-    script = (
-        "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'livepeer_ai.settings'); "
-        "django.setup(); "
-        "loaded = sorted(m for m in ('web3', 'eth_account') if m in sys.modules); "
-        "print(','.join(loaded)); sys.exit(1 if loaded else 0)"
-    )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, f"loaded: {result.stdout.strip()} {result.stderr[-2000:]}"
+    assert loaded_after("pass", ("web3", "eth_account")) == []
 
 
 @pytest.mark.integration
