@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # The suite's one HTTP client for its calls to the processes it starts. `httpx.get` makes a client per
 # call, and with it a TLS context loaded with the CA bundle (tens of ms of CPU), and the suite polls
-# its processes thousands of times. No keep-alive: each call opens its own connection, as `httpx.get`.
-HTTP = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+# its processes thousands of times. As with `httpx.get`, each call opens its own connection and
+# nothing carries over to the next: a jar that keeps no cookie (one process's session would
+# otherwise go to every 127.0.0.1 port).
+HTTP = httpx.Client(
+    limits=httpx.Limits(max_keepalive_connections=0),
+    cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+)
 
 # name → (pipeline, model_id) of every runner the suite starts.
 RUNNERS: dict[str, tuple[str, str]] = {
@@ -103,7 +109,7 @@ def unit_of_work(nodeid: str) -> str:
     return "browser" if nodeid.startswith(BROWSER_TESTS) else nodeid.split("::", 1)[0]
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: `-p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadscope` (`make test`) by our units of work: each free process gets the next unit, in
     collection order with --no-loadscope-reorder. (xdist's `xdist_group` marks group nothing under

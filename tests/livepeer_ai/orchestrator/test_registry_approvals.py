@@ -85,7 +85,6 @@ def text_to_image_runner() -> Any:
 
 
 def test_a_job_naming_no_model_runs_on_an_approved_model_of_its_pipeline(tmp_path):
-
     from tests.conftest import HTTP, orchestrator_node, serve, wait_for
 
     disabled = ("text-to-image", "someone/disabled-model")

@@ -100,7 +100,7 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
-# A learned frame interpolator whose file is missing: its runner starts without diffusers, in about a second.
+# A learned frame interpolator whose file is missing: its runner imports torch but not diffusers.
 CREATE_MISSING_ENTRY = """
 from livepeer_ai.registry.models import ModelEntry
 ModelEntry.objects.update_or_create(
@@ -178,12 +178,7 @@ def test_auth_token_guards_everything_but_health(monkeypatch: pytest.MonkeyPatch
             refused = HTTP.get(f"{url}/hardware/info", headers=headers, timeout=30)
             assert refused.status_code == 401, (headers, refused.text)
             assert refused.json() == {"detail": {"msg": "Invalid bearer token."}}
-        gif = io.BytesIO()
-        first, second = Image.new("RGB", (64, 64)), Image.new("RGB", (64, 64), "white")
-        first.save(gif, format="GIF", save_all=True, append_images=[second])
-        job = HTTP.post(
-            f"{url}/frame-interpolation", files={"video": ("in.gif", gif.getvalue(), "image/gif")}, timeout=10
-        )
+        job = HTTP.post(f"{url}/text-to-image", json=JOB, timeout=10)
         assert job.status_code == 401
         assert HTTP.post(f"{url}/cancel", timeout=10).status_code == 401
 
@@ -220,3 +215,6 @@ def test_real_runner_reports_hardware_and_version(runners: RunnerFleet) -> None:
         "model_id": "livepeer-ai/tiny-sdxl-turbo",
         "version": RUNNER_VERSION,
     }
+    # A service's log has no loading bars (diffusers draws one per pipeline component).
+    log = runners.processes["text-to-image"].log_path.read_text(errors="replace")
+    assert "runner ready" in log and "Loading pipeline components" not in log, log[-2000:]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from livepeer_ai.runner.jobs import JobSlot, final_event, start_job
+import pytest
+
+from livepeer_ai.runner.jobs import JobSlot, RunnerBusy, final_event, start_job
 
 
 class SlowToRelease(JobSlot):
@@ -27,7 +29,8 @@ async def test_a_jobs_outcome_arrives_only_once_its_slot_is_free() -> None:
 
 async def test_a_second_job_finds_the_slot_taken_until_the_first_is_done() -> None:
     slot = JobSlot()
-    events = start_job(slot, slot.acquire(), lambda *_: (time.sleep(0.1), {"images": []})[1], "text-to-image")
-    assert slot.busy
+    events = start_job(slot, slot.acquire(), lambda *_: (time.sleep(0.3), {"images": []})[1], "text-to-image")
+    with pytest.raises(RunnerBusy):
+        slot.acquire()
     assert (await final_event(events)).kind == "result"
-    assert not slot.busy
+    slot.acquire()
