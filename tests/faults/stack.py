@@ -191,7 +191,7 @@ class FaultStack:
         """Slots busy right now, as the stand-in runners themselves say (OK while a job runs).
 
         A new client per call (`httpx.get`), as when the fault suite's results were recorded: with the
-        suite's one client the kill can land within a millisecond of a slot turning busy, inside a gap
+        suite's one client the kill lands sooner after a slot turns busy, and can land inside a gap
         this suite found and the product does not close yet (docs/reliability.md, "What does not hold")."""
         busy = 0
         for node in self.nodes:
