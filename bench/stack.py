@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,14 @@ from livepeer_ai.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-# One client for the benchmarks' calls to the processes they start: `httpx.get` makes a client, and a
-# TLS context loaded with the CA bundle (tens of ms of CPU), per call, which the waits would pay on
-# every poll and charge to the machine being measured. No keep-alive, as with `httpx.get`.
-HTTP = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+# One client for calls to the processes the benchmarks and the tests start. `httpx.get` makes a client
+# per call, and with it a TLS context loaded with the CA bundle (tens of ms of CPU), which every poll of
+# a wait would pay. As with `httpx.get`, each call opens its own connection and nothing carries over to
+# the next: a jar that keeps no cookie (one process's session would otherwise go to every 127.0.0.1 port).
+HTTP = httpx.Client(
+    limits=httpx.Limits(max_keepalive_connections=0),
+    cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+)
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 # Stand-in model ids: registered and approved in the benchmark's own registry only.
 MODELS = {"text-to-image": "bench/standin-sdxl-turbo", "image-to-video": "bench/standin-svd"}

@@ -30,6 +30,7 @@ from livepeer_ai.protocol.node_info import checked_info, checked_runners
 logger = logging.getLogger(__name__)
 
 FETCH_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+MAX_PARALLEL_FETCHES = 16
 
 
 @functools.cache
@@ -37,9 +38,6 @@ def tls_context() -> ssl.SSLContext:
     """One TLS context for every fetch (SSLContext is safe to share): httpx builds a new one for each
     client, loading the CA bundle, tens of ms of CPU, and a refresh fetches every node every few seconds."""
     return httpx.create_ssl_context()
-
-
-MAX_PARALLEL_FETCHES = 16
 
 
 @dataclass

@@ -15,27 +15,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 
+from bench.stack import HTTP  # the suite's one client (no TLS context per call), imported from here by the tests
 from livepeer_ai.ports import free_port  # noqa: F401 - the one free_port, imported from here by the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-# The suite's one HTTP client for its calls to the processes it starts. `httpx.get` makes a client per
-# call, and with it a TLS context loaded with the CA bundle (tens of ms of CPU), and the suite polls
-# its processes thousands of times. As with `httpx.get`, each call opens its own connection and
-# nothing carries over to the next: a jar that keeps no cookie (one process's session would
-# otherwise go to every 127.0.0.1 port).
-HTTP = httpx.Client(
-    limits=httpx.Limits(max_keepalive_connections=0),
-    cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-)
 
 # name → (pipeline, model_id) of every runner the suite starts.
 RUNNERS: dict[str, tuple[str, str]] = {

@@ -30,9 +30,8 @@ import httpx
 import psutil
 
 from bench import stack
-from bench.stack import FAMILIES, MODELS, NodeSpec, Process, Processes
+from bench.stack import FAMILIES, HTTP, MODELS, NodeSpec, Process, Processes
 from livepeer_ai.payments.anvil import DEFAULT_PRIVATE_KEYS
-from tests.conftest import HTTP
 
 PIPELINE = "text-to-image"
 # One stand-in job: long enough that a kill lands while stages run, short enough for a bounded suite.

@@ -6,16 +6,12 @@ import asyncio
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from livepeer_ai.gateway.engine import Engine
+from livepeer_ai.service_command import ServiceCommand
 
 
-class Command(BaseCommand):
+class Command(ServiceCommand):
     help = "Dispatch the gateway queue to free orchestrator slots and stream the stages (one engine process)."
-    # A service, not the site: Django's system checks import the site's URL conf, and with it every view and
-    # the chain client, seconds of CPU at each start and memory for good. `manage.py check` and migrate check.
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--name", default="", help="worker name (default: host:pid:random)")

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from eth_account.signers.local import LocalAccount
 
 from livepeer_ai.orchestrator.children import NodeAlreadyRunning, Pidfile
@@ -19,13 +19,11 @@ from livepeer_ai.payments.chain import ChainError
 from livepeer_ai.payments.receipts import model_revision
 from livepeer_ai.payments.recipient import Recipient
 from livepeer_ai.registry.models import ModelEntry
+from livepeer_ai.service_command import ServiceCommand
 
 
-class Command(BaseCommand):
+class Command(ServiceCommand):
     help = "Run an orchestrator node: supervise its runners and sell their capacity over the runner API."
-    # A service, not the site: Django's system checks import the site's URL conf, and with it every view and
-    # the chain client, seconds of CPU at each start and memory for good. `manage.py check` and migrate check.
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--config", required=True, help="TOML file (see livepeer_ai/orchestrator/config.py)")

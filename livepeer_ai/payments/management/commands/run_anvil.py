@@ -6,16 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from livepeer_ai.payments.anvil import Anvil, AnvilError
+from livepeer_ai.service_command import ServiceCommand
 
 
-class Command(BaseCommand):
+class Command(ServiceCommand):
     help = "Run a local anvil chain in the foreground (the demo's chain); Ctrl-C or SIGTERM stops it."
-    # A service, not the site: Django's system checks import the site's URL conf, and with it every view and
-    # the chain client, seconds of CPU at each start and memory for good. `manage.py check` and migrate check.
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8545)

@@ -3,20 +3,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.loader import PIPELINES
 from livepeer_ai.pipelines.loras import DEFAULT_MAX_LOADED
 from livepeer_ai.registry.models import ModelEntry
 from livepeer_ai.runner.schemas import MAX_LORAS
+from livepeer_ai.service_command import ServiceCommand
 
 
-class Command(BaseCommand):
+class Command(ServiceCommand):
     help = "Serve the AI runner API for one (pipeline, model) from the registry, loaded warm."
-    # A service, not the site: Django's system checks import the site's URL conf, and with it every view and
-    # the chain client, seconds of CPU at each start and memory for good. `manage.py check` and migrate check.
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--pipeline", required=True, choices=PIPELINES)
