@@ -6,6 +6,7 @@ they work the same whether the Django tests run on SQLite or PostgreSQL.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -26,6 +27,11 @@ from livepeer_ai.ports import free_port  # noqa: F401 - the one free_port, impor
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+# One compute thread for torch (and NumPy's BLAS) in every test process and the runners they start:
+# two test processes share two cores, so a second thread only adds the cost of handing work between
+# threads (a 12-step 256 px GIF of the tiny video model: 8.8 CPU-s on one thread, 9.5 on two).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # name → (pipeline, model_id) of every runner the suite starts.
 RUNNERS: dict[str, tuple[str, str]] = {
@@ -201,21 +207,70 @@ def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Man
     return ManagedProcess(name=name, proc=proc, log_path=log_path)
 
 
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder the whole run shares: both test processes when xdist runs two, else this one's."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """Hold the run-wide lock `name` (the test processes of one run take turns); the shared folder."""
+    shared = session_dir(tmp_path_factory)
+    with (shared / f"{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield shared
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def registry_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(SQLite file, models folder): the tiny models, built once a run, and a database migrated with
+    them registered, for the test processes to copy. Building and migrating cost about 20 CPU-seconds;
+    each test process and the browser site would otherwise pay them again."""
+    with run_lock(tmp_path_factory, "registry") as shared:
+        database, models = shared / "registry.sqlite3", shared / "models"
+        if not database.exists():
+            building = shared / "registry.building.sqlite3"
+            env = {
+                **os.environ,
+                "LIVEPEER_VAR_DIR": str(shared / "registry-var"),
+                "LIVEPEER_MODELS_DIR": str(models),
+                "DATABASE_URL": f"sqlite:///{building}",
+                "HF_HUB_OFFLINE": "1",
+            }
+            env.pop("REDIS_URL", None)
+            for command in (["migrate", "--noinput", "-v0"], ["build_tiny_models"]):
+                result = subprocess.run(
+                    [PYTHON, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True
+                )
+                assert result.returncode == 0, result.stdout + result.stderr
+            building.rename(database)
+    return database, models
+
+
+def fresh_registry(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> str:
+    """A DATABASE_URL for a new SQLite file in `folder`: migrated, the tiny models registered and approved."""
+    template, _ = registry_template(tmp_path_factory)
+    database = folder / "db.sqlite3"
+    shutil.copyfile(template, database)
+    return f"sqlite:///{database}"
+
+
 @pytest.fixture(scope="session")
 def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment of a private demo install: var dir, SQLite registry, tiny models."""
+    """Environment of a private demo install: var dir, SQLite registry, the run's tiny models."""
     var = tmp_path_factory.mktemp("var")
     env = {
         **os.environ,
         "LIVEPEER_VAR_DIR": str(var),
-        "DATABASE_URL": f"sqlite:///{var}/db.sqlite3",
+        "LIVEPEER_MODELS_DIR": str(registry_template(tmp_path_factory)[1]),
+        "DATABASE_URL": fresh_registry(tmp_path_factory, var),
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("REDIS_URL", None)
-    for command in (["migrate", "--noinput", "-v0"], ["build_tiny_models"]):
-        result = subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
     return env
 
 

@@ -53,6 +53,12 @@ def test_setting_django_up_imports_no_chain_client():
 
 
 @pytest.mark.integration
+def test_setting_django_up_imports_no_web_server():
+    # Nor does it import daphne's server and Twisted (0.4 s): only the web process, daphne itself, needs them.
+    assert loaded_after("pass", ("daphne.server", "twisted")) == []
+
+
+@pytest.mark.integration
 def test_a_runner_process_never_imports_the_sites_urls(stack_env):
     # Django's system checks import the URL conf (every view, the chain client): a service skips them.
     args = ["run_runner", "--pipeline", "frame-interpolation", "--model", "nobody/nothing"]

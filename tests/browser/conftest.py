@@ -21,7 +21,16 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from tests.conftest import HTTP, OPERATOR_KEY, OTHER_OPERATOR_KEY, PYTHON, ROOT, ManagedProcess, wait_for
+from tests.conftest import (
+    HTTP,
+    OPERATOR_KEY,
+    OTHER_OPERATOR_KEY,
+    PYTHON,
+    ROOT,
+    ManagedProcess,
+    fresh_registry,
+    wait_for,
+)
 from tests.processes import start_daphne, start_engine, start_orchestrator, start_worker
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -64,19 +73,17 @@ def demo_site(
 ) -> Iterator[DemoSite]:
     """One site for every browser file (they run together, tests/conftest.py), stopped after the last:
     idle, its nodes, engine and beat still cost CPU the rest of the suite needs. While it lives it
-    keeps to itself: its own var dir and database (the tiny models registered there), and its own
+    keeps to itself: its own var dir and database (a copy of the run's, the tiny models registered), and its own
     Redis database, so its worker never takes another test's jobs."""
     log_dir = tmp_path_factory.mktemp("demo-site")
     env = {
         **stack_env,
         "LIVEPEER_VAR_DIR": str(log_dir / "var"),
-        "LIVEPEER_MODELS_DIR": str(Path(stack_env["LIVEPEER_VAR_DIR"]) / "models"),
-        "DATABASE_URL": f"sqlite:///{log_dir}/db.sqlite3",
+        "DATABASE_URL": fresh_registry(tmp_path_factory, log_dir),
         "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/1",
     }
     site = DemoSite(url="", env=env, processes=[])
-    for command in (["migrate", "--noinput", "-v0"], ["build_tiny_models"], ["seed_demo"]):
-        site.manage(*command)
+    site.manage("seed_demo")
     try:
         # As in the demo: node 1 also sells upscale, image-to-text and llm, node 2 frame interpolation and
         # the second text-to-image model the demo's round offers.
@@ -99,10 +106,11 @@ def demo_site(
             process.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """One browser per test file: Playwright's sync API keeps an event loop running in this thread
-    until it stops, and the tests that follow (other files, run on the same process) need none."""
+    """One browser for the browser files (each launch is a dozen processes), stopped after the last of
+    them: Playwright's sync API keeps an event loop running in this thread until it stops, and the
+    tests that follow (other files, run on the same process) need none."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from websockets.sync.client import connect
 
-from tests.conftest import HTTP, OPERATOR_KEY, PYTHON, ROOT, free_port, serve, spawn, wait_for
+from tests.conftest import HTTP, OPERATOR_KEY, PYTHON, ROOT, free_port, fresh_registry, serve, spawn, wait_for
 from tests.dashboard.conftest import open_login_link
 
 pytestmark = pytest.mark.integration
@@ -31,27 +31,19 @@ ADDRESS = Account.from_key(OPERATOR_KEY).address
 
 
 @pytest.fixture
-def site_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    """A private var dir and SQLite database, migrated, the node's model approved (its runner is a stub)."""
-    env = {
+def site_env(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> dict[str, str]:
+    """A private var dir and SQLite database, migrated, the tiny models (the node's among them) approved:
+    nodes advertise only models the curators approved. Its runner is a stub."""
+    return {
         **os.environ,
         "LIVEPEER_VAR_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "DATABASE_URL": fresh_registry(tmp_path_factory, tmp_path),
         "REDIS_URL": redis_url,
         "WEB3_PROVIDER_URI": "",
         "DASHBOARD_REFRESH_S": "1",
         "PYTHONUNBUFFERED": "1",
         "NODE_KEY": OPERATOR_KEY,
     }
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, capture_output=True)
-    # Nodes advertise only models the curators approved.
-    approve = (
-        "from livepeer_ai.registry import curation; from livepeer_ai.registry.models import EntryStatus; "
-        "curation.register({'pipeline': 'text-to-image', 'model_id': 'livepeer-ai/tiny-sdxl-turbo', "
-        "'family': 'sdxl-turbo'}, status=EntryStatus.APPROVED)"
-    )
-    subprocess.run([PYTHON, "manage.py", "shell", "-c", approve], cwd=ROOT, env=env, check=True, capture_output=True)
-    return env
 
 
 @pytest.fixture

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from livepeer_ai.quiet_logs import QuietPolls
-from tests.conftest import HTTP, PYTHON, ROOT, ManagedProcess, free_port, spawn, wait_for
+from tests.conftest import HTTP, PYTHON, ManagedProcess, free_port, fresh_registry, spawn, wait_for
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'
@@ -89,19 +88,13 @@ def node_with_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     env = {
         **os.environ,
         "LIVEPEER_VAR_DIR": str(var),
-        "DATABASE_URL": f"sqlite:///{var}/db.sqlite3",
+        # Migrated, the tiny models (the interpolator among them) registered and approved.
+        "DATABASE_URL": fresh_registry(tmp_path_factory, var),
         "PYTHONUNBUFFERED": "1",
         "QUIET_NODE_KEY": KEY,
     }
     for off_chain in ("REDIS_URL", "WEB3_PROVIDER_URI"):
         env.pop(off_chain, None)
-    register = (
-        "from livepeer_ai.registry import curation; curation.register({'pipeline': 'frame-interpolation', "
-        "'model_id': 'opencv/dis-flow', 'family': 'optical-flow'}, status='approved')"
-    )
-    for command in (["migrate", "--noinput", "-v0"], ["shell", "-c", register]):
-        done = subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
     port = free_port()
     config = var / "node.toml"
     config.write_text(

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def test_new_tiny_entries_are_approved_and_a_curators_disable_stands(stack_env, personas):
     # The session's models folder is already built: this registers without rebuilding.
-    models = str(Path(stack_env["LIVEPEER_VAR_DIR"]) / "models")
+    models = str(Path(stack_env["LIVEPEER_MODELS_DIR"]))
     call_command("build_tiny_models", output=models)
     entries = ModelEntry.objects.all()
     # One entry per (pipeline, model) of the catalog: the five image and video pipelines, and the text ones.

@@ -14,7 +14,7 @@ from PIL import Image
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.outputs import GeneratedImage
 from livepeer_ai.runner.app import RUNNER_VERSION, create_app
-from tests.conftest import HTTP, PYTHON, ROOT, RunnerFleet, free_port, serve, wait_for
+from tests.conftest import HTTP, PYTHON, ROOT, RunnerFleet, free_port, fresh_registry, serve, wait_for
 
 SPEC = ModelSpec(pipeline="text-to-image", model_id="x", family="sd15", local_path="")
 JOB = {"prompt": "a red cube", "width": 64, "height": 64, "num_inference_steps": 1, "seed": 5}
@@ -113,13 +113,12 @@ ModelEntry.objects.update_or_create(
 
 @pytest.mark.integration
 def test_runner_process_with_missing_weights_reports_error_and_stays_up(
-    stack_env: dict[str, str], tmp_path: Path
+    stack_env: dict[str, str], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # A registry of its own, so the shared one keeps only the tiny models.
-    env = {**stack_env, "DATABASE_URL": f"sqlite:///{tmp_path}/registry.sqlite3"}
-    for args in (["migrate", "--noinput", "-v0"], ["shell", "-c", CREATE_MISSING_ENTRY]):
-        result = manage(env, *args)
-        assert result.returncode == 0, result.stdout + result.stderr
+    env = {**stack_env, "DATABASE_URL": fresh_registry(tmp_path_factory, tmp_path)}
+    result = manage(env, "shell", "-c", CREATE_MISSING_ENTRY)
+    assert result.returncode == 0, result.stdout + result.stderr
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
