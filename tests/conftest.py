@@ -17,13 +17,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import uvicorn
 
 from bench.stack import HTTP  # the suite's one client (no TLS context per call), imported from here by the tests
+from livepeer_ai.pipelines.loader import PIPELINE_CLASSES
 from livepeer_ai.ports import free_port  # noqa: F401 - the one free_port, imported from here by the tests
+from tests.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -179,10 +181,23 @@ def health(url: str) -> str:
     return str(HTTP.get(f"{url}/health", timeout=2).json()["status"])
 
 
+class Process(Protocol):
+    """What the tests do with a process they started: a `subprocess.Popen`, or a forked runner."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def send_signal(self, sig: int) -> None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
 @dataclass
 class ManagedProcess:
     name: str
-    proc: subprocess.Popen[bytes]
+    proc: Process
     log_path: Path
     url: str = ""
 
@@ -277,19 +292,20 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @dataclass
 class RunnerFleet:
     """The suite's runners, each started the first time a test asks for it (a test that needs one
-    runner waits for that one only), then kept for the session."""
+    runner waits for that one only), then kept for the session. Those that import torch are forked
+    from a warm parent (tests/zygote.py), started with the first of them."""
 
     env: dict[str, str]
     log_dir: Path
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    zygote: Zygote | None = None
 
     def url(self, name: str) -> str:
         """The runner's URL once it is loaded and free again (a previous test may have left it busy)."""
         with self.lock:
             if name not in self.processes:
-                pipeline, model = RUNNERS[name]
-                process = start_runner(name, pipeline, model, self.env, self.log_dir)
+                process = self.start(name)
                 wait_for(
                     lambda: process.proc.poll() is not None or health(process.url) == "IDLE",
                     180,
@@ -302,8 +318,27 @@ class RunnerFleet:
         wait_for(lambda: health(process.url) == "IDLE", 60, f"runner {name} idle\n{process.log_tail()}")
         return process.url
 
+    def start(self, name: str) -> ManagedProcess:
+        pipeline, model = RUNNERS[name]
+        if not PIPELINE_CLASSES[pipeline][2]:  # frame interpolation imports no ML library: a fresh process
+            return start_runner(name, pipeline, model, self.env, self.log_dir)
+        if self.zygote is None:
+            self.zygote = Zygote(ROOT, self.env, self.log_dir / "zygote.log")
+        port = free_port()
+        log_path = self.log_dir / f"runner-{name}.log"
+        args = ["run_runner", "--pipeline", pipeline, "--model", model, "--port", str(port)]
+        forked = self.zygote.spawn(args, log_path)
+        return ManagedProcess(name=f"runner-{name}", proc=forked, log_path=log_path, url=f"http://127.0.0.1:{port}")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+        if self.zygote is not None:
+            self.zygote.stop()
+
 
 def start_runner(name: str, pipeline: str, model: str, env: dict[str, str], log_dir: Path) -> ManagedProcess:
+    """A runner as the product starts one: a fresh `manage.py run_runner` process."""
     port = free_port()
     args = [PYTHON, "manage.py", "run_runner", "--pipeline", pipeline, "--model", model, "--port", str(port)]
     process = spawn(f"runner-{name}", args, env, log_dir)
@@ -317,8 +352,7 @@ def runners(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     try:
         yield fleet
     finally:
-        for process in fleet.processes.values():
-            process.stop()
+        fleet.stop()
 
 
 def redis_server_binary() -> str:

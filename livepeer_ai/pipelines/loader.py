@@ -27,15 +27,20 @@ def load_pipeline(spec: ModelSpec, device: str | None = None) -> Any:
     """Load a registry entry warm, offline, on the chosen device."""
     if spec.pipeline not in PIPELINE_CLASSES:
         raise ValueError(f"Unknown pipeline {spec.pipeline!r}.")
+    runner_environment()
+    module_name, class_name, library = PIPELINE_CLASSES[spec.pipeline]
+    quiet_progress_bars(library)
+    pipeline_class = getattr(importlib.import_module(f"livepeer_ai.pipelines.{module_name}"), class_name)
+    return pipeline_class(spec, device)
+
+
+def runner_environment() -> None:
+    """The Hugging Face libraries' settings a runner needs, set before they are imported."""
     # Nothing may reach a hub at run time: weights come from the local folder only.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     # Loading bars are noise in a long-running service's log (read when huggingface_hub is imported).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    module_name, class_name, library = PIPELINE_CLASSES[spec.pipeline]
-    quiet_progress_bars(library)
-    pipeline_class = getattr(importlib.import_module(f"livepeer_ai.pipelines.{module_name}"), class_name)
-    return pipeline_class(spec, device)
 
 
 def quiet_progress_bars(library: str) -> None:
