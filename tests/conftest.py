@@ -88,13 +88,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{item.nodeid} drives Chromium outside {BROWSER_TESTS}")
     # The browser files go first (together, the longest unit of work), each file's browser tests after
     # its other tests: Playwright's sync API keeps an event loop running in the thread while a file's
-    # browser lives, and asgiref's async_to_sync refuses to run there.
+    # browser lives, and asgiref's async_to_sync refuses to run there. Then the files that start
+    # processes (long), and the quick files last: two test processes handed the units in this order
+    # finish within seconds of each other, not a long file's length apart.
     first_seen: dict[Path, int] = {}
+    starts_processes: set[Path] = set()
     for index, item in enumerate(items):
         first_seen.setdefault(item.path, index)
+        if item.get_closest_marker("integration") is not None:
+            starts_processes.add(item.path)
     items.sort(
         key=lambda item: (
             not item.nodeid.startswith(BROWSER_TESTS),
+            item.path not in starts_processes,
             first_seen[item.path],
             "chromium" in getattr(item, "fixturenames", ()),
         )

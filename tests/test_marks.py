@@ -22,7 +22,8 @@ def test_a_marked_test_may():
 def test_two_test_processes_run_each_file_whole_and_the_browser_files_as_one_unit(tmp_path):
     """`make test`'s scheduler (tests/conftest.py) on a tree of quick tests: the tests of one file run on
     one process (their module fixtures start once), every browser file's on the same one (they share
-    the demo site), and whichever process is free takes the next unit."""
+    the demo site), whichever process is free takes the next unit, and a file that starts processes
+    is handed out before one that does not (collected first here)."""
     import re
     import sys
 
@@ -31,8 +32,9 @@ def test_two_test_processes_run_each_file_whole_and_the_browser_files_as_one_uni
     files = ["tests/browser/test_a.py", "tests/browser/test_b.py", "tests/test_c.py", "tests/test_d.py"]
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        marked = "import pytest\npytestmark = pytest.mark.integration\n" if name == "tests/test_d.py" else ""
         (tmp_path / name).write_text(
-            "import time\n" + "".join(f"def test_{n}():\n    time.sleep(0.2)\n" for n in range(4))
+            "import time\n" + marked + "".join(f"def test_{n}():\n    time.sleep(0.2)\n" for n in range(4))
         )
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "--ds", "tests.settings"]
@@ -50,3 +52,5 @@ def test_two_test_processes_run_each_file_whole_and_the_browser_files_as_one_uni
     browser = on["tests/browser/test_a.py"] | on["tests/browser/test_b.py"]
     assert len(browser) == 1 and all(len(workers) == 1 for workers in on.values()), on
     assert on["tests/test_c.py"] | on["tests/test_d.py"] != browser, on  # the other process took the rest
+    order = [nodeid for _, nodeid in ran]
+    assert order.index("tests/test_d.py::test_0") < order.index("tests/test_c.py::test_0"), order

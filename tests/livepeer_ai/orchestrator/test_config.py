@@ -319,7 +319,8 @@ def test_a_malformed_private_key_is_a_config_error(monkeypatch: pytest.MonkeyPat
 
 def keystore_config(tmp_path: Path, password: str) -> Path:
     path = tmp_path / "o1.json"
-    path.write_text(json.dumps(Account.encrypt(TEST_KEY, password)))
+    # The fewest scrypt rounds: the default 2**18 costs about a second to write and again to read.
+    path.write_text(json.dumps(Account.encrypt(TEST_KEY, password, iterations=2)))
     return path
 
 
