@@ -5,6 +5,7 @@ under TYPE_CHECKING), so a lazy import cannot hide a cycle."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,8 @@ def imported_names(tree: ast.AST, module: str, is_package: bool) -> Iterable[tup
             yield from ((f"{base}.{alias.name}", node.lineno) for alias in node.names)
 
 
-def import_edges(root: Path = ROOT) -> list[Edge]:
+@functools.cache  # the product's tree is read once for the tests below (each parse of it is about a second)
+def import_edges(root: Path = ROOT) -> tuple[Edge, ...]:
     modules = product_modules(root)
     edges = []
     for module, path in modules.items():
@@ -59,7 +61,7 @@ def import_edges(root: Path = ROOT) -> list[Edge]:
             # `from pkg import name` names a module only when `pkg.name` is one.
             if target in modules and target != module:
                 edges.append(Edge(module, target, f"{path.relative_to(root)}:{line}"))
-    return edges
+    return tuple(edges)
 
 
 def package_of(module: str) -> str:

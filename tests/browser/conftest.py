@@ -9,6 +9,7 @@ browser is `/usr/bin/chromium` (`make test` installs it).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -44,11 +45,33 @@ DESKTOP = {"width": 1280, "height": 900}
 pytestmark = pytest.mark.integration
 
 
+# The site's shell: one process that has set Django up runs each snippet the tests send (a JSON
+# string a line) and answers with what it printed. A `manage.py shell` per snippet spent two seconds
+# of CPU each on setting Django up.
+SHELL = """
+import contextlib, io, json, os, sys, traceback
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livepeer_ai.settings")
+import django
+django.setup()
+for line in sys.stdin:
+    printed, ok = io.StringIO(), True
+    with contextlib.redirect_stdout(printed):
+        try:
+            exec(json.loads(line), {"__name__": "__main__"})
+        except BaseException:
+            ok = False
+            traceback.print_exc(file=printed)
+    sys.stdout.write(json.dumps({"ok": ok, "printed": printed.getvalue()}) + "\\n")
+    sys.stdout.flush()
+"""
+
+
 @dataclass
 class DemoSite:
     url: str
     env: dict[str, str]
     processes: list[ManagedProcess]
+    shell_process: subprocess.Popen[str] | None = None
 
     def python(self, *args: str) -> str:
         """Run Python (a script or `-m module`) against the site's database; its stdout."""
@@ -61,7 +84,25 @@ class DemoSite:
         return self.python("manage.py", *args)
 
     def shell(self, code: str) -> str:
-        return self.manage("shell", "-c", code)
+        """Run Python against the site's database, Django set up; what it printed."""
+        if self.shell_process is None:
+            self.shell_process = subprocess.Popen(
+                [PYTHON, "-c", SHELL], cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+        assert self.shell_process.stdin is not None and self.shell_process.stdout is not None
+        self.shell_process.stdin.write(json.dumps(code) + "\n")
+        self.shell_process.stdin.flush()
+        answer = self.shell_process.stdout.readline()
+        assert answer, f"the site's shell exited ({self.shell_process.wait()})"
+        reply = json.loads(answer)
+        assert reply["ok"], reply["printed"]
+        return str(reply["printed"])
+
+    def stop(self) -> None:
+        if self.shell_process is not None:
+            self.shell_process.communicate(timeout=10)  # closes its input: it ends
+        for process in reversed(self.processes):
+            process.stop()
 
     def logs(self) -> str:
         return "\n\n".join(f"== {p.name}\n{p.log_tail(60)}" for p in self.processes)
@@ -102,8 +143,7 @@ def demo_site(
         site.url = web.url
         yield site
     finally:
-        for process in reversed(site.processes):
-            process.stop()
+        site.stop()
 
 
 @pytest.fixture(scope="package")

@@ -21,7 +21,7 @@ from tests.conftest import OPERATOR_KEY, OTHER_OPERATOR_KEY
 
 def test_an_operator_signs_in_with_a_wallet_and_sees_only_their_node(new_page, demo_site):
     # Thirty days of history beside the live nodes, so the charts and tables have something to show.
-    demo_site.python("-m", "bench.seed_dashboard", "--jobs", "2000", "--tickets", "20000", "--nodes", "2")
+    demo_site.python("-m", "bench.seed_dashboard", "--jobs", "400", "--tickets", "4000", "--nodes", "2")
     page = new_page()
     address = with_wallet(page, OPERATOR_KEY)
     wait_until_the_gateway_knows(demo_site, address)
