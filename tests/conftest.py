@@ -1,4 +1,4 @@
-"""Shared fixtures: a private var dir with tiny models, real runner processes, Redis.
+"""Shared fixtures: a private var dir, the run's tiny models, real runner processes, Redis.
 
 Runner processes use their own SQLite registry inside the session's var dir, so
 they work the same whether the Django tests run on SQLite or PostgreSQL.
@@ -86,11 +86,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         if "chromium" in getattr(item, "fixturenames", ()) and not item.nodeid.startswith(BROWSER_TESTS):
             raise pytest.UsageError(f"{item.nodeid} drives Chromium outside {BROWSER_TESTS}")
-    # The browser files go first (together, the longest unit of work), each file's browser tests after
-    # its other tests: Playwright's sync API keeps an event loop running in the thread while a file's
-    # browser lives, and asgiref's async_to_sync refuses to run there. Then the files that start
-    # processes (long), and the quick files last: two test processes handed the units in this order
-    # finish within seconds of each other, not a long file's length apart.
+    # The browser files go first (together, the longest unit of work), their tests that drive no browser
+    # before all that do: Playwright's sync API keeps an event loop running in the thread while the
+    # browser lives (from the first browser test to the last), and asgiref's async_to_sync refuses to
+    # run there. Then the files that start processes (long), and the quick files last: two test
+    # processes handed the units in this order finish within seconds of each other, not a long file's
+    # length apart.
     first_seen: dict[Path, int] = {}
     starts_processes: set[Path] = set()
     for index, item in enumerate(items):
@@ -100,9 +101,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(
         key=lambda item: (
             not item.nodeid.startswith(BROWSER_TESTS),
+            "chromium" in getattr(item, "fixturenames", ()),
             item.path not in starts_processes,
             first_seen[item.path],
-            "chromium" in getattr(item, "fixturenames", ()),
         )
     )
 
@@ -229,9 +230,12 @@ def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Man
 
 
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder the whole run shares: both test processes when xdist runs two, else this one's."""
+    """A folder the whole run shares: both test processes when xdist runs two (each has its own
+    `popen-gwN` in the run's), else this one's. A pytest a test starts inherits the worker's
+    environment variable, not its folder: its own is the run's."""
     base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return base.parent if worker and base.name == f"popen-{worker}" else base
 
 
 @contextmanager
@@ -337,10 +341,12 @@ class RunnerFleet:
         return ManagedProcess(name=f"runner-{name}", proc=forked, log_path=log_path, url=f"http://127.0.0.1:{port}")
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            process.stop()
-        if self.zygote is not None:
-            self.zygote.stop()
+        try:
+            for process in self.processes.values():
+                process.stop()
+        finally:
+            if self.zygote is not None:
+                self.zygote.stop()
 
 
 def start_runner(name: str, pipeline: str, model: str, env: dict[str, str], log_dir: Path) -> ManagedProcess:

@@ -5,8 +5,9 @@ transformers: about 8 CPU-seconds on the suite's machine, more than most of the 
 spend on their jobs. The runner fleet (tests/conftest.py) therefore asks one warm parent per test
 process to fork each runner. The child runs the same `run_runner` command with its own port, log
 and PID, and is stopped with signals as any runner is. Runners that the product itself starts
-(the orchestrator's supervisor, `make demo`) are fresh processes, and the tests of that path
-(tests/livepeer_ai/orchestrator/) start them that way.
+(the orchestrator's supervisor, `make demo`) are fresh processes; the suite starts some that way too
+(the supervision tests' OpenCV runners, and a diffusers runner in tests/livepeer_ai/runner/test_health.py
+that loads, serves a job and is checked for quiet logs).
 
 Run as `python -m tests.zygote`: it answers one JSON request per line on stdin
 ({"spawn": [args], "log": path} → {"pid": n}; {"status": pid} → {"exit": code or null}).
@@ -125,6 +126,7 @@ def serve() -> None:
             pid = os.fork()
             if pid == 0:
                 run_child(request["spawn"], request["log"])
+            exited.pop(pid, None)  # a PID the system gave again: not the old child's exit
             reply: dict[str, Any] = {"pid": pid}
         else:
             reply = {"exit": exited.get(request["status"])}
@@ -141,7 +143,13 @@ class Forked:
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self.returncode = self.zygote.ask({"status": self.pid})["exit"]
+            if self.zygote.process.poll() is None:
+                self.returncode = self.zygote.ask({"status": self.pid})["exit"]
+            else:  # the parent is gone, and init reaps its children: only whether the PID lives is known
+                try:
+                    os.kill(self.pid, 0)
+                except ProcessLookupError:
+                    self.returncode = -1
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:

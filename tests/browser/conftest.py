@@ -99,10 +99,12 @@ class DemoSite:
         return str(reply["printed"])
 
     def stop(self) -> None:
-        if self.shell_process is not None:
-            self.shell_process.communicate(timeout=10)  # closes its input: it ends
-        for process in reversed(self.processes):
-            process.stop()
+        try:
+            if self.shell_process is not None:
+                self.shell_process.communicate(timeout=10)  # closes its input: it ends
+        finally:
+            for process in reversed(self.processes):
+                process.stop()
 
     def logs(self) -> str:
         return "\n\n".join(f"== {p.name}\n{p.log_tail(60)}" for p in self.processes)

@@ -14,7 +14,17 @@ from PIL import Image
 from livepeer_ai.pipelines.base import ModelSpec
 from livepeer_ai.pipelines.outputs import GeneratedImage
 from livepeer_ai.runner.app import RUNNER_VERSION, create_app
-from tests.conftest import HTTP, PYTHON, ROOT, RunnerFleet, free_port, fresh_registry, serve, wait_for
+from tests.conftest import (
+    HTTP,
+    PYTHON,
+    ROOT,
+    free_port,
+    fresh_registry,
+    health,
+    serve,
+    start_runner,
+    wait_for,
+)
 
 SPEC = ModelSpec(pipeline="text-to-image", model_id="x", family="sd15", local_path="")
 JOB = {"prompt": "a red cube", "width": 64, "height": 64, "num_inference_steps": 1, "seed": 5}
@@ -195,25 +205,45 @@ def test_no_auth_token_means_no_token_needed() -> None:
 
 
 @pytest.mark.integration
-def test_real_runner_reports_hardware_and_version(runners: RunnerFleet) -> None:
+def test_a_fresh_runner_process_loads_serves_and_reports_hardware_and_version(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Started as the product starts a runner (a new `manage.py run_runner`), not forked from the
+    # suite's warm parent (tests/zygote.py): the one diffusers runner in the suite that imports and
+    # configures its libraries itself.
     import torch
 
-    url = runners.url("text-to-image")
+    runner = start_runner("fresh", "text-to-image", "livepeer-ai/tiny-sdxl-turbo", stack_env, tmp_path)
+    try:
+        url = runner.url
+        wait_for(
+            lambda: runner.proc.poll() is not None or health(url) == "IDLE",
+            180,
+            f"fresh runner to load\n{runner.log_tail()}",
+            interval=0.25,
+        )
+        assert runner.proc.poll() is None, runner.log_tail()
 
-    info = HTTP.get(f"{url}/hardware/info", timeout=30).json()
-    assert info["pipeline"] == "text-to-image"
-    assert info["model_id"] == "livepeer-ai/tiny-sdxl-turbo"
-    assert isinstance(info["gpu_info"], dict)
-    if not torch.cuda.is_available():
-        assert info["gpu_info"] == {}
-        assert info["device"] == "cpu"
+        info = HTTP.get(f"{url}/hardware/info", timeout=30).json()
+        assert info["pipeline"] == "text-to-image"
+        assert info["model_id"] == "livepeer-ai/tiny-sdxl-turbo"
+        assert isinstance(info["gpu_info"], dict)
+        if not torch.cuda.is_available():
+            assert info["gpu_info"] == {}
+            assert info["device"] == "cpu"
 
-    version = HTTP.get(f"{url}/version", timeout=10).json()
-    assert version == {
-        "pipeline": "text-to-image",
-        "model_id": "livepeer-ai/tiny-sdxl-turbo",
-        "version": RUNNER_VERSION,
-    }
-    # A service's log has no loading bars (diffusers draws one per pipeline component).
-    log = runners.processes["text-to-image"].log_path.read_text(errors="replace")
+        version = HTTP.get(f"{url}/version", timeout=10).json()
+        assert version == {
+            "pipeline": "text-to-image",
+            "model_id": "livepeer-ai/tiny-sdxl-turbo",
+            "version": RUNNER_VERSION,
+        }
+        job = {"prompt": "a fresh start", "width": 64, "height": 64, "num_inference_steps": 1, "seed": 1}
+        made = HTTP.post(f"{url}/text-to-image", json=job, timeout=120)
+        assert made.status_code == 200 and made.json()["images"][0]["seed"] == 1, made.text[:500]
+    finally:
+        runner.stop()
+    # A service's log has no loading or step bars (diffusers draws one per pipeline component and step).
+    log = runner.log_path.read_text(errors="replace")
     assert "runner ready" in log and "Loading pipeline components" not in log, log[-2000:]
+    assert "it/s]" not in log, log[-2000:]
