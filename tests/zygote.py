@@ -134,6 +134,16 @@ def serve() -> None:
         sys.stdout.flush()
 
 
+def exchange(process: subprocess.Popen[str], request: Any) -> Any:
+    """Send `request` as one JSON line to a helper process the suite drives (this zygote, the browser
+    site's shell) and read its one-line JSON answer; None when the process has exited."""
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(request) + "\n")
+    process.stdin.flush()
+    answer = process.stdout.readline()
+    return json.loads(answer) if answer else None
+
+
 class Forked:
     """A child of the zygote, driven like a `subprocess.Popen`."""
 
@@ -189,15 +199,11 @@ class Zygote:
         self.lock = threading.Lock()
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.process.stdin is not None and self.process.stdout is not None
         with self.lock:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            answer = self.process.stdout.readline()
-        if not answer:
+            reply = exchange(self.process, request)
+        if reply is None:
             log = self.log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the runners' zygote exited ({self.process.wait()}):\n{log}")
-        reply: dict[str, Any] = json.loads(answer)
         return reply
 
     def spawn(self, args: list[str], log_path: Path) -> Forked:

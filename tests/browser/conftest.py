@@ -9,7 +9,6 @@ browser is `/usr/bin/chromium` (`make test` installs it).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -33,6 +32,7 @@ from tests.conftest import (
     wait_for,
 )
 from tests.processes import start_daphne, start_engine, start_orchestrator, start_worker
+from tests.zygote import exchange
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google's hosts,
@@ -89,12 +89,8 @@ class DemoSite:
             self.shell_process = subprocess.Popen(
                 [PYTHON, "-c", SHELL], cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
             )
-        assert self.shell_process.stdin is not None and self.shell_process.stdout is not None
-        self.shell_process.stdin.write(json.dumps(code) + "\n")
-        self.shell_process.stdin.flush()
-        answer = self.shell_process.stdout.readline()
-        assert answer, f"the site's shell exited ({self.shell_process.wait()})"
-        reply = json.loads(answer)
+        reply = exchange(self.shell_process, code)
+        assert reply is not None, f"the site's shell exited ({self.shell_process.wait()})"
         assert reply["ok"], reply["printed"]
         return str(reply["printed"])
 
