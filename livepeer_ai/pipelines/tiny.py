@@ -7,12 +7,49 @@ Traps: docs/architecture.md, "Traps in the stack".
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from livepeer_ai.pipelines.tiny_vocab import SENTENCES, _bytes_to_unicode, learn_merges
+
+# Beside each built folder (and each LoRA file): what built it. A folder whose stamp differs, or that has
+# none (a build that stopped half way, or one from before stamps), is built again from scratch.
+STAMP = ".tiny-build"
+
+
+def build_stamp(builders: Path = Path(__file__).parent) -> str:
+    """What the tiny builds depend on: the builders' source (the tiny*.py modules in `builders`) and the
+    versions of the libraries that write the weights. Any change rebuilds every tiny model (a dozen
+    CPU-seconds)."""
+    import diffusers
+    import torch
+    import transformers
+
+    digest = hashlib.sha256()
+    for source in sorted(builders.glob("tiny*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for version in (diffusers.__version__, transformers.__version__, torch.__version__):
+        digest.update(version.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def built_by(stamp_file: Path, stamp: str) -> bool:
+    return stamp_file.is_file() and stamp_file.read_text().strip() == stamp
+
+
+def rebuild(path: Path, build: Callable[[Path], None], stamp_file: Path, stamp: str) -> None:
+    """Build `path` from nothing (no file of an older build stays), then stamp it."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    stamp_file.unlink(missing_ok=True)
+    build(path)
+    stamp_file.write_text(stamp + "\n")
 
 
 def build_tokenizer(out_dir: Path, merges_count: int = 64) -> None:
@@ -353,15 +390,16 @@ def tiny_catalog(models_dir: Path) -> list[dict[str, Any]]:
 
 
 def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
-    """Build every tiny model that is missing (or all with force); return the catalog."""
+    """Build every tiny model that is missing or was built by other code (all with force); return the catalog."""
     from livepeer_ai.pipelines.tiny_sam2 import build_sam2
     from livepeer_ai.pipelines.tiny_speech import build_vits
     from livepeer_ai.pipelines.tiny_text import build_blip, build_llama, build_whisper
 
     models_dir.mkdir(parents=True, exist_ok=True)
+    stamp = build_stamp()
     tok_dir = models_dir / "tiny-clip-tokenizer"
-    if force or not (tok_dir / "vocab.json").exists():
-        build_tokenizer(tok_dir)
+    if force or not built_by(tok_dir / STAMP, stamp):
+        rebuild(tok_dir, build_tokenizer, tok_dir / STAMP, stamp)
     builders: dict[str, Callable[[Path], None]] = {
         "sd15": lambda p: build_sd15(p, tok_dir),
         "sdxl-turbo": lambda p: build_sdxl_turbo(p, tok_dir),
@@ -381,7 +419,6 @@ def build_all(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
             continue
         built.add(build)
         path = Path(entry["local_path"])
-        # A diffusers folder has model_index.json at its top, a transformers one config.json.
-        if force or not any((path / name).exists() for name in ("model_index.json", "config.json")):
-            builders[build](path)
+        if force or not built_by(path / STAMP, stamp):
+            rebuild(path, builders[build], path / STAMP, stamp)
     return catalog

@@ -7,6 +7,7 @@ with nonzero weights so that applying it visibly changes the picture.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,20 @@ def tiny_lora_catalog(models_dir: Path) -> list[dict[str, Any]]:
 
 
 def build_tiny_loras(models_dir: Path, force: bool = False) -> list[dict[str, Any]]:
-    """Build every tiny LoRA that is missing (or all with force); their models must be built first."""
+    """Build every tiny LoRA that is missing or older than its model (all with force); the models must be
+    built first. A LoRA's stamp is its model's, written after it: a model built again gets its LoRA made again."""
+    from livepeer_ai.pipelines.tiny import STAMP, built_by, rebuild
+
     catalog = tiny_lora_catalog(models_dir)
     for lora in catalog:
         model_dir, seed = lora.pop("model_dir"), lora.pop("seed")
         path = Path(lora["local_path"])
-        if force or not path.exists():
-            build_lora(model_dir, path, lora["base"], seed)
+        stamp_file = path.with_name(path.name + STAMP)
+        model_stamp_file = model_dir / STAMP
+        model_stamp = model_stamp_file.read_text().strip()
+        current = (
+            built_by(stamp_file, model_stamp) and stamp_file.stat().st_mtime_ns >= model_stamp_file.stat().st_mtime_ns
+        )
+        if force or not current:
+            rebuild(path, partial(build_lora, model_dir, base=lora["base"], seed=seed), stamp_file, model_stamp)
     return catalog

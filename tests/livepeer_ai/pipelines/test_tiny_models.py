@@ -17,6 +17,17 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
+def test_the_build_stamp_changes_with_any_builders_source(tmp_path):
+    from livepeer_ai.pipelines import tiny
+
+    for source in Path(tiny.__file__).parent.glob("tiny*.py"):
+        (tmp_path / source.name).write_bytes(source.read_bytes())
+    assert tiny.build_stamp(tmp_path) == tiny.build_stamp()
+    with (tmp_path / "tiny_lora.py").open("a") as source:
+        source.write("# an edit\n")
+    assert tiny.build_stamp(tmp_path) != tiny.build_stamp()
+
+
 @pytest.mark.django_db
 def test_build_is_deterministic_registers_every_pipeline_and_a_rebuild_keeps_the_folders(tmp_path, stack_env):
     call_command("build_tiny_models", output=str(tmp_path))
@@ -59,3 +70,22 @@ def test_build_is_deterministic_registers_every_pipeline_and_a_rebuild_keeps_the
     assert weights.stat().st_mtime_ns == before
     assert ModelEntry.objects.count() == 12
     assert LoraEntry.objects.count() == 2
+
+    # A folder other code built (its stamp differs: the builders or the libraries changed since; a folder
+    # from before stamps has none) is built again from nothing, and the LoRA made on it too; the rest stay.
+    (tmp_path / "tiny-sd15" / ".tiny-build").write_text("an older build\n")
+    svd = tmp_path / "tiny-svd-xt"
+    (svd / ".tiny-build").unlink()
+    (svd / "unet" / "left-by-an-older-build.bin").write_bytes(b"old")
+    lora = tmp_path / "tiny-loras" / "tiny-sd15-lora.safetensors"
+    untouched = [
+        next(tmp_path.glob("tiny-sdxl-turbo/unet/*.safetensors")),
+        tmp_path / "tiny-loras" / "tiny-sdxl-lora.safetensors",
+    ]
+    kept = {path: path.stat().st_mtime_ns for path in untouched}
+    lora_before = lora.stat().st_mtime_ns
+    call_command("build_tiny_models", output=str(tmp_path))
+    assert weights.stat().st_mtime_ns != before
+    assert lora.stat().st_mtime_ns != lora_before
+    assert {path: path.stat().st_mtime_ns for path in untouched} == kept
+    assert digests(tmp_path) == theirs
