@@ -316,12 +316,7 @@ class RunnerFleet:
         with self.lock:
             if name not in self.processes:
                 process = self.start(name)
-                wait_for(
-                    lambda: process.proc.poll() is not None or health(process.url) == "IDLE",
-                    180,
-                    f"{process.name} to load\n{process.log_tail()}",
-                    interval=0.25,
-                )
+                wait_until_loaded(process)
                 self.processes[name] = process
         process = self.processes[name]
         assert process.proc.poll() is None, f"runner {name} died:\n{process.log_tail()}"
@@ -336,8 +331,7 @@ class RunnerFleet:
             self.zygote = Zygote(ROOT, self.env, self.log_dir / "zygote.log")
         port = free_port()
         log_path = self.log_dir / f"runner-{name}.log"
-        args = ["run_runner", "--pipeline", pipeline, "--model", model, "--port", str(port)]
-        forked = self.zygote.spawn(args, log_path)
+        forked = self.zygote.spawn(runner_args(pipeline, model, port), log_path)
         return ManagedProcess(name=f"runner-{name}", proc=forked, log_path=log_path, url=f"http://127.0.0.1:{port}")
 
     def stop(self) -> None:
@@ -349,13 +343,27 @@ class RunnerFleet:
                 self.zygote.stop()
 
 
+def runner_args(pipeline: str, model: str, port: int) -> list[str]:
+    """The `manage.py` arguments of a runner: started fresh or forked, the same command."""
+    return ["run_runner", "--pipeline", pipeline, "--model", model, "--port", str(port)]
+
+
 def start_runner(name: str, pipeline: str, model: str, env: dict[str, str], log_dir: Path) -> ManagedProcess:
     """A runner as the product starts one: a fresh `manage.py run_runner` process."""
     port = free_port()
-    args = [PYTHON, "manage.py", "run_runner", "--pipeline", pipeline, "--model", model, "--port", str(port)]
-    process = spawn(f"runner-{name}", args, env, log_dir)
+    process = spawn(f"runner-{name}", [PYTHON, "manage.py", *runner_args(pipeline, model, port)], env, log_dir)
     process.url = f"http://127.0.0.1:{port}"
     return process
+
+
+def wait_until_loaded(runner: ManagedProcess) -> None:
+    """Until the runner answers IDLE, or has exited (the caller checks which)."""
+    wait_for(
+        lambda: runner.proc.poll() is not None or health(runner.url) == "IDLE",
+        180,
+        f"{runner.name} to load\n{runner.log_tail()}",
+        interval=0.25,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -144,6 +144,17 @@ def exchange(process: subprocess.Popen[str], request: Any) -> Any:
     return json.loads(answer) if answer else None
 
 
+def end(process: subprocess.Popen[str]) -> None:
+    """Stop a helper process that `exchange` drives: its input closes and it ends (killed after 10 s)."""
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 class Forked:
     """A child of the zygote, driven like a `subprocess.Popen`."""
 
@@ -210,13 +221,7 @@ class Zygote:
         return Forked(self, self.ask({"spawn": args, "log": str(log_path)})["pid"])
 
     def stop(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        end(self.process)
 
 
 if __name__ == "__main__":

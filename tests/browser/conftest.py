@@ -32,7 +32,7 @@ from tests.conftest import (
     wait_for,
 )
 from tests.processes import start_daphne, start_engine, start_orchestrator, start_worker
-from tests.zygote import exchange
+from tests.zygote import end, exchange
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google's hosts,
@@ -97,7 +97,7 @@ class DemoSite:
     def stop(self) -> None:
         try:
             if self.shell_process is not None:
-                self.shell_process.communicate(timeout=10)  # closes its input: it ends
+                end(self.shell_process)
         finally:
             for process in reversed(self.processes):
                 process.stop()

@@ -20,10 +20,10 @@ from tests.conftest import (
     ROOT,
     free_port,
     fresh_registry,
-    health,
     serve,
     start_runner,
     wait_for,
+    wait_until_loaded,
 )
 
 SPEC = ModelSpec(pipeline="text-to-image", model_id="x", family="sd15", local_path="")
@@ -216,12 +216,7 @@ def test_a_fresh_runner_process_loads_serves_and_reports_hardware_and_version(
     runner = start_runner("fresh", "text-to-image", "livepeer-ai/tiny-sdxl-turbo", stack_env, tmp_path)
     try:
         url = runner.url
-        wait_for(
-            lambda: runner.proc.poll() is not None or health(url) == "IDLE",
-            180,
-            f"fresh runner to load\n{runner.log_tail()}",
-            interval=0.25,
-        )
+        wait_until_loaded(runner)
         assert runner.proc.poll() is None, runner.log_tail()
 
         info = HTTP.get(f"{url}/hardware/info", timeout=30).json()
